@@ -1,0 +1,112 @@
+/*
+ * arch.h - what each architecture (arch/<arch>/) provides to the
+ * arch-neutral kernel (kernel/).
+ *
+ * Boot flow: firmware -> arch entry (assembly) -> a boot page table built
+ * by the arch that maps the kernel image at its link address and all RAM
+ * at DIRECT_MAP_BASE -> arch_boot_info() -> kmain().  kmain() then builds
+ * the real kernel page table with the mm (kernel/mm_boot.c), activates it,
+ * and runs the self-test or a script.
+ *
+ * Virtual memory layout (both architectures, upper half only):
+ *
+ *   0xffff800000000000  DIRECT_MAP_BASE  all RAM, PA + DIRECT_MAP_BASE,
+ *                                        rw, nx, global, huge pages
+ *   0xffffc00000000000  MMIO_MAP_BASE    device windows, PA + MMIO_MAP_BASE,
+ *                                        rw, nx, global, uncached
+ *   0xffffffff80000000  the kernel image (arch-specific link address),
+ *                                        text rx, rodata r, data+bss rw
+ */
+#ifndef KERNEL_ARCH_H
+#define KERNEL_ARCH_H
+
+#include "../mm/mm.h"
+
+#define DIRECT_MAP_BASE 0xffff800000000000ull
+#define MMIO_MAP_BASE 0xffffc00000000000ull
+
+#define BOOT_MAX_RANGES 16
+
+struct phys_range {
+	paddr_t base;
+	uint64_t size;
+};
+
+/* A section of the kernel image: [va, va+size) at physical pa. */
+struct image_section {
+	vaddr_t va;
+	paddr_t pa;
+	uint64_t size;
+};
+
+struct boot_info {
+	struct phys_range ram[BOOT_MAX_RANGES]; /* usable RAM, as firmware reports it */
+	unsigned nr_ram;
+	/* RAM the kernel must not allocate (firmware, FDT, boot data);
+	 * the kernel image itself is described by the sections below. */
+	struct phys_range reserved[BOOT_MAX_RANGES];
+	unsigned nr_reserved;
+	/* Device windows the kernel maps (console, exit device). */
+	struct phys_range mmio[BOOT_MAX_RANGES];
+	unsigned nr_mmio;
+	struct image_section text, rodata, data; /* data includes bss and the boot stack */
+	const char *cmdline; /* NUL-terminated, through the direct map or image */
+};
+
+/* Filled by the arch after early boot; the pointers stay valid forever. */
+const struct boot_info *arch_boot_info(void);
+
+/* Console: one byte out (polled). */
+void arch_putc(char c);
+
+/* Stop this CPU forever (interrupts off, wfi/hlt loop). */
+__attribute__((noreturn)) void arch_halt(void);
+
+/* Leave QEMU: `pass` exits with status 33, otherwise with another status. */
+__attribute__((noreturn)) void arch_exit(bool pass);
+
+/*
+ * Fill `a` with this CPU's encoder (features detected from CPUID / the
+ * device tree) and the arch's TLB ops (invlpg / sfence.vma, CR3 / satp).
+ */
+void arch_mm_init(struct mm_arch *a);
+
+/* Short description of the paging features in force, for the boot log. */
+const char *arch_mm_features(void);
+
+/*
+ * Memory probes for the self-test.  arch_probe() performs one access of
+ * `kind` at `va` (a 64-bit load, a 64-bit store of *value, or a call to
+ * code at va that must be arch_ret_insn), with the trap handler armed to
+ * recover.  Returns false if the access completed (a load stores the value
+ * read in *value), true if it faulted; then *f describes the fault.
+ */
+enum probe_kind {
+	PROBE_READ = 0,
+	PROBE_WRITE = 1,
+	PROBE_EXEC = 2,
+};
+
+struct fault_info {
+	enum probe_kind kind; /* decoded from the cause / error code */
+	vaddr_t addr;         /* faulting VA (stval / CR2) */
+	uintptr_t pc;         /* faulting PC (sepc / RIP) */
+	uint64_t cause;       /* raw: scause, or the x86 error code */
+};
+
+bool arch_probe(enum probe_kind kind, vaddr_t va, uint64_t *value, struct fault_info *f);
+
+/* Bytes of a "return to caller" instruction, for exec probes. */
+extern const uint8_t arch_ret_insn[];
+extern const unsigned arch_ret_insn_len;
+
+/* Let the kernel touch user pages (RISC-V SUM, x86 SMAP via stac/clac). */
+void arch_user_access(bool allow);
+
+/* Make instruction fetches see bytes just written (fence.i; nothing on x86). */
+void arch_sync_icache(void);
+
+/* The arch-neutral entry point, called by the arch with the boot info ready. */
+__attribute__((noreturn)) void kmain(void);
+
+#endif /* KERNEL_ARCH_H */

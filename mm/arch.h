@@ -1,0 +1,99 @@
+/*
+ * arch.h - the architecture ops table: geometry, PTE encoders, TLB hooks.
+ *
+ * One `struct mm_arch` describes a paging format.  The mm core never looks
+ * at PTE bits itself except through this table, in two ways:
+ *
+ *   - `fmt`, a declarative description of the bits the walk needs (where the
+ *     address field is, which bits make a non-root entry a leaf).  The
+ *     per-entry inner loops use it through the inline helpers of pte.h, so
+ *     they pay no function-pointer call per PTE;
+ *   - encoder functions, called once per operation or per level (not per
+ *     entry), that turn an mm_prop into the non-address bits of a leaf
+ *     (a *template*) and back.
+ *
+ * A PTE is then always `template | address field`.  An all-zero PTE is
+ * absent; every present entry, including a no-access leaf (whose hardware
+ * valid bit is clear), is non-zero.
+ *
+ * The encoders live in arch/<arch>/pte.c and are compiled into both the
+ * kernel and the host tests.  The TLB hooks are supplied by the embedder
+ * (arch/<arch>/tlb.c in the kernel, a recording fake in host tests).
+ *
+ * Levels: 1 holds 4 KiB leaves, `levels` is the root.  Both targets have
+ * 4 levels and 48-bit virtual addresses:
+ *
+ *     63      48 47    39 38    30 29    21 20    12 11       0
+ *    +----------+--------+--------+--------+--------+----------+
+ *    | sign ext | L4 idx | L3 idx | L2 idx | L1 idx |  offset  |
+ *    +----------+--------+--------+--------+--------+----------+
+ *                  512G      1G       2M       4K   leaf sizes
+ */
+#ifndef MM_ARCH_H
+#define MM_ARCH_H
+
+#include "mm_types.h"
+#include "prop.h"
+
+/* Declarative PTE layout, read by the inline helpers in pte.h. */
+struct pte_format {
+	pte_t addr_mask;    /* PTE bits holding the address field */
+	uint8_t addr_shift; /* field = (pa >> 12) << addr_shift */
+	pte_t leaf_bits;    /* above level 1: any of these set => leaf */
+};
+
+/* TLB maintenance and root activation, supplied by the embedder. */
+struct mm_tlb_ops {
+	void (*flush_page)(void *ctx, vaddr_t va);
+	void (*flush_range)(void *ctx, vaddr_t va, uint64_t len);
+	void (*flush_all)(void *ctx);
+	void (*activate)(void *ctx, paddr_t root);
+	void *ctx;
+};
+
+/* Feature bits an encoder may honour (mm_arch.features). */
+enum mm_arch_feature {
+	MM_FEAT_X86_NX = 1u << 0,     /* EFER.NXE usable: non-executable pages */
+	MM_FEAT_X86_1G = 1u << 1,     /* CPUID pdpe1gb: 1 GiB leaves */
+	MM_FEAT_RV_SVPBMT = 1u << 8,  /* Svpbmt: NC/IO memory types */
+};
+
+struct mm_arch {
+	const char *name; /* "x86_64", "sv48" */
+
+	/* Geometry. */
+	uint8_t levels;         /* number of levels (root = levels) */
+	uint8_t va_bits;        /* significant VA bits; canonical = sign-extended */
+	uint8_t max_leaf_level; /* highest level that may hold a leaf */
+	uint32_t features;      /* mm_arch_feature bits in force */
+
+	struct pte_format fmt;
+
+	/*
+	 * MM_OK if `p` is expressible, MM_EINVAL if it is malformed for this
+	 * architecture (w without r, x without r on x86), MM_ENOTSUP if it is
+	 * valid but this CPU lacks the feature (uc without Svpbmt, ...).
+	 */
+	int (*prop_check)(const struct mm_arch *a, struct mm_prop p);
+	/* Non-address bits of a leaf with property `p` at `level`. */
+	pte_t (*leaf_template)(const struct mm_arch *a, struct mm_prop p, unsigned level);
+	/* Non-address bits of an entry at `level` pointing to a child table. */
+	pte_t (*table_template)(const struct mm_arch *a, unsigned level);
+	/* Property of a present leaf; software bits never leak into it. */
+	struct mm_prop (*leaf_prop)(const struct mm_arch *a, pte_t pte, unsigned level);
+
+	const struct mm_tlb_ops *tlb;
+};
+
+/* The encoders, in arch/x86_64/pte.c and arch/riscv64/pte.c. */
+void mm_arch_x86_64_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
+void mm_arch_sv48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
+
+/* True if `va` is canonical (bits 63..va_bits-1 all equal). */
+static inline bool mm_arch_va_canonical(const struct mm_arch *a, vaddr_t va)
+{
+	uint64_t top = va >> (a->va_bits - 1);
+	return top == 0 || top == (UINT64_MAX >> (a->va_bits - 1));
+}
+
+#endif /* MM_ARCH_H */

@@ -1,0 +1,28 @@
+/*
+ * check.h - the executable form of MODEL.md sections 2-4.
+ *
+ * mm_check() walks every given page table and the frame metadata and
+ * returns MM_OK, or 1 with a precise description of the first violation in
+ * `buf`.  It needs exclusive access (no cursor open on these tables) and
+ * uses the slots' scratch field.  All page tables that map frames of `ft`
+ * must be passed, or the reverse checks (mapping counts) will fail.
+ */
+#ifndef MM_CHECK_H
+#define MM_CHECK_H
+
+#include "page_table.h"
+
+int mm_check(struct page_table *const *pts, unsigned nr_pts, struct frame_table *ft,
+	     char *buf, size_t buflen);
+
+/* Resource counts of one page table (ptsim `stats`). */
+struct mm_stats {
+	uint64_t nodes;  /* nodes owned, root included */
+	uint64_t mapped; /* sum of leaf sizes */
+	uint64_t frames; /* distinct RAM frames mapped at least once */
+};
+
+/* Exclusive access required (uses the slots' scratch field). */
+void mm_stats(struct page_table *pt, struct mm_stats *out);
+
+#endif /* MM_CHECK_H */

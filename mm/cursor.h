@@ -1,0 +1,121 @@
+/*
+ * cursor.h - the range-locking cursor: the only way to read or change a
+ * page table.
+ *
+ * cursor_open() locks the smallest subtree covering [va, va+len) (the
+ * *guard* node) and every operation stays inside that range.  Cursors on
+ * overlapping ranges are serialised; on disjoint ranges they may run at
+ * once.  The cursor has a current VA; map, unmap and protect start there
+ * and advance it past what they covered.
+ *
+ * Every operation is all-or-nothing: on any error (bad input, node memory
+ * exhausted part way) the view, the frame counts and the free memory are
+ * exactly as before.
+ *
+ * TLB flushes are batched: what an operation removes (frame references,
+ * detached nodes) is kept on the cursor's release list and released only
+ * after the flush that covers it, at cursor_flush() or cursor_close().
+ *
+ * All VAs at this API are canonical addresses of the table's half; all
+ * lengths are multiples of 4 KiB.
+ */
+#ifndef MM_CURSOR_H
+#define MM_CURSOR_H
+
+#include "page_table.h"
+#include "prop.h"
+
+/* One leaf of the view, or the absent range around a VA. */
+struct mm_mapping {
+	vaddr_t va;    /* canonical start of the leaf (or absent range) */
+	uint64_t size; /* leaf size (or size of the absent entry's range) */
+	paddr_t pa;    /* leaf only */
+	struct mm_prop prop; /* leaf only */
+	bool present;  /* false: [va, va+size) holds no mapping */
+	bool mmio;     /* leaf maps untracked device memory */
+};
+
+enum mm_map_flags {
+	MM_MAP_HUGE = 1u << 0,    /* use the largest pages alignment and length allow */
+	MM_MAP_REPLACE = 1u << 1, /* replace what is mapped (unmap + map, atomically) */
+	MM_MAP_MMIO = 1u << 2,    /* untracked device memory: PA inside an MMIO window */
+};
+
+struct cursor {
+	struct page_table *pt;
+	const struct mm_arch *arch;
+	uint64_t start, end;  /* locked range, as 48-bit tree offsets */
+	uint64_t va;          /* current position, tree offset */
+	unsigned guard_level; /* level of the locked guard node */
+	unsigned level;       /* deepest level on the stack */
+	paddr_t node[MM_MAX_LEVELS + 1];  /* node[l]: PA of the locked node at level l */
+	pte_t *table[MM_MAX_LEVELS + 1];  /* its entries, through the direct map */
+	/* Pending TLB flush. */
+	uint64_t flush_lo, flush_hi; /* tree offsets, flush_lo >= flush_hi: none */
+	unsigned flush_pages;        /* pages recorded, to choose page/range/all */
+	/* Slots released after the flush (nodes, data blocks at refcount 0). */
+	uint32_t release;
+	/* Nodes reserved for the operation in progress (all-or-nothing). */
+	uint32_t reserve;
+	unsigned nr_reserve;
+};
+
+/*
+ * Open a cursor on [va, va+len) of `pt`.  Blocks while an overlapping
+ * cursor is open.  Errors: MM_EALIGN, MM_EINVAL (len 0), MM_ERANGE
+ * (outside the table's half, or va+len past the end of the space).
+ */
+int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t len);
+
+/* Flush, release what was removed, unlock. */
+void cursor_close(struct cursor *c);
+
+/* Flush the TLB for what the cursor changed, then release what it removed. */
+void cursor_flush(struct cursor *c);
+
+/* Current VA (canonical). */
+vaddr_t cursor_va(const struct cursor *c);
+
+/* Move to `va` inside the range.  Errors: MM_EALIGN, MM_ERANGE. */
+int cursor_jump(struct cursor *c, vaddr_t va);
+
+/* The mapping containing the current VA, or the absent range around it. */
+int cursor_query(struct cursor *c, struct mm_mapping *out);
+
+/*
+ * The first mapping that intersects [va, va+len) from the current VA
+ * (the leaf around va if there is one).  Returns 1 and fills `out` if found,
+ * 0 if none, or an error (MM_EALIGN, MM_EINVAL, MM_ERANGE).  The current VA
+ * does not move.
+ */
+int cursor_find_next(struct cursor *c, uint64_t len, struct mm_mapping *out);
+
+/*
+ * Map [va, va+len) to [pa, pa+len) with `prop` at the current VA.  RAM
+ * frames are referenced (free frames of a claimable zone are claimed);
+ * MM_MAP_MMIO maps untracked device memory.  Without MM_MAP_HUGE every
+ * leaf is 4 KiB; with it, the largest page that VA/PA alignment and the
+ * remaining length allow at each step.  A leaf around va is split first.
+ * Advances the current VA by len.
+ * Errors: MM_EINVAL, MM_EALIGN, MM_ERANGE, MM_EEXIST, MM_ENOMEM, MM_EPERM,
+ * MM_ENOTSUP.
+ */
+int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, unsigned flags);
+
+/*
+ * Remove every mapping in [va, va+len), splitting leaves that straddle
+ * either end and freeing nodes left empty.  *removed (if not NULL) gets
+ * the bytes unmapped.  Advances the current VA by len.
+ * Errors: MM_EINVAL, MM_EALIGN, MM_ERANGE, MM_ENOMEM (a split needed a node).
+ */
+int cursor_unmap(struct cursor *c, uint64_t len, uint64_t *removed);
+
+/*
+ * Set `prop` on every mapping in [va, va+len), splitting a straddling leaf
+ * only where the property really changes.  *mapped (if not NULL) gets the
+ * mapped bytes in the range.  Advances the current VA by len.
+ * Errors: as cursor_unmap, plus those of the property check.
+ */
+int cursor_protect(struct cursor *c, uint64_t len, struct mm_prop prop, uint64_t *mapped);
+
+#endif /* MM_CURSOR_H */

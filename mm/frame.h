@@ -1,0 +1,208 @@
+/*
+ * frame.h - physical frame metadata (one slot per 4 KiB frame) and the
+ * buddy allocator over it.
+ *
+ * The embedder describes physical memory once at boot: a PA window
+ * [lo, hi) that covers all RAM (holes allowed), the RAM ranges inside it
+ * (each assigned to a *zone*), the pieces of RAM already in use (kernel
+ * image, firmware, the slot array itself) and the MMIO windows.  Lookup
+ * from a PA to its slot is one subtraction and one index: O(1).
+ *
+ * Blocks.  Memory is always partitioned into aligned blocks of 2^order
+ * frames, free or allocated.  A block's state lives in its *head* slot
+ * (the first frame); the other slots of the block are not read.  So a
+ * 1 GiB block costs one slot update to allocate, to map as one leaf, or to
+ * account a split (+511 references): never 512 or 262,144 updates.
+ * frame_block_head() finds the head of the block holding any frame in at
+ * most FRAME_MAX_ORDER + 1 probes.
+ *
+ * Reference counts (MODEL.md section 1), on the head slot:
+ *   FRAME_REF_UNUSED  free, in the allocator, nothing stored;
+ *   FRAME_REF_UNIQUE  exclusively owned, never mapped (kernel image,
+ *                     metadata, reserved);
+ *   0                 transient: being set up, or dropped and waiting for
+ *                     the TLB flush that lets it be freed;
+ *   1..FRAME_REF_MAX  in use: live handles + mappings (data frames), or
+ *                     the single parent reference (page-table nodes).
+ * Claiming a free block is UNUSED -> 0 (under the allocator lock), then
+ * the metadata is written, then the count is published.
+ *
+ * Zones.  Each RAM range belongs to a zone (at most FRAME_MAX_ZONES).
+ * Allocations name their zone; `map` may claim free frames only in a zone
+ * marked claimable (ptsim's data RAM, the kernel's script sandbox).
+ *
+ * Concurrency: the free lists are protected by one spin lock; reference
+ * counts are C11 atomics.  Metadata costs sizeof(struct frame_slot) = 32
+ * bytes per frame (checked at compile time).
+ */
+#ifndef MM_FRAME_H
+#define MM_FRAME_H
+
+#include <stdatomic.h>
+
+#include "mm_types.h"
+
+enum frame_usage {
+	FRAME_UNUSED = 0,  /* free, in the allocator */
+	FRAME_RESERVED,    /* firmware, holes: never allocated, never mapped */
+	FRAME_KERNEL,      /* kernel image */
+	FRAME_METADATA,    /* the slot array and other mm metadata */
+	FRAME_PT_NODE,     /* a page-table node */
+	FRAME_DATA,        /* a data frame: may be mapped */
+	FRAME_MMIO,        /* device memory (untracked: no slot, never counted) */
+};
+
+#define FRAME_REF_UNUSED 0xffffffffu
+#define FRAME_REF_UNIQUE 0xfffffffeu
+#define FRAME_REF_MAX 0x7fffffffu
+
+#define FRAME_MAX_ORDER 18  /* largest block: 2^18 frames = 1 GiB */
+#define FRAME_MAX_ZONES 4
+#define FRAME_NO_ZONE 0xff  /* slot of a hole in the PA window */
+#define FRAME_MAX_MMIO 16
+#define FRAME_NIL 0xffffffffu /* end of a slot list */
+
+/* Slot flags (frame_slot.flags). */
+enum frame_flag {
+	FRAME_F_HEAD = 1u << 0,     /* first frame of a block */
+	FRAME_F_DETACHED = 1u << 1, /* node cut from its parent, not yet freed */
+	FRAME_F_PENDING = 1u << 2,  /* on a cursor's release list */
+};
+
+/* One 4 KiB frame's metadata; fields other than zone are valid at heads. */
+struct frame_slot {
+	_Atomic uint32_t refcount; /* see above */
+	union {
+		_Atomic uint32_t map_count; /* data: leaves mapping this block */
+		uint32_t nr_children;       /* node: present entries (node lock) */
+	};
+	uint32_t next, prev;  /* free-list / release-list links (slot index) */
+	_Atomic uint32_t gen; /* node: bumped each time the block becomes a node */
+	uint32_t scratch;     /* tallies of the checker and statistics */
+	uint8_t usage;        /* enum frame_usage */
+	uint8_t order;        /* block size: 2^order frames */
+	uint8_t level;        /* node: its level */
+	uint8_t zone;         /* zone of this frame (every slot), or FRAME_NO_ZONE */
+	_Atomic uint8_t flags; /* frame_flag bits */
+	_Atomic uint8_t lock;  /* node lock (see spinlock.h) */
+	uint8_t pad[2];
+};
+
+struct frame_zone {
+	uint32_t free_head[FRAME_MAX_ORDER + 1]; /* slot index of first free block */
+	uint64_t free_frames;
+	bool claimable; /* map may claim free frames here */
+};
+
+/* Failure injection for tests: return true to make this allocation fail. */
+typedef bool (*frame_fail_hook)(void *ctx, unsigned zone, unsigned order);
+
+struct frame_table {
+	struct frame_slot *slots;
+	uint64_t base_pfn; /* PFN of slots[0] */
+	uint64_t nr_slots;
+	uintptr_t virt_offset; /* kernel VA of a frame = PA + virt_offset */
+	struct frame_zone zones[FRAME_MAX_ZONES];
+	struct { paddr_t base; uint64_t size; } mmio[FRAME_MAX_MMIO];
+	unsigned nr_mmio;
+	_Atomic uint8_t lock; /* free lists */
+	frame_fail_hook fail_hook;
+	void *fail_ctx;
+};
+
+/* ---- Set-up (boot time, single-threaded) ---- */
+
+/* Bytes of slot array needed to cover the PA window [lo, hi). */
+uint64_t frame_table_meta_bytes(paddr_t lo, paddr_t hi);
+
+/*
+ * Prepare `ft` over [lo, hi) (4 KiB aligned) with `slots` (at least
+ * frame_table_meta_bytes(lo, hi) bytes, any alignment of 8).  Every frame
+ * starts as a hole (RESERVED, no zone).  `virt_offset` maps PAs to the
+ * VAs the mm uses to read and write page-table nodes.
+ * Errors: MM_EALIGN, MM_EINVAL (empty window).
+ */
+int frame_table_init(struct frame_table *ft, void *slots, paddr_t lo, paddr_t hi,
+		     uintptr_t virt_offset);
+
+/*
+ * Hand the RAM range [pa, pa+len) to the allocator in `zone`: its frames
+ * become free blocks (the largest aligned blocks that fit).
+ * Errors: MM_EALIGN, MM_ERANGE (outside the window or already RAM),
+ * MM_EINVAL (bad zone, zero length).
+ */
+int frame_table_add_ram(struct frame_table *ft, paddr_t pa, uint64_t len, unsigned zone);
+
+/*
+ * Take [pa, pa+len) out of the free RAM as owned, never-mappable memory
+ * (`usage` KERNEL, METADATA or RESERVED; refcount UNIQUE).
+ * Errors: MM_EALIGN, MM_ERANGE (not RAM), MM_EEXIST (part not free),
+ * MM_EINVAL (bad usage).
+ */
+int frame_table_reserve(struct frame_table *ft, paddr_t pa, uint64_t len, enum frame_usage usage);
+
+/* Register a device-memory window (outside RAM).  MM_ERANGE if it touches RAM. */
+int frame_table_add_mmio(struct frame_table *ft, paddr_t pa, uint64_t len);
+
+/* Let `map` claim free frames of `zone` (default: not claimable). */
+void frame_zone_set_claimable(struct frame_table *ft, unsigned zone, bool claimable);
+
+/* Install (or clear, with NULL) the allocation failure hook. */
+void frame_table_set_fail_hook(struct frame_table *ft, frame_fail_hook hook, void *ctx);
+
+/* ---- Lookup ---- */
+
+/* Slot of the frame holding `pa`, or NULL outside the window. O(1). */
+static inline struct frame_slot *frame_slot_of(const struct frame_table *ft, paddr_t pa)
+{
+	uint64_t i = (pa >> MM_PAGE_SHIFT) - ft->base_pfn;
+	return i < ft->nr_slots ? &ft->slots[i] : (struct frame_slot *)0;
+}
+
+static inline paddr_t frame_slot_pa(const struct frame_table *ft, const struct frame_slot *s)
+{
+	return ((uint64_t)(s - ft->slots) + ft->base_pfn) << MM_PAGE_SHIFT;
+}
+
+static inline void *frame_to_virt(const struct frame_table *ft, paddr_t pa)
+{
+	return (void *)(uintptr_t)(pa + ft->virt_offset);
+}
+
+/* True if the frame at `pa` is RAM (belongs to a zone). */
+bool frame_is_ram(const struct frame_table *ft, paddr_t pa);
+
+/* True if [pa, pa+len) lies inside one registered MMIO window. */
+bool frame_range_is_mmio(const struct frame_table *ft, paddr_t pa, uint64_t len);
+
+/* True if any frame of [pa, pa+len) is RAM. */
+bool frame_range_touches_ram(const struct frame_table *ft, paddr_t pa, uint64_t len);
+
+/*
+ * Head slot of the block (free or allocated) holding the RAM frame at
+ * `pa`, or NULL if `pa` is not RAM.  At most FRAME_MAX_ORDER + 1 probes.
+ */
+struct frame_slot *frame_block_head(const struct frame_table *ft, paddr_t pa);
+
+/* ---- Allocation and handles ---- */
+
+/*
+ * Allocate an aligned block of 2^order frames from `zone` for `usage`
+ * (DATA, or KERNEL/METADATA for embedder allocations).  A DATA block is
+ * returned with one handle (refcount 1); others are UNIQUE.  Contents are
+ * not cleared.  Errors: MM_ENOMEM, MM_EINVAL.
+ */
+int frame_alloc(struct frame_table *ft, unsigned zone, unsigned order,
+		enum frame_usage usage, paddr_t *pa);
+
+/* Take / drop one handle on the DATA block holding `pa`; the last drop frees it. */
+void frame_get(struct frame_table *ft, paddr_t pa);
+void frame_put(struct frame_table *ft, paddr_t pa);
+
+/* Give back a KERNEL/METADATA block obtained from frame_alloc. */
+void frame_free_unique(struct frame_table *ft, paddr_t pa);
+
+/* Free frames left in `zone`. */
+uint64_t frame_zone_free_frames(const struct frame_table *ft, unsigned zone);
+
+#endif /* MM_FRAME_H */

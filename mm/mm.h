@@ -1,0 +1,25 @@
+/*
+ * mm.h - everything an embedder needs: include this one header.
+ *
+ *   mm_types.h   types, geometry, error codes
+ *   prop.h       mapping properties
+ *   arch.h       the architecture ops table (PTE format, encoders, TLB)
+ *   pte.h        inline PTE helpers over the declarative format
+ *   frame.h      frame slots, zones, the buddy allocator
+ *   page_table.h address spaces (user / kernel halves)
+ *   cursor.h     query, find, map, unmap, protect
+ *   check.h      the invariant checker and statistics
+ */
+#ifndef MM_H
+#define MM_H
+
+#include "arch.h"
+#include "check.h"
+#include "cursor.h"
+#include "frame.h"
+#include "mm_types.h"
+#include "page_table.h"
+#include "prop.h"
+#include "pte.h"
+
+#endif /* MM_H */

@@ -1,0 +1,61 @@
+/*
+ * mm_types.h - basic types, geometry constants and error codes of the mm.
+ *
+ * Everything in mm/ is freestanding C11: it includes only <stdint.h>,
+ * <stddef.h>, <stdbool.h> and <stdatomic.h>, which a freestanding compiler
+ * provides.  The embedder (kernel or host test) supplies memset/memcpy.
+ */
+#ifndef MM_TYPES_H
+#define MM_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint64_t paddr_t; /* physical address */
+typedef uint64_t vaddr_t; /* virtual address (canonical form at the API) */
+typedef uint64_t pte_t;   /* one page-table entry, as the hardware sees it */
+
+#define MM_PAGE_SHIFT 12
+#define MM_PAGE_SIZE ((uint64_t)1 << MM_PAGE_SHIFT)
+#define MM_PTE_BITS 9 /* log2(entries per node) */
+#define MM_PTES_PER_NODE (1u << MM_PTE_BITS)
+#define MM_MAX_LEVELS 4 /* both targets: level 1 = 4K leaves, level 4 = root */
+
+/* Size of the region one entry at `level` covers: 4K, 2M, 1G, 512G. */
+static inline uint64_t mm_level_size(unsigned level)
+{
+	return (uint64_t)1 << (MM_PAGE_SHIFT + MM_PTE_BITS * (level - 1));
+}
+
+/* Index of the entry covering `va` in a node at `level`. */
+static inline unsigned mm_level_index(vaddr_t va, unsigned level)
+{
+	return (unsigned)(va >> (MM_PAGE_SHIFT + MM_PTE_BITS * (level - 1))) &
+	       (MM_PTES_PER_NODE - 1);
+}
+
+static inline bool mm_is_aligned(uint64_t x, uint64_t align)
+{
+	return (x & (align - 1)) == 0;
+}
+
+/*
+ * Error codes.  Every public operation returns MM_OK (0) or one of these
+ * (negative); an operation that fails changes nothing.
+ */
+enum mm_err {
+	MM_OK = 0,
+	MM_EINVAL = -1,  /* malformed request: zero length, inexpressible property */
+	MM_EALIGN = -2,  /* VA, PA or length not 4 KiB aligned */
+	MM_ERANGE = -3,  /* outside the space / cursor range, PA outside RAM */
+	MM_EEXIST = -4,  /* would overwrite a mapping without MM_MAP_REPLACE */
+	MM_ENOMEM = -5,  /* no memory for page-table nodes (or counters full) */
+	MM_EPERM = -6,   /* the frame may not be mapped (page-table node, ...) */
+	MM_ENOTSUP = -7, /* valid, but not supported by this CPU/encoder */
+};
+
+/* Short lowercase name of an error ("inval", "align", ...), as ptsim prints it. */
+const char *mm_strerror(int err);
+
+#endif /* MM_TYPES_H */

@@ -1,0 +1,76 @@
+/*
+ * page_table.h - an address space: a root node and the half it may map.
+ *
+ * A *kernel* page table maps only the upper half [2^64 - 2^(va_bits-1),
+ * 2^64); its root entries for that half point to level-(levels-1) nodes
+ * that are allocated up front and never freed, so that every *user* page
+ * table can share them by copying the root entries.  A user page table maps
+ * only the lower half [0, 2^(va_bits-1)); cursors on it never reach the
+ * shared kernel nodes.
+ *
+ *        user root                      kernel root
+ *     +-----------+ 0               +-----------+ 0
+ *     |  user     |                 |  (empty)  |
+ *     |  entries  |                 |           |
+ *     +-----------+ 256             +-----------+ 256
+ *     | copies of | ---- share ---> | prealloc'd| --> L3 nodes (kernel)
+ *     | kernel    |                 | L3 tables |
+ *     +-----------+ 511             +-----------+ 511
+ *
+ * Nodes come from one zone of the frame table (`node_zone`).
+ * The tree itself is only changed through a cursor (cursor.h).
+ */
+#ifndef MM_PAGE_TABLE_H
+#define MM_PAGE_TABLE_H
+
+#include "arch.h"
+#include "frame.h"
+
+enum pt_space {
+	PT_USER = 0,   /* lower half */
+	PT_KERNEL = 1, /* upper half */
+};
+
+struct page_table {
+	const struct mm_arch *arch;
+	struct frame_table *ft;
+	unsigned node_zone;
+	enum pt_space space;
+	paddr_t root;
+	/* Nodes this table owns, root included (not shared kernel nodes). */
+	_Atomic uint64_t nr_nodes;
+};
+
+/*
+ * Create the kernel page table: a root and its preallocated upper-half
+ * level-(levels-1) nodes.  Errors: MM_ENOMEM (nothing allocated then).
+ */
+int page_table_init_kernel(struct page_table *pt, const struct mm_arch *arch,
+			   struct frame_table *ft, unsigned node_zone);
+
+/*
+ * Create a user page table.  If `kernel` is not NULL its upper half is
+ * shared into the new root.  Errors: MM_ENOMEM.
+ */
+int page_table_init_user(struct page_table *pt, const struct mm_arch *arch,
+			 struct frame_table *ft, unsigned node_zone,
+			 const struct page_table *kernel);
+
+/*
+ * Tear down a user page table: unmap everything (dropping frame
+ * references), flush the TLB, free every node it owns.  Kernel tables are
+ * never destroyed.
+ */
+void page_table_destroy(struct page_table *pt);
+
+/* Make `pt` the active address space (arch tlb->activate). */
+void page_table_activate(const struct page_table *pt);
+
+/* First VA and size of the half this table maps. */
+vaddr_t page_table_space_base(const struct page_table *pt);
+uint64_t page_table_space_size(const struct page_table *pt);
+
+/* Largest leaf level allowed in this table (kernel: below the root). */
+unsigned page_table_max_leaf_level(const struct page_table *pt);
+
+#endif /* MM_PAGE_TABLE_H */
