@@ -1,0 +1,600 @@
+/*
+ * harness.c - the simulated machine of the mm host tests (see harness.h).
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+const struct harness_param harness_user_x86 = { H_X86_64, PT_USER, 0, 0 };
+const struct harness_param harness_user_sv48 = { H_SV48, PT_USER, 0, 0 };
+const struct harness_param harness_kernel_x86 = { H_X86_64, PT_KERNEL, 0, 0 };
+const struct harness_param harness_kernel_sv48 = { H_SV48, PT_KERNEL, 0, 0 };
+
+#define H_DEFAULT_MEM (4 * GiB)
+#define H_DEFAULT_POOL (64 * MiB)
+
+/* ---- Recording TLB ---- */
+
+/* Log one TLB event with the free counts at that moment. */
+static void tlb_record(void *ctx, enum tlb_kind kind, vaddr_t va, uint64_t len)
+{
+	struct harness *h = ctx;
+	struct tlb_event *e;
+
+	if (h->nr_tlb == H_MAX_TLB_EVENTS) {
+		h->tlb_overflow++;
+		return;
+	}
+	e = &h->tlb_log[h->nr_tlb++];
+	e->kind = kind;
+	e->va = va;
+	e->len = len;
+	e->free_data = frame_zone_free_frames(&h->ft, H_ZONE_DATA);
+	e->free_pool = frame_zone_free_frames(&h->ft, H_ZONE_POOL);
+}
+
+static void tlb_flush_page(void *ctx, vaddr_t va)
+{
+	tlb_record(ctx, TLB_PAGE, va, SZ_4K);
+}
+
+static void tlb_flush_range(void *ctx, vaddr_t va, uint64_t len)
+{
+	tlb_record(ctx, TLB_RANGE, va, len);
+}
+
+static void tlb_flush_all(void *ctx)
+{
+	tlb_record(ctx, TLB_ALL, 0, 0);
+}
+
+static void tlb_activate(void *ctx, paddr_t root)
+{
+	tlb_record(ctx, TLB_ACTIVATE, root, 0);
+}
+
+void h_tlb_reset(struct harness *h)
+{
+	h->nr_tlb = 0;
+	h->tlb_overflow = 0;
+}
+
+/* Sort helper for h_tlb_covers: intervals by start. */
+struct h_interval {
+	unsigned __int128 lo, hi;
+};
+
+static int interval_cmp(const void *a, const void *b)
+{
+	const struct h_interval *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo ? 1 : 0;
+}
+
+/*
+ * True if the union of the page/range flushes logged since `since`, or
+ * any flush_all, covers [va, va+len).  Computed in 128 bits so that a
+ * range ending at 2^64 needs no special case.
+ */
+bool h_tlb_covers(const struct harness *h, unsigned since, vaddr_t va, uint64_t len)
+{
+	struct h_interval iv[H_MAX_TLB_EVENTS];
+	unsigned n = 0;
+	unsigned __int128 want_lo = va, want_hi = (unsigned __int128)va + len, reach;
+
+	for (unsigned i = since; i < h->nr_tlb; i++) {
+		const struct tlb_event *e = &h->tlb_log[i];
+		if (e->kind == TLB_ALL)
+			return true;
+		if (e->kind == TLB_PAGE || e->kind == TLB_RANGE) {
+			iv[n].lo = e->va;
+			iv[n].hi = (unsigned __int128)e->va + e->len;
+			n++;
+		}
+	}
+	qsort(iv, n, sizeof(iv[0]), interval_cmp);
+	reach = want_lo;
+	for (unsigned i = 0; i < n && reach < want_hi; i++) {
+		if (iv[i].lo > reach)
+			break;
+		if (iv[i].hi > reach)
+			reach = iv[i].hi;
+	}
+	return reach >= want_hi;
+}
+
+/* ---- Failure injection ---- */
+
+/* The frame table's fail hook: count attempts, fail the chosen one. */
+static bool fail_hook(void *ctx, unsigned zone, unsigned order)
+{
+	struct harness *h = ctx;
+	(void)zone;
+	(void)order;
+	h->alloc_calls++;
+	if (h->fail_at != 0 && h->alloc_calls == h->fail_at) {
+		h->failed_allocs++;
+		return true;
+	}
+	return false;
+}
+
+void h_fail_nth(struct harness *h, unsigned n)
+{
+	h->fail_at = n;
+	h->alloc_calls = 0;
+	h->failed_allocs = 0;
+}
+
+/* ---- Set-up ---- */
+
+void harness_arch_init(struct harness *h, struct mm_arch *a, enum harness_arch which,
+		       uint32_t features)
+{
+	if (which == H_X86_64)
+		mm_arch_x86_64_init(a, features, &h->tlb);
+	else
+		mm_arch_sv48_init(a, features, &h->tlb);
+}
+
+/*
+ * Reserve the physical window [0, mem + pool) without backing store; only
+ * the pool is accessible, so the mm can touch nothing but node frames.
+ */
+static void phys_map(struct harness *h)
+{
+	h->phys_bytes = h->mem + h->pool_size;
+	h->phys = mmap(NULL, h->phys_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	if (h->phys == MAP_FAILED)
+		fail_msg("mmap of %zu bytes of simulated physical memory failed", h->phys_bytes);
+	if (mprotect(h->phys + h->pool_base, h->pool_size, PROT_READ | PROT_WRITE) != 0)
+		fail_msg("mprotect of the node pool failed");
+}
+
+/* Frame table over [0, mem + pool): data zone, pool zone, MMIO window. */
+static void frames_init(struct harness *h)
+{
+	paddr_t hi = h->mem + h->pool_size;
+
+	h->slots_bytes = frame_table_meta_bytes(0, hi);
+	h->slots = mmap(NULL, h->slots_bytes, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (h->slots == MAP_FAILED)
+		fail_msg("mmap of %zu bytes of frame slots failed", h->slots_bytes);
+	H_OK(frame_table_init(&h->ft, h->slots, 0, hi, (uintptr_t)h->phys));
+	H_OK(frame_table_add_ram(&h->ft, 0, h->mem, H_ZONE_DATA));
+	H_OK(frame_table_add_ram(&h->ft, h->pool_base, h->pool_size, H_ZONE_POOL));
+	H_OK(frame_table_add_mmio(&h->ft, H_MMIO_BASE, H_MMIO_SIZE));
+	frame_zone_set_claimable(&h->ft, H_ZONE_DATA, true);
+	frame_table_set_fail_hook(&h->ft, fail_hook, h);
+}
+
+struct harness *harness_create(const struct harness_param *p)
+{
+	struct harness *h = calloc(1, sizeof(*h));
+	uint32_t features;
+
+	assert_non_null(h);
+	h->param = *p;
+	h->mem = p->mem ? p->mem : H_DEFAULT_MEM;
+	h->pool_size = p->pool ? p->pool : H_DEFAULT_POOL;
+	h->pool_base = h->mem;
+	h->check_each_op = true;
+	h->tlb.flush_page = tlb_flush_page;
+	h->tlb.flush_range = tlb_flush_range;
+	h->tlb.flush_all = tlb_flush_all;
+	h->tlb.activate = tlb_activate;
+	h->tlb.ctx = h;
+
+	features = p->arch == H_X86_64 ? (MM_FEAT_X86_NX | MM_FEAT_X86_1G) : MM_FEAT_RV_SVPBMT;
+	harness_arch_init(h, &h->arch, p->arch, features);
+	phys_map(h);
+	frames_init(h);
+	if (p->space == PT_KERNEL)
+		H_OK(page_table_init_kernel(&h->pt, &h->arch, &h->ft, H_ZONE_POOL));
+	else
+		H_OK(page_table_init_user(&h->pt, &h->arch, &h->ft, H_ZONE_POOL, NULL));
+	harness_add_pt(h, &h->pt);
+	h_assert_check(h, "after set-up");
+	return h;
+}
+
+void harness_destroy(struct harness *h)
+{
+	if (h == NULL)
+		return;
+	frame_table_set_fail_hook(&h->ft, NULL, NULL);
+	munmap(h->slots, h->slots_bytes);
+	munmap(h->phys, h->phys_bytes);
+	free(h);
+}
+
+int harness_setup(void **state)
+{
+	*state = harness_create(*state);
+	return 0;
+}
+
+int harness_teardown(void **state)
+{
+	harness_destroy(*state);
+	return 0;
+}
+
+void harness_add_pt(struct harness *h, struct page_table *pt)
+{
+	assert_true(h->nr_pts < H_MAX_PTS);
+	h->pts[h->nr_pts++] = pt;
+}
+
+void harness_remove_pt(struct harness *h, struct page_table *pt)
+{
+	for (unsigned i = 0; i < h->nr_pts; i++) {
+		if (h->pts[i] == pt) {
+			h->pts[i] = h->pts[--h->nr_pts];
+			return;
+		}
+	}
+	fail_msg("harness_remove_pt: table not registered");
+}
+
+/* ---- Facts ---- */
+
+bool h_is_sv48(const struct harness *h)
+{
+	return h->param.arch == H_SV48;
+}
+
+bool h_is_kernel(const struct harness *h)
+{
+	return h->param.space == PT_KERNEL;
+}
+
+/* x86: 1G (with the 1G feature); sv48: 512G in user space; kernel: 1G. */
+uint64_t h_max_leaf_size(const struct harness *h)
+{
+	if (h_is_sv48(h) && !h_is_kernel(h))
+		return SZ_512G;
+	return SZ_1G;
+}
+
+vaddr_t h_space_base(const struct harness *h)
+{
+	return h_is_kernel(h) ? H_KERNEL_BASE : 0;
+}
+
+uint64_t h_space_size(const struct harness *h)
+{
+	(void)h;
+	return H_USER_TOP; /* both halves are 2^47 bytes */
+}
+
+vaddr_t h_canonical(uint64_t off)
+{
+	off &= (((uint64_t)1 << 48) - 1);
+	if (off & ((uint64_t)1 << 47))
+		off |= 0xffff000000000000ull;
+	return off;
+}
+
+struct mm_prop h_prop(const struct harness *h, unsigned rwx, enum mm_cache cache)
+{
+	return mm_prop_make(rwx | (h_is_kernel(h) ? MM_PROP_G : MM_PROP_U), cache);
+}
+
+uint64_t h_free_data(const struct harness *h)
+{
+	return frame_zone_free_frames(&h->ft, H_ZONE_DATA);
+}
+
+uint64_t h_free_pool(const struct harness *h)
+{
+	return frame_zone_free_frames(&h->ft, H_ZONE_POOL);
+}
+
+const char *h_prop_str(struct mm_prop p, char buf[16])
+{
+	static const char *const cache[] = { "wb", "wt", "uc", "wc" };
+	snprintf(buf, 16, "%c%c%c%c%c:%s", p.flags & MM_PROP_R ? 'r' : '-',
+		 p.flags & MM_PROP_W ? 'w' : '-', p.flags & MM_PROP_X ? 'x' : '-',
+		 p.flags & MM_PROP_U ? 'u' : '-', p.flags & MM_PROP_G ? 'g' : '-',
+		 p.cache < MM_CACHE_COUNT ? cache[p.cache] : "??");
+	return buf;
+}
+
+/* ---- Checker ---- */
+
+int h_check(struct harness *h, char *buf, size_t buflen)
+{
+	buf[0] = '\0';
+	return mm_check(h->pts, h->nr_pts, &h->ft, buf, buflen);
+}
+
+void h_assert_check(struct harness *h, const char *where)
+{
+	char buf[512];
+	int rc = h_check(h, buf, sizeof(buf));
+	if (rc != MM_OK)
+		fail_msg("mm_check %s: violation (%d): %s", where, rc, buf);
+}
+
+/* ---- Operations ---- */
+
+static void after_op(struct harness *h, const char *what)
+{
+	if (h->check_each_op)
+		h_assert_check(h, what);
+}
+
+int h_map_pt(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t len, paddr_t pa,
+	     struct mm_prop p, unsigned flags)
+{
+	struct cursor c;
+	int rc = cursor_open(&c, pt, va, len);
+	if (rc != MM_OK)
+		return rc;
+	rc = cursor_map(&c, pa, len, p, flags);
+	if (rc == MM_OK && cursor_va(&c) != va + len)
+		fail_msg("map 0x%llx+0x%llx: cursor at 0x%llx afterwards, expected the range end",
+			 (unsigned long long)va, (unsigned long long)len,
+			 (unsigned long long)cursor_va(&c));
+	cursor_close(&c);
+	after_op(h, "after map");
+	return rc;
+}
+
+int h_map(struct harness *h, vaddr_t va, uint64_t len, paddr_t pa, struct mm_prop p,
+	  unsigned flags)
+{
+	return h_map_pt(h, &h->pt, va, len, pa, p, flags);
+}
+
+int h_unmap_pt(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t len,
+	       uint64_t *removed)
+{
+	struct cursor c;
+	int rc = cursor_open(&c, pt, va, len);
+	if (rc != MM_OK)
+		return rc;
+	rc = cursor_unmap(&c, len, removed);
+	cursor_close(&c);
+	after_op(h, "after unmap");
+	return rc;
+}
+
+int h_unmap(struct harness *h, vaddr_t va, uint64_t len, uint64_t *removed)
+{
+	return h_unmap_pt(h, &h->pt, va, len, removed);
+}
+
+int h_protect(struct harness *h, vaddr_t va, uint64_t len, struct mm_prop p, uint64_t *mapped)
+{
+	struct cursor c;
+	int rc = cursor_open(&c, &h->pt, va, len);
+	if (rc != MM_OK)
+		return rc;
+	rc = cursor_protect(&c, len, p, mapped);
+	cursor_close(&c);
+	after_op(h, "after protect");
+	return rc;
+}
+
+int h_query(struct harness *h, vaddr_t va, struct mm_mapping *out)
+{
+	struct cursor c;
+	int rc = cursor_open(&c, &h->pt, va, SZ_4K);
+	if (rc != MM_OK)
+		return rc;
+	rc = cursor_query(&c, out);
+	cursor_close(&c);
+	return rc;
+}
+
+int h_find(struct harness *h, vaddr_t va, uint64_t len, struct mm_mapping *out)
+{
+	struct cursor c;
+	int rc = cursor_open(&c, &h->pt, va, len);
+	if (rc != MM_OK)
+		return rc;
+	rc = cursor_find_next(&c, len, out);
+	cursor_close(&c);
+	return rc;
+}
+
+/* ---- Snapshots ---- */
+
+static void snap_push(struct h_snapshot *s, const struct mm_mapping *m)
+{
+	if (s->nr == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 256;
+		s->leaves = realloc(s->leaves, s->cap * sizeof(*s->leaves));
+		assert_non_null(s->leaves);
+	}
+	s->leaves[s->nr++] = *m;
+}
+
+/* Walk the node at `pa` (level `level`) covering tree offset `base`. */
+static uint64_t raw_walk_node(struct harness *h, struct page_table *pt, paddr_t pa,
+			      unsigned level, uint64_t base, unsigned first, unsigned last,
+			      h_leaf_fn fn, void *ctx)
+{
+	const struct pte_format *f = &pt->arch->fmt;
+	const pte_t *table = frame_to_virt(&h->ft, pa);
+	uint64_t nodes = 1;
+
+	for (unsigned i = first; i <= last; i++) {
+		pte_t pte = table[i];
+		uint64_t va = base + (uint64_t)i * mm_level_size(level);
+		if (!pte_is_present(pte))
+			continue;
+		if (pte_is_leaf(f, pte, level)) {
+			struct mm_mapping m = { 0 };
+			m.va = h_canonical(va);
+			m.size = mm_level_size(level);
+			m.pa = pte_addr(f, pte, level);
+			m.prop = pt->arch->leaf_prop(pt->arch, pte, level);
+			m.present = true;
+			m.mmio = frame_range_is_mmio(&h->ft, m.pa, m.size);
+			fn(ctx, &m, level);
+		} else {
+			/* A table entry holds a 4 KiB aligned node address. */
+			paddr_t child = pte_addr(f, pte, 1);
+			if (frame_slot_of(&h->ft, child) == NULL ||
+			    child < h->pool_base || child >= h->pool_base + h->pool_size)
+				fail_msg("raw walk: table entry at level %u (va 0x%llx) points to 0x%llx,"
+					 " outside the node pool", level, (unsigned long long)va,
+					 (unsigned long long)child);
+			nodes += raw_walk_node(h, pt, child, level - 1, va, 0, MM_PTES_PER_NODE - 1,
+					       fn, ctx);
+		}
+	}
+	return nodes;
+}
+
+/*
+ * Walk pt's half of the tree without the cursor: returns the nodes reached
+ * (root included; for a kernel table its preallocated nodes too).
+ */
+uint64_t h_raw_walk(struct harness *h, struct page_table *pt, h_leaf_fn fn, void *ctx)
+{
+	unsigned levels = pt->arch->levels;
+	unsigned half = MM_PTES_PER_NODE / 2;
+	bool kernel = pt->space == PT_KERNEL;
+
+	return raw_walk_node(h, pt, pt->root, levels, 0, kernel ? half : 0,
+			     kernel ? MM_PTES_PER_NODE - 1 : half - 1, fn, ctx);
+}
+
+static void raw_collect(void *ctx, const struct mm_mapping *m, unsigned level)
+{
+	(void)level;
+	snap_push(ctx, m);
+}
+
+static bool mapping_eq(const struct mm_mapping *a, const struct mm_mapping *b)
+{
+	return a->va == b->va && a->size == b->size && a->pa == b->pa &&
+	       mm_prop_eq(a->prop, b->prop) && a->present == b->present && a->mmio == b->mmio;
+}
+
+static void print_mapping(const char *tag, size_t i, const struct mm_mapping *m)
+{
+	char pb[16];
+	print_message("  %s[%zu] va=0x%016llx size=0x%llx pa=0x%016llx %s%s%s\n", tag, i,
+		      (unsigned long long)m->va, (unsigned long long)m->size,
+		      (unsigned long long)m->pa, h_prop_str(m->prop, pb),
+		      m->present ? "" : " absent", m->mmio ? " mmio" : "");
+}
+
+void h_print_leaves(const struct h_snapshot *s, size_t max)
+{
+	for (size_t i = 0; i < s->nr && i < max; i++)
+		print_mapping("leaf", i, &s->leaves[i]);
+	if (s->nr > max)
+		print_message("  ... %zu leaves in all\n", s->nr);
+}
+
+/* Every leaf of h->pt through cursor_find_next, ascending. */
+static void snapshot_by_cursor(struct harness *h, struct h_snapshot *s)
+{
+	struct cursor c;
+	vaddr_t base = h_space_base(h);
+	uint64_t size = h_space_size(h);
+	uint64_t done = 0; /* bytes of the space already passed */
+
+	H_OK(cursor_open(&c, &h->pt, base, size));
+	while (done < size) {
+		struct mm_mapping m;
+		int rc = cursor_find_next(&c, size - done, &m);
+		if (rc < 0)
+			fail_msg("snapshot: find_next at 0x%llx -> %s", (unsigned long long)(base + done),
+				 mm_strerror(rc));
+		if (rc == 0)
+			break;
+		if (!m.present)
+			fail_msg("snapshot: find_next returned an absent range");
+		/* Offsets from base, so that a leaf ending at 2^64 needs no special case. */
+		if (m.va + m.size - base <= done || m.va - base >= size)
+			fail_msg("snapshot: find_next from 0x%llx returned leaf 0x%llx, not ahead",
+				 (unsigned long long)(base + done), (unsigned long long)m.va);
+		snap_push(s, &m);
+		done = m.va + m.size - base;
+		if (done >= size)
+			break;
+		H_OK(cursor_jump(&c, base + done));
+	}
+	cursor_close(&c);
+}
+
+void h_snapshot(struct harness *h, struct h_snapshot *s)
+{
+	struct h_snapshot raw = { 0 };
+	uint64_t raw_nodes;
+
+	memset(s, 0, sizeof(*s));
+	snapshot_by_cursor(h, s);
+	raw_nodes = h_raw_walk(h, &h->pt, raw_collect, &raw);
+	mm_stats(&h->pt, &s->stats);
+	s->free_data = h_free_data(h);
+	s->free_pool = h_free_pool(h);
+
+	/* The cursor's view and the raw tree must agree leaf for leaf. */
+	if (raw.nr != s->nr) {
+		print_message("find_next view (%zu leaves):\n", s->nr);
+		h_print_leaves(s, 20);
+		print_message("raw walk (%zu leaves):\n", raw.nr);
+		h_print_leaves(&raw, 20);
+		fail_msg("snapshot: find_next saw %zu leaves, the raw walk %zu", s->nr, raw.nr);
+	}
+	for (size_t i = 0; i < s->nr; i++) {
+		if (!mapping_eq(&s->leaves[i], &raw.leaves[i])) {
+			print_mapping("find_next", i, &s->leaves[i]);
+			print_mapping("raw", i, &raw.leaves[i]);
+			fail_msg("snapshot: find_next and the raw walk differ at leaf %zu", i);
+		}
+	}
+	if (raw_nodes != s->stats.nodes)
+		fail_msg("snapshot: stats.nodes=%llu but the raw walk reaches %llu nodes",
+			 (unsigned long long)s->stats.nodes, (unsigned long long)raw_nodes);
+	h_snapshot_free(&raw);
+}
+
+void h_snapshot_free(struct h_snapshot *s)
+{
+	free(s->leaves);
+	memset(s, 0, sizeof(*s));
+}
+
+void h_assert_same_view(const struct h_snapshot *a, const struct h_snapshot *b,
+			const char *where)
+{
+	size_t n = a->nr < b->nr ? a->nr : b->nr;
+	for (size_t i = 0; i < n; i++) {
+		if (!mapping_eq(&a->leaves[i], &b->leaves[i])) {
+			print_mapping("before", i, &a->leaves[i]);
+			print_mapping("after", i, &b->leaves[i]);
+			fail_msg("%s: views differ at leaf %zu", where, i);
+		}
+	}
+	if (a->nr != b->nr)
+		fail_msg("%s: views differ: %zu leaves before, %zu after", where, a->nr, b->nr);
+}
+
+void h_assert_same(const struct h_snapshot *a, const struct h_snapshot *b, const char *where)
+{
+	h_assert_same_view(a, b, where);
+	if (a->stats.nodes != b->stats.nodes || a->stats.mapped != b->stats.mapped ||
+	    a->stats.frames != b->stats.frames)
+		fail_msg("%s: stats differ: nodes %llu/%llu mapped 0x%llx/0x%llx frames %llu/%llu",
+			 where, (unsigned long long)a->stats.nodes, (unsigned long long)b->stats.nodes,
+			 (unsigned long long)a->stats.mapped, (unsigned long long)b->stats.mapped,
+			 (unsigned long long)a->stats.frames, (unsigned long long)b->stats.frames);
+	if (a->free_data != b->free_data || a->free_pool != b->free_pool)
+		fail_msg("%s: free frames differ: data %llu/%llu pool %llu/%llu", where,
+			 (unsigned long long)a->free_data, (unsigned long long)b->free_data,
+			 (unsigned long long)a->free_pool, (unsigned long long)b->free_pool);
+}

@@ -1,0 +1,235 @@
+/*
+ * harness.h - a simulated machine for the mm host tests.
+ *
+ * Physical layout (like ptsim):
+ *
+ *   [0, mem)                  data RAM, zone H_ZONE_DATA, claimable by map
+ *   [mem, mem + pool)         node pool, zone H_ZONE_POOL: every node comes
+ *                             from here (so tests control exhaustion)
+ *   [H_MMIO_BASE, +H_MMIO_SIZE)  one registered MMIO window (512G aligned,
+ *                             large enough for a 512G leaf)
+ *
+ * The physical window is one MAP_NORESERVE mapping whose data part is
+ * PROT_NONE: the mm may only ever touch node frames, and touching a data
+ * frame crashes the test instead of going unnoticed.
+ *
+ * Every test body runs over both encoders: a test is registered once per
+ * struct harness_param (arch x space) with H_TEST_BOTH / H_TEST_BOTH_KERNEL,
+ * and receives a ready `struct harness *` as its state.
+ *
+ * The TLB ops are a recording fake: each flush is logged together with the
+ * free-frame counts at the moment of the flush, so a test can prove that
+ * nothing was released before the flush that covers it.
+ */
+#ifndef TESTS_HARNESS_H
+#define TESTS_HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "mm/mm.h"
+
+#define KiB ((uint64_t)1 << 10)
+#define MiB ((uint64_t)1 << 20)
+#define GiB ((uint64_t)1 << 30)
+#define TiB ((uint64_t)1 << 40)
+#define SZ_4K (4 * KiB)
+#define SZ_2M (2 * MiB)
+#define SZ_1G GiB
+#define SZ_512G (512 * GiB)
+
+#define H_ZONE_DATA 0
+#define H_ZONE_POOL 1
+#define H_MMIO_BASE (2 * TiB)
+#define H_MMIO_SIZE (1 * TiB)
+
+/* Lower half and upper half of the 48-bit address spaces of both targets. */
+#define H_USER_TOP ((uint64_t)1 << 47)            /* end of the lower half */
+#define H_KERNEL_BASE 0xffff800000000000ull       /* start of the upper half */
+
+enum harness_arch { H_X86_64 = 0, H_SV48 = 1 };
+
+struct harness_param {
+	enum harness_arch arch;
+	enum pt_space space;
+	uint64_t mem;  /* data RAM bytes (0: default 4G) */
+	uint64_t pool; /* node pool bytes (0: default 64M) */
+};
+
+enum tlb_kind { TLB_PAGE, TLB_RANGE, TLB_ALL, TLB_ACTIVATE };
+
+struct tlb_event {
+	enum tlb_kind kind;
+	vaddr_t va;
+	uint64_t len;
+	uint64_t free_data, free_pool; /* zone free frames when it happened */
+};
+
+#define H_MAX_TLB_EVENTS 4096
+#define H_MAX_PTS 4
+
+struct harness {
+	struct harness_param param;
+	struct mm_arch arch;
+	struct mm_tlb_ops tlb;
+	struct frame_table ft;
+	void *slots;
+	size_t slots_bytes;
+	unsigned char *phys;
+	size_t phys_bytes;
+	paddr_t mem, pool_base, pool_size;
+
+	struct page_table pt; /* the table under test (param.space) */
+	/* Every table that maps frames of ft (for mm_check); pts[0] = &pt. */
+	struct page_table *pts[H_MAX_PTS];
+	unsigned nr_pts;
+
+	/* Recorded TLB operations (the log wraps to nothing: it is bounded). */
+	struct tlb_event tlb_log[H_MAX_TLB_EVENTS];
+	unsigned nr_tlb;
+	unsigned tlb_overflow;
+
+	/* Failure injection: fail the fail_at-th allocation (1-based; 0 = off). */
+	unsigned fail_at;
+	unsigned alloc_calls;
+	unsigned failed_allocs;
+
+	/* Run mm_check after every helper operation. */
+	bool check_each_op;
+};
+
+/* The four standard parameter sets. */
+extern const struct harness_param harness_user_x86, harness_user_sv48;
+extern const struct harness_param harness_kernel_x86, harness_kernel_sv48;
+
+/* ---- Set-up ---- */
+
+/*
+ * Build the machine described by `p` (frame table, zones, MMIO window,
+ * encoder with the recording TLB, page table of p->space).  Fails the
+ * test on any error.  harness_destroy undoes it.
+ */
+struct harness *harness_create(const struct harness_param *p);
+void harness_destroy(struct harness *h);
+
+/* cmocka setup/teardown: state in = harness_param, state out = harness. */
+int harness_setup(void **state);
+int harness_teardown(void **state);
+
+#define H_TEST_ONE(f, param_) \
+	{ #f "/" #param_, f, harness_setup, harness_teardown, (void *)&(param_) }
+/* Register `f` for user space on both encoders. */
+#define H_TEST_BOTH(f) H_TEST_ONE(f, harness_user_x86), H_TEST_ONE(f, harness_user_sv48)
+/* Register `f` for kernel space on both encoders. */
+#define H_TEST_BOTH_KERNEL(f) H_TEST_ONE(f, harness_kernel_x86), H_TEST_ONE(f, harness_kernel_sv48)
+
+/* Initialise an encoder of `which` with explicit features and the recording TLB of h. */
+void harness_arch_init(struct harness *h, struct mm_arch *a, enum harness_arch which,
+		       uint32_t features);
+
+/* Add a table to the set mm_check sees (it must map frames of h->ft). */
+void harness_add_pt(struct harness *h, struct page_table *pt);
+void harness_remove_pt(struct harness *h, struct page_table *pt);
+
+/* ---- Facts about the machine under test ---- */
+
+bool h_is_sv48(const struct harness *h);
+bool h_is_kernel(const struct harness *h);
+/* Largest leaf size a huge map may use in h->pt. */
+uint64_t h_max_leaf_size(const struct harness *h);
+/* First VA of the space of h->pt, and its size. */
+vaddr_t h_space_base(const struct harness *h);
+uint64_t h_space_size(const struct harness *h);
+/* Canonical VA of a tree offset (sign-extends bit 47). */
+vaddr_t h_canonical(uint64_t off);
+/* A property valid in h->pt's space: flags plus U (user) or G (kernel). */
+struct mm_prop h_prop(const struct harness *h, unsigned rwx, enum mm_cache cache);
+uint64_t h_free_data(const struct harness *h);
+uint64_t h_free_pool(const struct harness *h);
+const char *h_prop_str(struct mm_prop p, char buf[16]);
+
+/* ---- Operations through a cursor opened exactly on the range ---- */
+
+/* Each opens a cursor on [va, va+len), runs the op, closes, and (if
+ * check_each_op) asserts mm_check.  They return the first error. */
+int h_map(struct harness *h, vaddr_t va, uint64_t len, paddr_t pa, struct mm_prop p,
+	  unsigned flags);
+int h_unmap(struct harness *h, vaddr_t va, uint64_t len, uint64_t *removed);
+int h_protect(struct harness *h, vaddr_t va, uint64_t len, struct mm_prop p, uint64_t *mapped);
+int h_query(struct harness *h, vaddr_t va, struct mm_mapping *out);
+/* Returns 1 (found), 0 (none) or an error. */
+int h_find(struct harness *h, vaddr_t va, uint64_t len, struct mm_mapping *out);
+
+/* Same ops on an explicit table. */
+int h_map_pt(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t len, paddr_t pa,
+	     struct mm_prop p, unsigned flags);
+int h_unmap_pt(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t len,
+	       uint64_t *removed);
+
+/* Assert success of the above with a readable message. */
+#define H_OK(expr)                                                                        \
+	do {                                                                                \
+		int h_rc_ = (expr);                                                         \
+		if (h_rc_ != MM_OK)                                                         \
+			fail_msg("%s:%d: %s -> %s (%d)", __FILE__, __LINE__, #expr,        \
+				 mm_strerror(h_rc_), h_rc_);                                \
+	} while (0)
+#define H_ERR(expr, code)                                                                 \
+	do {                                                                                \
+		int h_rc_ = (expr);                                                         \
+		if (h_rc_ != (code))                                                        \
+			fail_msg("%s:%d: %s -> %s (%d), expected %s", __FILE__, __LINE__,  \
+				 #expr, mm_strerror(h_rc_), h_rc_, mm_strerror(code));      \
+	} while (0)
+
+/* ---- Checker and state snapshots ---- */
+
+/* Assert mm_check over every table of h is OK (prints the violation). */
+void h_assert_check(struct harness *h, const char *where);
+/* mm_check result (MM_OK or 1) with the text in buf. */
+int h_check(struct harness *h, char *buf, size_t buflen);
+
+/* The observable state: the view, the stats, the free frames per zone. */
+struct h_snapshot {
+	struct mm_mapping *leaves;
+	size_t nr, cap;
+	struct mm_stats stats;
+	uint64_t free_data, free_pool;
+};
+
+/*
+ * Snapshot h->pt: every leaf through cursor_find_next over the whole space,
+ * cross-checked against an independent raw walk of the tree (same leaves,
+ * and stats.nodes equal to the nodes the walk reaches).
+ */
+void h_snapshot(struct harness *h, struct h_snapshot *s);
+void h_snapshot_free(struct h_snapshot *s);
+/* Assert a and b are identical (view, stats, free memory). */
+void h_assert_same(const struct h_snapshot *a, const struct h_snapshot *b, const char *where);
+/* Assert only the views are identical. */
+void h_assert_same_view(const struct h_snapshot *a, const struct h_snapshot *b,
+			const char *where);
+
+/* Raw walk of `pt`: calls fn for each leaf; returns the number of nodes reached. */
+typedef void (*h_leaf_fn)(void *ctx, const struct mm_mapping *m, unsigned level);
+uint64_t h_raw_walk(struct harness *h, struct page_table *pt, h_leaf_fn fn, void *ctx);
+
+/* Print a snapshot (debugging aid on failure). */
+void h_print_leaves(const struct h_snapshot *s, size_t max);
+
+/* ---- TLB log ---- */
+
+void h_tlb_reset(struct harness *h);
+/* True if the flushes logged since event `since` cover [va, va+len). */
+bool h_tlb_covers(const struct harness *h, unsigned since, vaddr_t va, uint64_t len);
+
+/* ---- Failure injection ---- */
+
+/* Fail the n-th allocation from now (1-based); 0 disables. Resets counters. */
+void h_fail_nth(struct harness *h, unsigned n);
+
+#endif /* TESTS_HARNESS_H */
