@@ -44,20 +44,27 @@ enum mm_map_flags {
 struct cursor {
 	struct page_table *pt;
 	const struct mm_arch *arch;
-	uint64_t start, end;  /* locked range, as 48-bit tree offsets */
+	uint64_t start, end;  /* locked range, as tree offsets (VA mod 2^va_bits) */
 	uint64_t va;          /* current position, tree offset */
-	unsigned guard_level; /* level of the locked guard node */
-	unsigned level;       /* deepest level on the stack */
-	paddr_t node[MM_MAX_LEVELS + 1];  /* node[l]: PA of the locked node at level l */
-	pte_t *table[MM_MAX_LEVELS + 1];  /* its entries, through the direct map */
-	/* Pending TLB flush. */
-	uint64_t flush_lo, flush_hi; /* tree offsets, flush_lo >= flush_hi: none */
-	unsigned flush_pages;        /* pages recorded, to choose page/range/all */
-	/* Slots released after the flush (nodes, data blocks at refcount 0). */
+	unsigned guard_level; /* level of the guard node */
+	/*
+	 * A cache of the path to the last position visited: node[l] and
+	 * table[l] for l = level .. guard_level, each covering cache_va.
+	 * Every node under the guard that meets the range is locked by this
+	 * cursor from open to close, so the cache needs no locking of its own.
+	 */
+	unsigned level;
+	uint64_t cache_va;
+	paddr_t node[MM_MAX_LEVELS + 1];
+	pte_t *table[MM_MAX_LEVELS + 1];
+	/* Pending TLB flush (tree offsets; flush_lo >= flush_hi means none). */
+	uint64_t flush_lo, flush_hi;
+	uint64_t flush_pages;
+	bool flush_tables; /* a table entry was removed: flush everything */
+	/* Slots to release after the flush (detached nodes, data blocks at 0). */
 	uint32_t release;
-	/* Nodes reserved for the operation in progress (all-or-nothing). */
+	/* Nodes allocated up front for the operation in progress. */
 	uint32_t reserve;
-	unsigned nr_reserve;
 };
 
 /*

@@ -1,0 +1,389 @@
+/*
+ * check.c - the invariant checker (MODEL.md sections 2-4) and statistics.
+ *
+ * Three passes, using each block head's scratch field as a tally:
+ *   1. clear the tallies of every block;
+ *   2. walk every table: check each node and entry (section 2), count on
+ *      each node the parent entries that reach it, and on each data block
+ *      the leaves that cover it (section 3, forward direction);
+ *   3. walk every block: the tallies must equal what the slots claim
+ *      (section 3, reverse direction), free lists must hold exactly the
+ *      free blocks.
+ * The first violation found is described in `buf`.
+ */
+#include "check.h"
+
+#include "cursor_internal.h"
+#include "frame_internal.h"
+#include "pte.h"
+
+struct checker {
+	struct frame_table *ft;
+	const struct page_table *pt; /* the table being walked */
+	const struct mm_arch *a;
+	char *buf;
+	size_t len;
+	bool failed;
+};
+
+/* ---- a tiny formatter (freestanding: no snprintf) ---- */
+
+struct out {
+	char *buf;
+	size_t len, pos;
+};
+
+static void put_char(struct out *o, char ch)
+{
+	if (o->pos + 1 < o->len)
+		o->buf[o->pos++] = ch;
+}
+
+static void put_str(struct out *o, const char *s)
+{
+	while (*s)
+		put_char(o, *s++);
+}
+
+static void put_hex(struct out *o, uint64_t v)
+{
+	put_str(o, "0x");
+	int shift = 60;
+	while (shift > 0 && !((v >> shift) & 0xf))
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		put_char(o, "0123456789abcdef"[(v >> shift) & 0xf]);
+}
+
+/*
+ * Record the first violation: `what`, then up to two labelled values.
+ * Returns false so callers can `return fail(...)`.
+ */
+static bool fail(struct checker *k, const char *what, const char *l1, uint64_t v1,
+		 const char *l2, uint64_t v2)
+{
+	if (k->failed)
+		return false;
+	k->failed = true;
+	struct out o = { k->buf, k->len, 0 };
+	put_str(&o, what);
+	if (l1) {
+		put_str(&o, " ");
+		put_str(&o, l1);
+		put_str(&o, "=");
+		put_hex(&o, v1);
+	}
+	if (l2) {
+		put_str(&o, " ");
+		put_str(&o, l2);
+		put_str(&o, "=");
+		put_hex(&o, v2);
+	}
+	if (o.len)
+		o.buf[o.pos] = 0;
+	return false;
+}
+
+/* ---- iteration over blocks ---- */
+
+/* Call fn on each block head of the window, in PA order; stop on false. */
+static bool for_each_block(struct checker *k, bool (*fn)(struct checker *, struct frame_slot *))
+{
+	struct frame_table *ft = k->ft;
+	for (uint64_t i = 0; i < ft->nr_slots;) {
+		struct frame_slot *s = &ft->slots[i];
+		if (!(atomic_load(&s->flags) & FRAME_F_HEAD))
+			return fail(k, "slot is inside no block", "pa", frame_slot_pa(ft, s), 0, 0);
+		if (!fn(k, s))
+			return false;
+		i += (uint64_t)1 << s->order;
+	}
+	return true;
+}
+
+static bool clear_tally(struct checker *k, struct frame_slot *s)
+{
+	(void)k;
+	s->scratch = 0;
+	return true;
+}
+
+/* ---- pass 2: the trees ---- */
+
+/* A leaf over tracked RAM: every block it covers is a mapped data block. */
+static bool check_tracked_leaf(struct checker *k, paddr_t pa, uint64_t size, uint64_t va)
+{
+	for (paddr_t cur = pa; cur < pa + size;) {
+		struct frame_slot *h = frame_block_head(k->ft, cur);
+		if (!h)
+			return fail(k, "leaf covers a hole in RAM", "va", va, "pa", cur);
+		uint32_t rc = atomic_load(&h->refcount);
+		if (h->usage == FRAME_UNUSED)
+			return fail(k, "leaf maps a free frame", "va", va, "pa", cur);
+		if (h->usage == FRAME_PT_NODE)
+			return fail(k, "leaf maps a page-table node", "va", va, "pa", cur);
+		if (h->usage != FRAME_DATA || rc == FRAME_REF_UNIQUE)
+			return fail(k, "leaf maps a frame that is not a data frame", "va", va, "pa", cur);
+		h->scratch++;
+		cur = frame_slot_pa(k->ft, h) + ((uint64_t)MM_PAGE_SIZE << h->order);
+	}
+	return true;
+}
+
+static bool check_leaf(struct checker *k, pte_t e, unsigned level, uint64_t va)
+{
+	const struct mm_arch *a = k->a;
+	uint64_t size = mm_level_size(level);
+	paddr_t pa = pte_addr(&a->fmt, e, level);
+	struct mm_prop p = a->leaf_prop(a, e, level);
+
+	if (level > page_table_max_leaf_level(k->pt))
+		return fail(k, "leaf at a level that may not hold one", "va", va, "level", level);
+	if (a->prop_check(a, p) != MM_OK)
+		return fail(k, "leaf property not expressible", "va", va, "pte", e);
+	if (p.flags & (k->pt->space == PT_USER ? MM_PROP_G : MM_PROP_U))
+		return fail(k, "leaf property not allowed in this half", "va", va, "pte", e);
+	/* The entry must be exactly the encoding of what it decodes to. */
+	if (pte_make(&a->fmt, a->leaf_template(a, p, level), pa) != e)
+		return fail(k, "leaf entry is not canonical (stray bits or misaligned PA)", "va",
+			    va, "pte", e);
+	if (frame_is_ram(k->ft, pa) || frame_range_touches_ram(k->ft, pa, size))
+		return check_tracked_leaf(k, pa, size, va);
+	if (!frame_range_is_mmio(k->ft, pa, size))
+		return fail(k, "leaf maps neither RAM nor a registered MMIO window", "va", va,
+			    "pa", pa);
+	return true;
+}
+
+static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t base);
+
+static bool check_table_entry(struct checker *k, pte_t e, unsigned level, uint64_t va)
+{
+	const struct mm_arch *a = k->a;
+	paddr_t child = pte_addr(&a->fmt, e, level);
+	if (pte_make(&a->fmt, a->table_template(a, level), child) != e)
+		return fail(k, "table entry is not canonical", "va", va, "pte", e);
+	return check_node(k, child, level - 1, va);
+}
+
+/* A node and everything below it; `base` is its first tree offset. */
+static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t base)
+{
+	const struct mm_arch *a = k->a;
+	struct frame_slot *s = frame_slot_of(k->ft, pa);
+	vaddr_t va = cursor_canonical(a, base);
+
+	if (!s || frame_block_head(k->ft, pa) != s)
+		return fail(k, "table entry points outside the frame table", "va", va, "pa", pa);
+	if (s->usage != FRAME_PT_NODE)
+		return fail(k, "table entry points to a frame that is not a node", "va", va, "pa",
+			    pa);
+	if (s->level != level)
+		return fail(k, "node level differs from its depth", "pa", pa, "level", s->level);
+	if (atomic_load(&s->flags) & (FRAME_F_DETACHED | FRAME_F_PENDING))
+		return fail(k, "node in the tree is marked detached", "pa", pa, 0, 0);
+	if (atomic_load(&s->refcount) != 1)
+		return fail(k, "node reference count is not 1", "pa", pa, "count",
+			    atomic_load(&s->refcount));
+	if (++s->scratch != 1)
+		return fail(k, "node reached by more than one path", "pa", pa, 0, 0);
+
+	const pte_t *tbl = frame_to_virt(k->ft, pa);
+	bool root = level == a->levels;
+	unsigned present = 0;
+	for (unsigned i = 0; i < MM_PTES_PER_NODE; i++) {
+		pte_t e = tbl[i];
+		uint64_t eva = base + (uint64_t)i * mm_level_size(level);
+		if (!pte_is_present(e))
+			continue;
+		present++;
+		bool upper = root && i >= MM_PTES_PER_NODE / 2;
+		/* Each half belongs to its own kind of table. */
+		if (root && upper != (k->pt->space == PT_KERNEL)) {
+			if (k->pt->space == PT_USER)
+				continue; /* shared kernel entries: checked with the kernel table */
+			return fail(k, "kernel table maps the lower half", "va",
+				    cursor_canonical(a, eva), 0, 0);
+		}
+		bool ok = pte_is_leaf(&a->fmt, e, level)
+				  ? check_leaf(k, e, level, cursor_canonical(a, eva))
+				  : check_table_entry(k, e, level, eva);
+		if (!ok)
+			return false;
+	}
+	if (present != s->nr_children)
+		return fail(k, "nr_children differs from the present entries", "pa", pa,
+			    "nr_children", s->nr_children);
+	if (present == 0 && cursor_node_reclaimable(k->pt, level))
+		return fail(k, "empty node left in the tree", "pa", pa, "level", level);
+	if (root && k->pt->space == PT_KERNEL) {
+		for (unsigned i = MM_PTES_PER_NODE / 2; i < MM_PTES_PER_NODE; i++)
+			if (!pte_is_present(tbl[i]) || pte_is_leaf(&a->fmt, tbl[i], level))
+				return fail(k, "kernel root entry is not a preallocated table", "index",
+					    i, 0, 0);
+	}
+	return true;
+}
+
+/* ---- pass 3: the metadata against the tallies ---- */
+
+static bool check_block(struct checker *k, struct frame_slot *s)
+{
+	paddr_t pa = frame_slot_pa(k->ft, s);
+	uint32_t rc = atomic_load(&s->refcount);
+	uint8_t flags = atomic_load(&s->flags);
+
+	if (s->zone == FRAME_NO_ZONE) {
+		if (s->order != 0 || s->usage != FRAME_RESERVED)
+			return fail(k, "hole slot is not a reserved single frame", "pa", pa, 0, 0);
+		return true;
+	}
+	if ((uint64_t)(s - k->ft->slots) + ((uint64_t)1 << s->order) > k->ft->nr_slots ||
+	    !mm_is_aligned(pa >> MM_PAGE_SHIFT, (uint64_t)1 << s->order))
+		return fail(k, "block misaligned or past the window", "pa", pa, "order", s->order);
+	if (flags & FRAME_F_PENDING)
+		return fail(k, "block still pending release with no cursor open", "pa", pa, 0, 0);
+	switch (s->usage) {
+	case FRAME_UNUSED:
+		if (rc != FRAME_REF_UNUSED)
+			return fail(k, "free block has a reference count", "pa", pa, "count", rc);
+		break;
+	case FRAME_DATA:
+		if (rc == 0 || rc > FRAME_REF_MAX)
+			return fail(k, "data block reference count out of range", "pa", pa, "count",
+				    rc);
+		if (s->map_count != s->scratch)
+			return fail(k, "data block map_count differs from the leaves covering it",
+				    "pa", pa, "map_count", s->map_count);
+		if (rc < s->map_count)
+			return fail(k, "data block has fewer references than mappings", "pa", pa,
+				    "count", rc);
+		break;
+	case FRAME_PT_NODE:
+		if (s->scratch != 1)
+			return fail(k, "node not reachable from any given table", "pa", pa, 0, 0);
+		break;
+	case FRAME_KERNEL:
+	case FRAME_METADATA:
+	case FRAME_RESERVED:
+		if (rc != FRAME_REF_UNIQUE)
+			return fail(k, "owned block is not UNIQUE", "pa", pa, "count", rc);
+		break;
+	default:
+		return fail(k, "block has an unknown usage", "pa", pa, "usage", s->usage);
+	}
+	return true;
+}
+
+/* Every free list holds free heads of its order and zone, and adds up. */
+static bool check_free_lists(struct checker *k)
+{
+	struct frame_table *ft = k->ft;
+	for (unsigned z = 0; z < FRAME_MAX_ZONES; z++) {
+		uint64_t frames = 0;
+		for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++) {
+			uint64_t steps = 0;
+			for (uint32_t i = ft->zones[z].free_head[o]; i != FRAME_NIL;
+			     i = ft->slots[i].next) {
+				struct frame_slot *s = &ft->slots[i];
+				if (i >= ft->nr_slots || ++steps > ft->nr_slots)
+					return fail(k, "free list corrupt", "zone", z, "order", o);
+				if (s->usage != FRAME_UNUSED || s->order != o || s->zone != z ||
+				    !(atomic_load(&s->flags) & FRAME_F_HEAD))
+					return fail(k, "free list holds a block that is not free",
+						    "pa", frame_slot_pa(ft, s), "order", o);
+				frames += (uint64_t)1 << o;
+			}
+		}
+		if (frames != ft->zones[z].free_frames)
+			return fail(k, "zone free count differs from its lists", "zone", z,
+				    "frames", frames);
+	}
+	return true;
+}
+
+int mm_check(struct page_table *const *pts, unsigned nr_pts, struct frame_table *ft,
+	     char *buf, size_t buflen)
+{
+	struct checker k = { .ft = ft, .buf = buf, .len = buflen };
+	if (buflen)
+		buf[0] = 0;
+	if (!for_each_block(&k, clear_tally))
+		return 1;
+	for (unsigned i = 0; i < nr_pts; i++) {
+		k.pt = pts[i];
+		k.a = pts[i]->arch;
+		if (!check_node(&k, pts[i]->root, k.a->levels, 0))
+			return 1;
+	}
+	if (!for_each_block(&k, check_block) || !check_free_lists(&k))
+		return 1;
+	return MM_OK;
+}
+
+/* ---- statistics ---- */
+
+/* Visit every leaf below a node: fn(k, pa, size). */
+static void for_each_leaf(struct checker *k, paddr_t node, unsigned level,
+			  void (*fn)(struct checker *, paddr_t, uint64_t, uint64_t *), uint64_t *acc)
+{
+	const struct mm_arch *a = k->a;
+	const pte_t *tbl = frame_to_virt(k->ft, node);
+	/* A user table's upper half belongs to the kernel table. */
+	unsigned n = (level == a->levels && k->pt->space == PT_USER) ? MM_PTES_PER_NODE / 2
+								     : MM_PTES_PER_NODE;
+	for (unsigned i = 0; i < n; i++) {
+		pte_t e = tbl[i];
+		if (!pte_is_present(e))
+			continue;
+		if (pte_is_leaf(&a->fmt, e, level))
+			fn(k, pte_addr(&a->fmt, e, level), mm_level_size(level), acc);
+		else
+			for_each_leaf(k, pte_addr(&a->fmt, e, level), level - 1, fn, acc);
+	}
+}
+
+static void add_size(struct checker *k, paddr_t pa, uint64_t size, uint64_t *acc)
+{
+	(void)k;
+	(void)pa;
+	*acc += size;
+}
+
+/* Per-frame marks: clear (acc == NULL) or count first visits. */
+static void mark_frames(struct checker *k, paddr_t pa, uint64_t size, uint64_t *acc, bool count)
+{
+	if (!frame_is_ram(k->ft, pa))
+		return;
+	for (paddr_t f = pa; f < pa + size; f += MM_PAGE_SIZE) {
+		struct frame_slot *s = frame_slot_of(k->ft, f);
+		if (!count)
+			s->scratch = 0;
+		else if (s->scratch == 0) {
+			s->scratch = 1;
+			(*acc)++;
+		}
+	}
+}
+
+static void clear_marks(struct checker *k, paddr_t pa, uint64_t size, uint64_t *acc)
+{
+	mark_frames(k, pa, size, acc, false);
+}
+
+static void count_marks(struct checker *k, paddr_t pa, uint64_t size, uint64_t *acc)
+{
+	mark_frames(k, pa, size, acc, true);
+}
+
+void mm_stats(struct page_table *pt, struct mm_stats *out)
+{
+	struct checker k = { .ft = pt->ft, .pt = pt, .a = pt->arch };
+	uint64_t unused = 0;
+	out->nodes = atomic_load(&pt->nr_nodes);
+	out->mapped = 0;
+	out->frames = 0;
+	for_each_leaf(&k, pt->root, pt->arch->levels, add_size, &out->mapped);
+	for_each_leaf(&k, pt->root, pt->arch->levels, clear_marks, &unused);
+	for_each_leaf(&k, pt->root, pt->arch->levels, count_marks, &out->frames);
+}

@@ -1,0 +1,478 @@
+/*
+ * cursor.c - the range-locking cursor: open/close, locking, query, find.
+ * The changing operations (map, unmap, protect) are in cursor_ops.c.
+ *
+ * Addresses.  Inside the mm a VA is a *tree offset*: the VA modulo
+ * 2^va_bits.  The user half is [0, 2^47), the kernel half [2^47, 2^48); an
+ * end offset of 2^48 (the top of the address space) cannot overflow.
+ *
+ * Locking (MODEL.md section 4).
+ *  1. Find the guard: the deepest existing node whose range covers
+ *     [start, end).  The walk down to it takes no locks:
+ *     each entry is read between two checks that its node is still attached
+ *     and of the same generation (a seqlock on the slot), and the child's
+ *     generation is read before the entry is re-read, so a node freed and
+ *     reused meanwhile is noticed.  Then the guard is locked and checked
+ *     again; a walker that meets a detached node retries from the root.
+ *  2. Lock every node below the guard that meets the range, top-down.
+ *     A cursor whose range overlaps ours either holds one of those nodes
+ *     (we wait for it) or must pass our guard (it waits for us): overlapping
+ *     cursors are serialised, disjoint ones run at once.  Nodes the cursor
+ *     creates are born locked; nodes it detaches stay locked until freed.
+ *  3. At close: flush, release, unlock top-down.  If the guard itself was
+ *     left empty it is reclaimed by a fresh walk that locks its parent
+ *     first (parent before child, never the other way).
+ * Every wait is for a descendant of what the waiter holds, or by a walker
+ * holding nothing, so there is no deadlock.
+ */
+#include "cursor.h"
+
+#include "cursor_internal.h"
+#include "frame_internal.h"
+#include "pte.h"
+#include "spinlock.h"
+
+/* ---- addresses ---- */
+
+uint64_t cursor_tree_mask(const struct mm_arch *a)
+{
+	return ((uint64_t)1 << a->va_bits) - 1;
+}
+
+vaddr_t cursor_canonical(const struct mm_arch *a, uint64_t off)
+{
+	uint64_t sign = (uint64_t)1 << (a->va_bits - 1);
+	return (off & sign) ? off | ~cursor_tree_mask(a) : off;
+}
+
+vaddr_t cursor_va(const struct cursor *c)
+{
+	return cursor_canonical(c->arch, c->va);
+}
+
+/* Tree offset of `va`, or MM_ERANGE if va is not in the table's half. */
+static int tree_offset(const struct page_table *pt, vaddr_t va, uint64_t *off)
+{
+	uint64_t rel = va - page_table_space_base(pt);
+	if (rel >= page_table_space_size(pt))
+		return MM_ERANGE;
+	*off = va & cursor_tree_mask(pt->arch);
+	return MM_OK;
+}
+
+/* ---- node access ---- */
+
+static inline struct frame_slot *node_slot(const struct cursor *c, paddr_t pa)
+{
+	return frame_slot_of(c->pt->ft, pa);
+}
+
+static inline pte_t *node_entries(const struct frame_table *ft, paddr_t pa)
+{
+	return frame_to_virt(ft, pa);
+}
+
+static inline pte_t read_entry_racy(const pte_t *tbl, unsigned i)
+{
+	return __atomic_load_n(&tbl[i], __ATOMIC_ACQUIRE);
+}
+
+/* Is the slot still an attached node of `level` and generation `gen`? */
+static bool node_still_valid(const struct frame_slot *s, uint32_t gen, unsigned level)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(&s->gen, memory_order_acquire) == gen &&
+	       !(atomic_load_explicit(&s->flags, memory_order_acquire) & FRAME_F_DETACHED) &&
+	       s->usage == FRAME_PT_NODE && s->level == level;
+}
+
+/*
+ * Walk without locks from the root towards [lo, hi) and lock the deepest
+ * node at or above `min_level` whose range covers it (step 1 above).
+ * Returns its PA and level; the node is locked and attached.
+ */
+static paddr_t lock_covering_node(struct page_table *pt, uint64_t lo, uint64_t hi,
+				  unsigned min_level, unsigned *level_out)
+{
+	const struct mm_arch *a = pt->arch;
+	struct frame_table *ft = pt->ft;
+retry:;
+	paddr_t pa = pt->root;
+	unsigned level = a->levels;
+	struct frame_slot *s = frame_slot_of(ft, pa);
+	uint32_t gen = atomic_load_explicit(&s->gen, memory_order_acquire);
+
+	while (level > min_level) {
+		unsigned i = mm_level_index(lo, level);
+		/*
+		 * Stop where the range needs more than one entry, or a whole
+		 * one: its leaf or its removal is this node's business.
+		 */
+		if (i != mm_level_index(hi - 1, level) || hi - lo >= mm_level_size(level))
+			break;
+		const pte_t *tbl = node_entries(ft, pa);
+		pte_t e = read_entry_racy(tbl, i);
+		if (!pte_is_present(e) || pte_is_leaf(&a->fmt, e, level)) {
+			if (!node_still_valid(s, gen, level))
+				goto retry;
+			break;
+		}
+		paddr_t child = pte_addr(&a->fmt, e, level);
+		struct frame_slot *cs = frame_slot_of(ft, child);
+		if (!cs || !node_still_valid(s, gen, level))
+			goto retry;
+		uint32_t cgen = atomic_load_explicit(&cs->gen, memory_order_acquire);
+		/* The entry must still point to that child after its gen was read. */
+		if (read_entry_racy(tbl, i) != e || !node_still_valid(s, gen, level))
+			goto retry;
+		pa = child;
+		s = cs;
+		gen = cgen;
+		level--;
+	}
+	mm_spin_lock(&s->lock);
+	if (!node_still_valid(s, gen, level)) {
+		mm_spin_unlock(&s->lock);
+		goto retry;
+	}
+	*level_out = level;
+	return pa;
+}
+
+/*
+ * Lock (or unlock) every node below the node `tbl` at `level` whose range
+ * meets [lo, hi), top-down (step 2 above).  `base` is the node's first offset.
+ */
+static void lock_subtree(struct cursor *c, const pte_t *tbl, unsigned level, uint64_t base,
+			 uint64_t lo, uint64_t hi, bool lock)
+{
+	const struct pte_format *f = &c->arch->fmt;
+	uint64_t size = mm_level_size(level);
+	if (level == 1)
+		return;
+	for (uint64_t t = lo; t < hi;) {
+		unsigned i = mm_level_index(t, level);
+		uint64_t e_start = base + (uint64_t)i * size, e_end = e_start + size;
+		uint64_t stop = hi < e_end ? hi : e_end;
+		pte_t e = tbl[i];
+		if (pte_is_present(e) && !pte_is_leaf(f, e, level)) {
+			paddr_t child = pte_addr(f, e, level);
+			struct frame_slot *cs = node_slot(c, child);
+			if (lock)
+				mm_spin_lock(&cs->lock);
+			lock_subtree(c, node_entries(c->pt->ft, child), level - 1, e_start, t, stop,
+				     lock);
+			if (!lock)
+				mm_spin_unlock(&cs->lock);
+		}
+		t = stop;
+	}
+}
+
+/* First offset covered by the node at `level` that covers offset `t`. */
+uint64_t cursor_node_base(unsigned level, uint64_t t)
+{
+	/* A node at level l spans one entry of level l+1 (the root: 2^48). */
+	uint64_t span = mm_level_size(level + 1);
+	return t & ~(span - 1);
+}
+
+/* ---- open / close ---- */
+
+int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t len)
+{
+	uint64_t start;
+	if (len == 0)
+		return MM_EINVAL;
+	if (!mm_is_aligned(va, MM_PAGE_SIZE) || !mm_is_aligned(len, MM_PAGE_SIZE))
+		return MM_EALIGN;
+	if (tree_offset(pt, va, &start))
+		return MM_ERANGE;
+	uint64_t space_end = (pt->space == PT_USER ? 0 : page_table_space_size(pt)) +
+			     page_table_space_size(pt);
+	if (len > space_end - start)
+		return MM_ERANGE;
+
+	*c = (struct cursor){ .pt = pt, .arch = pt->arch, .start = start,
+			      .end = start + len, .va = start,
+			      .release = FRAME_NIL, .reserve = FRAME_NIL };
+	unsigned level;
+	paddr_t guard = lock_covering_node(pt, c->start, c->end, 1, &level);
+	c->guard_level = level;
+	c->level = level;
+	c->cache_va = c->start;
+	c->node[level] = guard;
+	c->table[level] = node_entries(pt->ft, guard);
+	lock_subtree(c, c->table[level], level, cursor_node_base(level, c->start), c->start,
+		     c->end, true);
+	return MM_OK;
+}
+
+void cursor_record_flush(struct cursor *c, uint64_t lo, uint64_t hi)
+{
+	if (c->flush_lo >= c->flush_hi) {
+		c->flush_lo = lo;
+		c->flush_hi = hi;
+	} else {
+		c->flush_lo = lo < c->flush_lo ? lo : c->flush_lo;
+		c->flush_hi = hi > c->flush_hi ? hi : c->flush_hi;
+	}
+	c->flush_pages += (hi - lo) >> MM_PAGE_SHIFT;
+}
+
+void cursor_flush(struct cursor *c)
+{
+	const struct mm_tlb_ops *tlb = c->arch->tlb;
+	/* The paging-structure caches may hold a removed table: flush all. */
+	if (c->flush_tables)
+		tlb->flush_all(tlb->ctx);
+	else if (c->flush_pages == 1)
+		tlb->flush_page(tlb->ctx, cursor_canonical(c->arch, c->flush_lo));
+	else if (c->flush_lo < c->flush_hi)
+		tlb->flush_range(tlb->ctx, cursor_canonical(c->arch, c->flush_lo),
+				 c->flush_hi - c->flush_lo);
+	c->flush_lo = c->flush_hi = 0;
+	c->flush_pages = 0;
+	c->flush_tables = false;
+	/* Only now may what left the tree be reused. */
+	frame_release_all(c->pt->ft, &c->release);
+}
+
+/* May the node at `level` be reclaimed when empty? Not the root, not shared kernel nodes. */
+bool cursor_node_reclaimable(const struct page_table *pt, unsigned level)
+{
+	if (level >= pt->arch->levels)
+		return false;
+	return !(pt->space == PT_KERNEL && level == pt->arch->levels - 1u);
+}
+
+/*
+ * Free the empty node at `level` covering offset `t`, and then each
+ * ancestor it leaves empty (step 3 above).  Takes its own locks, parent
+ * first; everything it detaches goes on the cursor's release list.
+ */
+static void reclaim_upwards(struct cursor *c, uint64_t t, unsigned level)
+{
+	const struct pte_format *f = &c->arch->fmt;
+	struct frame_table *ft = c->pt->ft;
+
+	while (cursor_node_reclaimable(c->pt, level)) {
+		unsigned plevel;
+		paddr_t parent = lock_covering_node(c->pt, t, t + MM_PAGE_SIZE, level + 1, &plevel);
+		struct frame_slot *ps = frame_slot_of(ft, parent);
+		pte_t *ptbl = node_entries(ft, parent);
+		unsigned i = mm_level_index(t, plevel);
+		pte_t e = ptbl[i];
+		bool emptied = false;
+		/* Re-read under the lock: the node may be gone or refilled meanwhile. */
+		if (plevel == level + 1 && pte_is_present(e) && !pte_is_leaf(f, e, plevel)) {
+			paddr_t child = pte_addr(f, e, plevel);
+			struct frame_slot *cs = frame_slot_of(ft, child);
+			mm_spin_lock(&cs->lock);
+			if (cs->nr_children == 0) {
+				cursor_detach_node(c, ptbl, ps, i, plevel, child);
+				emptied = ps->nr_children == 0;
+			} else {
+				mm_spin_unlock(&cs->lock);
+			}
+		}
+		mm_spin_unlock(&ps->lock);
+		if (!emptied)
+			return;
+		level = plevel;
+	}
+}
+
+void cursor_close(struct cursor *c)
+{
+	struct frame_slot *gs = node_slot(c, c->node[c->guard_level]);
+	uint64_t gbase = cursor_node_base(c->guard_level, c->start);
+
+	cursor_flush(c);
+	lock_subtree(c, c->table[c->guard_level], c->guard_level, gbase, c->start, c->end, false);
+	bool empty = gs->nr_children == 0;
+	mm_spin_unlock(&gs->lock);
+	if (empty && cursor_node_reclaimable(c->pt, c->guard_level)) {
+		reclaim_upwards(c, c->start, c->guard_level);
+		cursor_flush(c);
+	}
+	c->pt = (struct page_table *)0;
+}
+
+int cursor_jump(struct cursor *c, vaddr_t va)
+{
+	uint64_t off;
+	if (!mm_is_aligned(va, MM_PAGE_SIZE))
+		return MM_EALIGN;
+	if (tree_offset(c->pt, va, &off) || off < c->start || off > c->end)
+		return MM_ERANGE;
+	c->va = off;
+	return MM_OK;
+}
+
+/* ---- walking helpers shared with cursor_ops.c ---- */
+
+void cursor_start_node(struct cursor *c, uint64_t lo, uint64_t hi, struct walk_node *out)
+{
+	unsigned l = c->level;
+	/* The deepest cached node whose span holds [lo, hi). */
+	while (l < c->guard_level) {
+		uint64_t span = mm_level_size(l + 1);
+		/*
+		 * Strictly inside: an operation on a node's whole span may need
+		 * the parent's entry (one huge leaf, or removing the node).
+		 */
+		if (hi - lo < span && (lo & ~(span - 1)) == (c->cache_va & ~(span - 1)) &&
+		    ((hi - 1) & ~(span - 1)) == (c->cache_va & ~(span - 1)))
+			break;
+		l++;
+	}
+	out->level = l;
+	out->pa = c->node[l];
+	out->tbl = c->table[l];
+	out->slot = node_slot(c, out->pa);
+	out->base = cursor_node_base(l, lo);
+}
+
+void cursor_cache_descend(struct cursor *c, const struct walk_node *child, uint64_t t)
+{
+	c->node[child->level] = child->pa;
+	c->table[child->level] = child->tbl;
+	c->level = child->level;
+	c->cache_va = t;
+}
+
+void cursor_child(struct cursor *c, const struct walk_node *parent, pte_t e, uint64_t e_start,
+		  struct walk_node *out)
+{
+	out->level = parent->level - 1;
+	out->pa = pte_addr(&c->arch->fmt, e, parent->level);
+	out->tbl = node_entries(c->pt->ft, out->pa);
+	out->slot = node_slot(c, out->pa);
+	out->base = e_start;
+}
+
+void cursor_retire_node(struct cursor *c, paddr_t pa, unsigned level)
+{
+	struct frame_slot *s = node_slot(c, pa);
+	/* Detached before it can be freed: racing walkers see it and retry. */
+	atomic_fetch_or_explicit(&s->flags, FRAME_F_DETACHED, memory_order_release);
+	frame_release_push(c->pt->ft, &c->release, s);
+	atomic_fetch_sub(&c->pt->nr_nodes, 1);
+	c->flush_tables = true;
+	/* Cut the cached path above a retired node. */
+	if (c->level <= level && c->node[level] == pa)
+		c->level = level + 1;
+}
+
+void cursor_detach_node(struct cursor *c, pte_t *ptbl, struct frame_slot *ps, unsigned i,
+			unsigned plevel, paddr_t child)
+{
+	ptbl[i] = 0;
+	ps->nr_children--;
+	cursor_retire_node(c, child, plevel - 1u);
+}
+
+void cursor_reclaim_path(struct cursor *c, unsigned level, uint64_t t)
+{
+	/* Nodes below the start node were reclaimed by the walk itself. */
+	for (unsigned l = level; l < c->guard_level && c->level <= l; l++) {
+		struct frame_slot *s = node_slot(c, c->node[l]);
+		if (s->nr_children != 0 || !cursor_node_reclaimable(c->pt, l))
+			return;
+		paddr_t parent = c->node[l + 1];
+		cursor_detach_node(c, c->table[l + 1], node_slot(c, parent),
+				   mm_level_index(t, l + 1), l + 1, c->node[l]);
+	}
+}
+
+/* ---- read-only operations ---- */
+
+/* Fill `out` from the present leaf `e` at `level` that covers offset `t`. */
+void cursor_leaf_mapping(const struct cursor *c, pte_t e, unsigned level, uint64_t t,
+			 struct mm_mapping *out)
+{
+	uint64_t size = mm_level_size(level);
+	out->va = cursor_canonical(c->arch, t & ~(size - 1));
+	out->size = size;
+	out->pa = pte_addr(&c->arch->fmt, e, level);
+	out->prop = c->arch->leaf_prop(c->arch, e, level);
+	out->present = true;
+	out->mmio = !frame_is_ram(c->pt->ft, out->pa);
+}
+
+int cursor_query(struct cursor *c, struct mm_mapping *out)
+{
+	const struct pte_format *f = &c->arch->fmt;
+	uint64_t t = c->va;
+	if (t >= c->end)
+		return MM_ERANGE;
+
+	struct walk_node n;
+	cursor_start_node(c, t, t + MM_PAGE_SIZE, &n);
+	for (;;) {
+		unsigned i = mm_level_index(t, n.level);
+		pte_t e = n.tbl[i];
+		if (pte_is_present(e) && pte_is_leaf(f, e, n.level)) {
+			cursor_leaf_mapping(c, e, n.level, t, out);
+			return MM_OK;
+		}
+		if (!pte_is_present(e) || n.level == 1) {
+			uint64_t size = mm_level_size(n.level);
+			*out = (struct mm_mapping){ .va = cursor_canonical(c->arch, t & ~(size - 1)),
+						    .size = size };
+			return MM_OK;
+		}
+		struct walk_node child;
+		cursor_child(c, &n, e, n.base + (uint64_t)i * mm_level_size(n.level), &child);
+		cursor_cache_descend(c, &child, t);
+		n = child;
+	}
+}
+
+/* First leaf meeting [lo, hi) below node `n`; 1 if found. */
+static int find_in_node(struct cursor *c, const struct walk_node *n, uint64_t lo, uint64_t hi,
+			struct mm_mapping *out)
+{
+	const struct pte_format *f = &c->arch->fmt;
+	uint64_t size = mm_level_size(n->level);
+	for (uint64_t t = lo; t < hi;) {
+		unsigned i = mm_level_index(t, n->level);
+		uint64_t e_start = n->base + (uint64_t)i * size, e_end = e_start + size;
+		uint64_t stop = hi < e_end ? hi : e_end;
+		pte_t e = n->tbl[i];
+		if (pte_is_present(e)) {
+			if (pte_is_leaf(f, e, n->level)) {
+				cursor_leaf_mapping(c, e, n->level, t, out);
+				return 1;
+			}
+			struct walk_node child;
+			cursor_child(c, n, e, e_start, &child);
+			if (find_in_node(c, &child, t, stop, out))
+				return 1;
+		}
+		t = stop;
+	}
+	return 0;
+}
+
+int cursor_find_next(struct cursor *c, uint64_t len, struct mm_mapping *out)
+{
+	int err = cursor_check_len(c, len);
+	if (err)
+		return err;
+	struct walk_node n;
+	cursor_start_node(c, c->va, c->va + len, &n);
+	return find_in_node(c, &n, c->va, c->va + len, out);
+}
+
+int cursor_check_len(const struct cursor *c, uint64_t len)
+{
+	if (len == 0)
+		return MM_EINVAL;
+	if (!mm_is_aligned(len, MM_PAGE_SIZE))
+		return MM_EALIGN;
+	if (len > c->end - c->va)
+		return MM_ERANGE;
+	return MM_OK;
+}

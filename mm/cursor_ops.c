@@ -1,0 +1,571 @@
+/*
+ * cursor_ops.c - map, unmap and protect.
+ *
+ * Every changing operation runs in two passes over the same recursion:
+ *
+ *   1. a dry run that changes nothing: it finds every error (a mapping in
+ *      the way, ...) and counts the nodes the operation will need (new
+ *      tables, and one per split of a leaf straddling a boundary);
+ *   2. the nodes are allocated up front (any failure: give them back,
+ *      return MM_ENOMEM, nothing changed), then the real pass runs and
+ *      cannot fail.
+ *
+ * That is what makes every operation all-or-nothing.  The dry run descends
+ * only where the answer can differ: into existing tables, and into
+ * *virtual* nodes that do not exist yet (V_ABSENT: a table about to be
+ * created) or that a split would create (V_LEAVES: 512 present leaves).
+ *
+ * Per-entry loops use only the inline helpers of pte.h and templates
+ * computed once per level per operation: no ops-table call per PTE.
+ * Frame references are taken and dropped per run of contiguous leaves.
+ */
+#include "cursor.h"
+
+#include "cursor_internal.h"
+#include "frame_internal.h"
+#include "pte.h"
+#include "spinlock.h"
+
+enum node_kind {
+	V_REAL,   /* an existing node: read its entries */
+	V_ABSENT, /* a node that will be created: every entry absent */
+	V_LEAVES, /* a node a split will create: every entry a present leaf */
+};
+
+/* One map/unmap/protect in progress. */
+struct op {
+	struct cursor *c;
+	struct frame_table *ft;
+	const struct mm_arch *a;
+	const struct pte_format *f;
+	/* map: VA offset va0 maps to pa0; protect: the new property */
+	uint64_t va0, end;
+	paddr_t pa0;
+	unsigned flags;
+	unsigned max_level;
+	struct mm_prop prop;
+	pte_t tmpl[MM_MAX_LEVELS + 1]; /* leaf templates per level, 0 = not yet */
+	unsigned nodes;                /* dry run: nodes needed */
+	uint64_t bytes;                /* bytes removed / mapped */
+	/* Runs of contiguous leaves whose references are taken / dropped together. */
+	paddr_t ref_pa, unref_pa;
+	uint64_t ref_size, ref_n, unref_size, unref_n;
+};
+
+static void op_init(struct op *op, struct cursor *c)
+{
+	*op = (struct op){ .c = c, .ft = c->pt->ft, .a = c->arch, .f = &c->arch->fmt,
+			   .max_level = page_table_max_leaf_level(c->pt) };
+}
+
+/* Leaf template of the operation's property at `level` (computed once). */
+static pte_t leaf_tmpl(struct op *op, unsigned level)
+{
+	if (!op->tmpl[level])
+		op->tmpl[level] = op->a->leaf_template(op->a, op->prop, level);
+	return op->tmpl[level];
+}
+
+/* Span of entry i of a node at `level` starting at `base`, clipped to [t, hi). */
+struct span {
+	unsigned i;
+	uint64_t start, end, stop;
+	bool full; /* [t, stop) is the whole entry */
+};
+
+static inline struct span entry_span(unsigned level, uint64_t base, uint64_t t, uint64_t hi)
+{
+	struct span s;
+	uint64_t size = mm_level_size(level);
+	s.i = mm_level_index(t, level);
+	s.start = base + (uint64_t)s.i * size;
+	s.end = s.start + size;
+	s.stop = hi < s.end ? hi : s.end;
+	s.full = t == s.start && s.stop == s.end;
+	return s;
+}
+
+/* ---- frame references, batched per run ---- */
+
+static void ref_flush(struct op *op)
+{
+	if (op->ref_n)
+		frame_map_leaves(op->ft, op->ref_pa, op->ref_size, op->ref_n);
+	op->ref_n = 0;
+}
+
+static void unref_flush(struct op *op)
+{
+	if (op->unref_n)
+		frame_unmap_leaves(op->ft, op->unref_pa, op->unref_size, op->unref_n,
+				   &op->c->release);
+	op->unref_n = 0;
+}
+
+/* Take the references of a new leaf (nothing for MMIO). */
+static void ref_leaf(struct op *op, paddr_t pa, uint64_t size)
+{
+	if (op->flags & MM_MAP_MMIO)
+		return;
+	if (op->ref_n && op->ref_size == size && op->ref_pa + op->ref_n * size == pa) {
+		op->ref_n++;
+		return;
+	}
+	ref_flush(op);
+	op->ref_pa = pa;
+	op->ref_size = size;
+	op->ref_n = 1;
+}
+
+/* Drop the references of a removed leaf (untracked MMIO leaves have none). */
+static void unref_leaf(struct op *op, paddr_t pa, uint64_t size)
+{
+	op->bytes += size;
+	if (!frame_is_ram(op->ft, pa))
+		return;
+	if (op->unref_n && op->unref_size == size && op->unref_pa + op->unref_n * size == pa) {
+		op->unref_n++;
+		return;
+	}
+	unref_flush(op);
+	op->unref_pa = pa;
+	op->unref_size = size;
+	op->unref_n = 1;
+}
+
+/* ---- node reserve ---- */
+
+/* Free the nodes still in the cursor's reserve (never part of any tree). */
+static void give_back_reserve(struct cursor *c)
+{
+	struct frame_table *ft = c->pt->ft;
+	while (c->reserve != FRAME_NIL) {
+		struct frame_slot *s = &ft->slots[c->reserve];
+		c->reserve = s->next;
+		frame_node_free(ft, frame_slot_pa(ft, s));
+	}
+}
+
+/* Allocate `n` nodes for the operation; on failure none are kept. */
+static int reserve_nodes(struct cursor *c, unsigned n)
+{
+	struct frame_table *ft = c->pt->ft;
+	for (unsigned k = 0; k < n; k++) {
+		paddr_t pa;
+		int err = frame_node_alloc(ft, c->pt->node_zone, 0, &pa);
+		if (err) {
+			give_back_reserve(c);
+			return err;
+		}
+		struct frame_slot *s = frame_slot_of(ft, pa);
+		s->next = c->reserve;
+		c->reserve = frame_slot_index(ft, s);
+	}
+	return MM_OK;
+}
+
+/* A reserved node becomes a (locked, owned) node at `level` spanning from base. */
+static void take_node(struct op *op, unsigned level, uint64_t base, struct walk_node *out)
+{
+	struct cursor *c = op->c;
+	struct frame_slot *s = &op->ft->slots[c->reserve];
+	c->reserve = s->next;
+	s->level = (uint8_t)level;
+	atomic_store_explicit(&s->lock, 1, memory_order_relaxed); /* born locked */
+	atomic_fetch_add(&c->pt->nr_nodes, 1);
+	out->slot = s;
+	out->pa = frame_slot_pa(op->ft, s);
+	out->tbl = frame_to_virt(op->ft, out->pa);
+	out->level = level;
+	out->base = base;
+}
+
+/* Entry i of `parent` becomes a table pointing to `child`. */
+static void link_child(struct op *op, struct walk_node *parent, unsigned i,
+		       const struct walk_node *child)
+{
+	pte_t tmpl = op->a->table_template(op->a, parent->level);
+	parent->tbl[i] = pte_make(op->f, tmpl, child->pa);
+}
+
+/*
+ * Replace the leaf in entry `sp.i` of `n` by a node of 512 leaves of the
+ * next size down: same property, PA stepping by the child size.  The view
+ * does not change.  Uses one reserved node.
+ */
+static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp,
+		       struct walk_node *child)
+{
+	pte_t e = n->tbl[sp->i];
+	paddr_t pa = pte_addr(op->f, e, n->level);
+	uint64_t step = mm_level_size(n->level - 1);
+	struct mm_prop prop = op->a->leaf_prop(op->a, e, n->level);
+	pte_t tmpl = op->a->leaf_template(op->a, prop, n->level - 1);
+
+	take_node(op, n->level - 1, sp->start, child);
+	for (unsigned j = 0; j < MM_PTES_PER_NODE; j++)
+		child->tbl[j] = pte_make(op->f, tmpl, pa + j * step);
+	child->slot->nr_children = MM_PTES_PER_NODE;
+	if (frame_is_ram(op->ft, pa))
+		frame_split_leaf(op->ft, pa, mm_level_size(n->level));
+	link_child(op, n, sp->i, child);
+}
+
+/* Retire every node and leaf below `n` (a node being cut from the tree). */
+static void drop_subtree(struct op *op, const struct walk_node *n)
+{
+	for (unsigned i = 0; i < MM_PTES_PER_NODE; i++) {
+		pte_t e = n->tbl[i];
+		if (!pte_is_present(e))
+			continue;
+		if (pte_is_leaf(op->f, e, n->level)) {
+			unref_leaf(op, pte_addr(op->f, e, n->level), mm_level_size(n->level));
+			continue;
+		}
+		struct walk_node child;
+		cursor_child(op->c, n, e, n->base + (uint64_t)i * mm_level_size(n->level), &child);
+		drop_subtree(op, &child);
+		cursor_retire_node(op->c, child.pa, child.level);
+	}
+}
+
+/* Remove whatever entry `sp.i` of `n` holds (a leaf, or a whole subtree). */
+static void remove_entry(struct op *op, struct walk_node *n, const struct span *sp)
+{
+	pte_t e = n->tbl[sp->i];
+	if (pte_is_leaf(op->f, e, n->level)) {
+		unref_leaf(op, pte_addr(op->f, e, n->level), mm_level_size(n->level));
+		n->tbl[sp->i] = 0;
+		n->slot->nr_children--;
+		return;
+	}
+	struct walk_node child;
+	cursor_child(op->c, n, e, sp->start, &child);
+	drop_subtree(op, &child);
+	cursor_detach_node(op->c, n->tbl, n->slot, sp->i, n->level, child.pa);
+}
+
+/* Is entry `e` of `n` present, and a leaf, in the node kind being walked? */
+static inline bool kind_present(enum node_kind k, pte_t e)
+{
+	return k == V_LEAVES || (k == V_REAL && pte_is_present(e));
+}
+
+static inline bool kind_leaf(const struct op *op, enum node_kind k, pte_t e, unsigned level)
+{
+	return k == V_LEAVES || (k == V_REAL && pte_is_leaf(op->f, e, level));
+}
+
+/* ---- map ---- */
+
+/*
+ * Level of the leaf that map places at offset t: 1 without MM_MAP_HUGE;
+ * with it, the largest level whose page size both VA and PA are aligned to
+ * and that fits in what remains (MODEL.md section 5, PTSIM greedy rule).
+ */
+static unsigned choose_level(const struct op *op, uint64_t t)
+{
+	if (!(op->flags & MM_MAP_HUGE))
+		return 1;
+	paddr_t pa = op->pa0 + (t - op->va0);
+	for (unsigned l = op->max_level; l > 1; l--) {
+		uint64_t size = mm_level_size(l);
+		if (mm_is_aligned(t, size) && mm_is_aligned(pa, size) && op->end - t >= size)
+			return l;
+	}
+	return 1;
+}
+
+static int map_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigned level,
+		   uint64_t base, uint64_t lo, uint64_t hi)
+{
+	bool replace = op->flags & MM_MAP_REPLACE;
+	for (uint64_t t = lo; t < hi;) {
+		struct span sp = entry_span(level, base, t, hi);
+		pte_t e = kind == V_REAL ? tbl[sp.i] : 0;
+		bool present = kind_present(kind, e);
+		unsigned want = choose_level(op, t);
+		int err = MM_OK;
+
+		if (present && !replace && (want == level || kind_leaf(op, kind, e, level)))
+			return MM_EEXIST; /* a leaf would be overwritten */
+		if (want < level) {
+			/* A child table is needed: new, split off a leaf, or existing. */
+			if (!present) {
+				op->nodes++;
+				if (level - 1 > 1)
+					err = map_dry(op, V_ABSENT, 0, level - 1, sp.start, t, sp.stop);
+			} else if (kind_leaf(op, kind, e, level)) {
+				op->nodes++;
+				if (level - 1 > 1)
+					err = map_dry(op, V_LEAVES, 0, level - 1, sp.start, t, sp.stop);
+			} else {
+				const pte_t *ctbl = frame_to_virt(op->ft, pte_addr(op->f, e, level));
+				err = map_dry(op, V_REAL, ctbl, level - 1, sp.start, t, sp.stop);
+			}
+			if (err)
+				return err;
+		}
+		t = sp.stop;
+	}
+	return MM_OK;
+}
+
+static void map_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t hi)
+{
+	for (uint64_t t = lo; t < hi;) {
+		struct span sp = entry_span(n->level, n->base, t, hi);
+		pte_t e = n->tbl[sp.i];
+		unsigned want = choose_level(op, t);
+
+		if (want == n->level) {
+			paddr_t pa = op->pa0 + (t - op->va0);
+			if (pte_is_present(e))
+				remove_entry(op, n, &sp); /* replace: checked by the dry run */
+			n->tbl[sp.i] = pte_make(op->f, leaf_tmpl(op, n->level), pa);
+			n->slot->nr_children++;
+			ref_leaf(op, pa, mm_level_size(n->level));
+		} else {
+			struct walk_node child;
+			if (!pte_is_present(e)) {
+				take_node(op, n->level - 1, sp.start, &child);
+				link_child(op, n, sp.i, &child);
+				n->slot->nr_children++;
+			} else if (pte_is_leaf(op->f, e, n->level)) {
+				split_leaf(op, n, &sp, &child);
+			} else {
+				cursor_child(op->c, n, e, sp.start, &child);
+			}
+			cursor_cache_descend(op->c, &child, t);
+			map_real(op, &child, t, sp.stop);
+		}
+		t = sp.stop;
+	}
+}
+
+/* ---- unmap ---- */
+
+/* Entries of the kernel root are shared tables: emptied, never removed. */
+static bool entry_pinned(const struct op *op, unsigned level)
+{
+	return op->c->pt->space == PT_KERNEL && level == op->a->levels;
+}
+
+static void unmap_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigned level,
+		      uint64_t base, uint64_t lo, uint64_t hi)
+{
+	for (uint64_t t = lo; t < hi;) {
+		struct span sp = entry_span(level, base, t, hi);
+		pte_t e = kind == V_REAL ? tbl[sp.i] : 0;
+		uint64_t from = t;
+		t = sp.stop;
+		/* Only an entry cut by a boundary can need a node. */
+		if (!kind_present(kind, e) || sp.full)
+			continue;
+		if (kind_leaf(op, kind, e, level)) {
+			op->nodes++;
+			unmap_dry(op, V_LEAVES, 0, level - 1, sp.start, from, sp.stop);
+		} else {
+			unmap_dry(op, V_REAL, frame_to_virt(op->ft, pte_addr(op->f, e, level)),
+				  level - 1, sp.start, from, sp.stop);
+		}
+	}
+}
+
+static void unmap_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t hi)
+{
+	for (uint64_t t = lo; t < hi;) {
+		struct span sp = entry_span(n->level, n->base, t, hi);
+		pte_t e = n->tbl[sp.i];
+		if (!pte_is_present(e)) {
+			t = sp.stop;
+			continue;
+		}
+		bool leaf = pte_is_leaf(op->f, e, n->level);
+		if (sp.full && (leaf || !entry_pinned(op, n->level))) {
+			remove_entry(op, n, &sp);
+		} else {
+			struct walk_node child;
+			if (leaf)
+				split_leaf(op, n, &sp, &child);
+			else
+				cursor_child(op->c, n, e, sp.start, &child);
+			cursor_cache_descend(op->c, &child, t);
+			unmap_real(op, &child, t, sp.stop);
+			if (child.slot->nr_children == 0 && cursor_node_reclaimable(op->c->pt, child.level))
+				cursor_detach_node(op->c, n->tbl, n->slot, sp.i, n->level, child.pa);
+		}
+		t = sp.stop;
+	}
+}
+
+/* ---- protect ---- */
+
+/* Would the leaf `e` at `level` change under the new property? */
+static bool leaf_changes(struct op *op, pte_t e, unsigned level)
+{
+	return pte_make(op->f, leaf_tmpl(op, level), pte_addr(op->f, e, level)) != e;
+}
+
+static void protect_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigned level,
+			uint64_t base, uint64_t lo, uint64_t hi)
+{
+	for (uint64_t t = lo; t < hi;) {
+		struct span sp = entry_span(level, base, t, hi);
+		pte_t e = kind == V_REAL ? tbl[sp.i] : 0;
+		uint64_t from = t;
+		t = sp.stop;
+		if (!kind_present(kind, e) || sp.full)
+			continue;
+		if (kind_leaf(op, kind, e, level)) {
+			/* Split only where the property really changes (virtual leaves do). */
+			if (kind == V_REAL && !leaf_changes(op, e, level))
+				continue;
+			op->nodes++;
+			protect_dry(op, V_LEAVES, 0, level - 1, sp.start, from, sp.stop);
+		} else {
+			protect_dry(op, V_REAL, frame_to_virt(op->ft, pte_addr(op->f, e, level)),
+				    level - 1, sp.start, from, sp.stop);
+		}
+	}
+}
+
+static void protect_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t hi)
+{
+	for (uint64_t t = lo; t < hi;) {
+		struct span sp = entry_span(n->level, n->base, t, hi);
+		pte_t e = n->tbl[sp.i];
+		uint64_t from = t;
+		t = sp.stop;
+		if (!pte_is_present(e))
+			continue;
+		struct walk_node child;
+		if (pte_is_leaf(op->f, e, n->level)) {
+			if (!leaf_changes(op, e, n->level)) {
+				op->bytes += sp.stop - from;
+				continue;
+			}
+			if (sp.full) {
+				n->tbl[sp.i] = pte_make(op->f, leaf_tmpl(op, n->level),
+							pte_addr(op->f, e, n->level));
+				op->bytes += sp.stop - from;
+				cursor_record_flush(op->c, sp.start, sp.end);
+				continue;
+			}
+			split_leaf(op, n, &sp, &child);
+		} else {
+			cursor_child(op->c, n, e, sp.start, &child);
+		}
+		cursor_cache_descend(op->c, &child, from);
+		protect_real(op, &child, from, sp.stop);
+	}
+}
+
+/* ---- the public operations ---- */
+
+/* MM_OK if `p` is valid for this table and expressible by its architecture. */
+static int check_prop(const struct cursor *c, struct mm_prop p)
+{
+	if ((p.flags & ~MM_PROP_ALL) || p.cache >= MM_CACHE_COUNT)
+		return MM_EINVAL;
+	/* Global pages belong to the kernel half, user pages to the user half. */
+	if (p.flags & (c->pt->space == PT_USER ? MM_PROP_G : MM_PROP_U))
+		return MM_EINVAL;
+	return c->arch->prop_check(c->arch, p);
+}
+
+int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, unsigned flags)
+{
+	int err = cursor_check_len(c, len);
+	if (err)
+		return err;
+	if (!mm_is_aligned(pa, MM_PAGE_SIZE))
+		return MM_EALIGN;
+	if (flags & ~(unsigned)(MM_MAP_HUGE | MM_MAP_REPLACE | MM_MAP_MMIO))
+		return MM_EINVAL;
+	err = check_prop(c, prop);
+	if (err)
+		return err;
+	if (pa + len < pa)
+		return MM_ERANGE;
+	if (flags & MM_MAP_MMIO)
+		err = frame_range_is_mmio(c->pt->ft, pa, len) ? MM_OK : MM_ERANGE;
+	else
+		err = frame_map_check(c->pt->ft, pa, len);
+	if (err)
+		return err;
+
+	struct op op;
+	op_init(&op, c);
+	op.va0 = c->va;
+	op.end = c->va + len;
+	op.pa0 = pa;
+	op.flags = flags;
+	op.prop = prop;
+	struct walk_node n;
+	cursor_start_node(c, op.va0, op.end, &n);
+	err = map_dry(&op, V_REAL, n.tbl, n.level, n.base, op.va0, op.end);
+	if (!err)
+		err = reserve_nodes(c, op.nodes);
+	if (err)
+		return err;
+	map_real(&op, &n, op.va0, op.end);
+	ref_flush(&op);
+	unref_flush(&op);
+	give_back_reserve(c);
+	cursor_record_flush(c, op.va0, op.end);
+	c->va = op.end;
+	return MM_OK;
+}
+
+int cursor_unmap(struct cursor *c, uint64_t len, uint64_t *removed)
+{
+	int err = cursor_check_len(c, len);
+	if (err)
+		return err;
+	struct op op;
+	op_init(&op, c);
+	uint64_t lo = c->va, hi = c->va + len;
+	struct walk_node n;
+	cursor_start_node(c, lo, hi, &n);
+	unmap_dry(&op, V_REAL, n.tbl, n.level, n.base, lo, hi);
+	err = reserve_nodes(c, op.nodes);
+	if (err)
+		return err;
+	unmap_real(&op, &n, lo, hi);
+	cursor_reclaim_path(c, n.level, lo);
+	unref_flush(&op);
+	give_back_reserve(c);
+	if (op.bytes)
+		cursor_record_flush(c, lo, hi);
+	if (removed)
+		*removed = op.bytes;
+	c->va = hi;
+	return MM_OK;
+}
+
+int cursor_protect(struct cursor *c, uint64_t len, struct mm_prop prop, uint64_t *mapped)
+{
+	int err = cursor_check_len(c, len);
+	if (err)
+		return err;
+	err = check_prop(c, prop);
+	if (err)
+		return err;
+	struct op op;
+	op_init(&op, c);
+	op.prop = prop;
+	uint64_t lo = c->va, hi = c->va + len;
+	struct walk_node n;
+	cursor_start_node(c, lo, hi, &n);
+	protect_dry(&op, V_REAL, n.tbl, n.level, n.base, lo, hi);
+	err = reserve_nodes(c, op.nodes);
+	if (err)
+		return err;
+	protect_real(&op, &n, lo, hi);
+	give_back_reserve(c);
+	if (mapped)
+		*mapped = op.bytes;
+	c->va = hi;
+	return MM_OK;
+}

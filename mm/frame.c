@@ -1,0 +1,581 @@
+/*
+ * frame.c - frame slots and the buddy allocator.
+ *
+ * Physical memory inside the window is always partitioned into aligned
+ * blocks of 2^order frames (alignment in absolute PFNs, so a block can back
+ * a huge page).  The block's state is kept in its head slot:
+ *
+ *   free block      HEAD, usage UNUSED, refcount UNUSED, on its zone's list
+ *   allocated block HEAD, usage != UNUSED, refcount per frame.h
+ *   hole            HEAD, order 0, usage RESERVED, refcount UNIQUE, no zone
+ *
+ * Non-head slots have no HEAD flag and are never read for state, which is
+ * what lets a 1 GiB block be allocated, split or freed in O(order) steps.
+ */
+#include "frame.h"
+
+#include "frame_internal.h"
+#include "spinlock.h"
+
+_Static_assert(sizeof(struct frame_slot) <= 32, "metadata budget is 32 bytes per frame");
+
+/* ---- small helpers ---- */
+
+static inline uint64_t slot_pfn(const struct frame_table *ft, const struct frame_slot *s)
+{
+	return (uint64_t)(s - ft->slots) + ft->base_pfn;
+}
+
+static inline struct frame_slot *pfn_slot(const struct frame_table *ft, uint64_t pfn)
+{
+	uint64_t i = pfn - ft->base_pfn;
+	return i < ft->nr_slots ? &ft->slots[i] : (struct frame_slot *)0;
+}
+
+static inline uint64_t block_frames(const struct frame_slot *s)
+{
+	return (uint64_t)1 << s->order;
+}
+
+static inline bool slot_is_head(const struct frame_slot *s)
+{
+	return atomic_load_explicit(&s->flags, memory_order_relaxed) & FRAME_F_HEAD;
+}
+
+static inline void slot_set_flags(struct frame_slot *s, uint8_t flags)
+{
+	atomic_store_explicit(&s->flags, flags, memory_order_relaxed);
+}
+
+static inline bool slot_is_free(const struct frame_slot *s)
+{
+	return s->usage == FRAME_UNUSED;
+}
+
+/* ---- free lists (allocator lock held) ---- */
+
+/* Push the free head `s` of order s->order onto its zone's list. */
+static void list_push(struct frame_table *ft, struct frame_slot *s)
+{
+	struct frame_zone *z = &ft->zones[s->zone];
+	uint32_t i = frame_slot_index(ft, s);
+	s->prev = FRAME_NIL;
+	s->next = z->free_head[s->order];
+	if (s->next != FRAME_NIL)
+		ft->slots[s->next].prev = i;
+	z->free_head[s->order] = i;
+	z->free_frames += block_frames(s);
+}
+
+/* Unlink the free head `s` from its zone's list. */
+static void list_remove(struct frame_table *ft, struct frame_slot *s)
+{
+	struct frame_zone *z = &ft->zones[s->zone];
+	if (s->prev != FRAME_NIL)
+		ft->slots[s->prev].next = s->next;
+	else
+		z->free_head[s->order] = s->next;
+	if (s->next != FRAME_NIL)
+		ft->slots[s->next].prev = s->prev;
+	z->free_frames -= block_frames(s);
+}
+
+/* Make `s` the head of a free block of `order` (not yet on a list). */
+static void make_free_head(struct frame_slot *s, unsigned order)
+{
+	s->usage = FRAME_UNUSED;
+	s->order = (uint8_t)order;
+	s->level = 0;
+	s->map_count = 0;
+	atomic_store_explicit(&s->refcount, FRAME_REF_UNUSED, memory_order_relaxed);
+	slot_set_flags(s, FRAME_F_HEAD);
+	atomic_store_explicit(&s->lock, 0, memory_order_relaxed);
+}
+
+/*
+ * Free the block at `s` (its order already in s->order) into its zone,
+ * merging with free buddies of the same zone.  Lock held.
+ */
+static void free_block_locked(struct frame_table *ft, struct frame_slot *s)
+{
+	unsigned order = s->order;
+	uint64_t pfn = slot_pfn(ft, s);
+
+	while (order < FRAME_MAX_ORDER) {
+		uint64_t buddy_pfn = pfn ^ ((uint64_t)1 << order);
+		struct frame_slot *b = pfn_slot(ft, buddy_pfn);
+		/* Merge only with a free whole block of the same size and zone. */
+		if (!b || !slot_is_head(b) || !slot_is_free(b) || b->order != order ||
+		    b->zone != s->zone)
+			break;
+		list_remove(ft, b);
+		if (buddy_pfn < pfn) {
+			slot_set_flags(s, 0); /* s becomes a tail */
+			s = b;
+			pfn = buddy_pfn;
+		} else {
+			slot_set_flags(b, 0);
+		}
+		order++;
+	}
+	make_free_head(s, order);
+	list_push(ft, s);
+}
+
+/*
+ * Split the free block `s` (off any list) until it is exactly the block of
+ * `order` holding `target_pfn`; the other halves go back on the lists.
+ * Returns the head of the piece.  Lock held.
+ */
+static struct frame_slot *split_to(struct frame_table *ft, struct frame_slot *s,
+				   unsigned order, uint64_t target_pfn)
+{
+	while (s->order > order) {
+		unsigned half = s->order - 1u;
+		uint64_t pfn = slot_pfn(ft, s);
+		struct frame_slot *upper = pfn_slot(ft, pfn + ((uint64_t)1 << half));
+		make_free_head(upper, half);
+		s->order = (uint8_t)half;
+		/* Keep the half that holds the target; free the other one. */
+		if (target_pfn >= pfn + ((uint64_t)1 << half)) {
+			list_push(ft, s);
+			s = upper;
+		} else {
+			list_push(ft, upper);
+		}
+	}
+	return s;
+}
+
+/* ---- set-up ---- */
+
+uint64_t frame_table_meta_bytes(paddr_t lo, paddr_t hi)
+{
+	if (hi <= lo)
+		return 0;
+	return ((hi - lo) >> MM_PAGE_SHIFT) * sizeof(struct frame_slot);
+}
+
+int frame_table_init(struct frame_table *ft, void *slots, paddr_t lo, paddr_t hi,
+		     uintptr_t virt_offset)
+{
+	if (!mm_is_aligned(lo, MM_PAGE_SIZE) || !mm_is_aligned(hi, MM_PAGE_SIZE))
+		return MM_EALIGN;
+	if (hi <= lo || ((hi - lo) >> MM_PAGE_SHIFT) >= FRAME_NIL || !slots)
+		return MM_EINVAL;
+
+	*ft = (struct frame_table){ 0 };
+	ft->slots = slots;
+	ft->base_pfn = lo >> MM_PAGE_SHIFT;
+	ft->nr_slots = (hi - lo) >> MM_PAGE_SHIFT;
+	ft->virt_offset = virt_offset;
+	for (unsigned z = 0; z < FRAME_MAX_ZONES; z++)
+		for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++)
+			ft->zones[z].free_head[o] = FRAME_NIL;
+
+	/* Every frame starts as a hole: an order-0 block nobody may use. */
+	for (uint64_t i = 0; i < ft->nr_slots; i++) {
+		struct frame_slot *s = &ft->slots[i];
+		*s = (struct frame_slot){ 0 };
+		s->usage = FRAME_RESERVED;
+		s->zone = FRAME_NO_ZONE;
+		s->next = s->prev = FRAME_NIL;
+		atomic_store_explicit(&s->refcount, FRAME_REF_UNIQUE, memory_order_relaxed);
+		slot_set_flags(s, FRAME_F_HEAD);
+	}
+	return MM_OK;
+}
+
+/* True if [pa, pa+len) is page aligned and lies inside the window. */
+static int check_window(const struct frame_table *ft, paddr_t pa, uint64_t len)
+{
+	if (!mm_is_aligned(pa, MM_PAGE_SIZE) || !mm_is_aligned(len, MM_PAGE_SIZE))
+		return MM_EALIGN;
+	if (len == 0)
+		return MM_EINVAL;
+	uint64_t first = pa >> MM_PAGE_SHIFT;
+	if (first < ft->base_pfn || first - ft->base_pfn > ft->nr_slots ||
+	    (len >> MM_PAGE_SHIFT) > ft->nr_slots - (first - ft->base_pfn))
+		return MM_ERANGE;
+	return MM_OK;
+}
+
+int frame_table_add_ram(struct frame_table *ft, paddr_t pa, uint64_t len, unsigned zone)
+{
+	int err = check_window(ft, pa, len);
+	if (err)
+		return err;
+	if (zone >= FRAME_MAX_ZONES)
+		return MM_EINVAL;
+	uint64_t first = pa >> MM_PAGE_SHIFT, n = len >> MM_PAGE_SHIFT;
+	for (uint64_t i = 0; i < n; i++)
+		if (pfn_slot(ft, first + i)->zone != FRAME_NO_ZONE)
+			return MM_ERANGE; /* already RAM */
+
+	mm_spin_lock(&ft->lock);
+	for (uint64_t i = 0; i < n; i++) {
+		struct frame_slot *s = pfn_slot(ft, first + i);
+		s->zone = (uint8_t)zone;
+		slot_set_flags(s, 0);
+	}
+	/* Free the range as the largest aligned blocks that fit; merging joins them. */
+	uint64_t pfn = first, end = first + n;
+	while (pfn < end) {
+		unsigned order = 0;
+		while (order < FRAME_MAX_ORDER && mm_is_aligned(pfn, (uint64_t)2 << order) &&
+		       pfn + ((uint64_t)2 << order) <= end)
+			order++;
+		struct frame_slot *s = pfn_slot(ft, pfn);
+		s->order = (uint8_t)order;
+		free_block_locked(ft, s);
+		pfn += (uint64_t)1 << order;
+	}
+	mm_spin_unlock(&ft->lock);
+	return MM_OK;
+}
+
+/*
+ * Take the free frames [pfn, pfn + 2^order) out of the free lists as one
+ * block (they must all be free: caller checked).  Lock held.
+ */
+static struct frame_slot *claim_locked(struct frame_table *ft, uint64_t pfn, unsigned order)
+{
+	struct frame_slot *h = frame_block_head(ft, pfn << MM_PAGE_SHIFT);
+	list_remove(ft, h);
+	return split_to(ft, h, order, pfn);
+}
+
+/* Largest order for a piece starting at `pfn` that fits in [pfn, end) and in its free block. */
+static unsigned claim_order(uint64_t pfn, uint64_t end, const struct frame_slot *free_head)
+{
+	unsigned order = 0;
+	while (order < free_head->order && mm_is_aligned(pfn, (uint64_t)2 << order) &&
+	       pfn + ((uint64_t)2 << order) <= end)
+		order++;
+	return order;
+}
+
+int frame_table_reserve(struct frame_table *ft, paddr_t pa, uint64_t len, enum frame_usage usage)
+{
+	int err = check_window(ft, pa, len);
+	if (err)
+		return err;
+	if (usage != FRAME_KERNEL && usage != FRAME_METADATA && usage != FRAME_RESERVED)
+		return MM_EINVAL;
+
+	mm_spin_lock(&ft->lock);
+	uint64_t pfn = pa >> MM_PAGE_SHIFT, end = pfn + (len >> MM_PAGE_SHIFT);
+	/* First check, then change: all or nothing. */
+	for (uint64_t p = pfn; p < end;) {
+		struct frame_slot *h = frame_block_head(ft, p << MM_PAGE_SHIFT);
+		if (!h || h->zone == FRAME_NO_ZONE) {
+			mm_spin_unlock(&ft->lock);
+			return MM_ERANGE;
+		}
+		if (!slot_is_free(h)) {
+			mm_spin_unlock(&ft->lock);
+			return MM_EEXIST;
+		}
+		p = slot_pfn(ft, h) + block_frames(h);
+	}
+	for (uint64_t p = pfn; p < end;) {
+		unsigned order = claim_order(p, end, frame_block_head(ft, p << MM_PAGE_SHIFT));
+		struct frame_slot *s = claim_locked(ft, p, order);
+		s->usage = (uint8_t)usage;
+		atomic_store_explicit(&s->refcount, FRAME_REF_UNIQUE, memory_order_relaxed);
+		p += (uint64_t)1 << order;
+	}
+	mm_spin_unlock(&ft->lock);
+	return MM_OK;
+}
+
+int frame_table_add_mmio(struct frame_table *ft, paddr_t pa, uint64_t len)
+{
+	if (!mm_is_aligned(pa, MM_PAGE_SIZE) || !mm_is_aligned(len, MM_PAGE_SIZE))
+		return MM_EALIGN;
+	if (len == 0 || pa + len < pa)
+		return MM_EINVAL;
+	if (frame_range_touches_ram(ft, pa, len))
+		return MM_ERANGE;
+	if (ft->nr_mmio == FRAME_MAX_MMIO)
+		return MM_ENOMEM;
+	ft->mmio[ft->nr_mmio].base = pa;
+	ft->mmio[ft->nr_mmio].size = len;
+	ft->nr_mmio++;
+	return MM_OK;
+}
+
+void frame_zone_set_claimable(struct frame_table *ft, unsigned zone, bool claimable)
+{
+	if (zone < FRAME_MAX_ZONES)
+		ft->zones[zone].claimable = claimable;
+}
+
+void frame_table_set_fail_hook(struct frame_table *ft, frame_fail_hook hook, void *ctx)
+{
+	ft->fail_hook = hook;
+	ft->fail_ctx = ctx;
+}
+
+/* ---- lookup ---- */
+
+bool frame_is_ram(const struct frame_table *ft, paddr_t pa)
+{
+	const struct frame_slot *s = frame_slot_of(ft, pa);
+	return s && s->zone != FRAME_NO_ZONE;
+}
+
+bool frame_range_is_mmio(const struct frame_table *ft, paddr_t pa, uint64_t len)
+{
+	for (unsigned i = 0; i < ft->nr_mmio; i++) {
+		uint64_t b = ft->mmio[i].base, sz = ft->mmio[i].size;
+		if (pa >= b && pa - b <= sz && len <= sz - (pa - b))
+			return true;
+	}
+	return false;
+}
+
+bool frame_range_touches_ram(const struct frame_table *ft, paddr_t pa, uint64_t len)
+{
+	uint64_t first = pa >> MM_PAGE_SHIFT, n = len >> MM_PAGE_SHIFT;
+	uint64_t lo = ft->base_pfn, hi = ft->base_pfn + ft->nr_slots;
+	/* Only the part of the range inside the window can be RAM. */
+	uint64_t a = first > lo ? first : lo;
+	uint64_t b = (n > UINT64_MAX - first || first + n > hi) ? hi : first + n;
+	for (uint64_t p = a; p < b; p++)
+		if (pfn_slot(ft, p)->zone != FRAME_NO_ZONE)
+			return true;
+	return false;
+}
+
+struct frame_slot *frame_block_head(const struct frame_table *ft, paddr_t pa)
+{
+	uint64_t pfn = pa >> MM_PAGE_SHIFT;
+	struct frame_slot *s = pfn_slot(ft, pfn);
+	if (!s || s->zone == FRAME_NO_ZONE)
+		return (struct frame_slot *)0;
+	/*
+	 * The block holding pfn starts at pfn rounded down to its own size.
+	 * Try each size in turn: the first head found whose order reaches pfn
+	 * is it (blocks are disjoint, so no smaller head can also cover pfn).
+	 */
+	for (unsigned k = 0; k <= FRAME_MAX_ORDER; k++) {
+		struct frame_slot *h = pfn_slot(ft, pfn & ~(((uint64_t)1 << k) - 1));
+		if (!h)
+			break;
+		if (slot_is_head(h) && h->order >= k)
+			return h;
+	}
+	return (struct frame_slot *)0;
+}
+
+/* ---- allocation ---- */
+
+int frame_alloc(struct frame_table *ft, unsigned zone, unsigned order, enum frame_usage usage,
+		paddr_t *pa)
+{
+	if (zone >= FRAME_MAX_ZONES || order > FRAME_MAX_ORDER ||
+	    (usage != FRAME_DATA && usage != FRAME_KERNEL && usage != FRAME_METADATA &&
+	     usage != FRAME_PT_NODE))
+		return MM_EINVAL;
+	if (ft->fail_hook && ft->fail_hook(ft->fail_ctx, zone, order))
+		return MM_ENOMEM;
+
+	mm_spin_lock(&ft->lock);
+	struct frame_zone *z = &ft->zones[zone];
+	unsigned k = order;
+	while (k <= FRAME_MAX_ORDER && z->free_head[k] == FRAME_NIL)
+		k++;
+	if (k > FRAME_MAX_ORDER) {
+		mm_spin_unlock(&ft->lock);
+		return MM_ENOMEM;
+	}
+	struct frame_slot *s = &ft->slots[z->free_head[k]];
+	list_remove(ft, s);
+	s = split_to(ft, s, order, slot_pfn(ft, s));
+	/* UNUSED -> 0 under the lock, metadata, then publish the count. */
+	atomic_store_explicit(&s->refcount, 0, memory_order_relaxed);
+	s->usage = (uint8_t)usage;
+	s->map_count = 0;
+	mm_spin_unlock(&ft->lock);
+
+	uint32_t count = (usage == FRAME_DATA || usage == FRAME_PT_NODE) ? 1u : FRAME_REF_UNIQUE;
+	atomic_store_explicit(&s->refcount, count, memory_order_release);
+	*pa = slot_pfn(ft, s) << MM_PAGE_SHIFT;
+	return MM_OK;
+}
+
+/* Return an allocated block to the free lists (count already dropped). */
+static void free_block(struct frame_table *ft, struct frame_slot *s)
+{
+	mm_spin_lock(&ft->lock);
+	free_block_locked(ft, s);
+	mm_spin_unlock(&ft->lock);
+}
+
+void frame_get(struct frame_table *ft, paddr_t pa)
+{
+	struct frame_slot *h = frame_block_head(ft, pa);
+	if (h && h->usage == FRAME_DATA)
+		atomic_fetch_add_explicit(&h->refcount, 1, memory_order_relaxed);
+}
+
+void frame_put(struct frame_table *ft, paddr_t pa)
+{
+	struct frame_slot *h = frame_block_head(ft, pa);
+	if (!h || h->usage != FRAME_DATA)
+		return;
+	if (atomic_fetch_sub_explicit(&h->refcount, 1, memory_order_acq_rel) == 1)
+		free_block(ft, h);
+}
+
+void frame_free_unique(struct frame_table *ft, paddr_t pa)
+{
+	struct frame_slot *h = frame_block_head(ft, pa);
+	if (h && (h->usage == FRAME_KERNEL || h->usage == FRAME_METADATA))
+		free_block(ft, h);
+}
+
+uint64_t frame_zone_free_frames(const struct frame_table *ft, unsigned zone)
+{
+	return zone < FRAME_MAX_ZONES ? ft->zones[zone].free_frames : 0;
+}
+
+/* ---- mapping references (frame_internal.h) ---- */
+
+int frame_map_check(const struct frame_table *ft, paddr_t pa, uint64_t len)
+{
+	uint64_t pfn = pa >> MM_PAGE_SHIFT, end = pfn + (len >> MM_PAGE_SHIFT);
+	uint64_t extra = len >> MM_PAGE_SHIFT;
+
+	for (uint64_t p = pfn; p < end;) {
+		const struct frame_slot *h = frame_block_head(ft, p << MM_PAGE_SHIFT);
+		if (!h)
+			return MM_ERANGE;
+		if (slot_is_free(h)) {
+			if (!ft->zones[h->zone].claimable)
+				return MM_EPERM;
+		} else if (h->usage != FRAME_DATA) {
+			return MM_EPERM;
+		} else {
+			uint32_t rc = atomic_load_explicit(&h->refcount, memory_order_relaxed);
+			if (rc > FRAME_REF_MAX || extra > FRAME_REF_MAX - rc)
+				return MM_ENOMEM;
+		}
+		p = slot_pfn(ft, h) + block_frames(h);
+	}
+	return MM_OK;
+}
+
+/* Leaves of `leaf_size` from `pa` that intersect [lo, hi) (byte addresses). */
+static uint64_t leaves_touching(paddr_t pa, uint64_t leaf_size, paddr_t lo, paddr_t hi)
+{
+	return (hi - 1 - pa) / leaf_size - (lo - pa) / leaf_size + 1;
+}
+
+void frame_map_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n)
+{
+	paddr_t cur = pa, end = pa + leaf_size * n;
+
+	while (cur < end) {
+		struct frame_slot *h = frame_block_head(ft, cur);
+		if (slot_is_free(h)) {
+			/* Claim the largest aligned free piece inside the range. */
+			mm_spin_lock(&ft->lock);
+			h = frame_block_head(ft, cur);
+			if (slot_is_free(h)) {
+				unsigned order = claim_order(cur >> MM_PAGE_SHIFT,
+							     end >> MM_PAGE_SHIFT, h);
+				h = claim_locked(ft, cur >> MM_PAGE_SHIFT, order);
+				atomic_store_explicit(&h->refcount, 0, memory_order_relaxed);
+				h->usage = FRAME_DATA;
+				h->map_count = 0;
+			}
+			mm_spin_unlock(&ft->lock);
+		}
+		paddr_t bend = (slot_pfn(ft, h) + block_frames(h)) << MM_PAGE_SHIFT;
+		paddr_t stop = bend < end ? bend : end;
+		uint64_t refs = leaves_touching(pa, leaf_size, cur, stop);
+		atomic_fetch_add_explicit(&h->refcount, (uint32_t)refs, memory_order_relaxed);
+		atomic_fetch_add_explicit(&h->map_count, (uint32_t)refs, memory_order_relaxed);
+		cur = stop;
+	}
+}
+
+void frame_release_push(struct frame_table *ft, uint32_t *release, struct frame_slot *s)
+{
+	uint8_t f = atomic_fetch_or_explicit(&s->flags, FRAME_F_PENDING, memory_order_relaxed);
+	if (f & FRAME_F_PENDING)
+		return; /* already on the list */
+	s->next = *release;
+	*release = frame_slot_index(ft, s);
+}
+
+void frame_unmap_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n,
+			uint32_t *release)
+{
+	paddr_t cur = pa, end = pa + leaf_size * n;
+
+	while (cur < end) {
+		struct frame_slot *h = frame_block_head(ft, cur);
+		paddr_t bend = (slot_pfn(ft, h) + block_frames(h)) << MM_PAGE_SHIFT;
+		paddr_t stop = bend < end ? bend : end;
+		uint32_t refs = (uint32_t)leaves_touching(pa, leaf_size, cur, stop);
+		atomic_fetch_sub_explicit(&h->map_count, refs, memory_order_relaxed);
+		/* The last reference leaves the block at 0 ("transient") until the flush. */
+		if (atomic_fetch_sub_explicit(&h->refcount, refs, memory_order_acq_rel) == refs)
+			frame_release_push(ft, release, h);
+		cur = stop;
+	}
+}
+
+void frame_split_leaf(struct frame_table *ft, paddr_t pa, uint64_t size)
+{
+	uint32_t none = FRAME_NIL;
+	/* Add the children's references first so the count never touches zero. */
+	frame_map_leaves(ft, pa, size / MM_PTES_PER_NODE, MM_PTES_PER_NODE);
+	frame_unmap_leaves(ft, pa, size, 1, &none);
+}
+
+int frame_node_alloc(struct frame_table *ft, unsigned zone, unsigned level, paddr_t *pa)
+{
+	int err = frame_alloc(ft, zone, 0, FRAME_PT_NODE, pa);
+	if (err)
+		return err;
+	struct frame_slot *s = frame_slot_of(ft, *pa);
+	__builtin_memset(frame_to_virt(ft, *pa), 0, MM_PAGE_SIZE);
+	s->level = (uint8_t)level;
+	s->nr_children = 0;
+	slot_set_flags(s, FRAME_F_HEAD);
+	atomic_store_explicit(&s->lock, 0, memory_order_relaxed);
+	/* A new generation: walkers holding the old one will retry. */
+	atomic_fetch_add_explicit(&s->gen, 1, memory_order_release);
+	return MM_OK;
+}
+
+void frame_node_free(struct frame_table *ft, paddr_t pa)
+{
+	struct frame_slot *s = frame_slot_of(ft, pa);
+	atomic_fetch_add_explicit(&s->gen, 1, memory_order_release);
+	atomic_store_explicit(&s->refcount, 0, memory_order_relaxed);
+	free_block(ft, s); /* also clears the lock and the flags */
+}
+
+void frame_release_all(struct frame_table *ft, uint32_t *release)
+{
+	while (*release != FRAME_NIL) {
+		struct frame_slot *s = &ft->slots[*release];
+		*release = s->next;
+		atomic_fetch_and_explicit(&s->flags, (uint8_t)~FRAME_F_PENDING, memory_order_relaxed);
+		if (s->usage == FRAME_PT_NODE) {
+			frame_node_free(ft, frame_slot_pa(ft, s));
+			continue;
+		}
+		/* A data block mapped again since it reached zero stays. */
+		mm_spin_lock(&ft->lock);
+		uint32_t zero = 0;
+		if (atomic_compare_exchange_strong(&s->refcount, &zero, FRAME_REF_UNUSED))
+			free_block_locked(ft, s);
+		mm_spin_unlock(&ft->lock);
+	}
+}
