@@ -160,7 +160,7 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 static bool check_table_entry(struct checker *k, pte_t e, unsigned level, uint64_t va)
 {
 	const struct mm_arch *a = k->a;
-	paddr_t child = pte_addr(&a->fmt, e, level);
+	paddr_t child = pte_table_addr(&a->fmt, e);
 	if (pte_make(&a->fmt, a->table_template(a, level), child) != e)
 		return fail(k, "table entry is not canonical", "va", va, "pte", e);
 	return check_node(k, child, level - 1, va);
@@ -339,7 +339,7 @@ static void for_each_leaf(struct checker *k, paddr_t node, unsigned level,
 		if (pte_is_leaf(&a->fmt, e, level))
 			fn(k, pte_addr(&a->fmt, e, level), mm_level_size(level), acc);
 		else
-			for_each_leaf(k, pte_addr(&a->fmt, e, level), level - 1, fn, acc);
+			for_each_leaf(k, pte_table_addr(&a->fmt, e), level - 1, fn, acc);
 	}
 }
 

@@ -117,7 +117,7 @@ retry:;
 				goto retry;
 			break;
 		}
-		paddr_t child = pte_addr(&a->fmt, e, level);
+		paddr_t child = pte_table_addr(&a->fmt, e);
 		struct frame_slot *cs = frame_slot_of(ft, child);
 		if (!cs || !node_still_valid(s, gen, level))
 			goto retry;
@@ -156,7 +156,7 @@ static void lock_subtree(struct cursor *c, const pte_t *tbl, unsigned level, uin
 		uint64_t stop = hi < e_end ? hi : e_end;
 		pte_t e = tbl[i];
 		if (pte_is_present(e) && !pte_is_leaf(f, e, level)) {
-			paddr_t child = pte_addr(f, e, level);
+			paddr_t child = pte_table_addr(f, e);
 			struct frame_slot *cs = node_slot(c, child);
 			if (lock)
 				mm_spin_lock(&cs->lock);
@@ -266,7 +266,7 @@ static void reclaim_upwards(struct cursor *c, uint64_t t, unsigned level)
 		bool emptied = false;
 		/* Re-read under the lock: the node may be gone or refilled meanwhile. */
 		if (plevel == level + 1 && pte_is_present(e) && !pte_is_leaf(f, e, plevel)) {
-			paddr_t child = pte_addr(f, e, plevel);
+			paddr_t child = pte_table_addr(f, e);
 			struct frame_slot *cs = frame_slot_of(ft, child);
 			mm_spin_lock(&cs->lock);
 			if (cs->nr_children == 0) {
@@ -346,7 +346,7 @@ void cursor_child(struct cursor *c, const struct walk_node *parent, pte_t e, uin
 		  struct walk_node *out)
 {
 	out->level = parent->level - 1;
-	out->pa = pte_addr(&c->arch->fmt, e, parent->level);
+	out->pa = pte_table_addr(&c->arch->fmt, e);
 	out->tbl = node_entries(c->pt->ft, out->pa);
 	out->slot = node_slot(c, out->pa);
 	out->base = e_start;

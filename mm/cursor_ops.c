@@ -300,7 +300,7 @@ static int map_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigne
 				if (level - 1 > 1)
 					err = map_dry(op, V_LEAVES, 0, level - 1, sp.start, t, sp.stop);
 			} else {
-				const pte_t *ctbl = frame_to_virt(op->ft, pte_addr(op->f, e, level));
+				const pte_t *ctbl = frame_to_virt(op->ft, pte_table_addr(op->f, e));
 				err = map_dry(op, V_REAL, ctbl, level - 1, sp.start, t, sp.stop);
 			}
 			if (err)
@@ -366,7 +366,7 @@ static void unmap_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsi
 			op->nodes++;
 			unmap_dry(op, V_LEAVES, 0, level - 1, sp.start, from, sp.stop);
 		} else {
-			unmap_dry(op, V_REAL, frame_to_virt(op->ft, pte_addr(op->f, e, level)),
+			unmap_dry(op, V_REAL, frame_to_virt(op->ft, pte_table_addr(op->f, e)),
 				  level - 1, sp.start, from, sp.stop);
 		}
 	}
@@ -424,7 +424,7 @@ static void protect_dry(struct op *op, enum node_kind kind, const pte_t *tbl, un
 			op->nodes++;
 			protect_dry(op, V_LEAVES, 0, level - 1, sp.start, from, sp.stop);
 		} else {
-			protect_dry(op, V_REAL, frame_to_virt(op->ft, pte_addr(op->f, e, level)),
+			protect_dry(op, V_REAL, frame_to_virt(op->ft, pte_table_addr(op->f, e)),
 				    level - 1, sp.start, from, sp.stop);
 		}
 	}

@@ -56,7 +56,7 @@ int page_table_init_kernel(struct page_table *pt, const struct mm_arch *arch,
 		err = frame_node_alloc(ft, node_zone, arch->levels - 1u, &child);
 		if (err) {
 			for (unsigned j = UPPER_HALF_INDEX; j < i; j++)
-				frame_node_free(ft, pte_addr(&arch->fmt, root[j], arch->levels));
+				frame_node_free(ft, pte_table_addr(&arch->fmt, root[j]));
 			frame_node_free(ft, pt->root);
 			return err;
 		}

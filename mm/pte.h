@@ -21,7 +21,13 @@ static inline bool pte_is_leaf(const struct pte_format *f, pte_t pte, unsigned l
 	return level == 1 || (pte & f->leaf_bits) != 0;
 }
 
-/* Physical address of a present entry (table or leaf of that level). */
+/* Physical address of the child node a present table entry points to. */
+static inline paddr_t pte_table_addr(const struct pte_format *f, pte_t pte)
+{
+	return ((pte & f->addr_mask) >> f->addr_shift) << MM_PAGE_SHIFT;
+}
+
+/* Physical address of a present leaf at `level`. */
 static inline paddr_t pte_addr(const struct pte_format *f, pte_t pte, unsigned level)
 {
 	paddr_t pa = ((pte & f->addr_mask) >> f->addr_shift) << MM_PAGE_SHIFT;
