@@ -415,18 +415,32 @@ static void free_block(struct frame_table *ft, struct frame_slot *s)
 
 void frame_get(struct frame_table *ft, paddr_t pa)
 {
+	mm_spin_lock(&ft->lock);
 	struct frame_slot *h = frame_block_head(ft, pa);
 	if (h && h->usage == FRAME_DATA)
 		atomic_fetch_add_explicit(&h->refcount, 1, memory_order_relaxed);
+	mm_spin_unlock(&ft->lock);
+}
+
+/*
+ * Free a data block whose count is zero, unless it was referenced again
+ * meanwhile (0 -> n by a mapping).  Lock held.
+ */
+static void free_if_unreferenced_locked(struct frame_table *ft, struct frame_slot *h)
+{
+	uint32_t zero = 0;
+	if (atomic_compare_exchange_strong(&h->refcount, &zero, FRAME_REF_UNUSED))
+		free_block_locked(ft, h);
 }
 
 void frame_put(struct frame_table *ft, paddr_t pa)
 {
+	mm_spin_lock(&ft->lock);
 	struct frame_slot *h = frame_block_head(ft, pa);
-	if (!h || h->usage != FRAME_DATA)
-		return;
-	if (atomic_fetch_sub_explicit(&h->refcount, 1, memory_order_acq_rel) == 1)
-		free_block(ft, h);
+	if (h && h->usage == FRAME_DATA &&
+	    atomic_fetch_sub_explicit(&h->refcount, 1, memory_order_acq_rel) == 1)
+		free_if_unreferenced_locked(ft, h);
+	mm_spin_unlock(&ft->lock);
 }
 
 void frame_free_unique(struct frame_table *ft, paddr_t pa)
@@ -473,33 +487,35 @@ static uint64_t leaves_touching(paddr_t pa, uint64_t leaf_size, paddr_t lo, padd
 	return (hi - 1 - pa) / leaf_size - (lo - pa) / leaf_size + 1;
 }
 
+/*
+ * Block lookups and reference updates run under the allocator lock: a
+ * block can then neither be freed nor merged between finding its head and
+ * counting on it.  One lock round trip per block per run of leaves.
+ */
 void frame_map_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n)
 {
 	paddr_t cur = pa, end = pa + leaf_size * n;
 
+	mm_spin_lock(&ft->lock);
 	while (cur < end) {
 		struct frame_slot *h = frame_block_head(ft, cur);
 		if (slot_is_free(h)) {
 			/* Claim the largest aligned free piece inside the range. */
-			mm_spin_lock(&ft->lock);
-			h = frame_block_head(ft, cur);
-			if (slot_is_free(h)) {
-				unsigned order = claim_order(cur >> MM_PAGE_SHIFT,
-							     end >> MM_PAGE_SHIFT, h);
-				h = claim_locked(ft, cur >> MM_PAGE_SHIFT, order);
-				atomic_store_explicit(&h->refcount, 0, memory_order_relaxed);
-				h->usage = FRAME_DATA;
-				h->map_count = 0;
-			}
-			mm_spin_unlock(&ft->lock);
+			unsigned order = claim_order(cur >> MM_PAGE_SHIFT, end >> MM_PAGE_SHIFT, h);
+			h = claim_locked(ft, cur >> MM_PAGE_SHIFT, order);
+			atomic_store_explicit(&h->refcount, 0, memory_order_relaxed);
+			h->usage = FRAME_DATA;
+			h->map_count = 0;
 		}
 		paddr_t bend = (slot_pfn(ft, h) + block_frames(h)) << MM_PAGE_SHIFT;
 		paddr_t stop = bend < end ? bend : end;
-		uint64_t refs = leaves_touching(pa, leaf_size, cur, stop);
-		atomic_fetch_add_explicit(&h->refcount, (uint32_t)refs, memory_order_relaxed);
-		atomic_fetch_add_explicit(&h->map_count, (uint32_t)refs, memory_order_relaxed);
+		uint32_t refs = (uint32_t)leaves_touching(pa, leaf_size, cur, stop);
+		/* From 0 too: a block pending release is simply kept. */
+		atomic_fetch_add_explicit(&h->refcount, refs, memory_order_relaxed);
+		atomic_fetch_add_explicit(&h->map_count, refs, memory_order_relaxed);
 		cur = stop;
 	}
+	mm_spin_unlock(&ft->lock);
 }
 
 void frame_release_push(struct frame_table *ft, uint32_t *release, struct frame_slot *s)
@@ -516,6 +532,7 @@ void frame_unmap_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, 
 {
 	paddr_t cur = pa, end = pa + leaf_size * n;
 
+	mm_spin_lock(&ft->lock);
 	while (cur < end) {
 		struct frame_slot *h = frame_block_head(ft, cur);
 		paddr_t bend = (slot_pfn(ft, h) + block_frames(h)) << MM_PAGE_SHIFT;
@@ -527,6 +544,7 @@ void frame_unmap_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, 
 			frame_release_push(ft, release, h);
 		cur = stop;
 	}
+	mm_spin_unlock(&ft->lock);
 }
 
 void frame_split_leaf(struct frame_table *ft, paddr_t pa, uint64_t size)
@@ -573,9 +591,7 @@ void frame_release_all(struct frame_table *ft, uint32_t *release)
 		}
 		/* A data block mapped again since it reached zero stays. */
 		mm_spin_lock(&ft->lock);
-		uint32_t zero = 0;
-		if (atomic_compare_exchange_strong(&s->refcount, &zero, FRAME_REF_UNUSED))
-			free_block_locked(ft, s);
+		free_if_unreferenced_locked(ft, s);
 		mm_spin_unlock(&ft->lock);
 	}
 }
