@@ -1,0 +1,1426 @@
+/*
+ * test_cursor.c - directed tests of page tables and the cursor, on both
+ * encoders (and, where it matters, in both halves).
+ *
+ * Each test states the expected view explicitly (runs of leaves with their
+ * VA, size and PA) and checks it through a snapshot, which itself holds
+ * cursor_find_next against an independent raw walk of the tree.  mm_check
+ * runs after every operation (harness helpers).
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Helpers ---- */
+
+#define SZ_1M MiB
+
+/* A VA at offset `off` inside the space of h->pt. */
+static vaddr_t hv(const struct harness *h, uint64_t off)
+{
+	return h_space_base(h) + off;
+}
+
+static struct mm_prop rw(const struct harness *h)
+{
+	return h_prop(h, MM_PROP_R | MM_PROP_W, MM_CACHE_WB);
+}
+
+static struct mm_prop ro(const struct harness *h)
+{
+	return h_prop(h, MM_PROP_R, MM_CACHE_WB);
+}
+
+/* Nodes of an empty table: the root, plus the kernel's preallocated ones. */
+static uint64_t base_nodes(const struct harness *h)
+{
+	return h_is_kernel(h) ? 1 + MM_PTES_PER_NODE / 2 : 1;
+}
+
+/* Nodes a lone leaf of `size` adds to an empty table. */
+static uint64_t path_nodes(const struct harness *h, uint64_t size)
+{
+	unsigned level = 1;
+	while (mm_level_size(level) < size)
+		level++;
+	return (h_is_kernel(h) ? 3u : 4u) - level;
+}
+
+static void snap(struct harness *h, struct h_snapshot *s)
+{
+	h_snapshot(h, s);
+}
+
+/*
+ * Assert leaves [idx, idx+count) of s are the run va + i*size -> pa + i*size
+ * with property p; returns idx + count.
+ */
+static size_t expect_run(const struct h_snapshot *s, size_t idx, vaddr_t va, uint64_t size,
+			 paddr_t pa, uint64_t count, struct mm_prop p, bool mmio)
+{
+	char b1[16], b2[16];
+	for (uint64_t i = 0; i < count; i++, idx++) {
+		const struct mm_mapping *m;
+		if (idx >= s->nr)
+			fail_msg("expected leaf %zu (va 0x%llx) but the view has %zu leaves", idx,
+				 (unsigned long long)(va + i * size), s->nr);
+		m = &s->leaves[idx];
+		if (m->va != va + i * size || m->size != size || m->pa != pa + i * size ||
+		    !mm_prop_eq(m->prop, p) || m->mmio != mmio || !m->present)
+			fail_msg("leaf %zu: got va=0x%llx size=0x%llx pa=0x%llx %s mmio=%d;"
+				 " expected va=0x%llx size=0x%llx pa=0x%llx %s mmio=%d",
+				 idx, (unsigned long long)m->va, (unsigned long long)m->size,
+				 (unsigned long long)m->pa, h_prop_str(m->prop, b1), m->mmio,
+				 (unsigned long long)(va + i * size), (unsigned long long)size,
+				 (unsigned long long)(pa + i * size), h_prop_str(p, b2), mmio);
+	}
+	return idx;
+}
+
+static void expect_count(const struct h_snapshot *s, size_t n)
+{
+	if (s->nr != n) {
+		h_print_leaves(s, 8);
+		fail_msg("view has %zu leaves, expected %zu", s->nr, n);
+	}
+}
+
+static void expect_stats(const struct h_snapshot *s, uint64_t nodes, uint64_t mapped,
+			 uint64_t frames)
+{
+	if (s->stats.nodes != nodes || s->stats.mapped != mapped || s->stats.frames != frames)
+		fail_msg("stats nodes=%llu mapped=0x%llx frames=%llu; expected %llu 0x%llx %llu",
+			 (unsigned long long)s->stats.nodes, (unsigned long long)s->stats.mapped,
+			 (unsigned long long)s->stats.frames, (unsigned long long)nodes,
+			 (unsigned long long)mapped, (unsigned long long)frames);
+}
+
+/* Run `expr`, expect `code`, and prove view, stats and free memory unchanged. */
+#define EXPECT_ERR_UNCHANGED(h, code, expr)                                     \
+	do {                                                                    \
+		struct h_snapshot before_, after_;                              \
+		snap((h), &before_);                                            \
+		H_ERR((expr), (code));                                          \
+		snap((h), &after_);                                             \
+		h_assert_same(&before_, &after_, #expr);                        \
+		h_snapshot_free(&before_);                                      \
+		h_snapshot_free(&after_);                                       \
+	} while (0)
+
+/* Unmap the whole space and expect the empty table's resources back. */
+static void unmap_all_and_expect_empty(struct harness *h, uint64_t free_data, uint64_t free_pool)
+{
+	struct h_snapshot s;
+	H_OK(h_unmap(h, h_space_base(h), h_space_size(h), NULL));
+	snap(h, &s);
+	expect_count(&s, 0);
+	expect_stats(&s, base_nodes(h), 0, 0);
+	assert_int_equal(s.free_data, free_data);
+	assert_int_equal(s.free_pool, free_pool);
+	h_snapshot_free(&s);
+}
+
+/* The PTE at `level` on the path to va, or NULL if the walk stops above. */
+static pte_t *pte_at(struct harness *h, vaddr_t va, unsigned want_level)
+{
+	const struct pte_format *f = &h->arch.fmt;
+	paddr_t node = h->pt.root;
+	for (unsigned level = h->arch.levels;; level--) {
+		pte_t *table = frame_to_virt(&h->ft, node);
+		pte_t *e = &table[mm_level_index(va, level)];
+		if (level == want_level)
+			return e;
+		if (!pte_is_present(*e) || pte_is_leaf(f, *e, level))
+			return NULL;
+		node = pte_table_addr(f, *e);
+	}
+}
+
+/* ---- Map ---- */
+
+static void test_map_4k(void **state)
+{
+	struct harness *h = *state;
+	uint64_t fd = h_free_data(h), fp = h_free_pool(h);
+	vaddr_t va = hv(h, 0x400000);
+	struct h_snapshot s;
+	struct mm_mapping m;
+	uint64_t removed = 0;
+
+	H_OK(h_map(h, va, SZ_4K, 0x5000, rw(h), 0));
+	snap(h, &s);
+	expect_count(&s, 1);
+	expect_run(&s, 0, va, SZ_4K, 0x5000, 1, rw(h), false);
+	expect_stats(&s, base_nodes(h) + path_nodes(h, SZ_4K), SZ_4K, 1);
+	assert_int_equal(s.free_data, fd - 1);
+	assert_int_equal(s.free_pool, fp - path_nodes(h, SZ_4K));
+	h_snapshot_free(&s);
+	H_OK(h_query(h, va, &m));
+	assert_true(m.present);
+	assert_int_equal(m.va, va);
+	assert_int_equal(m.size, SZ_4K);
+	assert_int_equal(m.pa, 0x5000);
+	assert_false(m.mmio);
+	H_OK(h_unmap(h, va, SZ_4K, &removed));
+	assert_int_equal(removed, SZ_4K);
+	unmap_all_and_expect_empty(h, fd, fp);
+}
+
+/* Without MM_MAP_HUGE every leaf is 4K, even for an aligned 2M range. */
+static void test_map_without_huge_is_4k(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t va = hv(h, 0x40000000);
+	struct h_snapshot s;
+
+	H_OK(h_map(h, va, SZ_2M + SZ_4K, 0x200000, rw(h), 0));
+	snap(h, &s);
+	expect_count(&s, 513);
+	expect_run(&s, 0, va, SZ_4K, 0x200000, 513, rw(h), false);
+	expect_stats(&s, base_nodes(h) + path_nodes(h, SZ_4K) + 1, SZ_2M + SZ_4K, 513);
+	h_snapshot_free(&s);
+}
+
+/* One leaf of each size, alone, where alignment and length allow exactly it. */
+static void test_map_huge_each_level(void **state)
+{
+	struct harness *h = *state;
+	uint64_t fd = h_free_data(h), fp = h_free_pool(h);
+	struct h_snapshot s;
+
+	/* 2M and 1G of RAM. */
+	for (uint64_t size = SZ_2M; size <= SZ_1G; size <<= 9) {
+		vaddr_t va = hv(h, 8 * size);
+		paddr_t pa = 2 * size;
+		H_OK(h_map(h, va, size, pa, rw(h), MM_MAP_HUGE));
+		snap(h, &s);
+		expect_count(&s, 1);
+		expect_run(&s, 0, va, size, pa, 1, rw(h), false);
+		expect_stats(&s, base_nodes(h) + path_nodes(h, size), size, size / SZ_4K);
+		assert_int_equal(s.free_data, fd - size / SZ_4K);
+		h_snapshot_free(&s);
+		unmap_all_and_expect_empty(h, fd, fp);
+	}
+	/* 512G of device memory: one 512G leaf on sv48 user, else 512 x 1G. */
+	{
+		vaddr_t va = hv(h, SZ_512G);
+		H_OK(h_map(h, va, SZ_512G, H_MMIO_BASE, rw(h), MM_MAP_HUGE | MM_MAP_MMIO));
+		snap(h, &s);
+		if (h_max_leaf_size(h) == SZ_512G) {
+			expect_count(&s, 1);
+			expect_run(&s, 0, va, SZ_512G, H_MMIO_BASE, 1, rw(h), true);
+			expect_stats(&s, base_nodes(h), SZ_512G, 0);
+		} else {
+			expect_count(&s, 512);
+			expect_run(&s, 0, va, SZ_1G, H_MMIO_BASE, 512, rw(h), true);
+			expect_stats(&s, base_nodes(h) + path_nodes(h, SZ_1G), SZ_512G, 0);
+		}
+		assert_int_equal(s.free_data, fd);
+		h_snapshot_free(&s);
+		unmap_all_and_expect_empty(h, fd, fp);
+	}
+}
+
+/*
+ * Greedy choice: VA 1G-2M-4K, PA congruent, length 1G+4M+8K gives
+ * 4K, 2M, 1G, 2M, 4K; with PA only 4K-congruent everything is 4K.
+ */
+static void test_map_huge_greedy(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t va = hv(h, 4 * SZ_1G - SZ_2M - SZ_4K);
+	paddr_t pa = 2 * SZ_1G - SZ_2M - SZ_4K;
+	uint64_t len = SZ_1G + 2 * SZ_2M + 2 * SZ_4K;
+	struct h_snapshot s;
+	size_t i = 0;
+
+	H_OK(h_map(h, va, len, pa, rw(h), MM_MAP_HUGE));
+	snap(h, &s);
+	expect_count(&s, 5);
+	i = expect_run(&s, i, va, SZ_4K, pa, 1, rw(h), false);
+	i = expect_run(&s, i, va + SZ_4K, SZ_2M, pa + SZ_4K, 1, rw(h), false);
+	i = expect_run(&s, i, va + SZ_4K + SZ_2M, SZ_1G, pa + SZ_4K + SZ_2M, 1, rw(h), false);
+	i = expect_run(&s, i, va + SZ_4K + SZ_2M + SZ_1G, SZ_2M, pa + SZ_4K + SZ_2M + SZ_1G, 1,
+		       rw(h), false);
+	expect_run(&s, i, va + SZ_4K + 2 * SZ_2M + SZ_1G, SZ_4K, pa + SZ_4K + 2 * SZ_2M + SZ_1G, 1,
+		   rw(h), false);
+	expect_stats(&s, s.stats.nodes, len, len / SZ_4K);
+	h_snapshot_free(&s);
+	H_OK(h_unmap(h, va, len, NULL));
+
+	/* PA not 2M-congruent to VA: no huge page possible. */
+	H_OK(h_map(h, hv(h, SZ_1G), SZ_2M, 0x1000, rw(h), MM_MAP_HUGE));
+	snap(h, &s);
+	expect_count(&s, 512);
+	expect_run(&s, 0, hv(h, SZ_1G), SZ_4K, 0x1000, 512, rw(h), false);
+	h_snapshot_free(&s);
+}
+
+/* MODEL.md 6: a range exactly covering one huge entry maps as that page. */
+static void test_exact_cover_is_one_huge_leaf(void **state)
+{
+	struct harness *h = *state;
+	/* Last entry of a level-3 node, last entry of a level-2 node, top of the half. */
+	const uint64_t offs_1g[] = { SZ_512G - SZ_1G, H_USER_TOP - SZ_1G, 0 };
+	const uint64_t offs_2m[] = { SZ_1G - SZ_2M, H_USER_TOP - SZ_2M, 0 };
+	struct h_snapshot s;
+
+	for (unsigned i = 0; i < 3; i++) {
+		H_OK(h_map(h, hv(h, offs_1g[i]), SZ_1G, SZ_1G, rw(h), MM_MAP_HUGE));
+		snap(h, &s);
+		expect_count(&s, 1);
+		expect_run(&s, 0, hv(h, offs_1g[i]), SZ_1G, SZ_1G, 1, rw(h), false);
+		h_snapshot_free(&s);
+		H_OK(h_unmap(h, hv(h, offs_1g[i]), SZ_1G, NULL));
+		H_OK(h_map(h, hv(h, offs_2m[i]), SZ_2M, 3 * SZ_2M, rw(h), MM_MAP_HUGE));
+		snap(h, &s);
+		expect_count(&s, 1);
+		expect_run(&s, 0, hv(h, offs_2m[i]), SZ_2M, 3 * SZ_2M, 1, rw(h), false);
+		h_snapshot_free(&s);
+		H_OK(h_unmap(h, hv(h, offs_2m[i]), SZ_2M, NULL));
+	}
+	if (h_max_leaf_size(h) == SZ_512G) {
+		vaddr_t top = hv(h, H_USER_TOP - SZ_512G);
+		H_OK(h_map(h, top, SZ_512G, H_MMIO_BASE, rw(h), MM_MAP_HUGE | MM_MAP_MMIO));
+		snap(h, &s);
+		expect_count(&s, 1);
+		expect_run(&s, 0, top, SZ_512G, H_MMIO_BASE, 1, rw(h), true);
+		h_snapshot_free(&s);
+	}
+}
+
+/* ---- Split ---- */
+
+/*
+ * Unmap one 4K page in the middle of a 1G leaf: the 1G leaf becomes 511 2M
+ * leaves and 511 4K leaves, each child's PA stepping by its own size.
+ */
+static void test_split_1g_every_child(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t va = hv(h, 5 * SZ_1G);
+	paddr_t pa = 3 * SZ_1G;
+	const unsigned k = 300, j = 77; /* the 2M child, and the 4K page inside it */
+	vaddr_t hole = va + k * SZ_2M + j * SZ_4K;
+	uint64_t removed = 0, fd;
+	struct h_snapshot s;
+	size_t i = 0;
+
+	H_OK(h_map(h, va, SZ_1G, pa, ro(h), MM_MAP_HUGE));
+	fd = h_free_data(h);
+	H_OK(h_unmap(h, hole, SZ_4K, &removed));
+	assert_int_equal(removed, SZ_4K);
+	snap(h, &s);
+	expect_count(&s, 511 + 511);
+	i = expect_run(&s, i, va, SZ_2M, pa, k, ro(h), false);
+	i = expect_run(&s, i, va + k * SZ_2M, SZ_4K, pa + k * SZ_2M, j, ro(h), false);
+	i = expect_run(&s, i, hole + SZ_4K, SZ_4K, pa + k * SZ_2M + (j + 1) * SZ_4K, 511 - j, ro(h),
+		       false);
+	expect_run(&s, i, va + (k + 1) * SZ_2M, SZ_2M, pa + (k + 1) * SZ_2M, 511 - k, ro(h), false);
+	expect_stats(&s, base_nodes(h) + path_nodes(h, SZ_4K), SZ_1G - SZ_4K, SZ_1G / SZ_4K - 1);
+	assert_int_equal(s.free_data, fd + 1);
+	h_snapshot_free(&s);
+}
+
+/*
+ * The same from a 512G leaf (sv48 user) or 512 1G leaves (elsewhere):
+ * 1G, 2M and 4K children all checked.
+ */
+static void test_split_512g_every_child(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t va = hv(h, SZ_512G);
+	paddr_t pa = H_MMIO_BASE;
+	const unsigned a = 7, b = 500, c = 3;
+	vaddr_t hole = va + a * SZ_1G + b * SZ_2M + c * SZ_4K;
+	paddr_t pa1 = pa + a * SZ_1G, pa2 = pa1 + b * SZ_2M;
+	struct mm_prop p = h_prop(h, MM_PROP_R | MM_PROP_W, MM_CACHE_UC);
+	struct h_snapshot s;
+	size_t i = 0;
+
+	H_OK(h_map(h, va, SZ_512G, pa, p, MM_MAP_HUGE | MM_MAP_MMIO));
+	H_OK(h_unmap(h, hole, SZ_4K, NULL));
+	snap(h, &s);
+	expect_count(&s, 511 * 3);
+	i = expect_run(&s, i, va, SZ_1G, pa, a, p, true);
+	i = expect_run(&s, i, va + a * SZ_1G, SZ_2M, pa1, b, p, true);
+	i = expect_run(&s, i, va + a * SZ_1G + b * SZ_2M, SZ_4K, pa2, c, p, true);
+	i = expect_run(&s, i, hole + SZ_4K, SZ_4K, pa2 + (c + 1) * SZ_4K, 511 - c, p, true);
+	i = expect_run(&s, i, va + a * SZ_1G + (b + 1) * SZ_2M, SZ_2M, pa1 + (b + 1) * SZ_2M,
+		       511 - b, p, true);
+	expect_run(&s, i, va + (a + 1) * SZ_1G, SZ_1G, pa + (a + 1) * SZ_1G, 511 - a, p, true);
+	expect_stats(&s, s.stats.nodes, SZ_512G - SZ_4K, 0);
+	h_snapshot_free(&s);
+}
+
+/* Unmap straddling both ends of a run of 2M leaves. */
+static void test_unmap_straddling_both_ends(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t va = hv(h, 3 * SZ_1G);
+	paddr_t pa = 6 * SZ_2M;
+	uint64_t removed = 0;
+	struct h_snapshot s;
+	size_t i;
+
+	H_OK(h_map(h, va, 3 * SZ_2M, pa, rw(h), MM_MAP_HUGE));
+	EXPECT_ERR_UNCHANGED(h, MM_EINVAL, h_unmap(h, va, 0, NULL));
+	H_OK(h_unmap(h, va + 256 * SZ_4K, 2 * SZ_2M, &removed));
+	assert_int_equal(removed, 2 * SZ_2M);
+	snap(h, &s);
+	expect_count(&s, 512);
+	i = expect_run(&s, 0, va, SZ_4K, pa, 256, rw(h), false);
+	expect_run(&s, i, va + 2 * SZ_2M + 256 * SZ_4K, SZ_4K, pa + 2 * SZ_2M + 256 * SZ_4K, 256,
+		   rw(h), false);
+	expect_stats(&s, s.stats.nodes, SZ_2M, 512);
+	h_snapshot_free(&s);
+	/* An unmap over nothing succeeds and removes nothing. */
+	H_OK(h_unmap(h, hv(h, 77 * SZ_1G), SZ_2M, &removed));
+	assert_int_equal(removed, 0);
+}
+
+/* ---- Protect ---- */
+
+static void test_protect_splits_only_where_changed(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t a = hv(h, 6 * SZ_1G), big = hv(h, 8 * SZ_1G);
+	paddr_t pa = 4 * SZ_2M, pbig = 2 * SZ_1G;
+	uint64_t mapped = 0;
+	struct h_snapshot s;
+	size_t i;
+
+	/* Same property: nothing splits, the bytes are still reported. */
+	H_OK(h_map(h, a, SZ_2M, pa, rw(h), MM_MAP_HUGE));
+	H_OK(h_protect(h, a + SZ_4K, SZ_4K, rw(h), &mapped));
+	assert_int_equal(mapped, SZ_4K);
+	snap(h, &s);
+	expect_count(&s, 1);
+	expect_run(&s, 0, a, SZ_2M, pa, 1, rw(h), false);
+	h_snapshot_free(&s);
+	/* A change inside: split to 4K, only one page changes. */
+	H_OK(h_protect(h, a + SZ_4K, SZ_4K, ro(h), &mapped));
+	assert_int_equal(mapped, SZ_4K);
+	snap(h, &s);
+	expect_count(&s, 512);
+	i = expect_run(&s, 0, a, SZ_4K, pa, 1, rw(h), false);
+	i = expect_run(&s, i, a + SZ_4K, SZ_4K, pa + SZ_4K, 1, ro(h), false);
+	expect_run(&s, i, a + 2 * SZ_4K, SZ_4K, pa + 2 * SZ_4K, 510, rw(h), false);
+	h_snapshot_free(&s);
+	/* Changing it back never merges. */
+	H_OK(h_protect(h, a, SZ_2M, rw(h), &mapped));
+	assert_int_equal(mapped, SZ_2M);
+	snap(h, &s);
+	expect_count(&s, 512);
+	expect_run(&s, 0, a, SZ_4K, pa, 512, rw(h), false);
+	h_snapshot_free(&s);
+	H_OK(h_unmap(h, a, SZ_2M, NULL));
+
+	/* A 2M-aligned change inside a 1G leaf splits to 2M only. */
+	H_OK(h_map(h, big, SZ_1G, pbig, rw(h), MM_MAP_HUGE));
+	H_OK(h_protect(h, big + 5 * SZ_2M, SZ_2M, ro(h), &mapped));
+	assert_int_equal(mapped, SZ_2M);
+	snap(h, &s);
+	expect_count(&s, 512);
+	i = expect_run(&s, 0, big, SZ_2M, pbig, 5, rw(h), false);
+	i = expect_run(&s, i, big + 5 * SZ_2M, SZ_2M, pbig + 5 * SZ_2M, 1, ro(h), false);
+	expect_run(&s, i, big + 6 * SZ_2M, SZ_2M, pbig + 6 * SZ_2M, 506, rw(h), false);
+	h_snapshot_free(&s);
+	H_OK(h_unmap(h, big, SZ_1G, NULL));
+
+	/*
+	 * Two 2M leaves A (ro) and B (rw); protect [A+1M, B+1M) ro: A straddles
+	 * with the same property (no split), B straddles with a change (split).
+	 */
+	H_OK(h_map(h, a, SZ_2M, pa, ro(h), MM_MAP_HUGE));
+	H_OK(h_map(h, a + SZ_2M, SZ_2M, pa + SZ_2M, rw(h), MM_MAP_HUGE));
+	H_OK(h_protect(h, a + 256 * SZ_4K, SZ_2M, ro(h), &mapped));
+	assert_int_equal(mapped, SZ_2M);
+	snap(h, &s);
+	expect_count(&s, 1 + 512);
+	i = expect_run(&s, 0, a, SZ_2M, pa, 1, ro(h), false);
+	i = expect_run(&s, i, a + SZ_2M, SZ_4K, pa + SZ_2M, 256, ro(h), false);
+	expect_run(&s, i, a + SZ_2M + 256 * SZ_4K, SZ_4K, pa + SZ_2M + 256 * SZ_4K, 256, rw(h),
+		   false);
+	h_snapshot_free(&s);
+	/* Protect over nothing. */
+	H_OK(h_protect(h, hv(h, 100 * SZ_1G), SZ_1G, ro(h), &mapped));
+	assert_int_equal(mapped, 0);
+}
+
+/* Bit 0 is the hardware valid/present bit on both targets. */
+static void expect_hw_not_present(struct harness *h, vaddr_t va, unsigned level)
+{
+	pte_t *e = pte_at(h, va, level);
+	assert_non_null(e);
+	if (*e == 0)
+		fail_msg("no-access leaf at 0x%llx (level %u) is an absent PTE",
+			 (unsigned long long)va, level);
+	if (*e & 1)
+		fail_msg("no-access leaf at 0x%llx (level %u): hardware valid bit set (pte 0x%llx)",
+			 (unsigned long long)va, level, (unsigned long long)*e);
+}
+
+/* MODEL.md 6: a no-access mapping stays a mapping, and protect restores it. */
+static void test_noaccess_stays_mapped(void **state)
+{
+	struct harness *h = *state;
+	struct mm_prop none = h_prop(h, 0, MM_CACHE_WB);
+	vaddr_t va = hv(h, 0x12345000);
+	uint64_t fd = h_free_data(h), mapped = 0;
+	struct mm_mapping m;
+	struct h_snapshot s;
+
+	H_OK(h_map(h, va, SZ_4K, 0x9000, rw(h), 0));
+	H_OK(h_protect(h, va, SZ_4K, none, &mapped));
+	assert_int_equal(mapped, SZ_4K);
+	H_OK(h_query(h, va, &m));
+	assert_true(m.present);
+	assert_true(mm_prop_eq(m.prop, none));
+	assert_int_equal(m.pa, 0x9000);
+	expect_hw_not_present(h, va, 1);
+	snap(h, &s);
+	expect_stats(&s, s.stats.nodes, SZ_4K, 1);
+	assert_int_equal(s.free_data, fd - 1);
+	h_snapshot_free(&s);
+	H_OK(h_protect(h, va, SZ_4K, rw(h), &mapped));
+	assert_int_equal(mapped, SZ_4K);
+	H_OK(h_query(h, va, &m));
+	assert_true(mm_prop_eq(m.prop, rw(h)));
+	assert_int_equal(m.pa, 0x9000);
+	H_OK(h_unmap(h, va, SZ_4K, NULL));
+	assert_int_equal(h_free_data(h), fd);
+
+	/* No-access huge leaves at 2M and 1G, mapped directly. */
+	for (uint64_t size = SZ_2M; size <= SZ_1G; size <<= 9) {
+		vaddr_t hva = hv(h, 16 * SZ_1G);
+		unsigned level = size == SZ_2M ? 2 : 3;
+		H_OK(h_map(h, hva, size, size, none, MM_MAP_HUGE));
+		snap(h, &s);
+		expect_count(&s, 1);
+		expect_run(&s, 0, hva, size, size, 1, none, false);
+		expect_stats(&s, s.stats.nodes, size, size / SZ_4K);
+		h_snapshot_free(&s);
+		expect_hw_not_present(h, hva, level);
+		/* A split of a no-access leaf keeps its children no-access. */
+		H_OK(h_protect(h, hva + size / 2, size / 512, ro(h), &mapped));
+		H_OK(h_query(h, hva, &m));
+		assert_true(mm_prop_eq(m.prop, none));
+		assert_int_equal(m.size, size / 512);
+		H_OK(h_query(h, hva + size / 2, &m));
+		assert_true(mm_prop_eq(m.prop, ro(h)));
+		H_OK(h_unmap(h, hva, size, NULL));
+		assert_int_equal(h_free_data(h), fd);
+	}
+}
+
+/* ---- Replace ---- */
+
+static void test_replace_vs_exist(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t va = hv(h, 0x40000000);
+	vaddr_t w = hv(h, 0x80000000);
+	uint64_t fd = h_free_data(h);
+	struct h_snapshot s;
+	size_t i;
+
+	H_OK(h_map(h, va, SZ_4K, 0x11000, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_EEXIST, h_map(h, va - SZ_4K, 2 * SZ_4K, 0x21000, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_EEXIST,
+			     h_map(h, va, SZ_4K, H_MMIO_BASE, rw(h), MM_MAP_MMIO));
+	H_OK(h_map(h, va - SZ_4K, 2 * SZ_4K, 0x21000, ro(h), MM_MAP_REPLACE));
+	snap(h, &s);
+	expect_count(&s, 2);
+	expect_run(&s, 0, va - SZ_4K, SZ_4K, 0x21000, 2, ro(h), false);
+	assert_int_equal(s.free_data, fd - 2); /* the replaced frame was released */
+	h_snapshot_free(&s);
+
+	/* Replace a 4K page in the middle of a 2M leaf. */
+	H_OK(h_map(h, w, SZ_2M, 0x400000, rw(h), MM_MAP_HUGE));
+	EXPECT_ERR_UNCHANGED(h, MM_EEXIST, h_map(h, w + 2 * SZ_4K, SZ_4K, 0x31000, ro(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_EEXIST,
+			     h_map(h, w + 2 * SZ_4K, SZ_4K, 0x31000, ro(h), MM_MAP_HUGE));
+	H_OK(h_map(h, w + 2 * SZ_4K, SZ_4K, 0x31000, ro(h), MM_MAP_REPLACE));
+	snap(h, &s);
+	expect_count(&s, 2 + 512);
+	i = expect_run(&s, 2, w, SZ_4K, 0x400000, 2, rw(h), false);
+	i = expect_run(&s, i, w + 2 * SZ_4K, SZ_4K, 0x31000, 1, ro(h), false);
+	expect_run(&s, i, w + 3 * SZ_4K, SZ_4K, 0x400000 + 3 * SZ_4K, 509, rw(h), false);
+	expect_stats(&s, s.stats.nodes, 2 * SZ_4K + SZ_2M, 2 + 512);
+	h_snapshot_free(&s);
+
+	/* Replace RAM with device memory, huge over the split run. */
+	H_OK(h_map(h, w, SZ_2M, H_MMIO_BASE, rw(h), MM_MAP_MMIO | MM_MAP_HUGE | MM_MAP_REPLACE));
+	snap(h, &s);
+	expect_count(&s, 3);
+	expect_run(&s, 2, w, SZ_2M, H_MMIO_BASE, 1, rw(h), true);
+	expect_stats(&s, s.stats.nodes, 2 * SZ_4K + SZ_2M, 2);
+	assert_int_equal(s.free_data, fd - 2);
+	h_snapshot_free(&s);
+}
+
+/* ---- Query and find ---- */
+
+static void expect_absent(struct harness *h, vaddr_t va, vaddr_t start, uint64_t size)
+{
+	struct mm_mapping m;
+	H_OK(h_query(h, va, &m));
+	if (m.present || m.va != start || m.size != size)
+		fail_msg("query 0x%llx: present=%d va=0x%llx size=0x%llx; expected absent"
+			 " 0x%llx size 0x%llx", (unsigned long long)va, m.present,
+			 (unsigned long long)m.va, (unsigned long long)m.size,
+			 (unsigned long long)start, (unsigned long long)size);
+}
+
+static void test_query_and_find(void **state)
+{
+	struct harness *h = *state;
+	/* Below the root, the kernel has preallocated level-3 nodes. */
+	uint64_t top_absent = h_is_kernel(h) ? SZ_1G : SZ_512G;
+	vaddr_t v = hv(h, SZ_512G + 5 * SZ_1G + 7 * SZ_2M + 3 * SZ_4K);
+	vaddr_t w = hv(h, SZ_512G + 9 * SZ_1G);
+	vaddr_t far = hv(h, 9 * SZ_512G + 3 * SZ_1G + SZ_4K);
+	struct mm_mapping m;
+	struct cursor c;
+
+	expect_absent(h, v, v & ~(top_absent - 1), top_absent);
+	H_OK(h_map(h, v, SZ_4K, 0x8000, rw(h), 0));
+	H_OK(h_map(h, w, SZ_2M, 0x600000, ro(h), MM_MAP_HUGE));
+	/* Absent neighbours at every level. */
+	expect_absent(h, v + SZ_4K, v + SZ_4K, SZ_4K);
+	expect_absent(h, v + SZ_2M, (v + SZ_2M) & ~(SZ_2M - 1), SZ_2M);
+	expect_absent(h, v + SZ_1G, (v + SZ_1G) & ~(SZ_1G - 1), SZ_1G);
+	expect_absent(h, far, far & ~(top_absent - 1), top_absent);
+	/* Query inside a huge leaf returns the whole leaf. */
+	H_OK(h_query(h, w + 0x155000, &m));
+	assert_true(m.present);
+	assert_int_equal(m.va, w);
+	assert_int_equal(m.size, SZ_2M);
+	assert_int_equal(m.pa, 0x600000);
+	assert_true(mm_prop_eq(m.prop, ro(h)));
+
+	/* find: intersecting, around, none, range ending at the leaf. */
+	assert_int_equal(h_find(h, v - 2 * SZ_4K, 4 * SZ_4K, &m), 1);
+	assert_int_equal(m.va, v);
+	assert_int_equal(m.pa, 0x8000);
+	assert_int_equal(h_find(h, v - SZ_1M, SZ_1M + SZ_4K, &m), 1);
+	assert_int_equal(h_find(h, v - SZ_1M, SZ_1M, &m), 0);
+	assert_int_equal(h_find(h, v + SZ_4K, w - v - SZ_4K, &m), 0);
+	assert_int_equal(h_find(h, v + SZ_4K, w - v, &m), 1);
+	assert_int_equal(m.va, w);
+	assert_int_equal(h_find(h, w + 5 * SZ_4K, SZ_4K, &m), 1);
+	assert_int_equal(m.va, w);
+	assert_int_equal(m.size, SZ_2M);
+	assert_int_equal(h_find(h, hv(h, 0), h_space_size(h), &m), 1);
+	assert_int_equal(m.va, v);
+	assert_int_equal(h_find(h, w + SZ_2M, SZ_1G, &m), 0);
+
+	/* Errors of find_next inside a cursor. */
+	H_OK(cursor_open(&c, &h->pt, v, 2 * SZ_4K));
+	H_ERR(cursor_find_next(&c, 0, &m), MM_EINVAL);
+	H_ERR(cursor_find_next(&c, 100, &m), MM_EALIGN);
+	H_ERR(cursor_find_next(&c, 3 * SZ_4K, &m), MM_ERANGE);
+	assert_int_equal(cursor_find_next(&c, 2 * SZ_4K, &m), 1);
+	assert_int_equal(cursor_va(&c), v); /* find does not move the cursor */
+	H_OK(cursor_query(&c, &m));
+	assert_int_equal(m.va, v);
+	cursor_close(&c);
+}
+
+/* ---- Address edges ---- */
+
+static void test_va_edges_user(void **state)
+{
+	struct harness *h = *state;
+	const vaddr_t top = H_USER_TOP - SZ_4K; /* 0x00007ffffffff000 */
+	struct mm_mapping m;
+	uint64_t removed = 0;
+
+	/* VA 0. */
+	H_OK(h_map(h, 0, SZ_4K, 0x3000, rw(h), 0));
+	H_OK(h_query(h, 0, &m));
+	assert_true(m.present);
+	assert_int_equal(m.va, 0);
+	assert_int_equal(h_find(h, 0, SZ_4K, &m), 1);
+	/* The top page of the lower half, and the top 1G. */
+	H_OK(h_map(h, top, SZ_4K, 0x4000, rw(h), 0));
+	H_OK(h_query(h, top, &m));
+	assert_true(m.present);
+	assert_int_equal(m.va, top);
+	assert_int_equal(h_find(h, top, SZ_4K, &m), 1);
+	H_OK(h_protect(h, top, SZ_4K, ro(h), NULL));
+	H_OK(h_unmap(h, top, SZ_4K, &removed));
+	assert_int_equal(removed, SZ_4K);
+	H_OK(h_map(h, H_USER_TOP - SZ_1G, SZ_1G, SZ_1G, rw(h), MM_MAP_HUGE));
+	H_OK(h_query(h, top, &m));
+	assert_int_equal(m.size, SZ_1G);
+	H_OK(h_unmap(h, H_USER_TOP - SZ_2M, SZ_2M, &removed));
+	assert_int_equal(removed, SZ_2M);
+	/* Past the end, wrap-around, other half, non-canonical. */
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_map(h, top, 2 * SZ_4K, 0x5000, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_unmap(h, top, 2 * SZ_4K, NULL));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_map(h, top, UINT64_MAX - SZ_4K + 1, 0, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_unmap(h, SZ_4K, UINT64_MAX - SZ_4K + 1, NULL));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_map(h, H_USER_TOP, SZ_4K, 0x5000, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_map(h, H_KERNEL_BASE, SZ_4K, 0x5000, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE,
+			     h_map(h, 0xfffffffffffff000ull, SZ_4K, 0x5000, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_query(h, 0xfffffffffffff000ull, &m));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_query(h, H_USER_TOP, &m));
+	/* Bad alignment and length. */
+	EXPECT_ERR_UNCHANGED(h, MM_EALIGN, h_map(h, 0x1800, SZ_4K, 0x5000, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_EALIGN, h_map(h, 0x10000, 0x1800, 0x5000, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_EALIGN, h_map(h, 0x10000, SZ_4K, 0x5800, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_EINVAL, h_map(h, 0x10000, 0, 0x5000, rw(h), 0));
+}
+
+static void test_va_edges_kernel(void **state)
+{
+	struct harness *h = *state;
+	const vaddr_t top = 0xfffffffffffff000ull;
+	struct mm_mapping m;
+	uint64_t removed = 0, mapped = 0;
+	struct h_snapshot s;
+
+	H_OK(h_map(h, top, SZ_4K, 0x3000, rw(h), 0));
+	H_OK(h_query(h, top, &m));
+	assert_true(m.present);
+	assert_int_equal(m.va, top);
+	assert_int_equal(m.size, SZ_4K);
+	assert_int_equal(h_find(h, top, SZ_4K, &m), 1);
+	assert_int_equal(m.va, top);
+	H_OK(h_protect(h, top, SZ_4K, ro(h), &mapped));
+	assert_int_equal(mapped, SZ_4K);
+	H_OK(h_map(h, H_KERNEL_BASE, SZ_4K, 0x4000, rw(h), 0));
+	snap(h, &s);
+	expect_count(&s, 2);
+	expect_run(&s, 0, H_KERNEL_BASE, SZ_4K, 0x4000, 1, rw(h), false);
+	expect_run(&s, 1, top, SZ_4K, 0x3000, 1, ro(h), false);
+	h_snapshot_free(&s);
+	H_OK(h_unmap(h, top, SZ_4K, &removed));
+	assert_int_equal(removed, SZ_4K);
+	/* The top 1G as one leaf, then a split at the very top. */
+	H_OK(h_map(h, top - SZ_1G + SZ_4K, SZ_1G, SZ_1G, rw(h), MM_MAP_HUGE));
+	H_OK(h_unmap(h, top, SZ_4K, &removed));
+	assert_int_equal(removed, SZ_4K);
+	H_OK(h_query(h, top - SZ_4K, &m));
+	assert_int_equal(m.size, SZ_4K);
+	assert_int_equal(m.pa, 2 * SZ_1G - 2 * SZ_4K);
+	/* Wrap-around and the other half. */
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_map(h, top, 2 * SZ_4K, 0x5000, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_unmap(h, top, 2 * SZ_4K, NULL));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_protect(h, top - SZ_4K, 3 * SZ_4K, rw(h), NULL));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_find(h, top, 2 * SZ_4K, &m));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_map(h, 0, SZ_4K, 0x5000, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_map(h, H_USER_TOP - SZ_4K, SZ_4K, 0x5000, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_map(h, H_KERNEL_BASE - SZ_4K, SZ_4K, 0x5000, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_query(h, 0x1000, &m));
+}
+
+/* ---- Cursor ranges ---- */
+
+static void test_cursor_range_checks(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t v = hv(h, 0x7000000);
+	struct h_snapshot before, after;
+	struct mm_mapping m;
+	struct cursor c;
+
+	H_ERR(cursor_open(&c, &h->pt, v, 0), MM_EINVAL);
+	H_ERR(cursor_open(&c, &h->pt, v + 8, SZ_4K), MM_EALIGN);
+	H_ERR(cursor_open(&c, &h->pt, v, SZ_4K + 8), MM_EALIGN);
+	snap(h, &before);
+	H_OK(cursor_open(&c, &h->pt, v, 2 * SZ_4K));
+	assert_int_equal(cursor_va(&c), v);
+	H_ERR(cursor_map(&c, 0x1000, 3 * SZ_4K, rw(h), 0), MM_ERANGE);
+	H_ERR(cursor_unmap(&c, 3 * SZ_4K, NULL), MM_ERANGE);
+	H_ERR(cursor_protect(&c, 3 * SZ_4K, ro(h), NULL), MM_ERANGE);
+	H_ERR(cursor_jump(&c, v + 3 * SZ_4K), MM_ERANGE);
+	H_ERR(cursor_jump(&c, v - SZ_4K), MM_ERANGE);
+	H_ERR(cursor_jump(&c, v + 8), MM_EALIGN);
+	assert_int_equal(cursor_va(&c), v);
+	H_OK(cursor_jump(&c, v + SZ_4K));
+	H_ERR(cursor_map(&c, 0x1000, 2 * SZ_4K, rw(h), 0), MM_ERANGE);
+	H_OK(cursor_jump(&c, v));
+	cursor_close(&c);
+	snap(h, &after);
+	h_assert_same(&before, &after, "failed cursor ops");
+	h_snapshot_free(&after);
+
+	H_OK(cursor_open(&c, &h->pt, v, 2 * SZ_4K));
+	H_OK(cursor_map(&c, 0x1000, SZ_4K, rw(h), 0));
+	assert_int_equal(cursor_va(&c), v + SZ_4K);
+	H_OK(cursor_map(&c, 0x9000, SZ_4K, rw(h), 0));
+	assert_int_equal(cursor_va(&c), v + 2 * SZ_4K);
+	H_ERR(cursor_map(&c, 0x1000, SZ_4K, rw(h), 0), MM_ERANGE);
+	H_OK(cursor_jump(&c, v + SZ_4K));
+	H_OK(cursor_query(&c, &m));
+	assert_true(m.present);
+	assert_int_equal(m.pa, 0x9000);
+	H_OK(cursor_protect(&c, SZ_4K, ro(h), NULL));
+	assert_int_equal(cursor_va(&c), v + 2 * SZ_4K);
+	cursor_close(&c);
+	h_assert_check(h, "after cursor ops");
+	snap(h, &after);
+	expect_count(&after, 2);
+	expect_run(&after, 0, v, SZ_4K, 0x1000, 1, rw(h), false);
+	expect_run(&after, 1, v + SZ_4K, SZ_4K, 0x9000, 1, ro(h), false);
+	h_snapshot_free(&after);
+	h_snapshot_free(&before);
+}
+
+/* ---- Reclaim ---- */
+
+static void test_reclaim(void **state)
+{
+	struct harness *h = *state;
+	uint64_t fp = h_free_pool(h), fd = h_free_data(h);
+	uint64_t l3 = h_is_kernel(h) ? 0 : 1; /* the user half allocates its level-3 node */
+	vaddr_t a = hv(h, SZ_512G + SZ_4K), d = a + 9 * SZ_4K;
+	vaddr_t b = hv(h, SZ_512G + 5 * SZ_1G), c = hv(h, SZ_512G + 9 * SZ_1G);
+	struct h_snapshot s;
+
+	H_OK(h_map(h, a, SZ_4K, 0x1000, rw(h), 0));
+	H_OK(h_map(h, d, SZ_4K, 0x2000, rw(h), 0));
+	H_OK(h_map(h, b, SZ_2M, 0x200000, rw(h), MM_MAP_HUGE));
+	H_OK(h_map(h, c, SZ_1G, SZ_1G, rw(h), MM_MAP_HUGE));
+	snap(h, &s);
+	expect_stats(&s, base_nodes(h) + l3 + 3, 2 * SZ_4K + SZ_2M + SZ_1G,
+		     2 + 512 + SZ_1G / SZ_4K);
+	assert_int_equal(s.free_pool, fp - l3 - 3);
+	h_snapshot_free(&s);
+	H_OK(h_unmap(h, a, SZ_4K, NULL)); /* d keeps the level-1 node */
+	snap(h, &s);
+	assert_int_equal(s.stats.nodes, base_nodes(h) + l3 + 3);
+	h_snapshot_free(&s);
+	H_OK(h_unmap(h, d, SZ_4K, NULL)); /* frees the level-1 and level-2 nodes */
+	snap(h, &s);
+	assert_int_equal(s.stats.nodes, base_nodes(h) + l3 + 1);
+	assert_int_equal(s.free_pool, fp - l3 - 1);
+	h_snapshot_free(&s);
+	H_OK(h_unmap(h, b, SZ_2M, NULL));
+	H_OK(h_unmap(h, c, SZ_1G, NULL));
+	snap(h, &s);
+	expect_stats(&s, base_nodes(h), 0, 0);
+	assert_int_equal(s.free_pool, fp);
+	assert_int_equal(s.free_data, fd);
+	h_snapshot_free(&s);
+	/* A split that leaves nothing: map 2M, unmap it in two halves. */
+	H_OK(h_map(h, b, SZ_2M, 0x200000, rw(h), MM_MAP_HUGE));
+	H_OK(h_unmap(h, b, SZ_1M, NULL));
+	H_OK(h_unmap(h, b + SZ_1M, SZ_1M, NULL));
+	unmap_all_and_expect_empty(h, fd, fp);
+}
+
+/* ---- Frames ---- */
+
+/* One frame at several VAs (and inside a huge leaf), plus a live handle. */
+static void test_multi_mapping(void **state)
+{
+	struct harness *h = *state;
+	const paddr_t p = 0x7000;
+	vaddr_t v1 = hv(h, 0x10000000), v2 = hv(h, 0x20000000), v3 = hv(h, 0x40000000);
+	uint64_t fd = h_free_data(h);
+	struct h_snapshot s;
+	paddr_t q;
+
+	H_OK(h_map(h, v1, SZ_4K, p, rw(h), 0));
+	H_OK(h_map(h, v2, SZ_4K, p, ro(h), 0));
+	snap(h, &s);
+	expect_stats(&s, s.stats.nodes, 2 * SZ_4K, 1);
+	assert_int_equal(s.free_data, fd - 1);
+	h_snapshot_free(&s);
+	H_OK(h_map(h, v3, SZ_2M, 0, rw(h), MM_MAP_HUGE)); /* covers p too */
+	snap(h, &s);
+	expect_stats(&s, s.stats.nodes, 2 * SZ_4K + SZ_2M, 512);
+	assert_int_equal(s.free_data, fd - 512);
+	h_snapshot_free(&s);
+	frame_get(&h->ft, p); /* a handle outlives the mappings */
+	H_OK(h_unmap(h, v3, SZ_2M, NULL));
+	snap(h, &s);
+	expect_stats(&s, s.stats.nodes, 2 * SZ_4K, 1);
+	assert_int_equal(s.free_data, fd - 1);
+	h_snapshot_free(&s);
+	H_OK(h_unmap(h, v1, SZ_4K, NULL));
+	H_OK(h_unmap(h, v2, SZ_4K, NULL));
+	assert_int_equal(h_free_data(h), fd - 1);
+	assert_true(atomic_load(&frame_block_head(&h->ft, p)->refcount) != FRAME_REF_UNUSED);
+	h_assert_check(h, "handle without mappings");
+	frame_put(&h->ft, p);
+	assert_int_equal(h_free_data(h), fd);
+	assert_int_equal(atomic_load(&frame_block_head(&h->ft, p)->refcount), FRAME_REF_UNUSED);
+	h_assert_check(h, "after the last put");
+
+	/* A frame the embedder allocated (one handle) can be mapped too. */
+	H_OK(frame_alloc(&h->ft, H_ZONE_DATA, 0, FRAME_DATA, &q));
+	H_OK(h_map(h, v1, SZ_4K, q, rw(h), 0));
+	assert_int_equal(atomic_load(&frame_block_head(&h->ft, q)->refcount), 2);
+	H_OK(h_unmap(h, v1, SZ_4K, NULL));
+	assert_int_equal(atomic_load(&frame_block_head(&h->ft, q)->refcount), 1);
+	frame_put(&h->ft, q);
+	assert_int_equal(h_free_data(h), fd);
+}
+
+static void test_mmio(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t v = hv(h, 0x30000000);
+	uint64_t fd = h_free_data(h), fp;
+	struct mm_mapping m;
+	struct h_snapshot s;
+	struct mm_prop dev = h_prop(h, MM_PROP_R | MM_PROP_W, MM_CACHE_UC);
+
+	H_OK(h_map(h, v, 2 * SZ_4K, H_MMIO_BASE + SZ_4K, dev, MM_MAP_MMIO));
+	fp = h_free_pool(h);
+	snap(h, &s);
+	expect_run(&s, 0, v, SZ_4K, H_MMIO_BASE + SZ_4K, 2, dev, true);
+	expect_stats(&s, s.stats.nodes, 2 * SZ_4K, 0);
+	assert_int_equal(s.free_data, fd);
+	h_snapshot_free(&s);
+	H_OK(h_query(h, v, &m));
+	assert_true(m.mmio);
+	/* Device memory is never RAM, and RAM is never device memory. */
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_map(h, v + SZ_2M, SZ_4K, 0x1000, dev, MM_MAP_MMIO));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE,
+			     h_map(h, v + SZ_2M, SZ_4K, h->pool_base, dev, MM_MAP_MMIO));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE,
+			     h_map(h, v + SZ_2M, 2 * SZ_4K, H_MMIO_BASE + H_MMIO_SIZE - SZ_4K, dev,
+				   MM_MAP_MMIO));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE,
+			     h_map(h, v + SZ_2M, SZ_4K, H_MMIO_BASE - SZ_4K, dev, MM_MAP_MMIO));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_map(h, v + SZ_2M, SZ_4K, H_MMIO_BASE, rw(h), 0));
+	H_OK(h_unmap(h, v, 2 * SZ_4K, NULL));
+	assert_int_equal(h_free_data(h), fd);
+	assert_true(h_free_pool(h) > fp); /* the nodes were reclaimed */
+}
+
+static void test_map_node_frame_is_perm(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t v = hv(h, 0x50000000);
+	const paddr_t pool_end = h->pool_base + h->pool_size;
+	int rc;
+
+	EXPECT_ERR_UNCHANGED(h, MM_EPERM, h_map(h, v, SZ_4K, h->pt.root, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_EPERM, h_map(h, v, SZ_4K, pool_end - SZ_4K, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_EPERM, h_map(h, v, SZ_2M, h->pool_base, rw(h), MM_MAP_HUGE));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_map(h, v, SZ_4K, pool_end, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE, h_map(h, v, SZ_4K, 64 * TiB, rw(h), 0));
+	/* A range from data RAM into the pool: either code is right. */
+	rc = h_map(h, v, 2 * SZ_4K, h->mem - SZ_4K, rw(h), 0);
+	if (rc != MM_EPERM && rc != MM_ERANGE)
+		fail_msg("map across data RAM and the pool -> %s", mm_strerror(rc));
+	/* A node in use right now (the level-1 node of a mapping). */
+	H_OK(h_map(h, v, SZ_4K, 0x1000, rw(h), 0));
+	{
+		pte_t *e = pte_at(h, v, 2);
+		paddr_t l1 = pte_table_addr(&h->arch.fmt, *e);
+		EXPECT_ERR_UNCHANGED(h, MM_EPERM, h_map(h, v + SZ_4K, SZ_4K, l1, rw(h), 0));
+	}
+}
+
+/* ---- Properties ---- */
+
+/* What the contract says about `p` in the space and encoder of h. */
+static int expected_prop_result(const struct harness *h, struct mm_prop p, bool svpbmt)
+{
+	if ((p.flags & ~MM_PROP_ALL) != 0 || p.cache >= MM_CACHE_COUNT)
+		return MM_EINVAL;
+	if ((p.flags & MM_PROP_W) && !(p.flags & MM_PROP_R))
+		return MM_EINVAL;
+	if (!h_is_sv48(h) && (p.flags & MM_PROP_X) && !(p.flags & MM_PROP_R))
+		return MM_EINVAL;
+	if (h_is_kernel(h) ? (p.flags & MM_PROP_U) != 0 : (p.flags & MM_PROP_G) != 0)
+		return MM_EINVAL;
+	if (h_is_sv48(h) && p.cache == MM_CACHE_WT)
+		return MM_ENOTSUP;
+	if (h_is_sv48(h) && !svpbmt && p.cache != MM_CACHE_WB)
+		return MM_ENOTSUP;
+	return MM_OK;
+}
+
+/* Every flag set x every cache: refused as the contract says, or read back exactly. */
+static void test_prop_round_trip_and_errors(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t v = hv(h, 0x60000000);
+	struct mm_mapping m;
+	char pb[16];
+	unsigned ok = 0;
+
+	for (unsigned flags = 0; flags <= MM_PROP_ALL; flags++) {
+		for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
+			struct mm_prop p = mm_prop_make(flags, cache);
+			int want = expected_prop_result(h, p, true);
+			int got = h_map(h, v, SZ_4K, 0x1000, p, 0);
+			if (got != want)
+				fail_msg("map with %s -> %s, expected %s", h_prop_str(p, pb),
+					 mm_strerror(got), mm_strerror(want));
+			if (got != MM_OK)
+				continue;
+			H_OK(h_query(h, v, &m));
+			if (!mm_prop_eq(m.prop, p))
+				fail_msg("mapped %s, read back %s", h_prop_str(p, pb),
+					 h_prop_str(m.prop, pb + 0));
+			/* Huge leaves carry the same property. */
+			H_OK(h_map(h, v + SZ_2M, SZ_2M, SZ_2M, p, MM_MAP_HUGE));
+			H_OK(h_query(h, v + SZ_2M, &m));
+			assert_int_equal(m.size, SZ_2M);
+			if (!mm_prop_eq(m.prop, p))
+				fail_msg("mapped 2M %s, read back another", h_prop_str(p, pb));
+			H_OK(h_unmap(h, v, 2 * SZ_2M, NULL));
+			ok++;
+		}
+	}
+	assert_true(ok >= 8);
+	/* Malformed values, and the same checks in protect (nothing changes). */
+	H_OK(h_map(h, v, SZ_4K, 0x1000, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_EINVAL,
+			     h_protect(h, v, SZ_4K, h_prop(h, MM_PROP_W, MM_CACHE_WB), NULL));
+	EXPECT_ERR_UNCHANGED(h, MM_EINVAL,
+			     h_protect(h, v, SZ_4K, mm_prop_make(MM_PROP_R | 0x40, 0), NULL));
+	EXPECT_ERR_UNCHANGED(h, MM_EINVAL,
+			     h_protect(h, v, SZ_4K, mm_prop_make(MM_PROP_R, 9), NULL));
+	EXPECT_ERR_UNCHANGED(h, MM_EINVAL,
+			     h_protect(h, v, SZ_4K,
+				       mm_prop_make(MM_PROP_R | (h_is_kernel(h) ? MM_PROP_U :
+								 MM_PROP_G), 0), NULL));
+	EXPECT_ERR_UNCHANGED(h, MM_EINVAL,
+			     h_map(h, v + SZ_4K, SZ_4K, 0x2000, mm_prop_make(MM_PROP_R, 200), 0));
+	if (h_is_sv48(h))
+		EXPECT_ERR_UNCHANGED(h, MM_ENOTSUP,
+				     h_protect(h, v, SZ_4K, h_prop(h, MM_PROP_R, MM_CACHE_WT),
+					       NULL));
+	else
+		EXPECT_ERR_UNCHANGED(h, MM_EINVAL,
+				     h_protect(h, v, SZ_4K, h_prop(h, MM_PROP_X, MM_CACHE_WB),
+					       NULL));
+}
+
+/* Sv48 without Svpbmt: only write-back is expressible. */
+static void test_sv48_without_svpbmt(void **state)
+{
+	struct harness *h = *state;
+	struct mm_arch plain;
+	struct page_table pt;
+	struct cursor c;
+	char pb[16];
+
+	if (!h_is_sv48(h))
+		return; /* nothing to test on x86: every cache policy is expressible */
+	harness_arch_init(h, &plain, H_SV48, 0);
+	H_OK(page_table_init_user(&pt, &plain, &h->ft, H_ZONE_POOL, NULL));
+	harness_add_pt(h, &pt);
+	for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
+		struct mm_prop p = mm_prop_make(MM_PROP_R | MM_PROP_W | MM_PROP_U, cache);
+		int want = cache == MM_CACHE_WB ? MM_OK : MM_ENOTSUP;
+		int got;
+		H_OK(cursor_open(&c, &pt, 0x1000000, SZ_4K));
+		got = cursor_map(&c, H_MMIO_BASE, SZ_4K, p, MM_MAP_MMIO);
+		cursor_close(&c);
+		if (got != want)
+			fail_msg("sv48 without svpbmt: %s -> %s, expected %s", h_prop_str(p, pb),
+				 mm_strerror(got), mm_strerror(want));
+		h_assert_check(h, "sv48 without svpbmt");
+	}
+	harness_remove_pt(h, &pt);
+	page_table_destroy(&pt);
+	h_assert_check(h, "after destroying the plain sv48 table");
+}
+
+/* ---- Allocation failure at each point ---- */
+
+typedef int (*h_op)(struct harness *h);
+
+/*
+ * Fail the 1st, 2nd, ... allocation of `op` until it succeeds; after each
+ * failure the view, stats and free memory are unchanged (and mm_check is
+ * OK: the helpers run it).  Returns the number of failures injected.
+ */
+static unsigned fail_each_point(struct harness *h, const char *name, h_op op)
+{
+	for (unsigned n = 1; n < 10000; n++) {
+		struct h_snapshot before, after;
+		int rc;
+		unsigned fired;
+
+		snap(h, &before);
+		h_fail_nth(h, n);
+		rc = op(h);
+		fired = h->failed_allocs;
+		h_fail_nth(h, 0);
+		if (rc == MM_OK) {
+			if (fired)
+				fail_msg("%s: allocation %u failed but the op succeeded", name, n);
+			h_snapshot_free(&before);
+			return n - 1;
+		}
+		if (rc != MM_ENOMEM || fired != 1)
+			fail_msg("%s: with allocation %u failing: %s (hook fired %u)", name, n,
+				 mm_strerror(rc), fired);
+		snap(h, &after);
+		h_assert_same(&before, &after, name);
+		h_snapshot_free(&before);
+		h_snapshot_free(&after);
+	}
+	fail_msg("%s: never succeeded", name);
+	return 0;
+}
+
+static int op_big_huge_map(struct harness *h)
+{
+	return h_map(h, hv(h, 4 * SZ_1G - SZ_2M - SZ_4K), SZ_1G + 2 * SZ_2M + 2 * SZ_4K,
+		     2 * SZ_1G - SZ_2M - SZ_4K, rw(h), MM_MAP_HUGE);
+}
+
+static int op_scattered_map(struct harness *h)
+{
+	/* 4K pages across two 2M and two 1G boundaries: four new level-1 nodes. */
+	return h_map(h, hv(h, 7 * SZ_1G - SZ_2M - SZ_4K), SZ_1G + SZ_2M + 2 * SZ_4K, 0x100000,
+		     rw(h), 0);
+}
+
+static int op_replace_with_splits(struct harness *h)
+{
+	return h_map(h, hv(h, 5 * SZ_1G + 300 * SZ_2M + 5 * SZ_4K), 2 * SZ_4K, 0x3000, ro(h),
+		     MM_MAP_REPLACE);
+}
+
+static int op_unmap_with_splits(struct harness *h)
+{
+	return h_unmap(h, hv(h, 5 * SZ_1G + 100 * SZ_2M + 9 * SZ_4K), SZ_4K, NULL);
+}
+
+static int op_unmap_both_ends(struct harness *h)
+{
+	return h_unmap(h, hv(h, 5 * SZ_1G + 200 * SZ_2M + 9 * SZ_4K), 3 * SZ_2M, NULL);
+}
+
+static int op_protect_with_splits(struct harness *h)
+{
+	return h_protect(h, hv(h, 5 * SZ_1G + 400 * SZ_2M + 9 * SZ_4K), SZ_4K, ro(h), NULL);
+}
+
+static void test_alloc_failure_each_point(void **state)
+{
+	struct harness *h = *state;
+	uint64_t fd = h_free_data(h), fp = h_free_pool(h);
+
+	assert_true(fail_each_point(h, "big huge map", op_big_huge_map) >= 1);
+	assert_true(fail_each_point(h, "4K map over boundaries", op_scattered_map) >= 4);
+	H_OK(h_map(h, hv(h, 5 * SZ_1G), SZ_1G, SZ_1G, rw(h), MM_MAP_HUGE));
+	assert_true(fail_each_point(h, "map replace with splits", op_replace_with_splits) >= 2);
+	assert_true(fail_each_point(h, "unmap with splits", op_unmap_with_splits) >= 1);
+	assert_true(fail_each_point(h, "unmap splitting both ends", op_unmap_both_ends) >= 2);
+	assert_true(fail_each_point(h, "protect with splits", op_protect_with_splits) >= 1);
+	unmap_all_and_expect_empty(h, fd, fp);
+}
+
+/* Node pool exhaustion without injection: a small pool runs out. */
+static void test_pool_exhaustion(void **state)
+{
+	struct harness_param p = ((struct harness *)*state)->param;
+	struct harness *h;
+	struct h_snapshot before, after;
+	int rc = MM_OK;
+	unsigned i;
+
+	p.pool = (p.space == PT_KERNEL ? 257 + 8 : 8) * SZ_4K;
+	h = harness_create(&p);
+	/* Each 4K page in its own 1G region needs two nodes below level 3. */
+	for (i = 0; i < 64 && rc == MM_OK; i++) {
+		snap(h, &before);
+		rc = h_map(h, hv(h, SZ_512G + (uint64_t)i * SZ_1G), SZ_4K, 0x1000, rw(h), 0);
+		if (rc != MM_OK) {
+			snap(h, &after);
+			h_assert_same(&before, &after, "map with the pool exhausted");
+			h_snapshot_free(&after);
+		}
+		h_snapshot_free(&before);
+	}
+	assert_int_equal(rc, MM_ENOMEM);
+	assert_true(i > 1);
+	harness_destroy(h);
+}
+
+/* ---- TLB and release order ---- */
+
+static bool flushes_saw(const struct harness *h, uint64_t fd, uint64_t fp)
+{
+	for (unsigned i = 0; i < h->nr_tlb; i++) {
+		const struct tlb_event *e = &h->tlb_log[i];
+		if (e->kind == TLB_ACTIVATE)
+			continue;
+		if (e->free_data != fd || e->free_pool != fp)
+			return false;
+	}
+	return true;
+}
+
+static void test_tlb_release_after_flush(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t v = hv(h, 0x70000000);
+	uint64_t fd, fp;
+	struct cursor c;
+
+	/* Unmap 2M of 4K pages: nothing freed until cursor_flush. */
+	H_OK(h_map(h, v, SZ_2M, 0x200000, rw(h), 0));
+	fd = h_free_data(h);
+	fp = h_free_pool(h);
+	h_tlb_reset(h);
+	H_OK(cursor_open(&c, &h->pt, v, SZ_2M));
+	H_OK(cursor_unmap(&c, SZ_2M, NULL));
+	assert_int_equal(h_free_data(h), fd);
+	assert_int_equal(h_free_pool(h), fp);
+	cursor_flush(&c);
+	assert_int_equal(h_free_data(h), fd + 512);
+	assert_int_equal(h_free_pool(h), fp + path_nodes(h, SZ_4K));
+	assert_true(h_tlb_covers(h, 0, v, SZ_2M));
+	assert_true(flushes_saw(h, fd, fp));
+	cursor_close(&c);
+	h_assert_check(h, "after unmap + flush");
+
+	/* Same with cursor_close only, for a huge leaf. */
+	H_OK(h_map(h, v, SZ_2M, 0x200000, rw(h), MM_MAP_HUGE));
+	fd = h_free_data(h);
+	fp = h_free_pool(h);
+	h_tlb_reset(h);
+	H_OK(cursor_open(&c, &h->pt, v, SZ_2M));
+	H_OK(cursor_unmap(&c, SZ_2M, NULL));
+	assert_int_equal(h_free_data(h), fd);
+	assert_int_equal(h_free_pool(h), fp);
+	cursor_close(&c);
+	assert_int_equal(h_free_data(h), fd + 512);
+	assert_true(h_tlb_covers(h, 0, v, SZ_2M));
+	assert_true(flushes_saw(h, fd, fp));
+	h_assert_check(h, "after unmap + close");
+
+	/* Replace: the old frame is released only after the flush. */
+	H_OK(h_map(h, v, SZ_4K, 0x11000, rw(h), 0));
+	fd = h_free_data(h);
+	h_tlb_reset(h);
+	H_OK(cursor_open(&c, &h->pt, v, SZ_4K));
+	H_OK(cursor_map(&c, 0x12000, SZ_4K, rw(h), MM_MAP_REPLACE));
+	assert_int_equal(h_free_data(h), fd - 1); /* new frame claimed, old one still held */
+	cursor_close(&c);
+	assert_int_equal(h_free_data(h), fd);
+	assert_true(h_tlb_covers(h, 0, v, SZ_4K));
+	for (unsigned i = 0; i < h->nr_tlb; i++)
+		if (h->tlb_log[i].kind != TLB_ACTIVATE)
+			assert_int_equal(h->tlb_log[i].free_data, fd - 1);
+
+	/* Protect that removes a permission must be flushed. */
+	h_tlb_reset(h);
+	H_OK(h_protect(h, v, SZ_4K, ro(h), NULL));
+	assert_true(h_tlb_covers(h, 0, v, SZ_4K));
+	h_tlb_reset(h);
+	H_OK(h_protect(h, v, SZ_4K, h_prop(h, 0, MM_CACHE_WB), NULL));
+	assert_true(h_tlb_covers(h, 0, v, SZ_4K));
+	assert_int_equal(h->tlb_overflow, 0);
+}
+
+/* ---- The checker can fail ---- */
+
+static void expect_violation(struct harness *h, const char *what)
+{
+	char buf[512];
+	int rc = h_check(h, buf, sizeof(buf));
+	if (rc == MM_OK)
+		fail_msg("mm_check did not notice: %s", what);
+	if (buf[0] == '\0')
+		fail_msg("mm_check noticed %s but gave no description", what);
+	print_message("  (%s) -> %s\n", what, buf);
+}
+
+static void test_checker_detects_corruption(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t v = hv(h, 0x90000000);
+	const paddr_t p = 0x5000;
+	struct frame_slot *data, *root, *l1slot;
+	pte_t *leaf, saved, *l2e;
+	uint32_t saved32;
+	uint8_t saved8;
+
+	H_OK(h_map(h, v, SZ_4K, p, rw(h), 0));
+	data = frame_block_head(&h->ft, p);
+	root = frame_slot_of(&h->ft, h->pt.root);
+	leaf = pte_at(h, v, 1);
+	l2e = pte_at(h, v, 2);
+	assert_non_null(data);
+	assert_non_null(leaf);
+	l1slot = frame_slot_of(&h->ft, pte_table_addr(&h->arch.fmt, *l2e));
+
+	atomic_fetch_add(&data->map_count, 1);
+	expect_violation(h, "map_count one too high");
+	atomic_fetch_sub(&data->map_count, 1);
+	h_assert_check(h, "map_count restored");
+
+	root->nr_children++;
+	expect_violation(h, "root nr_children one too high");
+	root->nr_children--;
+	h_assert_check(h, "nr_children restored");
+
+	saved = *leaf;
+	*leaf = 0;
+	expect_violation(h, "leaf PTE cleared behind the mm's back");
+	*leaf = saved;
+	h_assert_check(h, "PTE restored");
+
+	*leaf = pte_make(&h->arch.fmt, saved & ~h->arch.fmt.addr_mask, h->pt.root);
+	expect_violation(h, "leaf pointing at the root node");
+	*leaf = saved;
+
+	saved32 = atomic_load(&data->refcount);
+	atomic_store(&data->refcount, FRAME_REF_UNUSED);
+	expect_violation(h, "mapped frame marked free");
+	atomic_store(&data->refcount, saved32);
+	h_assert_check(h, "refcount restored");
+
+	saved8 = l1slot->level;
+	l1slot->level = 2;
+	expect_violation(h, "level-1 node labelled level 2");
+	l1slot->level = saved8;
+
+	saved8 = l1slot->usage;
+	l1slot->usage = FRAME_DATA;
+	expect_violation(h, "node slot labelled as data");
+	l1slot->usage = saved8;
+	h_assert_check(h, "everything restored");
+}
+
+/* ---- Kernel tables: preallocated nodes, sharing, destroy ---- */
+
+static void test_kernel_shared_into_user(void **state)
+{
+	struct harness *h = *state; /* h->pt is the kernel table */
+	struct page_table u;
+	struct mm_stats st;
+	const pte_t *kroot, *uroot;
+	uint64_t fd, fp;
+
+	mm_stats(&h->pt, &st);
+	assert_int_equal(st.nodes, base_nodes(h));
+	H_OK(h_map(h, H_KERNEL_BASE + SZ_1G, SZ_4K, 0x1000, rw(h), 0));
+	fd = h_free_data(h);
+	fp = h_free_pool(h);
+	H_OK(page_table_init_user(&u, &h->arch, &h->ft, H_ZONE_POOL, &h->pt));
+	harness_add_pt(h, &u);
+	assert_int_equal(h_free_pool(h), fp - 1);
+	kroot = frame_to_virt(&h->ft, h->pt.root);
+	uroot = frame_to_virt(&h->ft, u.root);
+	for (unsigned i = 0; i < MM_PTES_PER_NODE; i++)
+		assert_true(i < 256 ? uroot[i] == 0 : uroot[i] == kroot[i]);
+	mm_stats(&u, &st);
+	assert_int_equal(st.nodes, 1);
+	assert_int_equal(page_table_space_base(&u), 0);
+	assert_int_equal(page_table_space_size(&u), H_USER_TOP);
+	assert_int_equal(page_table_space_base(&h->pt), H_KERNEL_BASE);
+	/* Both map the same frame; the checker sees both tables. */
+	H_OK(h_map_pt(h, &u, 0x400000, SZ_4K, 0x1000, mm_prop_make(MM_PROP_R | MM_PROP_U, 0), 0));
+	H_OK(h_map_pt(h, &u, SZ_1G, SZ_1G, SZ_1G, mm_prop_make(MM_PROP_R | MM_PROP_U, 0),
+		      MM_MAP_HUGE));
+	mm_stats(&u, &st);
+	assert_int_equal(st.nodes, 1 + 3 + 1);
+	assert_int_equal(st.frames, 1 + SZ_1G / SZ_4K);
+	h_assert_check(h, "kernel + user");
+	/* A user cursor never reaches the kernel half. */
+	{
+		struct cursor c;
+		H_ERR(cursor_open(&c, &u, H_KERNEL_BASE + SZ_1G, SZ_4K), MM_ERANGE);
+	}
+	page_table_activate(&u);
+	assert_int_equal(h->tlb_log[h->nr_tlb - 1].kind, TLB_ACTIVATE);
+	assert_int_equal(h->tlb_log[h->nr_tlb - 1].va, u.root);
+	harness_remove_pt(h, &u);
+	page_table_destroy(&u);
+	h_assert_check(h, "after destroying the user table");
+	assert_int_equal(h_free_data(h), fd);
+	assert_int_equal(h_free_pool(h), fp);
+	mm_stats(&h->pt, &st);
+	assert_int_equal(st.nodes, base_nodes(h) + 2);
+	assert_int_equal(st.frames, 1);
+	assert_int_equal(page_table_max_leaf_level(&h->pt), 3);
+}
+
+static void test_destroy_user_releases_everything(void **state)
+{
+	struct harness *h = *state;
+	struct page_table u;
+	uint64_t fd = h_free_data(h), fp = h_free_pool(h), fd1, fp1;
+	struct mm_prop p = mm_prop_make(MM_PROP_R | MM_PROP_W | MM_PROP_U, 0);
+
+	H_OK(page_table_init_user(&u, &h->arch, &h->ft, H_ZONE_POOL, NULL));
+	harness_add_pt(h, &u);
+	H_OK(h_map_pt(h, &u, SZ_1G, SZ_1G, SZ_1G, p, MM_MAP_HUGE));
+	H_OK(h_map_pt(h, &u, 3 * SZ_1G, SZ_2M + SZ_4K, 0x7000, p, 0));
+	H_OK(h_map_pt(h, &u, SZ_512G, SZ_2M, H_MMIO_BASE, p, MM_MAP_MMIO | MM_MAP_HUGE));
+	H_OK(h_unmap_pt(h, &u, SZ_1G + 3 * SZ_4K, SZ_4K, NULL)); /* splits */
+	assert_true(h_free_pool(h) < fp);
+	harness_remove_pt(h, &u);
+	fd1 = h_free_data(h);
+	fp1 = h_free_pool(h);
+	h_tlb_reset(h);
+	page_table_destroy(&u);
+	h_assert_check(h, "after destroy");
+	assert_int_equal(h_free_data(h), fd);
+	assert_int_equal(h_free_pool(h), fp);
+	/* It flushed, and nothing was freed before the flush. */
+	assert_true(h_tlb_covers(h, 0, SZ_1G, SZ_1G) && h_tlb_covers(h, 0, SZ_512G, SZ_2M));
+	assert_true(flushes_saw(h, fd1, fp1));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		H_TEST_BOTH(test_map_4k),
+		H_TEST_BOTH_KERNEL(test_map_4k),
+		H_TEST_BOTH(test_map_without_huge_is_4k),
+		H_TEST_BOTH(test_map_huge_each_level),
+		H_TEST_BOTH_KERNEL(test_map_huge_each_level),
+		H_TEST_BOTH(test_map_huge_greedy),
+		H_TEST_BOTH_KERNEL(test_map_huge_greedy),
+		H_TEST_BOTH(test_exact_cover_is_one_huge_leaf),
+		H_TEST_BOTH(test_split_1g_every_child),
+		H_TEST_BOTH_KERNEL(test_split_1g_every_child),
+		H_TEST_BOTH(test_split_512g_every_child),
+		H_TEST_BOTH_KERNEL(test_split_512g_every_child),
+		H_TEST_BOTH(test_unmap_straddling_both_ends),
+		H_TEST_BOTH(test_protect_splits_only_where_changed),
+		H_TEST_BOTH_KERNEL(test_protect_splits_only_where_changed),
+		H_TEST_BOTH(test_noaccess_stays_mapped),
+		H_TEST_BOTH_KERNEL(test_noaccess_stays_mapped),
+		H_TEST_BOTH(test_replace_vs_exist),
+		H_TEST_BOTH(test_query_and_find),
+		H_TEST_BOTH_KERNEL(test_query_and_find),
+		H_TEST_BOTH(test_va_edges_user),
+		H_TEST_BOTH_KERNEL(test_va_edges_kernel),
+		H_TEST_BOTH(test_cursor_range_checks),
+		H_TEST_BOTH_KERNEL(test_cursor_range_checks),
+		H_TEST_BOTH(test_reclaim),
+		H_TEST_BOTH_KERNEL(test_reclaim),
+		H_TEST_BOTH(test_multi_mapping),
+		H_TEST_BOTH(test_mmio),
+		H_TEST_BOTH(test_map_node_frame_is_perm),
+		H_TEST_BOTH(test_prop_round_trip_and_errors),
+		H_TEST_BOTH_KERNEL(test_prop_round_trip_and_errors),
+		H_TEST_BOTH(test_sv48_without_svpbmt),
+		H_TEST_BOTH(test_alloc_failure_each_point),
+		H_TEST_BOTH_KERNEL(test_alloc_failure_each_point),
+		H_TEST_BOTH(test_pool_exhaustion),
+		H_TEST_BOTH_KERNEL(test_pool_exhaustion),
+		H_TEST_BOTH(test_tlb_release_after_flush),
+		H_TEST_BOTH_KERNEL(test_tlb_release_after_flush),
+		H_TEST_BOTH(test_checker_detects_corruption),
+		H_TEST_BOTH_KERNEL(test_checker_detects_corruption),
+		H_TEST_BOTH_KERNEL(test_kernel_shared_into_user),
+		H_TEST_BOTH(test_destroy_user_releases_everything),
+	};
+	return cmocka_run_group_tests_name("cursor", tests, NULL, NULL);
+}
