@@ -47,7 +47,12 @@ vaddr_t cursor_canonical(const struct mm_arch *a, uint64_t off)
 
 vaddr_t cursor_va(const struct cursor *c)
 {
-	return cursor_canonical(c->arch, c->va);
+	/*
+	 * Relative to the half, not sign-extended: the end of the user half
+	 * is 2^47 and the end of the kernel half wraps to 0, like va + len.
+	 */
+	uint64_t half_off = c->pt->space == PT_KERNEL ? page_table_space_size(c->pt) : 0;
+	return page_table_space_base(c->pt) + (c->va - half_off);
 }
 
 /* Tree offset of `va`, or MM_ERANGE if va is not in the table's half. */
