@@ -200,7 +200,8 @@ int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t le
 
 	*c = (struct cursor){ .pt = pt, .arch = pt->arch, .start = start,
 			      .end = start + len, .va = start,
-			      .release = FRAME_NIL, .reserve = FRAME_NIL };
+			      .release = FRAME_NIL, .reserve = FRAME_NIL,
+			      .block_hint = FRAME_NIL };
 	unsigned level;
 	paddr_t guard = lock_covering_node(pt, c->start, c->end, 1, &level);
 	c->guard_level = level;

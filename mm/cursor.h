@@ -65,6 +65,8 @@ struct cursor {
 	uint32_t release;
 	/* Nodes allocated up front for the operation in progress. */
 	uint32_t reserve;
+	/* Last data block looked up (slot index): runs of calls skip the search. */
+	uint32_t block_hint;
 };
 
 /*

@@ -90,7 +90,7 @@ static inline struct span entry_span(unsigned level, uint64_t base, uint64_t t, 
 static void ref_flush(struct op *op)
 {
 	if (op->ref_n)
-		frame_map_leaves(op->ft, op->ref_pa, op->ref_size, op->ref_n);
+		frame_map_leaves(op->ft, op->ref_pa, op->ref_size, op->ref_n, &op->c->block_hint);
 	op->ref_n = 0;
 }
 
@@ -98,7 +98,7 @@ static void unref_flush(struct op *op)
 {
 	if (op->unref_n)
 		frame_unmap_leaves(op->ft, op->unref_pa, op->unref_size, op->unref_n,
-				   &op->c->release);
+				   &op->c->release, &op->c->block_hint);
 	op->unref_n = 0;
 }
 
@@ -207,7 +207,7 @@ static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp
 		child->tbl[j] = pte_make(op->f, tmpl, pa + j * step);
 	child->slot->nr_children = MM_PTES_PER_NODE;
 	if (frame_is_ram(op->ft, pa))
-		frame_split_leaf(op->ft, pa, mm_level_size(n->level));
+		frame_split_leaf(op->ft, pa, mm_level_size(n->level), &op->c->block_hint);
 	link_child(op, n, sp->i, child);
 }
 
@@ -491,7 +491,7 @@ int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, 
 	if (flags & MM_MAP_MMIO)
 		err = frame_range_is_mmio(c->pt->ft, pa, len) ? MM_OK : MM_ERANGE;
 	else
-		err = frame_map_check(c->pt->ft, pa, len);
+		err = frame_map_check(c->pt->ft, pa, len, &c->block_hint);
 	if (err)
 		return err;
 

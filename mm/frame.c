@@ -369,6 +369,45 @@ struct frame_slot *frame_block_head(const struct frame_table *ft, paddr_t pa)
 	return (struct frame_slot *)0;
 }
 
+/*
+ * frame_block_head with a hint: the head found last time (slot index, or
+ * FRAME_NIL).  A head whose block still covers pa is the answer, stale or
+ * not, because blocks are disjoint; otherwise search and update the hint.
+ */
+static struct frame_slot *block_head_hinted(const struct frame_table *ft, paddr_t pa,
+					    uint32_t *hint)
+{
+	uint64_t pfn = pa >> MM_PAGE_SHIFT;
+	if (*hint < ft->nr_slots) {
+		struct frame_slot *h = &ft->slots[*hint];
+		uint64_t hpfn = slot_pfn(ft, h);
+		if (slot_is_head(h) && pfn >= hpfn && pfn - hpfn < block_frames(h))
+			return h;
+	}
+	struct frame_slot *h = frame_block_head(ft, pa);
+	if (h)
+		*hint = frame_slot_index(ft, h);
+	return h;
+}
+
+/*
+ * Counts of data blocks change only under the allocator lock, so a plain
+ * load and store suffice (no locked read-modify-write per update).
+ */
+static inline void locked_add(_Atomic uint32_t *v, uint32_t d)
+{
+	atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + d,
+			      memory_order_relaxed);
+}
+
+/* Subtract and return the new value; allocator lock held. */
+static inline uint32_t locked_sub(_Atomic uint32_t *v, uint32_t d)
+{
+	uint32_t n = atomic_load_explicit(v, memory_order_relaxed) - d;
+	atomic_store_explicit(v, n, memory_order_relaxed);
+	return n;
+}
+
 /* ---- allocation ---- */
 
 int frame_alloc(struct frame_table *ft, unsigned zone, unsigned order, enum frame_usage usage,
@@ -418,7 +457,7 @@ void frame_get(struct frame_table *ft, paddr_t pa)
 	mm_spin_lock(&ft->lock);
 	struct frame_slot *h = frame_block_head(ft, pa);
 	if (h && h->usage == FRAME_DATA)
-		atomic_fetch_add_explicit(&h->refcount, 1, memory_order_relaxed);
+		locked_add(&h->refcount, 1);
 	mm_spin_unlock(&ft->lock);
 }
 
@@ -437,8 +476,7 @@ void frame_put(struct frame_table *ft, paddr_t pa)
 {
 	mm_spin_lock(&ft->lock);
 	struct frame_slot *h = frame_block_head(ft, pa);
-	if (h && h->usage == FRAME_DATA &&
-	    atomic_fetch_sub_explicit(&h->refcount, 1, memory_order_acq_rel) == 1)
+	if (h && h->usage == FRAME_DATA && locked_sub(&h->refcount, 1) == 0)
 		free_if_unreferenced_locked(ft, h);
 	mm_spin_unlock(&ft->lock);
 }
@@ -457,13 +495,13 @@ uint64_t frame_zone_free_frames(const struct frame_table *ft, unsigned zone)
 
 /* ---- mapping references (frame_internal.h) ---- */
 
-int frame_map_check(const struct frame_table *ft, paddr_t pa, uint64_t len)
+int frame_map_check(const struct frame_table *ft, paddr_t pa, uint64_t len, uint32_t *hint)
 {
 	uint64_t pfn = pa >> MM_PAGE_SHIFT, end = pfn + (len >> MM_PAGE_SHIFT);
 	uint64_t extra = len >> MM_PAGE_SHIFT;
 
 	for (uint64_t p = pfn; p < end;) {
-		const struct frame_slot *h = frame_block_head(ft, p << MM_PAGE_SHIFT);
+		const struct frame_slot *h = block_head_hinted(ft, p << MM_PAGE_SHIFT, hint);
 		if (!h)
 			return MM_ERANGE;
 		if (slot_is_free(h)) {
@@ -492,13 +530,14 @@ static uint64_t leaves_touching(paddr_t pa, uint64_t leaf_size, paddr_t lo, padd
  * block can then neither be freed nor merged between finding its head and
  * counting on it.  One lock round trip per block per run of leaves.
  */
-void frame_map_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n)
+void frame_map_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n,
+		      uint32_t *hint)
 {
 	paddr_t cur = pa, end = pa + leaf_size * n;
 
 	mm_spin_lock(&ft->lock);
 	while (cur < end) {
-		struct frame_slot *h = frame_block_head(ft, cur);
+		struct frame_slot *h = block_head_hinted(ft, cur, hint);
 		if (slot_is_free(h)) {
 			/* Claim the largest aligned free piece inside the range. */
 			unsigned order = claim_order(cur >> MM_PAGE_SHIFT, end >> MM_PAGE_SHIFT, h);
@@ -511,8 +550,8 @@ void frame_map_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, ui
 		paddr_t stop = bend < end ? bend : end;
 		uint32_t refs = (uint32_t)leaves_touching(pa, leaf_size, cur, stop);
 		/* From 0 too: a block pending release is simply kept. */
-		atomic_fetch_add_explicit(&h->refcount, refs, memory_order_relaxed);
-		atomic_fetch_add_explicit(&h->map_count, refs, memory_order_relaxed);
+		locked_add(&h->refcount, refs);
+		locked_add(&h->map_count, refs);
 		cur = stop;
 	}
 	mm_spin_unlock(&ft->lock);
@@ -528,31 +567,31 @@ void frame_release_push(struct frame_table *ft, uint32_t *release, struct frame_
 }
 
 void frame_unmap_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n,
-			uint32_t *release)
+			uint32_t *release, uint32_t *hint)
 {
 	paddr_t cur = pa, end = pa + leaf_size * n;
 
 	mm_spin_lock(&ft->lock);
 	while (cur < end) {
-		struct frame_slot *h = frame_block_head(ft, cur);
+		struct frame_slot *h = block_head_hinted(ft, cur, hint);
 		paddr_t bend = (slot_pfn(ft, h) + block_frames(h)) << MM_PAGE_SHIFT;
 		paddr_t stop = bend < end ? bend : end;
 		uint32_t refs = (uint32_t)leaves_touching(pa, leaf_size, cur, stop);
-		atomic_fetch_sub_explicit(&h->map_count, refs, memory_order_relaxed);
+		locked_sub(&h->map_count, refs);
 		/* The last reference leaves the block at 0 ("transient") until the flush. */
-		if (atomic_fetch_sub_explicit(&h->refcount, refs, memory_order_acq_rel) == refs)
+		if (locked_sub(&h->refcount, refs) == 0)
 			frame_release_push(ft, release, h);
 		cur = stop;
 	}
 	mm_spin_unlock(&ft->lock);
 }
 
-void frame_split_leaf(struct frame_table *ft, paddr_t pa, uint64_t size)
+void frame_split_leaf(struct frame_table *ft, paddr_t pa, uint64_t size, uint32_t *hint)
 {
 	uint32_t none = FRAME_NIL;
 	/* Add the children's references first so the count never touches zero. */
-	frame_map_leaves(ft, pa, size / MM_PTES_PER_NODE, MM_PTES_PER_NODE);
-	frame_unmap_leaves(ft, pa, size, 1, &none);
+	frame_map_leaves(ft, pa, size / MM_PTES_PER_NODE, MM_PTES_PER_NODE, hint);
+	frame_unmap_leaves(ft, pa, size, 1, &none, hint);
 }
 
 int frame_node_alloc(struct frame_table *ft, unsigned zone, unsigned level, paddr_t *pa)

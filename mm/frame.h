@@ -27,6 +27,12 @@
  * Claiming a free block is UNUSED -> 0 (under the allocator lock), then
  * the metadata is written, then the count is published.
  *
+ * Freeing is per block too: a block returns to the allocator when its last
+ * reference goes.  A frame inside a block that is no longer mapped, while
+ * another part of the block still is (a 2 MiB leaf split and partly
+ * unmapped), stays allocated until the whole block is released: the price
+ * of O(1) accounting per leaf, bounded by the block's size.
+ *
  * Zones.  Each RAM range belongs to a zone (at most FRAME_MAX_ZONES).
  * Allocations name their zone; `map` may claim free frames only in a zone
  * marked claimable (ptsim's data RAM, the kernel's script sandbox).

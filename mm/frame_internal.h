@@ -8,6 +8,9 @@
  * run of n equal leaves therefore costs one update per block, however many
  * leaves fall into it: mapping 1 GiB of 4 KiB leaves inside one 1 GiB block
  * is a single +262144.
+ *
+ * `hint` (per cursor, FRAME_NIL at first) remembers the last block head
+ * found, so runs of calls inside one block skip the head search.
  */
 #ifndef MM_FRAME_INTERNAL_H
 #define MM_FRAME_INTERNAL_H
@@ -20,23 +23,24 @@
  * metadata frame, or a free frame of a non-claimable zone), MM_ENOMEM
  * (a reference count would overflow).  Changes nothing.
  */
-int frame_map_check(const struct frame_table *ft, paddr_t pa, uint64_t len);
+int frame_map_check(const struct frame_table *ft, paddr_t pa, uint64_t len, uint32_t *hint);
 
 /*
  * Take the references of `n` consecutive leaves of `leaf_size` starting at
  * `pa` (validated by frame_map_check), claiming free frames as DATA blocks.
  */
-void frame_map_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n);
+void frame_map_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n,
+		      uint32_t *hint);
 
 /*
  * Drop the references of `n` consecutive leaves.  A block whose count
  * reaches zero is put on `*release` (to be freed after the TLB flush).
  */
 void frame_unmap_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n,
-			uint32_t *release);
+			uint32_t *release, uint32_t *hint);
 
 /* Account the split of one leaf of `size` into 512 leaves of size/512. */
-void frame_split_leaf(struct frame_table *ft, paddr_t pa, uint64_t size);
+void frame_split_leaf(struct frame_table *ft, paddr_t pa, uint64_t size, uint32_t *hint);
 
 /* A zeroed page-table node for `level` from `zone`, refcount 1, unlocked. */
 int frame_node_alloc(struct frame_table *ft, unsigned zone, unsigned level, paddr_t *pa);
