@@ -148,6 +148,12 @@ uint64_t h_space_size(const struct harness *h);
 vaddr_t h_canonical(uint64_t off);
 /* A property valid in h->pt's space: flags plus U (user) or G (kernel). */
 struct mm_prop h_prop(const struct harness *h, unsigned rwx, enum mm_cache cache);
+/*
+ * The contract's answer for property `p` in h->pt's space and encoder
+ * (PTSIM.md "Properties"): MM_OK, MM_EINVAL or MM_ENOTSUP.  `svpbmt`: the
+ * sv48 encoder has Svpbmt.
+ */
+int h_expected_prop_result(const struct harness *h, struct mm_prop p, bool svpbmt);
 uint64_t h_free_data(const struct harness *h);
 uint64_t h_free_pool(const struct harness *h);
 const char *h_prop_str(struct mm_prop p, char buf[16]);

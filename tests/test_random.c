@@ -1,0 +1,844 @@
+/*
+ * test_random.c - seeded randomized differential test of the cursor
+ * against a small reference model of the contract (PTSIM.md "Semantics").
+ *
+ * The model is a sorted list of leaves {offset, size, pa, prop, mmio}
+ * (offsets from the start of the table's half) with the contract's rules
+ * and nothing else: greedy huge-page choice, splits that step the PA by the
+ * child's size, protect that splits only where the property changes,
+ * replace as unmap + map, exist, unmap, no implicit merge.  After every
+ * operation the mm's view must equal the model leaf for leaf, stats.nodes
+ * must equal the root plus the distinct nodes on paths to leaves, the
+ * frame counts and free memory must follow, and mm_check must pass.
+ * Occasionally an allocation is made to fail: the operation must then fail
+ * as a whole.
+ *
+ * Seed: MM_TEST_SEED (default below); operations per run: MM_TEST_OPS.
+ * The seed and the last operation are printed when a run fails.
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_SEED 0x5eed2026u
+#define DEFAULT_OPS 2500
+#define MAX_MODEL_LEAVES 12000 /* beyond this the window is cleared */
+#define MAX_NEW_LEAVES 2048    /* a single map never creates more */
+
+/* ---- Random numbers (splitmix64: tiny, seedable, good enough) ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t below(uint64_t n)
+{
+	return rnd() % n;
+}
+
+static bool chance(unsigned percent)
+{
+	return below(100) < percent;
+}
+
+/* ---- The reference model ---- */
+
+struct leaf {
+	uint64_t off; /* offset from the space base */
+	uint64_t size;
+	paddr_t pa;
+	struct mm_prop prop;
+	bool mmio;
+};
+
+struct model {
+	struct leaf *v;
+	size_t n, cap;
+	unsigned max_level; /* highest leaf level */
+	bool kernel;
+};
+
+static void model_reserve(struct model *m, size_t extra)
+{
+	if (m->n + extra <= m->cap)
+		return;
+	while (m->cap < m->n + extra)
+		m->cap = m->cap ? 2 * m->cap : 1024;
+	m->v = realloc(m->v, m->cap * sizeof(*m->v));
+	assert_non_null(m->v);
+}
+
+static uint64_t leaf_end(const struct leaf *l)
+{
+	return l->off + l->size;
+}
+
+/* Index of the first leaf ending after `off` (n if none). */
+static size_t model_first_after(const struct model *m, uint64_t off)
+{
+	size_t lo = 0, hi = m->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (leaf_end(&m->v[mid]) <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The leaf containing `off`, or NULL. */
+static struct leaf *model_leaf_at(struct model *m, uint64_t off)
+{
+	size_t i = model_first_after(m, off);
+	return i < m->n && m->v[i].off <= off ? &m->v[i] : NULL;
+}
+
+static bool model_intersects(const struct model *m, uint64_t lo, uint64_t hi)
+{
+	size_t i = model_first_after(m, lo);
+	return i < m->n && m->v[i].off < hi;
+}
+
+/* Replace leaf i by its 512 children (same prop, PA stepping by the child size). */
+static void model_split_leaf(struct model *m, size_t i)
+{
+	struct leaf parent = m->v[i];
+	uint64_t child = parent.size / MM_PTES_PER_NODE;
+
+	model_reserve(m, MM_PTES_PER_NODE - 1);
+	memmove(&m->v[i + MM_PTES_PER_NODE], &m->v[i + 1], (m->n - i - 1) * sizeof(*m->v));
+	for (unsigned k = 0; k < MM_PTES_PER_NODE; k++) {
+		struct leaf *c = &m->v[i + k];
+		*c = parent;
+		c->off = parent.off + k * child;
+		c->pa = parent.pa + k * child;
+		c->size = child;
+	}
+	m->n += MM_PTES_PER_NODE - 1;
+}
+
+/* Split until `b` is a leaf boundary (or lies in no leaf). */
+static void model_split_at(struct model *m, uint64_t b)
+{
+	for (;;) {
+		size_t i = model_first_after(m, b);
+		if (i == m->n || m->v[i].off >= b)
+			return; /* b is a boundary, or in no leaf */
+		model_split_leaf(m, i);
+	}
+}
+
+/* Bytes of leaves inside [lo, hi). */
+static uint64_t model_bytes_in(const struct model *m, uint64_t lo, uint64_t hi)
+{
+	uint64_t sum = 0;
+	for (size_t i = model_first_after(m, lo); i < m->n && m->v[i].off < hi; i++) {
+		uint64_t a = m->v[i].off > lo ? m->v[i].off : lo;
+		uint64_t b = leaf_end(&m->v[i]) < hi ? leaf_end(&m->v[i]) : hi;
+		sum += b - a;
+	}
+	return sum;
+}
+
+static uint64_t model_unmap(struct model *m, uint64_t lo, uint64_t hi)
+{
+	size_t first, last;
+	uint64_t removed = 0;
+
+	model_split_at(m, lo);
+	model_split_at(m, hi);
+	first = model_first_after(m, lo);
+	for (last = first; last < m->n && m->v[last].off < hi; last++)
+		removed += m->v[last].size;
+	memmove(&m->v[first], &m->v[last], (m->n - last) * sizeof(*m->v));
+	m->n -= last - first;
+	return removed;
+}
+
+/* Split at b only if the leaf straddling b would change property. */
+static void model_split_if_changes(struct model *m, uint64_t b, struct mm_prop p)
+{
+	struct leaf *l = model_leaf_at(m, b);
+	if (l != NULL && l->off != b && !mm_prop_eq(l->prop, p))
+		model_split_at(m, b);
+}
+
+static uint64_t model_protect(struct model *m, uint64_t lo, uint64_t hi, struct mm_prop p)
+{
+	uint64_t mapped = model_bytes_in(m, lo, hi);
+
+	model_split_if_changes(m, lo, p);
+	model_split_if_changes(m, hi, p);
+	for (size_t i = model_first_after(m, lo); i < m->n && m->v[i].off < hi; i++) {
+		/* A leaf still straddling an end has the property already. */
+		if (m->v[i].off >= lo && leaf_end(&m->v[i]) <= hi)
+			m->v[i].prop = p;
+	}
+	return mapped;
+}
+
+/* The greedy page size at (off, pa) with `left` bytes to go. */
+static uint64_t greedy_size(const struct model *m, uint64_t off, paddr_t pa, uint64_t left,
+			    bool huge)
+{
+	for (unsigned level = huge ? m->max_level : 1; level > 1; level--) {
+		uint64_t s = mm_level_size(level);
+		if (mm_is_aligned(off, s) && mm_is_aligned(pa, s) && left >= s)
+			return s;
+	}
+	return SZ_4K;
+}
+
+static uint64_t model_count_new_leaves(const struct model *m, uint64_t off, paddr_t pa,
+				       uint64_t len, bool huge)
+{
+	uint64_t n = 0;
+	while (len > 0 && n <= MAX_NEW_LEAVES) {
+		uint64_t s = greedy_size(m, off, pa, len, huge);
+		off += s;
+		pa += s;
+		len -= s;
+		n++;
+	}
+	return n;
+}
+
+/* Install the leaves of a map into a range known to be empty. */
+static void model_install(struct model *m, uint64_t off, paddr_t pa, uint64_t len,
+			  struct mm_prop p, bool huge, bool mmio)
+{
+	size_t i = model_first_after(m, off);
+	uint64_t count = model_count_new_leaves(m, off, pa, len, huge);
+
+	model_reserve(m, count);
+	memmove(&m->v[i + count], &m->v[i], (m->n - i) * sizeof(*m->v));
+	for (uint64_t k = 0; k < count; k++) {
+		uint64_t s = greedy_size(m, off, pa, len, huge);
+		m->v[i + k] = (struct leaf){ off, s, pa, p, mmio };
+		off += s;
+		pa += s;
+		len -= s;
+	}
+	m->n += count;
+}
+
+static unsigned size_level(uint64_t size)
+{
+	unsigned level = 1;
+	while (mm_level_size(level) < size)
+		level++;
+	return level;
+}
+
+/*
+ * Nodes: the root, plus for each level L below it the distinct level-L
+ * nodes on paths to leaves (a leaf of level l lies below nodes of levels
+ * l..levels-1); the kernel's level-3 nodes are all preallocated.
+ * Leaves are sorted, so each level's node ids come in order.
+ */
+static uint64_t model_nodes(const struct model *m)
+{
+	uint64_t nodes = 1;
+	for (unsigned level = 1; level < MM_MAX_LEVELS; level++) {
+		uint64_t last = UINT64_MAX, count = 0;
+		if (m->kernel && level == MM_MAX_LEVELS - 1) {
+			nodes += MM_PTES_PER_NODE / 2;
+			continue;
+		}
+		for (size_t i = 0; i < m->n; i++) {
+			uint64_t id;
+			if (size_level(m->v[i].size) > level)
+				continue;
+			id = m->v[i].off / mm_level_size(level + 1);
+			if (id != last) {
+				count++;
+				last = id;
+			}
+		}
+		nodes += count;
+	}
+	return nodes;
+}
+
+static int pa_cmp(const void *a, const void *b)
+{
+	const struct leaf *x = a, *y = b;
+	return x->pa < y->pa ? -1 : x->pa > y->pa;
+}
+
+/* The RAM the model maps, as sorted disjoint PA intervals. */
+struct pa_ranges {
+	struct { paddr_t lo, hi; } *r;
+	size_t n;
+	uint64_t frames; /* distinct RAM frames mapped at least once */
+};
+
+static void model_ram_ranges(const struct model *m, struct pa_ranges *out)
+{
+	struct leaf *ram = malloc((m->n + 1) * sizeof(*ram));
+	size_t n = 0;
+
+	assert_non_null(ram);
+	out->r = malloc((m->n + 1) * sizeof(*out->r));
+	assert_non_null(out->r);
+	out->n = 0;
+	out->frames = 0;
+	for (size_t i = 0; i < m->n; i++)
+		if (!m->v[i].mmio)
+			ram[n++] = m->v[i];
+	qsort(ram, n, sizeof(*ram), pa_cmp);
+	for (size_t i = 0; i < n; i++) {
+		paddr_t lo = ram[i].pa, hi = ram[i].pa + ram[i].size;
+		if (out->n > 0 && lo <= out->r[out->n - 1].hi) {
+			if (hi > out->r[out->n - 1].hi)
+				out->r[out->n - 1].hi = hi;
+		} else {
+			out->r[out->n].lo = lo;
+			out->r[out->n].hi = hi;
+			out->n++;
+		}
+	}
+	for (size_t i = 0; i < out->n; i++)
+		out->frames += (out->r[i].hi - out->r[i].lo) / SZ_4K;
+	free(ram);
+}
+
+static bool ranges_intersect(const struct pa_ranges *pr, paddr_t lo, paddr_t hi)
+{
+	size_t a = 0, b = pr->n;
+	while (a < b) { /* first range ending after lo */
+		size_t mid = (a + b) / 2;
+		if (pr->r[mid].hi <= lo)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a < pr->n && pr->r[a].lo < hi;
+}
+
+static uint64_t model_mapped(const struct model *m)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < m->n; i++)
+		sum += m->v[i].size;
+	return sum;
+}
+
+/* The absent entry around `off` (not in any leaf): size of its level. */
+static uint64_t model_absent_size(const struct model *m, uint64_t off, unsigned levels)
+{
+	for (unsigned level = 1; level < levels; level++) {
+		uint64_t region = mm_level_size(level + 1);
+		uint64_t lo = off & ~(region - 1);
+		if ((m->kernel && level == levels - 1) || model_intersects(m, lo, lo + region))
+			return mm_level_size(level);
+	}
+	return mm_level_size(levels);
+}
+
+/* ---- The run ---- */
+
+struct run {
+	struct harness *h;
+	struct model m;
+	uint64_t seed;
+	unsigned op_index;
+	char op[256];
+	bool in_progress;
+	uint64_t free_data0, free_pool0, nodes0;
+	/* The window the operations touch (offsets from the space base). */
+	uint64_t win_lo, win_hi;
+	/* Tallies, to show the run exercised what it should. */
+	unsigned n_ok, n_err, n_nomem, n_split_ops;
+};
+
+static struct run *current_run;
+
+static void run_fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void run_fail(struct run *r, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fail_msg("seed 0x%" PRIx64 " op #%u [%s]: %s", r->seed, r->op_index, r->op, msg);
+}
+
+static vaddr_t va_of(const struct run *r, uint64_t off)
+{
+	return h_space_base(r->h) + off;
+}
+
+/*
+ * Data RAM against the model.  frame.h counts references per allocated
+ * block (a 1G block mapped as one leaf is one block), so an unmapped frame
+ * whose block still has mapped frames stays allocated.  What must hold:
+ * every allocated data block still holds a mapped frame (nothing leaked),
+ * and the free count is exactly the RAM outside allocated blocks.
+ */
+static void compare_data_blocks(struct run *r, const struct pa_ranges *pr)
+{
+	struct frame_table *ft = &r->h->ft;
+	uint64_t allocated = 0;
+	paddr_t pa = 0;
+
+	while (pa < r->h->mem) {
+		const struct frame_slot *s = frame_block_head(ft, pa);
+		paddr_t head = frame_slot_pa(ft, s);
+		uint64_t size = SZ_4K << s->order;
+		if (atomic_load(&s->refcount) != FRAME_REF_UNUSED) {
+			if (!ranges_intersect(pr, head, head + size))
+				run_fail(r, "data block 0x%" PRIx64 " (order %u, refcount 0x%x) is"
+					 " allocated but none of its frames is mapped", head, s->order,
+					 atomic_load(&s->refcount));
+			allocated += size / SZ_4K;
+		}
+		pa = head + size;
+	}
+	if (allocated < pr->frames)
+		run_fail(r, "%" PRIu64 " frames allocated, fewer than the %" PRIu64 " mapped",
+			 allocated, pr->frames);
+	if (h_free_data(r->h) != r->free_data0 - allocated)
+		run_fail(r, "free data frames %" PRIu64 ", but %" PRIu64 " of %" PRIu64
+			 " are in allocated blocks", h_free_data(r->h), allocated, r->free_data0);
+}
+
+/* Compare the mm with the model: view, stats, free memory. */
+static void compare(struct run *r)
+{
+	struct h_snapshot s;
+	const struct model *m = &r->m;
+	struct pa_ranges pr;
+	uint64_t nodes;
+	char b1[16], b2[16];
+
+	h_snapshot(r->h, &s);
+	for (size_t i = 0; i < s.nr && i < m->n; i++) {
+		const struct mm_mapping *g = &s.leaves[i];
+		const struct leaf *w = &m->v[i];
+		if (g->va != va_of(r, w->off) || g->size != w->size || g->pa != w->pa ||
+		    !mm_prop_eq(g->prop, w->prop) || g->mmio != w->mmio)
+			run_fail(r, "leaf %zu: mm va=0x%" PRIx64 " size=0x%" PRIx64 " pa=0x%" PRIx64
+				 " %s mmio=%d; model va=0x%" PRIx64 " size=0x%" PRIx64
+				 " pa=0x%" PRIx64 " %s mmio=%d", i, g->va, g->size, g->pa,
+				 h_prop_str(g->prop, b1), g->mmio, va_of(r, w->off), w->size, w->pa,
+				 h_prop_str(w->prop, b2), w->mmio);
+	}
+	if (s.nr != m->n)
+		run_fail(r, "mm has %zu leaves, the model %zu", s.nr, m->n);
+	nodes = model_nodes(m);
+	model_ram_ranges(m, &pr);
+	if (s.stats.nodes != nodes)
+		run_fail(r, "stats.nodes=%" PRIu64 ", model %" PRIu64, s.stats.nodes, nodes);
+	if (s.stats.mapped != model_mapped(m))
+		run_fail(r, "stats.mapped=0x%" PRIx64 ", model 0x%" PRIx64, s.stats.mapped,
+			 model_mapped(m));
+	if (s.stats.frames != pr.frames)
+		run_fail(r, "stats.frames=%" PRIu64 ", model %" PRIu64, s.stats.frames, pr.frames);
+	compare_data_blocks(r, &pr);
+	if (s.free_pool != r->free_pool0 - (nodes - r->nodes0))
+		run_fail(r, "free pool frames %" PRIu64 ", expected %" PRIu64, s.free_pool,
+			 r->free_pool0 - (nodes - r->nodes0));
+	free(pr.r);
+	h_snapshot_free(&s);
+}
+
+/* ---- Random operation parameters ---- */
+
+/* A boundary-heavy offset inside the window. */
+static uint64_t pick_off(struct run *r)
+{
+	static const uint64_t idx[] = { 0, 1, 2, 255, 256, 510, 511 };
+	uint64_t off = r->win_lo;
+	if (chance(30))
+		off += SZ_512G;
+	off += idx[below(7)] * SZ_1G * (chance(60) ? 0 : 1);
+	off += idx[below(7)] * SZ_2M * (chance(40) ? 0 : 1);
+	off += idx[below(7)] * SZ_4K * (chance(50) ? 0 : 1);
+	if (chance(20))
+		off -= SZ_4K * (1 + below(3)); /* just below a boundary */
+	if (off < r->win_lo)
+		off = r->win_lo;
+	return off;
+}
+
+/* A length biased to page sizes and their neighbours, inside the window. */
+static uint64_t pick_len(struct run *r, uint64_t off, bool small_only)
+{
+	uint64_t len;
+	unsigned kind = below(small_only ? 2 : 4);
+
+	if (kind == 0)
+		len = SZ_4K * (1 + below(8));
+	else if (kind == 1)
+		len = SZ_2M * (1 + below(2));
+	else if (kind == 2)
+		len = SZ_1G * (1 + below(2));
+	else
+		len = SZ_512G;
+	if (chance(30))
+		len += SZ_4K * (1 + below(2));
+	else if (chance(20) && len > SZ_4K)
+		len -= SZ_4K;
+	if (off + len > r->win_hi)
+		len = r->win_hi - off;
+	return len;
+}
+
+static struct mm_prop pick_prop(struct run *r)
+{
+	static const unsigned flags[] = {
+		MM_PROP_R, MM_PROP_R | MM_PROP_W, MM_PROP_R | MM_PROP_X,
+		MM_PROP_R | MM_PROP_W | MM_PROP_X, 0, MM_PROP_X,
+	};
+	struct harness *h = r->h;
+	unsigned f = flags[below(6)];
+	unsigned cache = chance(80) ? MM_CACHE_WB : (unsigned)below(MM_CACHE_COUNT);
+	if (chance(3))
+		f = MM_PROP_W; /* malformed */
+	if (chance(85))
+		f |= h_is_kernel(h) ? MM_PROP_G : MM_PROP_U;
+	else if (chance(20))
+		f |= h_is_kernel(h) ? MM_PROP_U : MM_PROP_G; /* wrong half */
+	return mm_prop_make(f, cache);
+}
+
+/* ---- Operations ---- */
+
+/* Accept `rc` if it is expected, or ENOMEM when an injected failure fired. */
+static bool rc_acceptable(struct run *r, int rc, const int *codes, unsigned ncodes)
+{
+	if (rc == MM_ENOMEM && r->h->failed_allocs)
+		return true;
+	for (unsigned i = 0; i < ncodes; i++)
+		if (codes[i] == rc)
+			return true;
+	return false;
+}
+
+/* Open a cursor on the op's range, or on a larger one and jump (both must work). */
+static int open_for(struct run *r, struct cursor *c, uint64_t off, uint64_t len)
+{
+	uint64_t lo = off, hi = off + len;
+	int rc;
+	if (chance(30)) {
+		uint64_t before = SZ_4K * below(4), after = SZ_4K * below(4);
+		lo = off >= before ? off - before : 0;
+		hi = hi + after <= h_space_size(r->h) ? hi + after : hi;
+	}
+	rc = cursor_open(c, &r->h->pt, va_of(r, lo), hi - lo);
+	if (rc != MM_OK)
+		run_fail(r, "cursor_open -> %s", mm_strerror(rc));
+	if (lo != off) {
+		rc = cursor_jump(c, va_of(r, off));
+		if (rc != MM_OK)
+			run_fail(r, "cursor_jump -> %s", mm_strerror(rc));
+	}
+	return rc;
+}
+
+/* Maybe arm a failure of one of the next few allocations. */
+static void maybe_inject(struct run *r)
+{
+	h_fail_nth(r->h, chance(12) ? 1 + (unsigned)below(4) : 0);
+}
+
+static void finish_op(struct run *r, int rc)
+{
+	struct harness *h = r->h;
+	unsigned fired = h->failed_allocs;
+	h_fail_nth(h, 0);
+	if (rc == MM_OK && fired)
+		run_fail(r, "an allocation failed but the op succeeded");
+	if (rc == MM_ENOMEM) {
+		if (!fired)
+			run_fail(r, "nomem without an injected failure");
+		r->n_nomem++;
+	} else if (rc == MM_OK) {
+		r->n_ok++;
+	} else {
+		r->n_err++;
+	}
+	h_assert_check(h, r->op);
+	compare(r);
+}
+
+static void do_map(struct run *r, bool mmio)
+{
+	struct harness *h = r->h;
+	bool huge = chance(65), replace = chance(40);
+	uint64_t off = pick_off(r);
+	uint64_t len = pick_len(r, off, !(huge || mmio));
+	struct mm_prop p = pick_prop(r);
+	unsigned flags = (huge ? MM_MAP_HUGE : 0) | (replace ? MM_MAP_REPLACE : 0) |
+			 (mmio ? MM_MAP_MMIO : 0);
+	int codes[4], prc, rc;
+	unsigned nc = 0;
+	paddr_t pa;
+	struct cursor c;
+
+	/* A PA congruent to the VA modulo big pages most of the time. */
+	if (mmio) {
+		pa = H_MMIO_BASE + (chance(80) ? off % SZ_512G : SZ_4K * below(1024));
+		if (chance(3))
+			pa = SZ_4K * below(16); /* RAM: refused */
+	} else {
+		uint64_t span = h->mem > len ? h->mem - len : 0;
+		pa = chance(75) ? (off % SZ_1G) + SZ_1G * below(h->mem / SZ_1G)
+				: SZ_4K * below(span / SZ_4K + 1);
+		if (chance(3))
+			pa = h->pool_base + SZ_4K * below(16); /* node pool: refused */
+	}
+	if (model_count_new_leaves(&r->m, off, pa, len, huge) > MAX_NEW_LEAVES)
+		return; /* too many leaves to be interesting; pick another op */
+	snprintf(r->op, sizeof(r->op), "%s va=0x%" PRIx64 " len=0x%" PRIx64 " pa=0x%" PRIx64
+		 " flags=%c%c prop=0x%x:%u", mmio ? "mmio" : "map", va_of(r, off), len, pa,
+		 huge ? 'h' : '-', replace ? 'r' : '-', p.flags, p.cache);
+
+	/* What the contract allows as an answer. */
+	prc = h_expected_prop_result(h, p, true);
+	if (prc != MM_OK)
+		codes[nc++] = prc;
+	if (mmio && !frame_range_is_mmio(&h->ft, pa, len))
+		codes[nc++] = MM_ERANGE;
+	if (!mmio && pa + len > h->mem) {
+		codes[nc++] = MM_EPERM;
+		codes[nc++] = MM_ERANGE;
+	}
+	if (!replace && model_intersects(&r->m, off, off + len))
+		codes[nc++] = MM_EEXIST;
+
+	maybe_inject(r);
+	open_for(r, &c, off, len);
+	rc = cursor_map(&c, pa, len, p, flags);
+	cursor_close(&c);
+	if (nc == 0 && rc != MM_OK && !(rc == MM_ENOMEM && h->failed_allocs))
+		run_fail(r, "-> %s, the model says ok", mm_strerror(rc));
+	if (nc != 0 && (rc == MM_OK || !rc_acceptable(r, rc, codes, nc)))
+		run_fail(r, "-> %s, the model says %s", mm_strerror(rc), mm_strerror(codes[0]));
+	if (rc == MM_OK) {
+		if (replace) {
+			if (model_intersects(&r->m, off, off + len))
+				r->n_split_ops++;
+			model_unmap(&r->m, off, off + len);
+		}
+		model_install(&r->m, off, pa, len, p, huge, mmio);
+	}
+	finish_op(r, rc);
+}
+
+static void do_unmap(struct run *r)
+{
+	uint64_t off = pick_off(r), len = pick_len(r, off, false), removed = ~0ull, want;
+	struct cursor c;
+	int rc;
+
+	snprintf(r->op, sizeof(r->op), "unmap va=0x%" PRIx64 " len=0x%" PRIx64, va_of(r, off), len);
+	maybe_inject(r);
+	open_for(r, &c, off, len);
+	rc = cursor_unmap(&c, len, &removed);
+	cursor_close(&c);
+	if (rc != MM_OK && !(rc == MM_ENOMEM && r->h->failed_allocs))
+		run_fail(r, "-> %s", mm_strerror(rc));
+	if (rc == MM_OK) {
+		want = model_unmap(&r->m, off, off + len);
+		if (removed != want)
+			run_fail(r, "removed 0x%" PRIx64 ", model 0x%" PRIx64, removed, want);
+	}
+	finish_op(r, rc);
+}
+
+static void do_protect(struct run *r)
+{
+	uint64_t off = pick_off(r), len = pick_len(r, off, false), mapped = ~0ull, want;
+	struct mm_prop p = pick_prop(r);
+	int prc = h_expected_prop_result(r->h, p, true);
+	size_t n_before = r->m.n;
+	struct cursor c;
+	int rc;
+
+	snprintf(r->op, sizeof(r->op), "protect va=0x%" PRIx64 " len=0x%" PRIx64 " prop=0x%x:%u",
+		 va_of(r, off), len, p.flags, p.cache);
+	maybe_inject(r);
+	open_for(r, &c, off, len);
+	rc = cursor_protect(&c, len, p, &mapped);
+	cursor_close(&c);
+	if (prc != MM_OK && rc != prc && !(rc == MM_ENOMEM && r->h->failed_allocs))
+		run_fail(r, "-> %s, the model says %s", mm_strerror(rc), mm_strerror(prc));
+	if (prc == MM_OK && rc != MM_OK && !(rc == MM_ENOMEM && r->h->failed_allocs))
+		run_fail(r, "-> %s, the model says ok", mm_strerror(rc));
+	if (rc == MM_OK) {
+		want = model_protect(&r->m, off, off + len, p);
+		if (mapped != want)
+			run_fail(r, "mapped 0x%" PRIx64 ", model 0x%" PRIx64, mapped, want);
+		if (r->m.n != n_before)
+			r->n_split_ops++;
+	}
+	finish_op(r, rc);
+}
+
+static void do_query(struct run *r)
+{
+	uint64_t off = pick_off(r);
+	struct leaf *l = model_leaf_at(&r->m, off);
+	struct mm_mapping g;
+	int rc;
+
+	snprintf(r->op, sizeof(r->op), "query va=0x%" PRIx64, va_of(r, off));
+	rc = h_query(r->h, va_of(r, off), &g);
+	if (rc != MM_OK)
+		run_fail(r, "-> %s", mm_strerror(rc));
+	if (l != NULL) {
+		if (!g.present || g.va != va_of(r, l->off) || g.size != l->size || g.pa != l->pa ||
+		    !mm_prop_eq(g.prop, l->prop) || g.mmio != l->mmio)
+			run_fail(r, "got present=%d va=0x%" PRIx64 " size=0x%" PRIx64
+				 " pa=0x%" PRIx64 "; model leaf va=0x%" PRIx64 " size=0x%" PRIx64
+				 " pa=0x%" PRIx64, g.present, g.va, g.size, g.pa,
+				 va_of(r, l->off), l->size, l->pa);
+	} else {
+		uint64_t size = model_absent_size(&r->m, off, r->h->arch.levels);
+		uint64_t start = off & ~(size - 1);
+		if (g.present || g.va != va_of(r, start) || g.size != size)
+			run_fail(r, "got present=%d va=0x%" PRIx64 " size=0x%" PRIx64
+				 "; model: absent va=0x%" PRIx64 " size=0x%" PRIx64, g.present,
+				 g.va, g.size, va_of(r, start), size);
+	}
+}
+
+static void do_find(struct run *r)
+{
+	uint64_t off = pick_off(r), len = pick_len(r, off, false);
+	size_t i = model_first_after(&r->m, off);
+	bool want = i < r->m.n && r->m.v[i].off < off + len;
+	struct mm_mapping g;
+	int rc;
+
+	snprintf(r->op, sizeof(r->op), "find va=0x%" PRIx64 " len=0x%" PRIx64, va_of(r, off), len);
+	rc = h_find(r->h, va_of(r, off), len, &g);
+	if (rc < 0)
+		run_fail(r, "-> %s", mm_strerror(rc));
+	if (rc != (want ? 1 : 0))
+		run_fail(r, "found=%d, model %d", rc, want);
+	if (want && (g.va != va_of(r, r->m.v[i].off) || g.size != r->m.v[i].size ||
+		     g.pa != r->m.v[i].pa))
+		run_fail(r, "found va=0x%" PRIx64 " size=0x%" PRIx64 ", model va=0x%" PRIx64
+			 " size=0x%" PRIx64, g.va, g.size, va_of(r, r->m.v[i].off),
+			 r->m.v[i].size);
+}
+
+static void clear_window(struct run *r)
+{
+	uint64_t removed = 0;
+	snprintf(r->op, sizeof(r->op), "unmap the window");
+	H_OK(h_unmap(r->h, va_of(r, r->win_lo), r->win_hi - r->win_lo, &removed));
+	if (removed != model_mapped(&r->m))
+		run_fail(r, "removed 0x%" PRIx64 ", model 0x%" PRIx64, removed,
+			 model_mapped(&r->m));
+	r->m.n = 0;
+	compare(r);
+}
+
+static uint64_t env_u64(const char *name, uint64_t dflt)
+{
+	const char *s = getenv(name);
+	return s && *s ? strtoull(s, NULL, 0) : dflt;
+}
+
+static void test_random_differential(void **state)
+{
+	struct harness *h = *state;
+	static struct run r; /* static: the teardown reads it after a failure */
+	unsigned ops = (unsigned)env_u64("MM_TEST_OPS", DEFAULT_OPS);
+
+	memset(&r, 0, sizeof(r));
+	r.h = h;
+	r.seed = env_u64("MM_TEST_SEED", DEFAULT_SEED);
+	rng_state = r.seed ^ ((uint64_t)h->param.arch << 32) ^ ((uint64_t)h->param.space << 40);
+	r.m.max_level = (unsigned)size_level(h_max_leaf_size(h));
+	r.m.kernel = h_is_kernel(h);
+	/* Operations on the harness go through cursors here; the harness
+	 * helpers used by query/find/clear check after each op already. */
+	r.free_data0 = h_free_data(h);
+	r.free_pool0 = h_free_pool(h);
+	r.nodes0 = model_nodes(&r.m);
+	r.win_lo = SZ_512G; /* root entries 1..2 of the half */
+	r.win_hi = 3 * SZ_512G;
+	r.in_progress = true;
+	current_run = &r;
+	compare(&r);
+
+	for (r.op_index = 0; r.op_index < ops; r.op_index++) {
+		unsigned k = (unsigned)below(100);
+		if (r.m.n > MAX_MODEL_LEAVES || k < 1)
+			clear_window(&r);
+		else if (k < 30)
+			do_map(&r, false);
+		else if (k < 40)
+			do_map(&r, true);
+		else if (k < 58)
+			do_unmap(&r);
+		else if (k < 80)
+			do_protect(&r);
+		else if (k < 90)
+			do_query(&r);
+		else
+			do_find(&r);
+	}
+	clear_window(&r);
+	print_message("  seed 0x%" PRIx64 ": %u ok, %u refused, %u nomem, %u splitting ops\n",
+		      r.seed, r.n_ok, r.n_err, r.n_nomem, r.n_split_ops);
+	/* The run must have exercised every kind of outcome. */
+	assert_true(r.n_ok > ops / 4);
+	assert_true(r.n_err > 0);
+	assert_true(r.n_nomem > 0);
+	assert_true(r.n_split_ops > 0);
+	r.in_progress = false;
+	current_run = NULL;
+	free(r.m.v);
+	r.m.v = NULL;
+}
+
+/* Teardown that names the seed when the run stopped in the middle. */
+static int random_teardown(void **state)
+{
+	if (current_run != NULL && current_run->in_progress) {
+		fprintf(stderr, "test_random: failed with MM_TEST_SEED=0x%" PRIx64
+			" at op #%u: %s\n", current_run->seed, current_run->op_index,
+			current_run->op);
+		free(current_run->m.v);
+		current_run = NULL;
+	}
+	return harness_teardown(state);
+}
+
+static const struct harness_param random_user_x86 = { H_X86_64, PT_USER, 2 * GiB, 32 * MiB };
+static const struct harness_param random_user_sv48 = { H_SV48, PT_USER, 2 * GiB, 32 * MiB };
+static const struct harness_param random_kernel_x86 = { H_X86_64, PT_KERNEL, 2 * GiB, 32 * MiB };
+static const struct harness_param random_kernel_sv48 = { H_SV48, PT_KERNEL, 2 * GiB, 32 * MiB };
+
+#define RANDOM_TEST(param_) \
+	{ "test_random_differential/" #param_, test_random_differential, harness_setup, \
+	  random_teardown, (void *)&(param_) }
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		RANDOM_TEST(random_user_x86),
+		RANDOM_TEST(random_user_sv48),
+		RANDOM_TEST(random_kernel_x86),
+		RANDOM_TEST(random_kernel_sv48),
+	};
+	return cmocka_run_group_tests_name("random", tests, NULL, NULL);
+}
