@@ -156,6 +156,8 @@ static uint64_t model_unmap(struct model *m, uint64_t lo, uint64_t hi)
 	size_t first, last;
 	uint64_t removed = 0;
 
+	if (m->n == 0)
+		return 0;
 	model_split_at(m, lo);
 	model_split_at(m, hi);
 	first = model_first_after(m, lo);
@@ -639,17 +641,72 @@ static void do_map(struct run *r, bool mmio)
 	finish_op(r, rc);
 }
 
+/*
+ * The leaves of [lo, hi) that the op changes (all, or those whose property
+ * differs from `p`), clipped to the range, as the VA ranges a TLB flush
+ * must cover.  Taken from the model before the op.
+ */
+struct va_ranges {
+	uint64_t lo[64], hi[64];
+	unsigned n;
+	bool overflow;
+};
+
+static void changed_ranges(const struct model *m, uint64_t lo, uint64_t hi, bool only_changed,
+			   struct mm_prop p, struct va_ranges *out)
+{
+	out->n = 0;
+	out->overflow = false;
+	for (size_t i = model_first_after(m, lo); i < m->n && m->v[i].off < hi; i++) {
+		if (only_changed && mm_prop_eq(m->v[i].prop, p))
+			continue;
+		if (out->n == 64) {
+			out->overflow = true;
+			return;
+		}
+		out->lo[out->n] = m->v[i].off > lo ? m->v[i].off : lo;
+		out->hi[out->n] = leaf_end(&m->v[i]) < hi ? leaf_end(&m->v[i]) : hi;
+		out->n++;
+	}
+}
+
+/* Every changed range was flushed, and nothing was freed before the first flush. */
+static void expect_flushed(struct run *r, const struct va_ranges *vr, uint64_t fd, uint64_t fp)
+{
+	const struct harness *h = r->h;
+	for (unsigned i = 0; i < vr->n; i++)
+		if (!h_tlb_covers(h, 0, va_of(r, vr->lo[i]), vr->hi[i] - vr->lo[i]))
+			run_fail(r, "no TLB flush covers 0x%" PRIx64 "+0x%" PRIx64,
+				 va_of(r, vr->lo[i]), vr->hi[i] - vr->lo[i]);
+	for (unsigned i = 0; i < h->nr_tlb; i++) {
+		if (h->tlb_log[i].kind == TLB_ACTIVATE)
+			continue;
+		if (h->tlb_log[i].free_data < fd || h->tlb_log[i].free_pool < fp)
+			break; /* the op allocated before flushing: fine */
+		if (h->tlb_log[i].free_data != fd || h->tlb_log[i].free_pool != fp)
+			run_fail(r, "memory was freed before the first TLB flush");
+		break;
+	}
+}
+
 static void do_unmap(struct run *r)
 {
 	uint64_t off = pick_off(r), len = pick_len(r, off, false), removed = ~0ull, want;
 	struct cursor c;
 	int rc;
 
+	struct va_ranges vr;
+	uint64_t fd = h_free_data(r->h), fp = h_free_pool(r->h);
+
 	snprintf(r->op, sizeof(r->op), "unmap va=0x%" PRIx64 " len=0x%" PRIx64, va_of(r, off), len);
+	changed_ranges(&r->m, off, off + len, false, mm_prop_make(0, 0), &vr);
 	maybe_inject(r);
+	h_tlb_reset(r->h);
 	open_for(r, &c, off, len);
 	rc = cursor_unmap(&c, len, &removed);
 	cursor_close(&c);
+	if (rc == MM_OK)
+		expect_flushed(r, &vr, fd, fp);
 	if (rc != MM_OK && !(rc == MM_ENOMEM && r->h->failed_allocs))
 		run_fail(r, "-> %s", mm_strerror(rc));
 	if (rc == MM_OK) {
@@ -669,12 +726,19 @@ static void do_protect(struct run *r)
 	struct cursor c;
 	int rc;
 
+	struct va_ranges vr;
+	uint64_t fd = h_free_data(r->h), fp = h_free_pool(r->h);
+
 	snprintf(r->op, sizeof(r->op), "protect va=0x%" PRIx64 " len=0x%" PRIx64 " prop=0x%x:%u",
 		 va_of(r, off), len, p.flags, p.cache);
+	changed_ranges(&r->m, off, off + len, true, p, &vr);
 	maybe_inject(r);
+	h_tlb_reset(r->h);
 	open_for(r, &c, off, len);
 	rc = cursor_protect(&c, len, p, &mapped);
 	cursor_close(&c);
+	if (rc == MM_OK)
+		expect_flushed(r, &vr, fd, fp);
 	if (prc != MM_OK && rc != prc && !(rc == MM_ENOMEM && r->h->failed_allocs))
 		run_fail(r, "-> %s, the model says %s", mm_strerror(rc), mm_strerror(prc));
 	if (prc == MM_OK && rc != MM_OK && !(rc == MM_ENOMEM && r->h->failed_allocs))
