@@ -1138,6 +1138,41 @@ static void test_pool_exhaustion(void **state)
 	harness_destroy(h);
 }
 
+/* Creating a table fails as a whole when any of its allocations fails. */
+static void test_page_table_init_failure(void **state)
+{
+	struct harness *h = *state;
+	uint64_t fp = h_free_pool(h);
+	struct page_table t;
+	unsigned n;
+	int rc = MM_ENOMEM;
+
+	for (n = 1; rc == MM_ENOMEM && n < 1000; n++) {
+		h_fail_nth(h, n);
+		if (h_is_kernel(h))
+			rc = page_table_init_kernel(&t, &h->arch, &h->ft, H_ZONE_POOL);
+		else
+			rc = page_table_init_user(&t, &h->arch, &h->ft, H_ZONE_POOL, NULL);
+		if (rc == MM_ENOMEM) {
+			assert_int_equal(h->failed_allocs, 1);
+			assert_int_equal(h_free_pool(h), fp);
+			h_assert_check(h, "after a failed page_table_init");
+		}
+	}
+	h_fail_nth(h, 0);
+	H_OK(rc);
+	/* The kernel table's 256 level-3 nodes give 257 allocation points. */
+	assert_true(n - 2 >= (h_is_kernel(h) ? 257u : 1u));
+	harness_add_pt(h, &t);
+	h_assert_check(h, "after page_table_init");
+	assert_int_equal(h_free_pool(h), fp - base_nodes(h));
+	if (!h_is_kernel(h)) {
+		harness_remove_pt(h, &t);
+		page_table_destroy(&t);
+		assert_int_equal(h_free_pool(h), fp);
+	}
+}
+
 /* ---- TLB and release order ---- */
 
 /*
@@ -1422,6 +1457,8 @@ int main(void)
 		H_TEST_BOTH_KERNEL(test_alloc_failure_each_point),
 		H_TEST_BOTH(test_pool_exhaustion),
 		H_TEST_BOTH_KERNEL(test_pool_exhaustion),
+		H_TEST_BOTH(test_page_table_init_failure),
+		H_TEST_BOTH_KERNEL(test_page_table_init_failure),
 		H_TEST_BOTH(test_tlb_release_after_flush),
 		H_TEST_BOTH_KERNEL(test_tlb_release_after_flush),
 		H_TEST_BOTH(test_checker_detects_corruption),

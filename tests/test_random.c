@@ -359,8 +359,13 @@ struct run {
 	char op[256];
 	bool in_progress;
 	uint64_t free_data0, free_pool0, nodes0;
-	/* The window the operations touch (offsets from the space base). */
-	uint64_t win_lo, win_hi;
+	/*
+	 * Two windows the operations touch (offsets from the space base): the
+	 * bottom of the half (VA 0) and its top (the end of the lower half, or
+	 * 2^64 in kernel space, where va + len wraps).
+	 */
+	uint64_t win_lo[2], win_hi[2];
+	unsigned win; /* window of the op being built */
 	/* Tallies, to show the run exercised what it should. */
 	unsigned n_ok, n_err, n_nomem, n_split_ops;
 };
@@ -463,16 +468,24 @@ static void compare(struct run *r)
 static uint64_t pick_off(struct run *r)
 {
 	static const uint64_t idx[] = { 0, 1, 2, 255, 256, 510, 511 };
-	uint64_t off = r->win_lo;
+	uint64_t off;
+	r->win = chance(60) ? 0 : 1;
+	off = r->win_lo[r->win];
 	if (chance(30))
 		off += SZ_512G;
 	off += idx[below(7)] * SZ_1G * (chance(60) ? 0 : 1);
 	off += idx[below(7)] * SZ_2M * (chance(40) ? 0 : 1);
 	off += idx[below(7)] * SZ_4K * (chance(50) ? 0 : 1);
-	if (chance(20))
-		off -= SZ_4K * (1 + below(3)); /* just below a boundary */
-	if (off < r->win_lo)
-		off = r->win_lo;
+	if (chance(20)) {
+		uint64_t back = SZ_4K * (1 + below(3)); /* just below a boundary */
+		if (off - r->win_lo[r->win] >= back)
+			off -= back;
+	}
+	if (chance(8)) {
+		/* Right below the end of the window (the end of the half for window 1). */
+		static const uint64_t sizes[] = { SZ_4K, SZ_2M, SZ_1G, SZ_512G };
+		off = r->win_hi[r->win] - sizes[below(4)] * (1 + below(2));
+	}
 	return off;
 }
 
@@ -494,8 +507,8 @@ static uint64_t pick_len(struct run *r, uint64_t off, bool small_only)
 		len += SZ_4K * (1 + below(2));
 	else if (chance(20) && len > SZ_4K)
 		len -= SZ_4K;
-	if (off + len > r->win_hi)
-		len = r->win_hi - off;
+	if (off + len > r->win_hi[r->win])
+		len = r->win_hi[r->win] - off;
 	return len;
 }
 
@@ -806,7 +819,11 @@ static void clear_window(struct run *r)
 {
 	uint64_t removed = 0;
 	snprintf(r->op, sizeof(r->op), "unmap the window");
-	H_OK(h_unmap(r->h, va_of(r, r->win_lo), r->win_hi - r->win_lo, &removed));
+	for (unsigned w = 0; w < 2; w++) {
+		uint64_t part = 0;
+		H_OK(h_unmap(r->h, va_of(r, r->win_lo[w]), r->win_hi[w] - r->win_lo[w], &part));
+		removed += part;
+	}
 	if (removed != model_mapped(&r->m))
 		run_fail(r, "removed 0x%" PRIx64 ", model 0x%" PRIx64, removed,
 			 model_mapped(&r->m));
@@ -837,8 +854,10 @@ static void test_random_differential(void **state)
 	r.free_data0 = h_free_data(h);
 	r.free_pool0 = h_free_pool(h);
 	r.nodes0 = model_nodes(&r.m);
-	r.win_lo = SZ_512G; /* root entries 1..2 of the half */
-	r.win_hi = 3 * SZ_512G;
+	r.win_lo[0] = 0; /* root entries 0..1 of the half */
+	r.win_hi[0] = 2 * SZ_512G;
+	r.win_lo[1] = h_space_size(h) - 2 * SZ_512G; /* root entries 254..255 */
+	r.win_hi[1] = h_space_size(h);
 	r.in_progress = true;
 	current_run = &r;
 	compare(&r);
