@@ -459,8 +459,7 @@ static uint64_t raw_walk_node(struct harness *h, struct page_table *pt, paddr_t 
 			m.mmio = frame_range_is_mmio(&h->ft, m.pa, m.size);
 			fn(ctx, &m, level);
 		} else {
-			/* A table entry holds a 4 KiB aligned node address. */
-			paddr_t child = pte_addr(f, pte, 1);
+			paddr_t child = pte_table_addr(f, pte);
 			if (frame_slot_of(&h->ft, child) == NULL ||
 			    child < h->pool_base || child >= h->pool_base + h->pool_size)
 				fail_msg("raw walk: table entry at level %u (va 0x%llx) points to 0x%llx,"
