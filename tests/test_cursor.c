@@ -923,6 +923,15 @@ static void test_map_node_frame_is_perm(void **state)
 	rc = h_map(h, v, 2 * SZ_4K, h->mem - SZ_4K, rw(h), 0);
 	if (rc != MM_EPERM && rc != MM_ERANGE)
 		fail_msg("map across data RAM and the pool -> %s", mm_strerror(rc));
+	/* Frames owned outright (UNIQUE) are never mappable. */
+	{
+		paddr_t k;
+		H_OK(frame_alloc(&h->ft, H_ZONE_DATA, 0, FRAME_KERNEL, &k));
+		EXPECT_ERR_UNCHANGED(h, MM_EPERM, h_map(h, v, SZ_4K, k, rw(h), 0));
+		frame_free_unique(&h->ft, k);
+		H_OK(frame_table_reserve(&h->ft, 0x3000000, 2 * SZ_4K, FRAME_RESERVED));
+		EXPECT_ERR_UNCHANGED(h, MM_EPERM, h_map(h, v, 4 * SZ_4K, 0x2ffe000, rw(h), 0));
+	}
 	/* A node in use right now (the level-1 node of a mapping). */
 	H_OK(h_map(h, v, SZ_4K, 0x1000, rw(h), 0));
 	{
