@@ -981,10 +981,20 @@ static void test_prop_round_trip_and_errors(void **state)
 		for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
 			struct mm_prop p = mm_prop_make(flags, cache);
 			int want = h_expected_prop_result(h, p, true);
-			int got = h_map(h, v, SZ_4K, 0x1000, p, 0);
+			struct h_snapshot before, after;
+			int got;
+
+			snap(h, &before);
+			got = h_map(h, v, SZ_4K, 0x1000, p, 0);
 			if (got != want)
 				fail_msg("map with %s -> %s, expected %s", h_prop_str(p, pb),
 					 mm_strerror(got), mm_strerror(want));
+			if (got != MM_OK) {
+				snap(h, &after);
+				h_assert_same(&before, &after, "map with a refused property");
+				h_snapshot_free(&after);
+			}
+			h_snapshot_free(&before);
 			if (got != MM_OK)
 				continue;
 			H_OK(h_query(h, v, &m));
