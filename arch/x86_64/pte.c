@@ -1,0 +1,277 @@
+/*
+ * x86_64/pte.c - the PTE encoder for x86-64 4-level paging (IA-32e, 48-bit VA).
+ *
+ * One entry, as the hardware reads it (Intel SDM vol. 3A, "4-level paging"):
+ *
+ *   63  62     52 51                                12 11 10  9  8  7  6  5  4  3  2  1  0
+ *  +--+---------+------------------------------------+-----+--+--+--+--+--+--+--+--+--+--+
+ *  |NX|  zero   |     physical address (PA >> 12)    | 0 0 |NA|G |PS|D |A |CD|WT|US|RW|P |
+ *  +--+---------+------------------------------------+-----+--+--+--+--+--+--+--+--+--+--+
+ *                  bit 12 = PAT in a 2M/1G leaf            sw     PAT in a 4K leaf
+ *
+ *  bit  name      meaning here                        4K leaf  2M/1G leaf  table entry
+ *  ---  --------  ----------------------------------  -------  ----------  -----------
+ *   0   P         present (clear for no-access)         yes      yes         always
+ *   1   RW        writable                              w        w           always
+ *   2   US        user accessible                       u        u           always
+ *   3   PWT       PAT index bit 0                       cache    cache       0
+ *   4   PCD       PAT index bit 1                       cache    cache       0
+ *   5   A         accessed, preset                      always   always      always
+ *   6   D         dirty, preset                         always   always      0 (ignored)
+ *   7   PS / PAT  4K leaf: PAT index bit 2;             cache    always (PS) 0
+ *                 above: page size (leaf)
+ *   8   G         global                                g        g           0
+ *   9   NA        software: no-access marker            no-acc.  no-acc.     0
+ *  12   PAT       PAT index bit 2 of a huge leaf        (addr)   cache       (addr)
+ *  12-51 address  4K frame number; a huge leaf's PA is aligned to its size
+ *  63   NX        not executable (only with EFER.NXE)   !x       !x          0
+ *
+ * Levels: 4 (PML4 = 4, PDPT = 3, PD = 2, PT = 1).  Leaves are 4K at level 1,
+ * 2M at level 2 and, with CPUID pdpe1gb, 1G at level 3.
+ *
+ * Memory types go through the PAT: the index is (PAT, PCD, PWT).  We use
+ *
+ *     WB = index 0 (000)   WT = index 1 (PWT)   UC = index 3 (PCD|PWT)   WC = index 4 (PAT)
+ *
+ * Indices 0, 1 and 3 hold WB, WT and UC in the power-on IA32_PAT value and in
+ * every sane one.  Index 4 holds WB at power-on; the x86 kernel programs
+ * IA32_PAT entry 4 = WC (memory type 01h) before it maps anything WC.  An
+ * embedder that skips that step gets WB where it asked for WC.
+ *
+ * A no-access mapping (no r, w, x) is an entry with P clear and the
+ * software bit 9 set: the CPU faults on it, the mm still sees a mapping.
+ * Every other bit is encoded exactly as for an accessible leaf, so the
+ * property (u, g, cache) survives a protect to no-access and back.
+ *
+ * A and D are preset in leaves (and A in table entries) so the CPU never
+ * writes to the tables: the mm does not track accessed/dirty state, and an
+ * entry must stay exactly the encoding of its property for the checker.
+ */
+#include "arch.h"
+#include "pte.h"
+
+#define X86_BIT(n) ((pte_t)1 << (n))
+
+#define X86_PTE_P X86_BIT(0)
+#define X86_PTE_RW X86_BIT(1)
+#define X86_PTE_US X86_BIT(2)
+#define X86_PTE_PWT X86_BIT(3)
+#define X86_PTE_PCD X86_BIT(4)
+#define X86_PTE_A X86_BIT(5)
+#define X86_PTE_D X86_BIT(6)
+#define X86_PTE_PS X86_BIT(7)       /* levels 2, 3: this entry is a leaf */
+#define X86_PTE_PAT_4K X86_BIT(7)   /* level 1: PAT index bit 2 */
+#define X86_PTE_G X86_BIT(8)
+#define X86_PTE_NOACCESS X86_BIT(9) /* software (bits 9..11 are ignored by the CPU) */
+#define X86_PTE_PAT_HUGE X86_BIT(12) /* levels 2, 3: PAT index bit 2 */
+#define X86_PTE_NX X86_BIT(63)
+
+#define X86_ADDR_LOW 12
+#define X86_ADDR_HIGH 51 /* architectural MAXPHYADDR limit: 52 bits */
+#define X86_PTE_ADDR_MASK \
+	((X86_BIT(X86_ADDR_HIGH + 1) - 1) & ~(X86_BIT(X86_ADDR_LOW) - 1))
+
+#define X86_LEVELS 4
+#define X86_VA_BITS 48
+#define X86_MAX_LEAF_LEVEL_1G 3
+#define X86_MAX_LEAF_LEVEL_2M 2
+
+/* The geometry matches the generic one of mm_types.h. */
+_Static_assert(X86_LEVELS <= MM_MAX_LEVELS, "more levels than the mm supports");
+_Static_assert(MM_PAGE_SHIFT + X86_LEVELS * MM_PTE_BITS == X86_VA_BITS,
+	       "4 levels of 9 index bits over 4K pages make a 48-bit VA");
+_Static_assert(X86_ADDR_LOW == MM_PAGE_SHIFT, "the address field starts at the 4K frame number");
+/* Bit positions. */
+_Static_assert(X86_PTE_PS == X86_PTE_PAT_4K, "PS and the 4K PAT bit share bit 7");
+_Static_assert(X86_PTE_PAT_HUGE == X86_BIT(X86_ADDR_LOW),
+	       "a huge leaf's PAT bit is the lowest address bit");
+_Static_assert(X86_PTE_PAT_HUGE < X86_BIT(MM_PAGE_SHIFT + MM_PTE_BITS),
+	       "the huge PAT bit is below the 2M alignment, so a huge PA never uses it");
+_Static_assert((X86_PTE_NOACCESS & (X86_BIT(9) | X86_BIT(10) | X86_BIT(11))) == X86_PTE_NOACCESS,
+	       "the no-access marker is in the CPU-ignored software bits 9..11");
+_Static_assert(((X86_PTE_P | X86_PTE_RW | X86_PTE_US | X86_PTE_PWT | X86_PTE_PCD | X86_PTE_A |
+		 X86_PTE_D | X86_PTE_PS | X86_PTE_G | X86_PTE_NOACCESS | X86_PTE_NX) &
+		X86_PTE_ADDR_MASK) == 0,
+	       "attribute bits other than the huge PAT bit lie outside the address field");
+_Static_assert(X86_PTE_ADDR_MASK == 0x000ffffffffff000ull, "address field is bits 12..51");
+
+/*
+ * PAT index (PAT:PCD:PWT) of each cache policy; see the header comment for
+ * why WC is index 4.
+ */
+static const uint8_t x86_pat_index[MM_CACHE_COUNT] = {
+	[MM_CACHE_WB] = 0,
+	[MM_CACHE_WT] = 1,
+	[MM_CACHE_UC] = 3,
+	[MM_CACHE_WC] = 4,
+};
+
+#define X86_PAT_INDEX_PWT 1u
+#define X86_PAT_INDEX_PCD 2u
+#define X86_PAT_INDEX_PAT 4u
+
+/* The PAT bit of a leaf at `level`: bit 7 at level 1, bit 12 above (bit 7 is PS there). */
+static pte_t x86_pat_bit(unsigned level)
+{
+	return level == 1 ? X86_PTE_PAT_4K : X86_PTE_PAT_HUGE;
+}
+
+/*
+ * The PWT/PCD/PAT bits selecting `cache` in a leaf at `level`.
+ * Assumes cache < MM_CACHE_COUNT.
+ */
+static pte_t x86_cache_bits(enum mm_cache cache, unsigned level)
+{
+	unsigned index = x86_pat_index[cache];
+	pte_t bits = 0;
+
+	if (index & X86_PAT_INDEX_PWT)
+		bits |= X86_PTE_PWT;
+	if (index & X86_PAT_INDEX_PCD)
+		bits |= X86_PTE_PCD;
+	if (index & X86_PAT_INDEX_PAT)
+		bits |= x86_pat_bit(level);
+	return bits;
+}
+
+/*
+ * The cache policy of leaf `pte` at `level`.  A PAT index this encoder never
+ * produces (2, 5, 6, 7) yields MM_CACHE_COUNT, which prop_check refuses:
+ * such an entry is reported as inexpressible rather than read as a policy it
+ * does not have.
+ */
+static uint8_t x86_cache_of(pte_t pte, unsigned level)
+{
+	unsigned index = 0;
+
+	if (pte & X86_PTE_PWT)
+		index |= X86_PAT_INDEX_PWT;
+	if (pte & X86_PTE_PCD)
+		index |= X86_PAT_INDEX_PCD;
+	if (pte & x86_pat_bit(level))
+		index |= X86_PAT_INDEX_PAT;
+	for (uint8_t cache = 0; cache < MM_CACHE_COUNT; cache++) {
+		if (x86_pat_index[cache] == index)
+			return cache;
+	}
+	return MM_CACHE_COUNT;
+}
+
+static bool x86_has_nx(const struct mm_arch *a)
+{
+	return (a->features & MM_FEAT_X86_NX) != 0;
+}
+
+/*
+ * MM_OK if `p` can be encoded on this CPU.  Malformed (MM_EINVAL): unknown
+ * flag or cache values, w without r, x without r.  Unsupported (MM_ENOTSUP):
+ * a readable, non-executable page without NX.
+ */
+static int x86_prop_check(const struct mm_arch *a, struct mm_prop p)
+{
+	bool r = (p.flags & MM_PROP_R) != 0;
+	bool w = (p.flags & MM_PROP_W) != 0;
+	bool x = (p.flags & MM_PROP_X) != 0;
+
+	if ((p.flags & ~MM_PROP_ALL) != 0 || p.cache >= MM_CACHE_COUNT)
+		return MM_EINVAL;
+	/* A present x86 page is always readable: w or x alone cannot be expressed. */
+	if (w && !r)
+		return MM_EINVAL;
+	if (x && !r)
+		return MM_EINVAL;
+	/* Without NX every present page is executable; never grant x silently. */
+	if (r && !x && !x86_has_nx(a))
+		return MM_ENOTSUP;
+	return MM_OK;
+}
+
+/*
+ * Non-address bits of a leaf with property `p` at `level` (1..max_leaf_level).
+ * Assumes prop_check(p) == MM_OK.
+ */
+static pte_t x86_leaf_template(const struct mm_arch *a, struct mm_prop p, unsigned level)
+{
+	pte_t t = X86_PTE_A | X86_PTE_D | x86_cache_bits((enum mm_cache)p.cache, level);
+
+	/* No-access: hardware sees "not present", the marker says "still mapped". */
+	t |= mm_prop_is_noaccess(p) ? X86_PTE_NOACCESS : X86_PTE_P;
+	if (p.flags & MM_PROP_W)
+		t |= X86_PTE_RW;
+	if (p.flags & MM_PROP_U)
+		t |= X86_PTE_US;
+	if (p.flags & MM_PROP_G)
+		t |= X86_PTE_G;
+	/* Bit 63 is reserved (a fault) unless EFER.NXE is set. */
+	if (x86_has_nx(a) && !(p.flags & MM_PROP_X))
+		t |= X86_PTE_NX;
+	if (level > 1)
+		t |= X86_PTE_PS;
+	return t;
+}
+
+/*
+ * Non-address bits of a table entry at `level`.  Permissions are enforced at
+ * the leaf, so the entry allows everything (the CPU ANDs RW and US down the
+ * walk and ORs NX); A is preset because the CPU sets it in every entry it walks.
+ */
+static pte_t x86_table_template(const struct mm_arch *a, unsigned level)
+{
+	(void)a;
+	(void)level;
+	return X86_PTE_P | X86_PTE_RW | X86_PTE_US | X86_PTE_A;
+}
+
+/*
+ * Property of the leaf `pte` at `level` (present, i.e. non-zero).  R is
+ * implied by P; without NX every present page is executable.  The
+ * no-access marker, A, D and PS only select the encoding and are not part of
+ * the result.
+ */
+static struct mm_prop x86_leaf_prop(const struct mm_arch *a, pte_t pte, unsigned level)
+{
+	unsigned flags = 0;
+
+	if (pte & X86_PTE_P) {
+		flags |= MM_PROP_R;
+		if (pte & X86_PTE_RW)
+			flags |= MM_PROP_W;
+		if (!x86_has_nx(a) || !(pte & X86_PTE_NX))
+			flags |= MM_PROP_X;
+	}
+	if (pte & X86_PTE_US)
+		flags |= MM_PROP_U;
+	if (pte & X86_PTE_G)
+		flags |= MM_PROP_G;
+	return mm_prop_make(flags, (enum mm_cache)x86_cache_of(pte, level));
+}
+
+/*
+ * Fill `a` for x86-64 4-level paging.  `features` may hold MM_FEAT_X86_NX
+ * (EFER.NXE is set) and MM_FEAT_X86_1G (1 GiB leaves); other bits are not
+ * x86 features and are dropped.  `tlb` is kept by reference.
+ */
+void mm_arch_x86_64_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+{
+	uint32_t in_force = features & (MM_FEAT_X86_NX | MM_FEAT_X86_1G);
+
+	*a = (struct mm_arch){
+		.name = "x86_64",
+		.levels = X86_LEVELS,
+		.va_bits = X86_VA_BITS,
+		.max_leaf_level = (in_force & MM_FEAT_X86_1G) ? X86_MAX_LEAF_LEVEL_1G :
+								X86_MAX_LEAF_LEVEL_2M,
+		.features = in_force,
+		.fmt = {
+			.addr_mask = X86_PTE_ADDR_MASK,
+			.addr_shift = X86_ADDR_LOW,
+			/* Above level 1, PS alone marks a leaf (present or no-access). */
+			.leaf_bits = X86_PTE_PS,
+		},
+		.prop_check = x86_prop_check,
+		.leaf_template = x86_leaf_template,
+		.table_template = x86_table_template,
+		.leaf_prop = x86_leaf_prop,
+		.tlb = tlb,
+	};
+}
