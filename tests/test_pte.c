@@ -1,0 +1,748 @@
+/*
+ * test_pte.c - host tests of the two PTE encoders (arch/x86_64/pte.c,
+ * arch/riscv64/pte.c) through the mm_arch ops table and the pte.h helpers.
+ *
+ * Every test body runs over each encoder configuration it applies to (x86-64
+ * with NX and 1G pages, with NX only, with neither; Sv48 with and without
+ * Svpbmt).  The expectations come from an independent model written here
+ * from the hardware manuals: the bit positions, which properties each CPU
+ * can express and the exact error codes.  The model never calls the encoder.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+
+#include "arch.h"
+#include "pte.h"
+
+#define BIT(n) ((uint64_t)1 << (n))
+
+/* ---- The independent model: hardware bit positions ---- */
+
+/* x86-64 (Intel SDM vol. 3A, 4-level paging), plus our software bit. */
+#define X86_P BIT(0)
+#define X86_RW BIT(1)
+#define X86_US BIT(2)
+#define X86_PWT BIT(3)
+#define X86_PCD BIT(4)
+#define X86_A BIT(5)
+#define X86_D BIT(6)
+#define X86_PS BIT(7)       /* levels 2, 3 */
+#define X86_PAT_4K BIT(7)   /* level 1 */
+#define X86_G BIT(8)
+#define X86_NOACCESS BIT(9) /* our marker, in the CPU-ignored bits 9..11 */
+#define X86_PAT_HUGE BIT(12)
+#define X86_NX BIT(63)
+#define X86_PHYS_BITS 52
+
+/* RISC-V Sv48 (privileged spec; Svpbmt), plus our software bit. */
+#define SV_V BIT(0)
+#define SV_R BIT(1)
+#define SV_W BIT(2)
+#define SV_X BIT(3)
+#define SV_U BIT(4)
+#define SV_G BIT(5)
+#define SV_A BIT(6)
+#define SV_D BIT(7)
+#define SV_NOACCESS BIT(8) /* our marker, RSW bit 8 */
+#define SV_RSW9 BIT(9)
+#define SV_PBMT_SHIFT 61
+#define SV_PBMT_MASK ((uint64_t)3 << SV_PBMT_SHIFT)
+#define SV_PBMT_PMA 0u
+#define SV_PBMT_NC 1u
+#define SV_PBMT_IO 2u
+#define SV_RESERVED_54_60 (((uint64_t)0x7f) << 54)
+#define SV_N BIT(63)
+#define SV_PHYS_BITS 56
+
+/* ---- Configurations ---- */
+
+enum enc_kind { ENC_X86 = 1, ENC_SV48 = 2 };
+
+struct enc_config {
+	const char *name;
+	enum enc_kind kind;
+	uint32_t features;
+	unsigned want_max_leaf_level;
+};
+
+static const struct enc_config configs[] = {
+	{ "x86_64+nx+1g", ENC_X86, MM_FEAT_X86_NX | MM_FEAT_X86_1G, 3 },
+	{ "x86_64+nx", ENC_X86, MM_FEAT_X86_NX, 2 },
+	{ "x86_64-bare", ENC_X86, 0, 2 },
+	{ "sv48", ENC_SV48, 0, 4 },
+	{ "sv48+svpbmt", ENC_SV48, MM_FEAT_RV_SVPBMT, 4 },
+};
+#define NR_CONFIGS (sizeof(configs) / sizeof(configs[0]))
+
+/* A TLB ops table the encoders must keep by reference and never call. */
+static const struct mm_tlb_ops no_tlb;
+
+static const struct enc_config *cfg_of(void **state)
+{
+	return *state;
+}
+
+/* The encoder of `c`, freshly initialised. */
+static struct mm_arch arch_of(const struct enc_config *c)
+{
+	struct mm_arch a;
+	if (c->kind == ENC_X86)
+		mm_arch_x86_64_init(&a, c->features, &no_tlb);
+	else
+		mm_arch_sv48_init(&a, c->features, &no_tlb);
+	return a;
+}
+
+static bool is_x86(const struct enc_config *c)
+{
+	return c->kind == ENC_X86;
+}
+
+static bool has(const struct enc_config *c, uint32_t feature)
+{
+	return (c->features & feature) != 0;
+}
+
+static const char *prop_str(struct mm_prop p, char buf[24])
+{
+	static const char *const cache[] = { "wb", "wt", "uc", "wc" };
+	snprintf(buf, 24, "%c%c%c%c%c%s:%s", p.flags & MM_PROP_R ? 'r' : '-',
+		 p.flags & MM_PROP_W ? 'w' : '-', p.flags & MM_PROP_X ? 'x' : '-',
+		 p.flags & MM_PROP_U ? 'u' : '-', p.flags & MM_PROP_G ? 'g' : '-',
+		 (p.flags & ~MM_PROP_ALL) ? "+junk" : "",
+		 p.cache < MM_CACHE_COUNT ? cache[p.cache] : "??");
+	return buf;
+}
+
+/* ---- The independent model: what each CPU can express, and how ---- */
+
+/* The code prop_check must return for `p` under configuration `c`. */
+static int expected_check(const struct enc_config *c, struct mm_prop p)
+{
+	bool r = p.flags & MM_PROP_R, w = p.flags & MM_PROP_W, x = p.flags & MM_PROP_X;
+
+	if ((p.flags & ~MM_PROP_ALL) != 0 || p.cache >= MM_CACHE_COUNT)
+		return MM_EINVAL;
+	if (w && !r)
+		return MM_EINVAL;
+	if (is_x86(c)) {
+		if (x && !r)
+			return MM_EINVAL; /* no execute-only on x86 */
+		if (r && !x && !has(c, MM_FEAT_X86_NX))
+			return MM_ENOTSUP; /* would be executable anyway */
+		return MM_OK;
+	}
+	if (p.cache == MM_CACHE_WT)
+		return MM_ENOTSUP; /* Svpbmt has no write-through */
+	if (p.cache != MM_CACHE_WB && !has(c, MM_FEAT_RV_SVPBMT))
+		return MM_ENOTSUP;
+	return MM_OK;
+}
+
+/* x86 PAT index (PAT:PCD:PWT) of each policy: WB 0, WT 1, UC 3, WC 4. */
+static unsigned x86_expected_pat_index(unsigned cache)
+{
+	switch (cache) {
+	case MM_CACHE_WB: return 0;
+	case MM_CACHE_WT: return 1;
+	case MM_CACHE_UC: return 3;
+	default: return 4; /* MM_CACHE_WC */
+	}
+}
+
+static uint64_t x86_expected_leaf(const struct enc_config *c, struct mm_prop p, unsigned level)
+{
+	unsigned pat = x86_expected_pat_index(p.cache);
+	uint64_t e = X86_A | X86_D;
+
+	e |= mm_prop_is_noaccess(p) ? X86_NOACCESS : X86_P;
+	e |= (p.flags & MM_PROP_W) ? X86_RW : 0;
+	e |= (p.flags & MM_PROP_U) ? X86_US : 0;
+	e |= (p.flags & MM_PROP_G) ? X86_G : 0;
+	e |= (has(c, MM_FEAT_X86_NX) && !(p.flags & MM_PROP_X)) ? X86_NX : 0;
+	e |= (pat & 1) ? X86_PWT : 0;
+	e |= (pat & 2) ? X86_PCD : 0;
+	if (level == 1)
+		e |= (pat & 4) ? X86_PAT_4K : 0;
+	else
+		e |= X86_PS | ((pat & 4) ? X86_PAT_HUGE : 0);
+	return e;
+}
+
+static uint64_t sv48_expected_pbmt(unsigned cache)
+{
+	unsigned type = cache == MM_CACHE_WC ? SV_PBMT_NC :
+			cache == MM_CACHE_UC ? SV_PBMT_IO : SV_PBMT_PMA;
+	return (uint64_t)type << SV_PBMT_SHIFT;
+}
+
+static uint64_t sv48_expected_leaf(struct mm_prop p)
+{
+	uint64_t e = SV_A | SV_D | sv48_expected_pbmt(p.cache);
+
+	e |= mm_prop_is_noaccess(p) ? SV_NOACCESS : SV_V;
+	e |= (p.flags & MM_PROP_R) ? SV_R : 0;
+	e |= (p.flags & MM_PROP_W) ? SV_W : 0;
+	e |= (p.flags & MM_PROP_X) ? SV_X : 0;
+	e |= (p.flags & MM_PROP_U) ? SV_U : 0;
+	e |= (p.flags & MM_PROP_G) ? SV_G : 0;
+	return e;
+}
+
+/* The exact non-address bits of a leaf; `p` must be accepted. */
+static uint64_t expected_leaf(const struct enc_config *c, struct mm_prop p, unsigned level)
+{
+	return is_x86(c) ? x86_expected_leaf(c, p, level) : sv48_expected_leaf(p);
+}
+
+/* Table entries: x86 allows everything (A preset), Sv48 is V alone. */
+static uint64_t expected_table(const struct enc_config *c)
+{
+	return is_x86(c) ? (X86_P | X86_RW | X86_US | X86_A) : SV_V;
+}
+
+static unsigned phys_bits(const struct enc_config *c)
+{
+	return is_x86(c) ? X86_PHYS_BITS : SV_PHYS_BITS;
+}
+
+/*
+ * PAs aligned to `align` that the address field can hold: 0, the first
+ * aligned one, the highest one, and two alternating bit patterns.
+ */
+#define NR_TEST_PAS 6
+static void test_pas(const struct enc_config *c, uint64_t align, uint64_t pas[NR_TEST_PAS])
+{
+	uint64_t limit = BIT(phys_bits(c)) - 1;
+	uint64_t down = ~(align - 1);
+
+	pas[0] = 0;
+	pas[1] = align;
+	pas[2] = limit & down; /* the highest PA the field can hold */
+	pas[3] = 0x5555555555555555ull & limit & down;
+	pas[4] = 0xaaaaaaaaaaaaaaaaull & limit & down;
+	pas[5] = 0x0000123456789abcull & limit & down;
+}
+
+/* ---- Tests ---- */
+
+/* Geometry and format are exactly what the hardware has. */
+static void test_geometry(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+
+	assert_string_equal(a.name, is_x86(c) ? "x86_64" : "sv48");
+	assert_int_equal(a.levels, 4);
+	assert_int_equal(a.va_bits, 48);
+	assert_int_equal(a.max_leaf_level, c->want_max_leaf_level);
+	assert_int_equal(a.features, c->features);
+	assert_ptr_equal(a.tlb, &no_tlb);
+	assert_non_null(a.prop_check);
+	assert_non_null(a.leaf_template);
+	assert_non_null(a.table_template);
+	assert_non_null(a.leaf_prop);
+	if (is_x86(c)) {
+		assert_true(a.fmt.addr_mask == 0x000ffffffffff000ull);
+		assert_int_equal(a.fmt.addr_shift, 12);
+		assert_true(a.fmt.leaf_bits == X86_PS);
+	} else {
+		assert_true(a.fmt.addr_mask == 0x003ffffffffffc00ull);
+		assert_int_equal(a.fmt.addr_shift, 10);
+		assert_true(a.fmt.leaf_bits == (SV_R | SV_W | SV_X | SV_NOACCESS));
+	}
+}
+
+/* Feature bits of the other architecture are not "in force". */
+static void test_foreign_features_dropped(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a;
+	uint32_t foreign = is_x86(c) ? MM_FEAT_RV_SVPBMT : (MM_FEAT_X86_NX | MM_FEAT_X86_1G);
+
+	if (is_x86(c))
+		mm_arch_x86_64_init(&a, c->features | foreign, &no_tlb);
+	else
+		mm_arch_sv48_init(&a, c->features | foreign, &no_tlb);
+	assert_int_equal(a.features, c->features);
+	assert_int_equal(a.max_leaf_level, c->want_max_leaf_level);
+}
+
+/* prop_check returns exactly the model's code, malformed values included. */
+static void test_prop_check_codes(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	unsigned ok = 0, inval = 0, notsup = 0;
+	char pb[24];
+
+	for (unsigned flags = 0; flags <= 0xff; flags++) {
+		for (unsigned cache = 0; cache <= 0xff; cache++) {
+			struct mm_prop p = mm_prop_make(flags, (enum mm_cache)cache);
+			int want = expected_check(c, p), got = a.prop_check(&a, p);
+			if (got != want)
+				fail_msg("%s: prop_check(%s, flags 0x%x cache %u) = %s, expected %s",
+					 c->name, prop_str(p, pb), flags, cache, mm_strerror(got),
+					 mm_strerror(want));
+			ok += got == MM_OK;
+			inval += got == MM_EINVAL;
+			notsup += got == MM_ENOTSUP;
+		}
+	}
+	assert_int_equal(ok + inval + notsup, 256 * 256);
+	assert_true(ok > 0 && inval > 0);
+	/* Only these configurations lack something that is otherwise valid. */
+	if (c->kind == ENC_X86 && has(c, MM_FEAT_X86_NX))
+		assert_int_equal(notsup, 0);
+	else
+		assert_true(notsup > 0);
+}
+
+/* The rules named in the contract, spelled out one by one. */
+static void test_prop_check_named_cases(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	bool svpbmt = has(c, MM_FEAT_RV_SVPBMT);
+	bool nx = has(c, MM_FEAT_X86_NX);
+
+	/* Write without read is malformed everywhere, with or without x. */
+	assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_W, MM_CACHE_WB)), MM_EINVAL);
+	assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_W | MM_PROP_X, MM_CACHE_WB)),
+			 MM_EINVAL);
+	/* Out-of-range values. */
+	assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R | 0x20, MM_CACHE_WB)), MM_EINVAL);
+	assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R | MM_PROP_X, MM_CACHE_COUNT)),
+			 MM_EINVAL);
+	/* No-access is always expressible (with a cache policy this CPU has). */
+	assert_int_equal(a.prop_check(&a, mm_prop_make(0, MM_CACHE_WB)), MM_OK);
+	assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_U | MM_PROP_G, MM_CACHE_WB)), MM_OK);
+	/* Readable and executable is the most basic mapping. */
+	assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R | MM_PROP_X, MM_CACHE_WB)), MM_OK);
+	if (is_x86(c)) {
+		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_X, MM_CACHE_WB)), MM_EINVAL);
+		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R, MM_CACHE_WB)),
+				 nx ? MM_OK : MM_ENOTSUP);
+		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R | MM_PROP_W, MM_CACHE_UC)),
+				 nx ? MM_OK : MM_ENOTSUP);
+		for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++)
+			assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_RWX, cache)), MM_OK);
+		assert_int_equal(a.prop_check(&a, mm_prop_make(0, MM_CACHE_WC)), MM_OK);
+	} else {
+		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_X, MM_CACHE_WB)), MM_OK);
+		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R, MM_CACHE_WB)), MM_OK);
+		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R, MM_CACHE_WT)), MM_ENOTSUP);
+		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R, MM_CACHE_UC)),
+				 svpbmt ? MM_OK : MM_ENOTSUP);
+		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R | MM_PROP_W, MM_CACHE_WC)),
+				 svpbmt ? MM_OK : MM_ENOTSUP);
+		assert_int_equal(a.prop_check(&a, mm_prop_make(0, MM_CACHE_UC)),
+				 svpbmt ? MM_OK : MM_ENOTSUP);
+	}
+}
+
+/*
+ * Every flags value, cache policy and leaf level: an accepted property
+ * encodes to a present leaf that decodes to the same PA and property, for
+ * PAs up to the highest the field holds; and re-encoding what was decoded
+ * gives back the identical entry (what the checker relies on).
+ */
+static void test_leaf_round_trip(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	unsigned accepted = 0;
+	char pb[24], qb[24];
+
+	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
+		uint64_t pas[NR_TEST_PAS];
+		test_pas(c, mm_level_size(level), pas);
+		for (unsigned flags = 0; flags <= MM_PROP_ALL; flags++) {
+			for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
+				struct mm_prop p = mm_prop_make(flags, (enum mm_cache)cache);
+				int want = expected_check(c, p);
+				int got = a.prop_check(&a, p);
+				if (got != want)
+					fail_msg("%s L%u: prop_check(%s) = %s, expected %s", c->name,
+						 level, prop_str(p, pb), mm_strerror(got),
+						 mm_strerror(want));
+				if (got != MM_OK)
+					continue;
+				accepted++;
+				pte_t t = a.leaf_template(&a, p, level);
+				for (unsigned i = 0; i < NR_TEST_PAS; i++) {
+					pte_t e = pte_make(&a.fmt, t, pas[i]);
+					struct mm_prop q = a.leaf_prop(&a, e, level);
+					if (!pte_is_present(e) || !pte_is_leaf(&a.fmt, e, level))
+						fail_msg("%s L%u %s pa 0x%llx: entry 0x%llx is not a "
+							 "present leaf", c->name, level,
+							 prop_str(p, pb),
+							 (unsigned long long)pas[i],
+							 (unsigned long long)e);
+					if (pte_addr(&a.fmt, e, level) != pas[i])
+						fail_msg("%s L%u %s: pa 0x%llx read back as 0x%llx",
+							 c->name, level, prop_str(p, pb),
+							 (unsigned long long)pas[i],
+							 (unsigned long long)pte_addr(&a.fmt, e,
+										      level));
+					if (!mm_prop_eq(q, p))
+						fail_msg("%s L%u pa 0x%llx: %s read back as %s",
+							 c->name, level, (unsigned long long)pas[i],
+							 prop_str(p, pb), prop_str(q, qb));
+					if (pte_make(&a.fmt, a.leaf_template(&a, q, level),
+						     pte_addr(&a.fmt, e, level)) != e)
+						fail_msg("%s L%u %s: re-encoding 0x%llx differs",
+							 c->name, level, prop_str(p, pb),
+							 (unsigned long long)e);
+				}
+			}
+		}
+	}
+	assert_true(accepted > 0);
+}
+
+/* Leaf templates are bit-exact against the model, at every level. */
+static void test_leaf_template_bits(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	char pb[24];
+
+	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
+		for (unsigned flags = 0; flags <= MM_PROP_ALL; flags++) {
+			for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
+				struct mm_prop p = mm_prop_make(flags, (enum mm_cache)cache);
+				if (expected_check(c, p) != MM_OK)
+					continue;
+				pte_t got = a.leaf_template(&a, p, level);
+				pte_t want = expected_leaf(c, p, level);
+				if (got != want)
+					fail_msg("%s L%u %s: template 0x%016llx, expected 0x%016llx",
+						 c->name, level, prop_str(p, pb),
+						 (unsigned long long)got, (unsigned long long)want);
+			}
+		}
+	}
+}
+
+/* Table entries at levels 2..4: present, never a leaf, exact child address. */
+static void test_table_entries(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	uint64_t pas[NR_TEST_PAS];
+
+	test_pas(c, MM_PAGE_SIZE, pas);
+	for (unsigned level = 2; level <= a.levels; level++) {
+		pte_t t = a.table_template(&a, level);
+		if (t != expected_table(c))
+			fail_msg("%s L%u: table template 0x%llx, expected 0x%llx", c->name, level,
+				 (unsigned long long)t, (unsigned long long)expected_table(c));
+		assert_true((t & a.fmt.addr_mask) == 0);
+		for (unsigned i = 0; i < NR_TEST_PAS; i++) {
+			pte_t e = pte_make(&a.fmt, t, pas[i]);
+			assert_true(pte_is_present(e));
+			assert_false(pte_is_leaf(&a.fmt, e, level));
+			if (pte_table_addr(&a.fmt, e) != pas[i])
+				fail_msg("%s L%u: child 0x%llx read back as 0x%llx", c->name, level,
+					 (unsigned long long)pas[i],
+					 (unsigned long long)pte_table_addr(&a.fmt, e));
+		}
+	}
+}
+
+/*
+ * No-access leaves: the hardware sees "not present" (x86 P clear; Sv48 V,
+ * R, W, X clear), the software marker is set, the entry is non-zero even at
+ * PA 0, and the mm still sees a leaf at every level.
+ */
+static void test_noaccess_hardware_bits(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	unsigned seen = 0;
+
+	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
+		for (unsigned ug = 0; ug <= (MM_PROP_U | MM_PROP_G); ug += MM_PROP_U) {
+			for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
+				struct mm_prop p = mm_prop_make(ug, (enum mm_cache)cache);
+				if (a.prop_check(&a, p) != MM_OK)
+					continue;
+				seen++;
+				pte_t e = pte_make(&a.fmt, a.leaf_template(&a, p, level), 0);
+				assert_true(e != 0);
+				assert_true(pte_is_leaf(&a.fmt, e, level));
+				if (is_x86(c)) {
+					assert_true((e & X86_P) == 0);
+					assert_true((e & X86_NOACCESS) != 0);
+					assert_true(((e & X86_US) != 0) == ((ug & MM_PROP_U) != 0));
+					assert_true(((e & X86_G) != 0) == ((ug & MM_PROP_G) != 0));
+					assert_true((e & X86_RW) == 0);
+				} else {
+					assert_true((e & (SV_V | SV_R | SV_W | SV_X)) == 0);
+					assert_true((e & SV_NOACCESS) != 0);
+					assert_true((e & SV_PBMT_MASK) == sv48_expected_pbmt(cache));
+				}
+				/* Decoding never turns the marker into an access right. */
+				assert_int_equal(a.leaf_prop(&a, e, level).flags & MM_PROP_RWX, 0);
+			}
+		}
+	}
+	/* u/g combinations x levels, times the cache policies this CPU has. */
+	assert_true(seen >= 4 * a.max_leaf_level);
+}
+
+/* Present leaves: the software marker is clear and A and D are preset. */
+static void test_present_leaf_bits(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	pte_t valid = is_x86(c) ? X86_P : SV_V;
+	pte_t marker = is_x86(c) ? X86_NOACCESS : SV_NOACCESS;
+	pte_t ad = is_x86(c) ? (X86_A | X86_D) : (SV_A | SV_D);
+
+	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
+		for (unsigned flags = 1; flags <= MM_PROP_ALL; flags++) {
+			for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
+				struct mm_prop p = mm_prop_make(flags, (enum mm_cache)cache);
+				if (mm_prop_is_noaccess(p) || a.prop_check(&a, p) != MM_OK)
+					continue;
+				pte_t t = a.leaf_template(&a, p, level);
+				assert_true((t & valid) != 0);
+				assert_true((t & marker) == 0);
+				assert_true((t & ad) == ad);
+				/* Accessed/dirty state is not part of the property. */
+				pte_t e = pte_make(&a.fmt, t, mm_level_size(level));
+				assert_true(mm_prop_eq(a.leaf_prop(&a, e & ~ad, level), p));
+			}
+		}
+	}
+}
+
+/* x86: NX is set exactly when x is absent, and only when the CPU has NX. */
+static void test_x86_nx(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	bool nx = has(c, MM_FEAT_X86_NX);
+
+	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
+		for (unsigned flags = 0; flags <= MM_PROP_ALL; flags++) {
+			struct mm_prop p = mm_prop_make(flags, MM_CACHE_WB);
+			if (a.prop_check(&a, p) != MM_OK)
+				continue;
+			pte_t t = a.leaf_template(&a, p, level);
+			bool want_nx = nx && !(flags & MM_PROP_X);
+			if (((t & X86_NX) != 0) != want_nx)
+				fail_msg("%s L%u flags 0x%x: NX %s", c->name, level, flags,
+					 want_nx ? "missing" : "set");
+		}
+		/* Table entries never restrict execution. */
+		assert_true((a.table_template(&a, level + 1) & X86_NX) == 0);
+	}
+	/* Without NX every present page is executable: r-only is refused. */
+	if (!nx)
+		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R | MM_PROP_W, MM_CACHE_WB)),
+				 MM_ENOTSUP);
+}
+
+/*
+ * x86: the PAT bit is bit 7 in a 4K leaf and bit 12 (next to PS in bit 7)
+ * in a 2M/1G leaf; it never changes the decoded PA, and a leaf decoded at
+ * the wrong level would read another cache policy.
+ */
+static void test_x86_pat_position(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	struct mm_prop wc = mm_prop_make(MM_PROP_R | MM_PROP_W | MM_PROP_X, MM_CACHE_WC);
+	struct mm_prop wb = mm_prop_make(MM_PROP_R | MM_PROP_W | MM_PROP_X, MM_CACHE_WB);
+	pte_t l1 = a.leaf_template(&a, wc, 1);
+
+	assert_true((l1 & X86_PAT_4K) != 0);
+	assert_true((l1 & X86_PAT_HUGE) == 0);
+	assert_true((l1 & (X86_PWT | X86_PCD)) == 0);
+	assert_true((a.leaf_template(&a, wb, 1) & X86_PAT_4K) == 0);
+	for (unsigned level = 2; level <= a.max_leaf_level; level++) {
+		uint64_t size = mm_level_size(level);
+		pte_t huge = a.leaf_template(&a, wc, level);
+		assert_true((huge & X86_PS) != 0);
+		assert_true((huge & X86_PAT_HUGE) != 0);
+		assert_true((huge & (X86_PWT | X86_PCD)) == 0);
+		assert_true((a.leaf_template(&a, wb, level) & (X86_PS | X86_PAT_HUGE)) == X86_PS);
+		/* PA decode at this level drops the PAT bit, at any PA. */
+		for (uint64_t pa = 0; pa < BIT(X86_PHYS_BITS); pa += BIT(X86_PHYS_BITS) / 8) {
+			pte_t e = pte_make(&a.fmt, huge, pa);
+			assert_true(pte_addr(&a.fmt, e, level) == pa);
+			assert_true(mm_prop_eq(a.leaf_prop(&a, e, level), wc));
+			/* Read as a 4K leaf, bit 7 (PS) would look like the PAT bit. */
+			pte_t wb_e = pte_make(&a.fmt, a.leaf_template(&a, wb, level), pa + size);
+			assert_false(mm_prop_eq(a.leaf_prop(&a, wb_e, 1), wb));
+		}
+	}
+	/* WT and UC use PWT/PCD only, the same at every level. */
+	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
+		pte_t wt = a.leaf_template(&a, mm_prop_make(MM_PROP_R | MM_PROP_X, MM_CACHE_WT), level);
+		pte_t uc = a.leaf_template(&a, mm_prop_make(MM_PROP_R | MM_PROP_X, MM_CACHE_UC), level);
+		assert_true((wt & (X86_PWT | X86_PCD | X86_PAT_HUGE)) == X86_PWT);
+		assert_true((uc & (X86_PWT | X86_PCD | X86_PAT_HUGE)) == (X86_PWT | X86_PCD));
+		if (level == 1)
+			assert_true(((wt | uc) & X86_PAT_4K) == 0);
+	}
+}
+
+/*
+ * x86: a PAT index the encoder never produces (2 = PCD alone, 5..7) is not
+ * read as one of the four policies; prop_check refuses what it decodes to.
+ */
+static void test_x86_foreign_pat_index(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	struct mm_prop rwx = mm_prop_make(MM_PROP_RWX, MM_CACHE_WB);
+
+	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
+		pte_t pat = level == 1 ? X86_PAT_4K : X86_PAT_HUGE;
+		pte_t base = a.leaf_template(&a, rwx, level);
+		pte_t foreign[] = { X86_PCD, pat | X86_PWT, pat | X86_PCD, pat | X86_PCD | X86_PWT };
+		for (unsigned i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+			struct mm_prop q = a.leaf_prop(&a, base | foreign[i], level);
+			assert_int_equal(q.flags, MM_PROP_RWX);
+			assert_int_not_equal(a.prop_check(&a, q), MM_OK);
+		}
+	}
+}
+
+/* x86: 1G leaves exist only with pdpe1gb; level 4 never holds a leaf. */
+static void test_x86_1g_geometry(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch with_1g, without_1g;
+
+	mm_arch_x86_64_init(&with_1g, c->features | MM_FEAT_X86_1G, &no_tlb);
+	mm_arch_x86_64_init(&without_1g, c->features & ~(uint32_t)MM_FEAT_X86_1G, &no_tlb);
+	assert_int_equal(with_1g.max_leaf_level, 3);
+	assert_int_equal(without_1g.max_leaf_level, 2);
+	/* A level-3 table entry is not a leaf; a level-3 leaf has PS. */
+	assert_false(pte_is_leaf(&with_1g.fmt, with_1g.table_template(&with_1g, 3) | BIT(30), 3));
+	assert_true((with_1g.leaf_template(&with_1g, mm_prop_make(MM_PROP_R | MM_PROP_X, 0), 3) &
+		     X86_PS) != 0);
+}
+
+/* Sv48: the PBMT field per policy; reserved bits 54..60, N and RSW bit 9 stay zero. */
+static void test_sv48_pbmt(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	bool svpbmt = has(c, MM_FEAT_RV_SVPBMT);
+	const unsigned want_type[MM_CACHE_COUNT] = {
+		[MM_CACHE_WB] = SV_PBMT_PMA, [MM_CACHE_WT] = 0,
+		[MM_CACHE_UC] = SV_PBMT_IO, [MM_CACHE_WC] = SV_PBMT_NC,
+	};
+	unsigned accepted_caches = 0;
+
+	for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
+		struct mm_prop p = mm_prop_make(MM_PROP_R | MM_PROP_W, (enum mm_cache)cache);
+		if (a.prop_check(&a, p) != MM_OK)
+			continue;
+		accepted_caches++;
+		for (unsigned level = 1; level <= a.max_leaf_level; level++) {
+			uint64_t pas[NR_TEST_PAS];
+			test_pas(c, mm_level_size(level), pas);
+			pte_t e = pte_make(&a.fmt, a.leaf_template(&a, p, level), pas[2]);
+			unsigned type = (unsigned)((e & SV_PBMT_MASK) >> SV_PBMT_SHIFT);
+			assert_int_equal(type, svpbmt ? want_type[cache] : 0);
+			assert_true((e & (SV_RESERVED_54_60 | SV_N | SV_RSW9)) == 0);
+		}
+	}
+	/* wb alone without Svpbmt; wb, uc, wc with it (never wt). */
+	assert_int_equal(accepted_caches, svpbmt ? 3 : 1);
+	for (unsigned level = 2; level <= a.levels; level++)
+		assert_true((a.table_template(&a, level) & SV_PBMT_MASK) == 0);
+}
+
+/* Sv48: PBMT value 3 (reserved) is not read as one of the four policies. */
+static void test_sv48_reserved_pbmt(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	pte_t e = a.leaf_template(&a, mm_prop_make(MM_PROP_R, MM_CACHE_WB), 1) |
+		  ((uint64_t)3 << SV_PBMT_SHIFT);
+	struct mm_prop q = a.leaf_prop(&a, e, 1);
+
+	assert_int_equal(q.flags, MM_PROP_R);
+	assert_int_not_equal(a.prop_check(&a, q), MM_OK);
+}
+
+/* Sv48: execute-only and leaves at every level, up to 512G. */
+static void test_sv48_execute_only_every_level(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	struct mm_prop xo = mm_prop_make(MM_PROP_X | MM_PROP_U, MM_CACHE_WB);
+
+	assert_int_equal(a.prop_check(&a, xo), MM_OK);
+	for (unsigned level = 1; level <= 4; level++) {
+		pte_t e = pte_make(&a.fmt, a.leaf_template(&a, xo, level), mm_level_size(level));
+		assert_true((e & (SV_V | SV_R | SV_W | SV_X)) == (SV_V | SV_X));
+		assert_true(pte_is_leaf(&a.fmt, e, level));
+		assert_true(mm_prop_eq(a.leaf_prop(&a, e, level), xo));
+	}
+}
+
+/* ---- Registration: each body over every configuration it applies to ---- */
+
+struct test_def {
+	const char *name;
+	CMUnitTestFunction fn;
+	unsigned kinds; /* enc_kind bits */
+};
+
+#define BOTH (ENC_X86 | ENC_SV48)
+static const struct test_def defs[] = {
+	{ "geometry", test_geometry, BOTH },
+	{ "foreign_features_dropped", test_foreign_features_dropped, BOTH },
+	{ "prop_check_codes", test_prop_check_codes, BOTH },
+	{ "prop_check_named_cases", test_prop_check_named_cases, BOTH },
+	{ "leaf_round_trip", test_leaf_round_trip, BOTH },
+	{ "leaf_template_bits", test_leaf_template_bits, BOTH },
+	{ "table_entries", test_table_entries, BOTH },
+	{ "noaccess_hardware_bits", test_noaccess_hardware_bits, BOTH },
+	{ "present_leaf_bits", test_present_leaf_bits, BOTH },
+	{ "x86_nx", test_x86_nx, ENC_X86 },
+	{ "x86_pat_position", test_x86_pat_position, ENC_X86 },
+	{ "x86_foreign_pat_index", test_x86_foreign_pat_index, ENC_X86 },
+	{ "x86_1g_geometry", test_x86_1g_geometry, ENC_X86 },
+	{ "sv48_pbmt", test_sv48_pbmt, ENC_SV48 },
+	{ "sv48_reserved_pbmt", test_sv48_reserved_pbmt, ENC_SV48 },
+	{ "sv48_execute_only_every_level", test_sv48_execute_only_every_level, ENC_SV48 },
+};
+#define NR_DEFS (sizeof(defs) / sizeof(defs[0]))
+
+int main(void)
+{
+	static struct CMUnitTest tests[NR_DEFS * NR_CONFIGS];
+	static char names[NR_DEFS * NR_CONFIGS][80];
+	size_t n = 0;
+
+	for (size_t d = 0; d < NR_DEFS; d++) {
+		for (size_t k = 0; k < NR_CONFIGS; k++) {
+			if (!(defs[d].kinds & configs[k].kind))
+				continue;
+			snprintf(names[n], sizeof(names[n]), "%s/%s", defs[d].name,
+				 configs[k].name);
+			tests[n] = (struct CMUnitTest){
+				.name = names[n],
+				.test_func = defs[d].fn,
+				.initial_state = (void *)&configs[k],
+			};
+			n++;
+		}
+	}
+	return _cmocka_run_group_tests("pte", tests, n, NULL, NULL);
+}
