@@ -25,7 +25,7 @@
 #include <string.h>
 
 #define DEFAULT_SEED 0x5eed2026u
-#define DEFAULT_OPS 2500
+#define DEFAULT_OPS 2000
 #define MAX_MODEL_LEAVES 12000 /* beyond this the window is cleared */
 #define MAX_NEW_LEAVES 2048    /* a single map never creates more */
 
@@ -366,8 +366,19 @@ struct run {
 	 */
 	uint64_t win_lo[2], win_hi[2];
 	unsigned win; /* window of the op being built */
+	/*
+	 * Batch mode: several operations through one cursor opened on
+	 * [blo, bhi) (releases stay pending between them); the mm is compared
+	 * with the model when the batch's cursor is closed.
+	 */
+	bool batch;
+	unsigned batch_left;
+	struct cursor bc;
+	uint64_t blo, bhi;
+	/* A small node pool: nomem may happen without injection. */
+	bool tight_pool;
 	/* Tallies, to show the run exercised what it should. */
-	unsigned n_ok, n_err, n_nomem, n_split_ops;
+	unsigned n_ok, n_err, n_nomem, n_split_ops, n_batches;
 };
 
 static struct run *current_run;
@@ -469,7 +480,8 @@ static uint64_t pick_off(struct run *r)
 {
 	static const uint64_t idx[] = { 0, 1, 2, 255, 256, 510, 511 };
 	uint64_t off;
-	r->win = chance(60) ? 0 : 1;
+	if (!r->batch) /* a batch stays in the window it was opened in */
+		r->win = chance(60) ? 0 : 1;
 	off = r->win_lo[r->win];
 	if (chance(30))
 		off += SZ_512G;
@@ -486,6 +498,8 @@ static uint64_t pick_off(struct run *r)
 		static const uint64_t sizes[] = { SZ_4K, SZ_2M, SZ_1G, SZ_512G };
 		off = r->win_hi[r->win] - sizes[below(4)] * (1 + below(2));
 	}
+	if (r->batch) /* fold into the batch's range, keeping the alignment pattern */
+		off = r->blo + (off - r->win_lo[r->win]) % (r->bhi - r->blo);
 	return off;
 }
 
@@ -509,6 +523,8 @@ static uint64_t pick_len(struct run *r, uint64_t off, bool small_only)
 		len -= SZ_4K;
 	if (off + len > r->win_hi[r->win])
 		len = r->win_hi[r->win] - off;
+	if (r->batch && off + len > r->bhi)
+		len = r->bhi - off;
 	return len;
 }
 
@@ -532,10 +548,16 @@ static struct mm_prop pick_prop(struct run *r)
 
 /* ---- Operations ---- */
 
-/* Accept `rc` if it is expected, or ENOMEM when an injected failure fired. */
+/* ENOMEM is a correct answer when a failure was injected, or the pool is small. */
+static bool nomem_ok(const struct run *r, int rc)
+{
+	return rc == MM_ENOMEM && (r->h->failed_allocs || r->tight_pool);
+}
+
+/* Accept `rc` if it is expected, or an acceptable ENOMEM. */
 static bool rc_acceptable(struct run *r, int rc, const int *codes, unsigned ncodes)
 {
-	if (rc == MM_ENOMEM && r->h->failed_allocs)
+	if (nomem_ok(r, rc))
 		return true;
 	for (unsigned i = 0; i < ncodes; i++)
 		if (codes[i] == rc)
@@ -543,11 +565,20 @@ static bool rc_acceptable(struct run *r, int rc, const int *codes, unsigned ncod
 	return false;
 }
 
-/* Open a cursor on the op's range, or on a larger one and jump (both must work). */
-static int open_for(struct run *r, struct cursor *c, uint64_t off, uint64_t len)
+/*
+ * The cursor for an op on [off, off+len): the batch's cursor moved there,
+ * or a new one on the op's range or on a larger one (jumping to off).
+ */
+static struct cursor *open_for(struct run *r, struct cursor *c, uint64_t off, uint64_t len)
 {
 	uint64_t lo = off, hi = off + len;
 	int rc;
+	if (r->batch) {
+		rc = cursor_jump(&r->bc, va_of(r, off));
+		if (rc != MM_OK)
+			run_fail(r, "cursor_jump in the batch -> %s", mm_strerror(rc));
+		return &r->bc;
+	}
 	if (chance(30)) {
 		uint64_t before = SZ_4K * below(4), after = SZ_4K * below(4);
 		lo = off >= before ? off - before : 0;
@@ -561,7 +592,13 @@ static int open_for(struct run *r, struct cursor *c, uint64_t off, uint64_t len)
 		if (rc != MM_OK)
 			run_fail(r, "cursor_jump -> %s", mm_strerror(rc));
 	}
-	return rc;
+	return c;
+}
+
+static void close_for(struct run *r, struct cursor *c)
+{
+	if (c != &r->bc)
+		cursor_close(c);
 }
 
 /* Maybe arm a failure of one of the next few allocations. */
@@ -578,7 +615,7 @@ static void finish_op(struct run *r, int rc)
 	if (rc == MM_OK && fired)
 		run_fail(r, "an allocation failed but the op succeeded");
 	if (rc == MM_ENOMEM) {
-		if (!fired)
+		if (!fired && !r->tight_pool)
 			run_fail(r, "nomem without an injected failure");
 		r->n_nomem++;
 	} else if (rc == MM_OK) {
@@ -586,6 +623,8 @@ static void finish_op(struct run *r, int rc)
 	} else {
 		r->n_err++;
 	}
+	if (r->batch)
+		return; /* compared when the batch's cursor closes */
 	h_assert_check(h, r->op);
 	compare(r);
 }
@@ -602,7 +641,7 @@ static void do_map(struct run *r, bool mmio)
 	int codes[4], prc, rc;
 	unsigned nc = 0;
 	paddr_t pa;
-	struct cursor c;
+	struct cursor c, *cur;
 
 	/* A PA congruent to the VA modulo big pages most of the time. */
 	if (mmio) {
@@ -636,10 +675,10 @@ static void do_map(struct run *r, bool mmio)
 		codes[nc++] = MM_EEXIST;
 
 	maybe_inject(r);
-	open_for(r, &c, off, len);
-	rc = cursor_map(&c, pa, len, p, flags);
-	cursor_close(&c);
-	if (nc == 0 && rc != MM_OK && !(rc == MM_ENOMEM && h->failed_allocs))
+	cur = open_for(r, &c, off, len);
+	rc = cursor_map(cur, pa, len, p, flags);
+	close_for(r, cur);
+	if (nc == 0 && rc != MM_OK && !nomem_ok(r, rc))
 		run_fail(r, "-> %s, the model says ok", mm_strerror(rc));
 	if (nc != 0 && (rc == MM_OK || !rc_acceptable(r, rc, codes, nc)))
 		run_fail(r, "-> %s, the model says %s", mm_strerror(rc), mm_strerror(codes[0]));
@@ -705,7 +744,7 @@ static void expect_flushed(struct run *r, const struct va_ranges *vr, uint64_t f
 static void do_unmap(struct run *r)
 {
 	uint64_t off = pick_off(r), len = pick_len(r, off, false), removed = ~0ull, want;
-	struct cursor c;
+	struct cursor c, *cur;
 	int rc;
 
 	struct va_ranges vr;
@@ -715,12 +754,12 @@ static void do_unmap(struct run *r)
 	changed_ranges(&r->m, off, off + len, false, mm_prop_make(0, 0), &vr);
 	maybe_inject(r);
 	h_tlb_reset(r->h);
-	open_for(r, &c, off, len);
-	rc = cursor_unmap(&c, len, &removed);
-	cursor_close(&c);
-	if (rc == MM_OK)
+	cur = open_for(r, &c, off, len);
+	rc = cursor_unmap(cur, len, &removed);
+	close_for(r, cur);
+	if (rc == MM_OK && !r->batch)
 		expect_flushed(r, &vr, fd, fp);
-	if (rc != MM_OK && !(rc == MM_ENOMEM && r->h->failed_allocs))
+	if (rc != MM_OK && !nomem_ok(r, rc))
 		run_fail(r, "-> %s", mm_strerror(rc));
 	if (rc == MM_OK) {
 		want = model_unmap(&r->m, off, off + len);
@@ -736,7 +775,7 @@ static void do_protect(struct run *r)
 	struct mm_prop p = pick_prop(r);
 	int prc = h_expected_prop_result(r->h, p, true);
 	size_t n_before = r->m.n;
-	struct cursor c;
+	struct cursor c, *cur;
 	int rc;
 
 	struct va_ranges vr;
@@ -747,14 +786,14 @@ static void do_protect(struct run *r)
 	changed_ranges(&r->m, off, off + len, true, p, &vr);
 	maybe_inject(r);
 	h_tlb_reset(r->h);
-	open_for(r, &c, off, len);
-	rc = cursor_protect(&c, len, p, &mapped);
-	cursor_close(&c);
-	if (rc == MM_OK)
+	cur = open_for(r, &c, off, len);
+	rc = cursor_protect(cur, len, p, &mapped);
+	close_for(r, cur);
+	if (rc == MM_OK && !r->batch)
 		expect_flushed(r, &vr, fd, fp);
-	if (prc != MM_OK && rc != prc && !(rc == MM_ENOMEM && r->h->failed_allocs))
+	if (prc != MM_OK && rc != prc && !nomem_ok(r, rc))
 		run_fail(r, "-> %s, the model says %s", mm_strerror(rc), mm_strerror(prc));
-	if (prc == MM_OK && rc != MM_OK && !(rc == MM_ENOMEM && r->h->failed_allocs))
+	if (prc == MM_OK && rc != MM_OK && !nomem_ok(r, rc))
 		run_fail(r, "-> %s, the model says ok", mm_strerror(rc));
 	if (rc == MM_OK) {
 		want = model_protect(&r->m, off, off + len, p);
@@ -774,7 +813,12 @@ static void do_query(struct run *r)
 	int rc;
 
 	snprintf(r->op, sizeof(r->op), "query va=0x%" PRIx64, va_of(r, off));
-	rc = h_query(r->h, va_of(r, off), &g);
+	if (r->batch) {
+		H_OK(cursor_jump(&r->bc, va_of(r, off)));
+		rc = cursor_query(&r->bc, &g);
+	} else {
+		rc = h_query(r->h, va_of(r, off), &g);
+	}
 	if (rc != MM_OK)
 		run_fail(r, "-> %s", mm_strerror(rc));
 	if (l != NULL) {
@@ -784,6 +828,16 @@ static void do_query(struct run *r)
 				 " pa=0x%" PRIx64 "; model leaf va=0x%" PRIx64 " size=0x%" PRIx64
 				 " pa=0x%" PRIx64, g.present, g.va, g.size, g.pa,
 				 va_of(r, l->off), l->size, l->pa);
+	} else if (r->batch) {
+		/*
+		 * Inside a batch, nodes emptied by earlier ops may still wait for
+		 * the close: the absent range is only known to hold off and no leaf.
+		 */
+		uint64_t goff = g.va - h_space_base(r->h);
+		if (g.present || goff > off || goff + g.size <= off ||
+		    model_intersects(&r->m, goff, goff + g.size))
+			run_fail(r, "got present=%d va=0x%" PRIx64 " size=0x%" PRIx64
+				 " for an absent VA", g.present, g.va, g.size);
 	} else {
 		uint64_t size = model_absent_size(&r->m, off, r->h->arch.levels);
 		uint64_t start = off & ~(size - 1);
@@ -803,7 +857,12 @@ static void do_find(struct run *r)
 	int rc;
 
 	snprintf(r->op, sizeof(r->op), "find va=0x%" PRIx64 " len=0x%" PRIx64, va_of(r, off), len);
-	rc = h_find(r->h, va_of(r, off), len, &g);
+	if (r->batch) {
+		H_OK(cursor_jump(&r->bc, va_of(r, off)));
+		rc = cursor_find_next(&r->bc, len, &g);
+	} else {
+		rc = h_find(r->h, va_of(r, off), len, &g);
+	}
 	if (rc < 0)
 		run_fail(r, "-> %s", mm_strerror(rc));
 	if (rc != (want ? 1 : 0))
@@ -813,6 +872,36 @@ static void do_find(struct run *r)
 		run_fail(r, "found va=0x%" PRIx64 " size=0x%" PRIx64 ", model va=0x%" PRIx64
 			 " size=0x%" PRIx64, g.va, g.size, va_of(r, r->m.v[i].off),
 			 r->m.v[i].size);
+}
+
+/* Open a batch on two 1G regions near a boundary of a window. */
+static void batch_begin(struct run *r)
+{
+	static const uint64_t idx[] = { 0, 1, 255, 510 };
+	uint64_t lo;
+	int rc;
+
+	r->win = chance(60) ? 0 : 1;
+	lo = r->win_lo[r->win] + (chance(50) ? 0 : SZ_512G) + idx[below(4)] * SZ_1G;
+	r->blo = lo;
+	r->bhi = lo + 2 * SZ_1G;
+	snprintf(r->op, sizeof(r->op), "batch open va=0x%" PRIx64 " len=0x%" PRIx64,
+		 va_of(r, r->blo), r->bhi - r->blo);
+	rc = cursor_open(&r->bc, &r->h->pt, va_of(r, r->blo), r->bhi - r->blo);
+	if (rc != MM_OK)
+		run_fail(r, "-> %s", mm_strerror(rc));
+	r->batch = true;
+	r->n_batches++;
+	r->batch_left = 2 + (unsigned)below(8);
+}
+
+static void batch_end(struct run *r)
+{
+	snprintf(r->op, sizeof(r->op), "batch close");
+	cursor_close(&r->bc);
+	r->batch = false;
+	h_assert_check(r->h, r->op);
+	compare(r);
 }
 
 static void clear_window(struct run *r)
@@ -849,6 +938,7 @@ static void test_random_differential(void **state)
 	rng_state = r.seed ^ ((uint64_t)h->param.arch << 32) ^ ((uint64_t)h->param.space << 40);
 	r.m.max_level = (unsigned)size_level(h_max_leaf_size(h));
 	r.m.kernel = h_is_kernel(h);
+	r.tight_pool = h->pool_size < 4 * MiB;
 	/* Operations on the harness go through cursors here; the harness
 	 * helpers used by query/find/clear check after each op already. */
 	r.free_data0 = h_free_data(h);
@@ -864,7 +954,11 @@ static void test_random_differential(void **state)
 
 	for (r.op_index = 0; r.op_index < ops; r.op_index++) {
 		unsigned k = (unsigned)below(100);
-		if (r.m.n > MAX_MODEL_LEAVES || k < 1)
+		if (r.batch && r.batch_left-- == 0)
+			batch_end(&r);
+		else if (!r.batch && chance(3))
+			batch_begin(&r);
+		if (!r.batch && (r.m.n > MAX_MODEL_LEAVES || k < 1))
 			clear_window(&r);
 		else if (k < 30)
 			do_map(&r, false);
@@ -879,14 +973,18 @@ static void test_random_differential(void **state)
 		else
 			do_find(&r);
 	}
+	if (r.batch)
+		batch_end(&r);
 	clear_window(&r);
-	print_message("  seed 0x%" PRIx64 ": %u ok, %u refused, %u nomem, %u splitting ops\n",
-		      r.seed, r.n_ok, r.n_err, r.n_nomem, r.n_split_ops);
+	print_message("  seed 0x%" PRIx64 ": %u ok, %u refused, %u nomem, %u splitting ops,"
+		      " %u batches\n", r.seed, r.n_ok, r.n_err, r.n_nomem, r.n_split_ops,
+		      r.n_batches);
 	/* The run must have exercised every kind of outcome. */
 	assert_true(r.n_ok > ops / 4);
 	assert_true(r.n_err > 0);
 	assert_true(r.n_nomem > 0);
 	assert_true(r.n_split_ops > 0);
+	assert_true(r.n_batches > 0);
 	r.in_progress = false;
 	current_run = NULL;
 	free(r.m.v);
@@ -910,6 +1008,11 @@ static const struct harness_param random_user_x86 = { H_X86_64, PT_USER, 2 * GiB
 static const struct harness_param random_user_sv48 = { H_SV48, PT_USER, 2 * GiB, 32 * MiB };
 static const struct harness_param random_kernel_x86 = { H_X86_64, PT_KERNEL, 2 * GiB, 32 * MiB };
 static const struct harness_param random_kernel_sv48 = { H_SV48, PT_KERNEL, 2 * GiB, 32 * MiB };
+/* Small node pools: real exhaustion in the middle of operations. */
+static const struct harness_param random_user_x86_tight = { H_X86_64, PT_USER, 2 * GiB,
+							   40 * SZ_4K };
+static const struct harness_param random_kernel_sv48_tight = { H_SV48, PT_KERNEL, 2 * GiB,
+							      (257 + 40) * SZ_4K };
 
 #define RANDOM_TEST(param_) \
 	{ "test_random_differential/" #param_, test_random_differential, harness_setup, \
@@ -922,6 +1025,8 @@ int main(void)
 		RANDOM_TEST(random_user_sv48),
 		RANDOM_TEST(random_kernel_x86),
 		RANDOM_TEST(random_kernel_sv48),
+		RANDOM_TEST(random_user_x86_tight),
+		RANDOM_TEST(random_kernel_sv48_tight),
 	};
 	return cmocka_run_group_tests_name("random", tests, NULL, NULL);
 }
