@@ -24,11 +24,13 @@ static vaddr_t hv(const struct harness *h, uint64_t off)
 	return h_space_base(h) + off;
 }
 
+/* Read-write, write-back, with U or G for the space. */
 static struct mm_prop rw(const struct harness *h)
 {
 	return h_prop(h, MM_PROP_R | MM_PROP_W, MM_CACHE_WB);
 }
 
+/* Read-only, write-back, with U or G for the space. */
 static struct mm_prop ro(const struct harness *h)
 {
 	return h_prop(h, MM_PROP_R, MM_CACHE_WB);
@@ -49,6 +51,7 @@ static uint64_t path_nodes(const struct harness *h, uint64_t size)
 	return (h_is_kernel(h) ? 3u : 4u) - level;
 }
 
+/* Snapshot h->pt (view, stats, free frames). */
 static void snap(struct harness *h, struct h_snapshot *s)
 {
 	h_snapshot(h, s);
@@ -80,6 +83,7 @@ static size_t expect_run(const struct h_snapshot *s, size_t idx, vaddr_t va, uin
 	return idx;
 }
 
+/* Assert the view has exactly n leaves. */
 static void expect_count(const struct h_snapshot *s, size_t n)
 {
 	if (s->nr != n) {
@@ -88,6 +92,7 @@ static void expect_count(const struct h_snapshot *s, size_t n)
 	}
 }
 
+/* Assert the stats of a snapshot. */
 static void expect_stats(const struct h_snapshot *s, uint64_t nodes, uint64_t mapped,
 			 uint64_t frames)
 {
@@ -584,6 +589,7 @@ static void expect_absent(struct harness *h, vaddr_t va, vaddr_t start, uint64_t
 			 (unsigned long long)start, (unsigned long long)size);
 }
 
+/* query: leaves and absent ranges at every level; find: first intersecting leaf. */
 static void test_query_and_find(void **state)
 {
 	struct harness *h = *state;
@@ -686,6 +692,7 @@ static void test_va_edges_user(void **state)
 	EXPECT_ERR_UNCHANGED(h, MM_EINVAL, h_map(h, 0x10000, 0, 0x5000, rw(h), 0));
 }
 
+/* The top page of the address space, the base of the upper half, wrap-around. */
 static void test_va_edges_kernel(void **state)
 {
 	struct harness *h = *state;
@@ -874,6 +881,7 @@ static void test_multi_mapping(void **state)
 	assert_int_equal(h_free_data(h), fd);
 }
 
+/* Device memory is untracked (no frames counted) and never overlaps RAM. */
 static void test_mmio(void **state)
 {
 	struct harness *h = *state;
@@ -907,6 +915,7 @@ static void test_mmio(void **state)
 	assert_true(h_free_pool(h) > fp); /* the nodes were reclaimed */
 }
 
+/* Node-pool, UNIQUE and reserved frames are EPERM; past the pool is ERANGE. */
 static void test_map_node_frame_is_perm(void **state)
 {
 	struct harness *h = *state;
@@ -1106,12 +1115,14 @@ static unsigned fail_each_point(struct harness *h, const char *name, h_op op)
 	return 0;
 }
 
+/* A huge map with leaves at three levels. */
 static int op_big_huge_map(struct harness *h)
 {
 	return h_map(h, hv(h, 4 * SZ_1G - SZ_2M - SZ_4K), SZ_1G + 2 * SZ_2M + 2 * SZ_4K,
 		     2 * SZ_1G - SZ_2M - SZ_4K, rw(h), MM_MAP_HUGE);
 }
 
+/* 4K pages across 2M and 1G boundaries. */
 static int op_scattered_map(struct harness *h)
 {
 	/* 4K pages across two 2M and two 1G boundaries: four new level-1 nodes. */
@@ -1119,27 +1130,32 @@ static int op_scattered_map(struct harness *h)
 		     rw(h), 0);
 }
 
+/* A replace inside the 1G leaf at 10G (two splits). */
 static int op_replace_with_splits(struct harness *h)
 {
 	return h_map(h, hv(h, 10 * SZ_1G + 300 * SZ_2M + 5 * SZ_4K), 2 * SZ_4K, 0x3000, ro(h),
 		     MM_MAP_REPLACE);
 }
 
+/* An unmap of one page inside the 1G leaf at 10G. */
 static int op_unmap_with_splits(struct harness *h)
 {
 	return h_unmap(h, hv(h, 10 * SZ_1G + 100 * SZ_2M + 9 * SZ_4K), SZ_4K, NULL);
 }
 
+/* An unmap straddling 2M leaves at both ends. */
 static int op_unmap_both_ends(struct harness *h)
 {
 	return h_unmap(h, hv(h, 10 * SZ_1G + 200 * SZ_2M + 9 * SZ_4K), 3 * SZ_2M, NULL);
 }
 
+/* A protect of one page inside the 1G leaf at 10G. */
 static int op_protect_with_splits(struct harness *h)
 {
 	return h_protect(h, hv(h, 10 * SZ_1G + 400 * SZ_2M + 9 * SZ_4K), SZ_4K, ro(h), NULL);
 }
 
+/* Allocation failure at each allocation point of map, replace, unmap, protect. */
 static void test_alloc_failure_each_point(void **state)
 {
 	struct harness *h = *state;
@@ -1289,6 +1305,7 @@ static void expect_release_after_flush(const struct harness *h, uint64_t fd, uin
 	assert_int_equal(h->tlb_overflow, 0);
 }
 
+/* Removed frames and nodes are released only after the flush that covers them. */
 static void test_tlb_release_after_flush(void **state)
 {
 	struct harness *h = *state;
@@ -1364,6 +1381,7 @@ static void expect_violation(struct harness *h, const char *what)
 	print_message("  (%s) -> %s\n", what, buf);
 }
 
+/* The checker can fail: each deliberate corruption is reported, with text. */
 static void test_checker_detects_corruption(void **state)
 {
 	struct harness *h = *state;

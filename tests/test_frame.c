@@ -68,6 +68,7 @@ static struct ftx *ftx_new(void)
 	return x;
 }
 
+/* Release a machine made by ftx_new/ftx_new_empty. */
 static void ftx_free(struct ftx *x)
 {
 	munmap(x->slots, x->slots_bytes);
@@ -75,18 +76,21 @@ static void ftx_free(struct ftx *x)
 	free(x);
 }
 
+/* cmocka setup: the standard layout. */
 static int ftx_setup(void **state)
 {
 	*state = ftx_new();
 	return 0;
 }
 
+/* cmocka teardown. */
 static int ftx_teardown(void **state)
 {
 	ftx_free(*state);
 	return 0;
 }
 
+/* Free frames of `zone`. */
 static uint64_t free_of(struct ftx *x, unsigned zone)
 {
 	return frame_zone_free_frames(&x->ft, zone);
@@ -97,6 +101,7 @@ struct free_counts {
 	uint64_t z[FRAME_MAX_ZONES];
 };
 
+/* Free frames of every zone. */
 static struct free_counts counts_of(struct ftx *x)
 {
 	struct free_counts c;
@@ -105,6 +110,7 @@ static struct free_counts counts_of(struct ftx *x)
 	return c;
 }
 
+/* Assert no zone's free count changed since `before`. */
 static void assert_counts(struct ftx *x, struct free_counts before, const char *what)
 {
 	for (unsigned z = 0; z < FRAME_MAX_ZONES; z++)
@@ -164,6 +170,7 @@ static struct free_shape free_lists_check(struct ftx *x, unsigned zone)
 	return sh;
 }
 
+/* Assert two free-list shapes are the same set of blocks. */
 static void assert_shape_eq(struct free_shape a, struct free_shape b, const char *what)
 {
 	if (a.frames != b.frames || a.blocks != b.blocks || a.hash != b.hash)
@@ -183,6 +190,7 @@ static void test_slot_size(void **state)
 	assert_true(frame_table_meta_bytes(0, 1 * GiB) <= (GiB / SZ_4K) * 32 + SZ_4K);
 }
 
+/* Bad windows are refused; a new table is all holes. */
 static void test_init_errors(void **state)
 {
 	struct frame_table ft;
@@ -206,6 +214,7 @@ static void test_init_errors(void **state)
 	free(slots);
 }
 
+/* RAM ranges in several zones with holes: counts, lookups, block shapes. */
 static void test_add_ram_with_holes(void **state)
 {
 	struct ftx *x = *state;
@@ -242,6 +251,7 @@ static void test_add_ram_with_holes(void **state)
 	assert_int_equal(x->ft.zones[3].free_head[10], FRAME_NIL);
 }
 
+/* PA -> slot is one subtraction and one index, for every frame; NULL outside. */
 static void test_slot_lookup(void **state)
 {
 	struct ftx *x = *state;
@@ -261,6 +271,7 @@ static void test_slot_lookup(void **state)
 	assert_null(frame_slot_of(&x->ft, UINT64_MAX & ~(SZ_4K - 1)));
 }
 
+/* Every bad add_ram is refused with its code and changes nothing. */
 static void test_add_ram_errors(void **state)
 {
 	struct ftx *x = ftx_new_empty();
@@ -361,6 +372,7 @@ static void test_alloc_all_orders_then_coalesce(void **state)
 	frame_put(&x->ft, pa[0]);
 }
 
+/* Exhaust a zone, free in a scrambled order: everything coalesces back. */
 static void test_exhaustion_and_coalescing(void **state)
 {
 	struct ftx *x = *state;
@@ -401,6 +413,7 @@ static void test_exhaustion_and_coalescing(void **state)
 	frame_put(&x->ft, extra);
 }
 
+/* Reserved frames are UNIQUE, never allocated; bad reserves change nothing. */
 static void test_reserve(void **state)
 {
 	struct ftx *x = *state;
@@ -451,6 +464,7 @@ static void test_reserve(void **state)
 	assert_int_equal(n, GiB / SZ_4K - 2);
 }
 
+/* Handles: get/put on any frame of a block; the last put frees it. */
 static void test_get_put(void **state)
 {
 	struct ftx *x = *state;
@@ -475,6 +489,7 @@ static void test_get_put(void **state)
 	free_lists_check(x, 1);
 }
 
+/* KERNEL/METADATA allocations are UNIQUE and come back with frame_free_unique. */
 static void test_unique_alloc(void **state)
 {
 	struct ftx *x = *state;
@@ -495,6 +510,7 @@ static void test_unique_alloc(void **state)
 	free_lists_check(x, 1);
 }
 
+/* Fail hook: record the request, fail the hook_fail_at-th one. */
 static bool ftx_hook(void *ctx, unsigned zone, unsigned order)
 {
 	struct ftx *x = ctx;
@@ -504,6 +520,7 @@ static bool ftx_hook(void *ctx, unsigned zone, unsigned order)
 	return x->hook_calls == x->hook_fail_at;
 }
 
+/* The hook sees zone and order, and an injected failure changes nothing. */
 static void test_fail_hook(void **state)
 {
 	struct ftx *x = *state;
@@ -534,6 +551,7 @@ static void test_fail_hook(void **state)
 	frame_put(&x->ft, pa);
 }
 
+/* Bad orders, zones and usages are refused; an empty zone is ENOMEM. */
 static void test_alloc_errors(void **state)
 {
 	struct ftx *x = *state;
@@ -551,6 +569,7 @@ static void test_alloc_errors(void **state)
 	ftx_free(empty);
 }
 
+/* MMIO windows: inside/straddling queries, never over RAM. */
 static void test_mmio_windows(void **state)
 {
 	struct ftx *x = *state;
