@@ -1520,6 +1520,39 @@ static void test_destroy_user_releases_everything(void **state)
 	expect_release_after_flush(h, fd1, fp1, "destroy");
 }
 
+/* Two user tables map the same frames; destroying one leaves the other intact. */
+static void test_two_tables_share_frames(void **state)
+{
+	struct harness *h = *state;
+	struct page_table u1, u2;
+	struct mm_prop p = mm_prop_make(MM_PROP_R | MM_PROP_U, MM_CACHE_WB);
+	uint64_t fd = h_free_data(h), fp = h_free_pool(h);
+	struct mm_stats st;
+
+	H_OK(page_table_init_user(&u1, &h->arch, &h->ft, H_ZONE_POOL, NULL));
+	H_OK(page_table_init_user(&u2, &h->arch, &h->ft, H_ZONE_POOL, NULL));
+	harness_add_pt(h, &u1);
+	harness_add_pt(h, &u2);
+	H_OK(h_map_pt(h, &u1, 0x400000, SZ_2M, SZ_2M, p, MM_MAP_HUGE));
+	H_OK(h_map_pt(h, &u2, 0x800000, SZ_4K, SZ_2M + 5 * SZ_4K, p, 0));
+	H_OK(h_map_pt(h, &u2, 0x801000, SZ_4K, 0x7000, p, 0));
+	assert_int_equal(h_free_data(h), fd - 512 - 1);
+	harness_remove_pt(h, &u1);
+	page_table_destroy(&u1);
+	h_assert_check(h, "after destroying the first table");
+	/* The shared frame is still mapped by u2 (its block stays allocated). */
+	assert_true(atomic_load(&frame_block_head(&h->ft, SZ_2M + 5 * SZ_4K)->refcount) !=
+		    FRAME_REF_UNUSED);
+	mm_stats(&u2, &st);
+	assert_int_equal(st.frames, 2);
+	assert_int_equal(st.mapped, 2 * SZ_4K);
+	harness_remove_pt(h, &u2);
+	page_table_destroy(&u2);
+	h_assert_check(h, "after destroying both");
+	assert_int_equal(h_free_data(h), fd);
+	assert_int_equal(h_free_pool(h), fp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1570,6 +1603,7 @@ int main(void)
 		H_TEST_BOTH_KERNEL(test_checker_detects_corruption),
 		H_TEST_BOTH_KERNEL(test_kernel_shared_into_user),
 		H_TEST_BOTH(test_destroy_user_releases_everything),
+		H_TEST_BOTH(test_two_tables_share_frames),
 	};
 	return cmocka_run_group_tests_name("cursor", tests, NULL, NULL);
 }
