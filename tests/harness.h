@@ -88,7 +88,7 @@ struct harness {
 	struct page_table *pts[H_MAX_PTS];
 	unsigned nr_pts;
 
-	/* Recorded TLB operations (the log wraps to nothing: it is bounded). */
+	/* Recorded TLB operations (bounded; events past the end are only counted). */
 	struct tlb_event tlb_log[H_MAX_TLB_EVENTS];
 	unsigned nr_tlb;
 	unsigned tlb_overflow;
