@@ -1520,6 +1520,23 @@ static void test_destroy_user_releases_everything(void **state)
 	expect_release_after_flush(h, fd1, fp1, "destroy");
 }
 
+/* The half a table maps and its largest leaf, as page_table.h states them. */
+static void test_space_geometry(void **state)
+{
+	struct harness *h = *state;
+	unsigned want_leaf = h_max_leaf_size(h) == SZ_512G ? 4 : 3;
+
+	assert_int_equal(page_table_space_base(&h->pt), h_space_base(h));
+	assert_int_equal(page_table_space_size(&h->pt), H_USER_TOP);
+	assert_int_equal(page_table_max_leaf_level(&h->pt), want_leaf);
+	assert_int_equal(h->arch.levels, 4);
+	assert_int_equal(h->arch.va_bits, 48);
+	assert_true(mm_arch_va_canonical(&h->arch, h_space_base(h)));
+	assert_true(mm_arch_va_canonical(&h->arch, h_space_base(h) + H_USER_TOP - SZ_4K));
+	assert_false(mm_arch_va_canonical(&h->arch, H_USER_TOP));
+	assert_false(mm_arch_va_canonical(&h->arch, H_KERNEL_BASE - SZ_4K));
+}
+
 /* Two user tables map the same frames; destroying one leaves the other intact. */
 static void test_two_tables_share_frames(void **state)
 {
@@ -1556,6 +1573,8 @@ static void test_two_tables_share_frames(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		H_TEST_BOTH(test_space_geometry),
+		H_TEST_BOTH_KERNEL(test_space_geometry),
 		H_TEST_BOTH(test_map_4k),
 		H_TEST_BOTH_KERNEL(test_map_4k),
 		H_TEST_BOTH(test_map_without_huge_is_4k),
