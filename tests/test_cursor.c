@@ -690,6 +690,10 @@ static void test_va_edges_user(void **state)
 	EXPECT_ERR_UNCHANGED(h, MM_EALIGN, h_map(h, 0x10000, 0x1800, 0x5000, rw(h), 0));
 	EXPECT_ERR_UNCHANGED(h, MM_EALIGN, h_map(h, 0x10000, SZ_4K, 0x5800, rw(h), 0));
 	EXPECT_ERR_UNCHANGED(h, MM_EINVAL, h_map(h, 0x10000, 0, 0x5000, rw(h), 0));
+	EXPECT_ERR_UNCHANGED(h, MM_EALIGN, h_query(h, 0x1800, &m));
+	EXPECT_ERR_UNCHANGED(h, MM_EALIGN, h_find(h, 0x1800, SZ_4K, &m));
+	EXPECT_ERR_UNCHANGED(h, MM_EALIGN, h_protect(h, 0x1800, SZ_4K, ro(h), NULL));
+	EXPECT_ERR_UNCHANGED(h, MM_EALIGN, h_unmap(h, 0x2000, 0x800, NULL));
 }
 
 /* The top page of the address space, the base of the upper half, wrap-around. */
