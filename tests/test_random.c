@@ -601,10 +601,11 @@ static void close_for(struct run *r, struct cursor *c)
 		cursor_close(c);
 }
 
-/* Maybe arm a failure of one of the next few allocations. */
+/* Maybe arm a failure of one of the op's allocations (mostly the first few). */
 static void maybe_inject(struct run *r)
 {
-	h_fail_nth(r->h, chance(12) ? 1 + (unsigned)below(4) : 0);
+	unsigned n = chance(60) ? 1 + (unsigned)below(4) : 1 + (unsigned)below(40);
+	h_fail_nth(r->h, chance(12) ? n : 0);
 }
 
 static void finish_op(struct run *r, int rc)
