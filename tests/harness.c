@@ -141,12 +141,13 @@ void harness_arch_init(struct harness *h, struct mm_arch *a, enum harness_arch w
 }
 
 /*
- * Reserve the physical window [0, mem + pool) without backing store; only
- * the pool is accessible, so the mm can touch nothing but node frames.
+ * Reserve the physical window [0, mem + pool + hole) without backing
+ * store; only the pool is accessible, so the mm can touch nothing but
+ * node frames.
  */
 static void phys_map(struct harness *h)
 {
-	h->phys_bytes = h->mem + h->pool_size;
+	h->phys_bytes = h->mem + h->pool_size + H_MMIO_HOLE_SIZE;
 	h->phys = mmap(NULL, h->phys_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		       -1, 0);
 	if (h->phys == MAP_FAILED)
@@ -155,10 +156,10 @@ static void phys_map(struct harness *h)
 		fail_msg("mprotect of the node pool failed");
 }
 
-/* Frame table over [0, mem + pool): data zone, pool zone, MMIO window. */
+/* Frame table over [0, mem + pool + hole): data zone, pool zone, MMIO hole and window. */
 static void frames_init(struct harness *h)
 {
-	paddr_t hi = h->mem + h->pool_size;
+	paddr_t hi = h->mmio_hole + H_MMIO_HOLE_SIZE;
 
 	h->slots_bytes = frame_table_meta_bytes(0, hi);
 	h->slots = mmap(NULL, h->slots_bytes, PROT_READ | PROT_WRITE,
@@ -168,6 +169,7 @@ static void frames_init(struct harness *h)
 	H_OK(frame_table_init(&h->ft, h->slots, 0, hi, (uintptr_t)h->phys));
 	H_OK(frame_table_add_ram(&h->ft, 0, h->mem, H_ZONE_DATA));
 	H_OK(frame_table_add_ram(&h->ft, h->pool_base, h->pool_size, H_ZONE_POOL));
+	H_OK(frame_table_add_mmio(&h->ft, h->mmio_hole, H_MMIO_HOLE_SIZE));
 	H_OK(frame_table_add_mmio(&h->ft, H_MMIO_BASE, H_MMIO_SIZE));
 	frame_zone_set_claimable(&h->ft, H_ZONE_DATA, true);
 	frame_table_set_fail_hook(&h->ft, fail_hook, h);
@@ -183,6 +185,7 @@ struct harness *harness_create(const struct harness_param *p)
 	h->mem = p->mem ? p->mem : H_DEFAULT_MEM;
 	h->pool_size = p->pool ? p->pool : H_DEFAULT_POOL;
 	h->pool_base = h->mem;
+	h->mmio_hole = h->mem + h->pool_size;
 	h->check_each_op = true;
 	h->tlb.flush_page = tlb_flush_page;
 	h->tlb.flush_range = tlb_flush_range;

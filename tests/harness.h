@@ -6,6 +6,9 @@
  *   [0, mem)                  data RAM, zone H_ZONE_DATA, claimable by map
  *   [mem, mem + pool)         node pool, zone H_ZONE_POOL: every node comes
  *                             from here (so tests control exhaustion)
+ *   [mem + pool, +2M)         a hole inside the frame table's window,
+ *                             registered as MMIO (device memory that has
+ *                             slots, which mapping it must never touch)
  *   [H_MMIO_BASE, +H_MMIO_SIZE)  one registered MMIO window (512G aligned,
  *                             large enough for a 512G leaf)
  *
@@ -46,6 +49,7 @@
 #define H_ZONE_POOL 1
 #define H_MMIO_BASE (2 * TiB)
 #define H_MMIO_SIZE (1 * TiB)
+#define H_MMIO_HOLE_SIZE (2 * MiB)
 
 /* Lower half and upper half of the 48-bit address spaces of both targets. */
 #define H_USER_TOP ((uint64_t)1 << 47)            /* end of the lower half */
@@ -82,6 +86,7 @@ struct harness {
 	unsigned char *phys;
 	size_t phys_bytes;
 	paddr_t mem, pool_base, pool_size;
+	paddr_t mmio_hole; /* = mem + pool: the MMIO hole inside the window */
 
 	struct page_table pt; /* the table under test (param.space) */
 	/* Every table that maps frames of ft (for mm_check); pts[0] = &pt. */

@@ -917,6 +917,26 @@ static void test_mmio(void **state)
 	H_OK(h_unmap(h, v, 2 * SZ_4K, NULL));
 	assert_int_equal(h_free_data(h), fd);
 	assert_true(h_free_pool(h) > fp); /* the nodes were reclaimed */
+
+	/* Device memory inside the frame window: its slots are never touched. */
+	{
+		struct frame_slot before = *frame_slot_of(&h->ft, h->mmio_hole);
+		struct frame_slot *slot = frame_slot_of(&h->ft, h->mmio_hole);
+		H_OK(h_map(h, v, SZ_2M, h->mmio_hole, dev, MM_MAP_MMIO | MM_MAP_HUGE));
+		snap(h, &s);
+		expect_count(&s, 1);
+		expect_run(&s, 0, v, SZ_2M, h->mmio_hole, 1, dev, true);
+		expect_stats(&s, s.stats.nodes, SZ_2M, 0);
+		h_snapshot_free(&s);
+		assert_int_equal(atomic_load(&slot->refcount), atomic_load(&before.refcount));
+		assert_int_equal(atomic_load(&slot->map_count), atomic_load(&before.map_count));
+		assert_int_equal(slot->usage, before.usage);
+		assert_null(frame_block_head(&h->ft, h->mmio_hole)); /* not RAM */
+		EXPECT_ERR_UNCHANGED(h, MM_ERANGE,
+				     h_map(h, v + SZ_2M, SZ_4K, h->mmio_hole, rw(h), 0));
+		H_OK(h_unmap(h, v, SZ_2M, NULL));
+		assert_int_equal(atomic_load(&slot->refcount), atomic_load(&before.refcount));
+	}
 }
 
 /* Node-pool, UNIQUE and reserved frames are EPERM; past the pool is ERANGE. */
