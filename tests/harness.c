@@ -463,6 +463,11 @@ static uint64_t raw_walk_node(struct harness *h, struct page_table *pt, paddr_t 
 			fn(ctx, &m, level);
 		} else {
 			paddr_t child = pte_table_addr(f, pte);
+			/* Table entries are exactly the encoder's table template (MODEL.md 2). */
+			if (pte != pte_make(f, pt->arch->table_template(pt->arch, level), child))
+				fail_msg("raw walk: table entry at level %u (va 0x%llx) is 0x%llx, not"
+					 " the table template", level, (unsigned long long)va,
+					 (unsigned long long)pte);
 			if (frame_slot_of(&h->ft, child) == NULL ||
 			    child < h->pool_base || child >= h->pool_base + h->pool_size)
 				fail_msg("raw walk: table entry at level %u (va 0x%llx) points to 0x%llx,"
