@@ -90,6 +90,18 @@ class Logic(unittest.TestCase):
         shared = secs + [(".data", k + 0x2800, 0x10, 3)]
         self.assertTrue(oracle.check_image(good, shared))
 
+    def test_mmio_pas_are_absolute(self):
+        cmds = oracle.script_commands("mmio 0x40000000 1G 0x400000000 rw huge; map 0x1000 4K 0 r; "
+                                      "mmio 0x2000 8K 0x400000000 r; map 0x2000 4K 0 r replace; dump")
+        outputs = ["ok", "ok", "ok", "ok", "end"]
+        self.assertEqual(oracle.mmio_ranges(cmds, outputs), [(0x40000000, 0x80000000), (0x3000, 0x4000)])
+        # the replaced half of the second mmio is RAM again, the other half stays absolute
+        self.assertEqual(oracle.mmio_ranges(cmds[:3] + cmds[4:], ["ok", "ok", "ok", "end"]),
+                         [(0x40000000, 0x80000000), (0x2000, 0x4000)])
+        leaves = [(0x40000000, 1 << 30, 0x400000000, "rw---", "wb")]
+        present, _a = oracle.expected_user_view(leaves, 1 << 32, [(0x40000000, 0x80000000)])
+        self.assertEqual(present[0][2], 0x400000000)
+
     def test_x86_sizes(self):
         rows = oracle.parse_info_tlb_x86("ffff800000000000: 0000000000000000 XG-DA---W\n"
                                          "ffff800000200000: 0000000000200000 XGPDA---W\n"
