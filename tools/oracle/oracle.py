@@ -382,7 +382,7 @@ def ram_ranges_from_log(serial):
     or `RAM 0xBASE-0xEND`; an empty list otherwise."""
     out = []
     for line in serial.splitlines():
-        m = re.search(r"\bram\b[^0-9]*0x([0-9a-f]+)\s*(-|\.\.|\+|size|\s)\s*0x([0-9a-f]+)", line, re.I)
+        m = re.match(r"\s*ram\b[^0-9]*0x([0-9a-f]+)\s*(-|\.\.|\+|size|\s)\s*0x([0-9a-f]+)", line, re.I)
         if m:
             a, b = int(m.group(1), 16), int(m.group(3), 16)
             out.append((a, b - a) if m.group(2) in ("-", "..") else (a, b))
