@@ -1,0 +1,54 @@
+/*
+ * script.h - the page-table script language (docs/PTSIM.md), freestanding.
+ *
+ * The same interpreter runs in the host simulator (tools/ptsim/main.c) and
+ * in the kernel (`script=CMDS`).  It parses one command per call, performs
+ * it through the mm cursor API and writes the exact output lines through
+ * `out`.  It uses no libc: numbers are parsed and printed here.
+ */
+#ifndef PTSIM_SCRIPT_H
+#define PTSIM_SCRIPT_H
+
+#include "mm.h"
+
+/* Results of script_run_line / script_run_text (also ptsim's exit codes). */
+enum script_result {
+	SCRIPT_OK = 0,        /* line parsed (the command may have answered `error`) */
+	SCRIPT_SYNTAX = 2,    /* `syntax LINE: TEXT` already printed */
+	SCRIPT_VIOLATION = 3, /* `violation: TEXT` already printed */
+};
+
+struct script_env {
+	struct page_table *pt;              /* the address space the script drives */
+	struct frame_table *ft;             /* frames behind it */
+	struct page_table *const *check_pts; /* every table the checker must see */
+	unsigned nr_check_pts;
+	/*
+	 * RAM window: `map` PA p means absolute PA ram_base + p, and needs
+	 * [p, p+len) inside [0, ram_size).  Printed PAs of RAM leaves are
+	 * offsets again; `mmio` PAs are absolute both ways.
+	 */
+	paddr_t ram_base;
+	uint64_t ram_size;
+	bool check_each;                    /* run mm_check after every command */
+	/* Output sink: receives pieces of lines, each line ends with '\n'. */
+	void (*out)(void *ctx, const char *s, size_t n);
+	void *out_ctx;
+};
+
+/*
+ * Run one line (no newline needed; `#` comments and blanks are fine).
+ * Returns SCRIPT_OK, SCRIPT_SYNTAX or SCRIPT_VIOLATION.  Any bytes are
+ * accepted as input: malformed ones are a syntax error, never a fault.
+ */
+int script_run_line(struct script_env *env, const char *line, size_t len, unsigned lineno);
+
+/*
+ * Run `text` split at every `sep` byte (';' in the kernel, '\n' for a file),
+ * numbering lines from *lineno + 1 and leaving *lineno at the last line run.
+ * Stops at the first non-OK result and returns it.
+ */
+int script_run_text(struct script_env *env, const char *text, size_t len, char sep,
+		    unsigned *lineno);
+
+#endif /* PTSIM_SCRIPT_H */
