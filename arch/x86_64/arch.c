@@ -1,0 +1,270 @@
+/*
+ * arch.c - x86-64 side of kernel/arch.h: CPU feature setup (NX, PGE, SMEP,
+ * SMAP, PAT), the boot info from the PVH start info, the mm encoder, exit,
+ * halt, user access, and x86_boot_main() called by entry.S.
+ */
+#include "../../kernel/arch.h"
+#include "x86.h"
+
+#define KERNEL_VMA 0xffffffff80000000ull
+#define PAGE 4096ull
+#define LOW_RESERVED_END 0x100000ull /* BIOS data, EBDA, VGA, option ROMs */
+#define PVH_MAGIC 0x336ec578u
+#define E820_RAM 1
+#define CMDLINE_MAX 1024
+#define DEBUG_EXIT_PORT 0xf4
+#define PAT_VALUE 0x0007040100070406ull /* 0 WB, 1 WT, 2 UC-, 3 UC, 4 WC, 5 WT, 6 UC-, 7 UC */
+
+struct hvm_start_info {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t flags;
+	uint32_t nr_modules;
+	uint64_t modlist_paddr;
+	uint64_t cmdline_paddr;
+	uint64_t rsdp_paddr;
+	uint64_t memmap_paddr;
+	uint32_t memmap_entries;
+	uint32_t reserved;
+} __attribute__((packed));
+
+struct hvm_memmap_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type;
+	uint32_t reserved;
+} __attribute__((packed));
+
+extern const struct mm_tlb_ops x86_tlb_ops;
+extern uint32_t x86_pvh_start_info_pa;
+extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
+extern char __data_start[], __data_end[];
+
+struct x86_features x86_cpu;
+static struct boot_info boot;
+static char cmdline[CMDLINE_MAX];
+static char features_text[96];
+
+/* Physical memory through the boot direct map (and later the mm's). */
+static const void *phys_to_virt(paddr_t pa)
+{
+	return (const void *)(uintptr_t)(DIRECT_MAP_BASE + pa);
+}
+
+/* Early fatal error before kmain: message and failure exit. */
+static __attribute__((noreturn)) void boot_fail(const char *msg)
+{
+	while (*msg)
+		arch_putc(*msg++);
+	arch_putc('\n');
+	arch_exit(false);
+}
+
+/*
+ * Detect NX, pdpe1gb, PGE, SMEP, SMAP, PAT and switch on what exists:
+ * EFER.NXE (entry.S already did when NX exists; kept idempotent),
+ * CR4.PGE/SMEP/SMAP, and IA32_PAT with WC at index 4 (pte.c's encoding).
+ */
+void x86_cpu_init(void)
+{
+	struct x86_cpuid l1 = x86_cpuid(1, 0);
+	struct x86_cpuid l7 = {0, 0, 0, 0};
+	struct x86_cpuid e1 = {0, 0, 0, 0};
+	uint64_t cr4;
+
+	if (x86_cpuid(0, 0).eax >= 7)
+		l7 = x86_cpuid(7, 0);
+	if (x86_cpuid(0x80000000u, 0).eax >= 0x80000001u)
+		e1 = x86_cpuid(0x80000001u, 0);
+	x86_cpu.pge = l1.edx & (1u << 13);
+	x86_cpu.pat = l1.edx & (1u << 16);
+	x86_cpu.smep = l7.ebx & (1u << 7);
+	x86_cpu.smap = l7.ebx & (1u << 20);
+	x86_cpu.nx = e1.edx & (1u << 20);
+	x86_cpu.pdpe1gb = e1.edx & (1u << 26);
+
+	if (x86_cpu.nx)
+		x86_wrmsr(X86_MSR_EFER, x86_rdmsr(X86_MSR_EFER) | X86_EFER_NXE);
+	/* pte.c maps WC through PAT index 4: without a PAT the kernel must not claim WC. */
+	if (!x86_cpu.pat)
+		boot_fail("x86: CPU has no PAT; WC (PAT index 4) cannot be programmed");
+	x86_wrmsr(X86_MSR_PAT, PAT_VALUE);
+	cr4 = x86_read_cr4();
+	if (x86_cpu.pge)
+		cr4 |= X86_CR4_PGE;
+	if (x86_cpu.smep)
+		cr4 |= X86_CR4_SMEP;
+	if (x86_cpu.smap)
+		cr4 |= X86_CR4_SMAP;
+	x86_write_cr4(cr4);
+	x86_write_cr3(x86_read_cr3()); /* drop anything cached under the old PAT */
+}
+
+/* Append [base, base+size) to a range list; false if the list is full. */
+static bool range_add(struct phys_range *list, unsigned *n, paddr_t base, uint64_t size)
+{
+	if (size == 0)
+		return true;
+	if (*n >= BOOT_MAX_RANGES)
+		return false;
+	list[*n].base = base;
+	list[*n].size = size;
+	(*n)++;
+	return true;
+}
+
+/* Reserve the whole pages covering [pa, pa+len). */
+static void reserve_pages(paddr_t pa, uint64_t len)
+{
+	paddr_t start = pa & ~(PAGE - 1);
+	paddr_t end = (pa + len + PAGE - 1) & ~(PAGE - 1);
+	if (!range_add(boot.reserved, &boot.nr_reserved, start, end - start))
+		boot_fail("x86: too many reserved ranges");
+}
+
+/* RAM entries of the PVH memory map, trimmed inward to whole pages. */
+static void boot_ram_from_memmap(const struct hvm_start_info *si)
+{
+	const struct hvm_memmap_entry *e = phys_to_virt(si->memmap_paddr);
+
+	for (uint32_t i = 0; i < si->memmap_entries; i++) {
+		if (e[i].type != E820_RAM)
+			continue;
+		paddr_t start = (e[i].addr + PAGE - 1) & ~(PAGE - 1);
+		paddr_t end = (e[i].addr + e[i].size) & ~(PAGE - 1);
+		if (end <= start)
+			continue;
+		if (!range_add(boot.ram, &boot.nr_ram, start, end - start))
+			boot_fail("x86: too many RAM ranges in the PVH memory map");
+	}
+	reserve_pages(si->memmap_paddr, (uint64_t)si->memmap_entries * sizeof(*e));
+}
+
+/* Copy the command line into the image (it stays valid whatever gets mapped). */
+static void boot_cmdline(const struct hvm_start_info *si)
+{
+	unsigned n = 0;
+
+	if (si->cmdline_paddr) {
+		const char *src = phys_to_virt(si->cmdline_paddr);
+		while (n < CMDLINE_MAX - 1 && src[n]) {
+			cmdline[n] = src[n];
+			n++;
+		}
+		reserve_pages(si->cmdline_paddr, n + 1);
+	}
+	cmdline[n] = 0;
+	boot.cmdline = cmdline;
+}
+
+/* One image section [start, end) at its link VA and load PA. */
+static struct image_section section(const char *start, const char *end)
+{
+	struct image_section s;
+	s.va = (vaddr_t)start;
+	s.pa = (paddr_t)start - KERNEL_VMA;
+	s.size = (uint64_t)(end - start);
+	return s;
+}
+
+/* Fill `boot` from the PVH start info and the linker's section symbols. */
+void x86_boot_info_init(void)
+{
+	const struct hvm_start_info *si = phys_to_virt(x86_pvh_start_info_pa);
+
+	if (si->magic != PVH_MAGIC)
+		boot_fail("x86: bad hvm_start_info magic");
+	if (si->version < 1 || si->memmap_entries == 0)
+		boot_fail("x86: PVH start info carries no memory map");
+	reserve_pages(0, LOW_RESERVED_END);
+	reserve_pages(x86_pvh_start_info_pa, sizeof(*si));
+	boot_ram_from_memmap(si);
+	boot_cmdline(si);
+	boot.nr_mmio = 0; /* COM1 and isa-debug-exit are I/O ports, not MMIO */
+	boot.text = section(__text_start, __text_end);
+	boot.rodata = section(__rodata_start, __rodata_end);
+	boot.data = section(__data_start, __data_end);
+}
+
+const struct boot_info *arch_boot_info(void)
+{
+	return &boot;
+}
+
+/* Append a NUL-terminated word to features_text (bounded). */
+static void features_add(const char *word)
+{
+	unsigned n = 0;
+	while (features_text[n])
+		n++;
+	while (*word && n < sizeof(features_text) - 1)
+		features_text[n++] = *word++;
+	features_text[n] = 0;
+}
+
+/* The encoder with exactly the features this CPU has, and the x86 TLB ops. */
+void arch_mm_init(struct mm_arch *a)
+{
+	uint32_t features = 0;
+
+	if (x86_cpu.nx)
+		features |= MM_FEAT_X86_NX;
+	if (x86_cpu.pdpe1gb)
+		features |= MM_FEAT_X86_1G;
+	mm_arch_x86_64_init(a, features, &x86_tlb_ops);
+}
+
+const char *arch_mm_features(void)
+{
+	if (features_text[0])
+		return features_text;
+	features_add("x86_64 4-level, PAT WC=4");
+	features_add(x86_cpu.nx ? ", NX" : ", no NX");
+	features_add(x86_cpu.pdpe1gb ? ", 1G" : ", no 1G");
+	features_add(x86_cpu.pge ? ", PGE" : ", no PGE");
+	features_add(x86_cpu.smep ? ", SMEP" : ", no SMEP");
+	features_add(x86_cpu.smap ? ", SMAP" : ", no SMAP");
+	return features_text;
+}
+
+void arch_halt(void)
+{
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+/* isa-debug-exit: QEMU exits with (v << 1) | 1, so 0x10 -> 33 (pass), 0 -> 1. */
+void arch_exit(bool pass)
+{
+	x86_outl(DEBUG_EXIT_PORT, pass ? 0x10 : 0x0);
+	arch_halt();
+}
+
+/* SMAP: stac lets the kernel touch user pages, clac forbids it again. */
+void arch_user_access(bool allow)
+{
+	if (!x86_cpu.smap)
+		return;
+	if (allow)
+		__asm__ volatile("stac" ::: "memory", "cc");
+	else
+		__asm__ volatile("clac" ::: "memory", "cc");
+}
+
+const uint8_t arch_ret_insn[] = {0xc3};
+const unsigned arch_ret_insn_len = sizeof(arch_ret_insn);
+
+/* x86 keeps instruction fetch coherent with stores: nothing to do. */
+void arch_sync_icache(void)
+{
+}
+
+/* C entry from entry.S (higher half, boot page tables): set up, then kmain. */
+void x86_boot_main(void)
+{
+	x86_serial_init();
+	x86_trap_init();
+	x86_cpu_init();
+	x86_boot_info_init();
+	kmain();
+}

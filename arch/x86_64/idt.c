@@ -1,0 +1,200 @@
+/*
+ * idt.c - the IDT (vectors 0..31), the TSS with an IST stack for #DF, the
+ * trap handler, and arch_probe().
+ *
+ * Policy: a page fault raised by an armed probe resumes the probe; every
+ * other exception (including a #DF, which runs on its own stack so a
+ * broken kernel stack still gets reported) prints vector, error code, RIP,
+ * CR2 and exits QEMU with failure.  Nothing is left to a silent triple
+ * fault, which QEMU would report as exit status 0.
+ */
+#include "../../kernel/arch.h"
+#include "x86.h"
+
+#define KERNEL_CS 0x08
+#define TSS_SEL 0x18
+#define VEC_DF 8
+#define VEC_PF 14
+#define PF_ERR_W (1u << 1)
+#define PF_ERR_ID (1u << 4)
+#define IST_DF 1
+
+struct trap_frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error;
+	uint64_t rip, cs, rflags, rsp, ss;
+};
+
+struct idt_gate {
+	uint16_t off_lo;
+	uint16_t sel;
+	uint8_t ist;
+	uint8_t type_attr;
+	uint16_t off_mid;
+	uint32_t off_hi;
+	uint32_t zero;
+} __attribute__((packed));
+
+struct tss64 {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3;
+	uint16_t iomap_base;
+} __attribute__((packed));
+
+struct desc_ptr {
+	uint16_t limit;
+	uint64_t base;
+} __attribute__((packed));
+
+extern const uint64_t x86_trap_stubs[32];
+extern uint64_t x86_gdt[5];
+extern uint64_t x86_probe_sp;
+extern const char x86_probe_text_start[], x86_probe_text_end[];
+extern const char x86_probe_fault[];
+int x86_probe_read(vaddr_t va, uint64_t *out);
+int x86_probe_write(vaddr_t va, const uint64_t *in);
+int x86_probe_exec(vaddr_t va);
+void x86_trap(struct trap_frame *tf);
+
+static struct idt_gate idt[32] __attribute__((aligned(16)));
+static struct tss64 tss __attribute__((aligned(16)));
+static uint8_t df_stack[8192] __attribute__((aligned(16)));
+
+/* The armed probe: set by arch_probe() around one access, cleared by either path. */
+static volatile bool probe_armed;
+static volatile enum probe_kind probe_kind_armed;
+static volatile vaddr_t probe_va;
+static struct fault_info probe_fault;
+
+/* Minimal output for the trap path: it must not depend on the kernel's printf. */
+static void trap_puts(const char *s)
+{
+	while (*s)
+		arch_putc(*s++);
+}
+
+static void trap_puthex(uint64_t v)
+{
+	trap_puts("0x");
+	for (int shift = 60; shift >= 0; shift -= 4)
+		arch_putc("0123456789abcdef"[(v >> shift) & 0xf]);
+}
+
+/* Interrupt gate (interrupts off on entry), DPL 0, kernel code segment. */
+static void idt_set(unsigned vec, uint64_t handler, uint8_t ist)
+{
+	idt[vec].off_lo = (uint16_t)handler;
+	idt[vec].sel = KERNEL_CS;
+	idt[vec].ist = ist;
+	idt[vec].type_attr = 0x8e;
+	idt[vec].off_mid = (uint16_t)(handler >> 16);
+	idt[vec].off_hi = (uint32_t)(handler >> 32);
+	idt[vec].zero = 0;
+}
+
+/* Write the 16-byte available-TSS descriptor into GDT slots 3 and 4, then ltr. */
+static void tss_install(void)
+{
+	uint64_t base = (uint64_t)&tss;
+	uint64_t limit = sizeof(tss) - 1;
+
+	tss.ist[IST_DF - 1] = (uint64_t)(df_stack + sizeof(df_stack));
+	tss.iomap_base = sizeof(tss); /* no I/O bitmap */
+	x86_gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+		     (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+	x86_gdt[4] = base >> 32;
+	__asm__ volatile("ltr %w0" : : "r"(TSS_SEL) : "memory");
+}
+
+/* Install the TSS and the 32 exception gates (#DF on IST1), load the IDT. */
+void x86_trap_init(void)
+{
+	struct desc_ptr p;
+
+	tss_install();
+	for (unsigned vec = 0; vec < 32; vec++)
+		idt_set(vec, x86_trap_stubs[vec], vec == VEC_DF ? IST_DF : 0);
+	p.limit = sizeof(idt) - 1;
+	p.base = (uint64_t)idt;
+	__asm__ volatile("lidt %0" : : "m"(p) : "memory");
+}
+
+/*
+ * True if `tf` is a page fault raised by the armed probe: RIP inside the
+ * probe helpers, or (exec probe) RIP at the probed VA itself.
+ */
+static bool fault_is_probe(const struct trap_frame *tf)
+{
+	if (!probe_armed || tf->vector != VEC_PF)
+		return false;
+	if (tf->rip >= (uint64_t)x86_probe_text_start && tf->rip < (uint64_t)x86_probe_text_end)
+		return true;
+	return probe_kind_armed == PROBE_EXEC && tf->rip == probe_va;
+}
+
+/* Error-code bit 4 (instruction fetch) -> exec, bit 1 (write) -> write, else read. */
+static enum probe_kind fault_kind(uint64_t error)
+{
+	if (error & PF_ERR_ID)
+		return PROBE_EXEC;
+	if (error & PF_ERR_W)
+		return PROBE_WRITE;
+	return PROBE_READ;
+}
+
+/* Report an exception nobody expected and leave QEMU with failure. */
+static __attribute__((noreturn)) void trap_fatal(const struct trap_frame *tf)
+{
+	trap_puts(tf->vector == VEC_DF ? "\nFATAL: double fault" : "\nFATAL: exception");
+	trap_puts(" vector ");
+	trap_puthex(tf->vector);
+	trap_puts(" error ");
+	trap_puthex(tf->error);
+	trap_puts(" rip ");
+	trap_puthex(tf->rip);
+	trap_puts(" cr2 ");
+	trap_puthex(x86_read_cr2());
+	trap_puts("\nRESULT FAIL\n");
+	arch_exit(false);
+}
+
+/* Called by trap.S for every exception; returns only to resume a probe. */
+void x86_trap(struct trap_frame *tf)
+{
+	if (!fault_is_probe(tf))
+		trap_fatal(tf);
+	probe_fault.kind = fault_kind(tf->error);
+	probe_fault.addr = x86_read_cr2();
+	probe_fault.pc = tf->rip;
+	probe_fault.cause = tf->error;
+	probe_armed = false;
+	tf->rip = (uint64_t)x86_probe_fault;
+	tf->rsp = x86_probe_sp;
+}
+
+/* One access of `kind` at `va` with recovery armed; see kernel/arch.h. */
+bool arch_probe(enum probe_kind kind, vaddr_t va, uint64_t *value, struct fault_info *f)
+{
+	int faulted;
+
+	probe_kind_armed = kind;
+	probe_va = va;
+	probe_armed = true;
+	__asm__ volatile("" ::: "memory");
+	if (kind == PROBE_READ)
+		faulted = x86_probe_read(va, value);
+	else if (kind == PROBE_WRITE)
+		faulted = x86_probe_write(va, value);
+	else
+		faulted = x86_probe_exec(va);
+	__asm__ volatile("" ::: "memory");
+	probe_armed = false;
+	if (faulted && f)
+		*f = probe_fault;
+	return faulted != 0;
+}
