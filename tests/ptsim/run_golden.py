@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Run one ptsim golden script and compare its output byte for byte.
+
+usage: run_golden.py PTSIM SCRIPT.pt
+The script's header lines choose the run:
+    # ptsim: OPTIONS     command-line options (default none)
+    # exit: N            expected exit status (default 0)
+Expected standard output is SCRIPT.out next to it.  Exit 0 = match.
+"""
+import subprocess
+import sys
+
+
+def header(script_bytes):
+    """Options and expected exit status from the leading '#' lines."""
+    options, status = [], 0
+    for raw in script_bytes.split(b"\n"):
+        if not raw.startswith(b"#"):
+            break
+        text = raw.decode("ascii", "replace")[1:].strip()
+        if text.startswith("ptsim:"):
+            options = text[len("ptsim:"):].split()
+        elif text.startswith("exit:"):
+            status = int(text[len("exit:"):])
+    return options, status
+
+
+def main():
+    ptsim, script = sys.argv[1], sys.argv[2]
+    with open(script, "rb") as f:
+        data = f.read()
+    with open(script[:-3] + ".out", "rb") as f:
+        expected = f.read()
+    options, want_status = header(data)
+    run = subprocess.run([ptsim] + options + [script], stdout=subprocess.PIPE, timeout=120)
+    ok = True
+    if run.returncode != want_status:
+        print(f"{script}: exit status {run.returncode}, expected {want_status}")
+        ok = False
+    if run.stdout != expected:
+        got = run.stdout.decode("ascii", "replace").splitlines()
+        exp = expected.decode("ascii", "replace").splitlines()
+        for i in range(max(len(got), len(exp))):
+            g = got[i] if i < len(got) else "<missing>"
+            e = exp[i] if i < len(exp) else "<missing>"
+            if g != e:
+                print(f"{script}: output line {i + 1}: expected {e!r}, got {g!r}")
+                break
+        ok = False
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
