@@ -63,6 +63,7 @@ static __attribute__((noreturn)) void boot_fail(const char *msg)
 /*
  * Detect NX, pdpe1gb, PGE, SMEP, SMAP, PAT and switch on what exists:
  * EFER.NXE (entry.S already did when NX exists; kept idempotent),
+ * CR0.WP (without it ring 0 writes through read-only PTEs: no W^X),
  * CR4.PGE/SMEP/SMAP, and IA32_PAT with WC at index 4 (pte.c's encoding).
  */
 void x86_cpu_init(void)
@@ -89,6 +90,7 @@ void x86_cpu_init(void)
 	if (!x86_cpu.pat)
 		boot_fail("x86: CPU has no PAT; WC (PAT index 4) cannot be programmed");
 	x86_wrmsr(X86_MSR_PAT, PAT_VALUE);
+	x86_write_cr0(x86_read_cr0() | X86_CR0_WP);
 	cr4 = x86_read_cr4();
 	if (x86_cpu.pge)
 		cr4 |= X86_CR4_PGE;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define X86_CR0_WP (1ull << 16)
 #define X86_CR4_PGE (1ull << 7)
 #define X86_CR4_SMEP (1ull << 20)
 #define X86_CR4_SMAP (1ull << 21)
@@ -62,6 +63,18 @@ static inline void x86_wrmsr(uint32_t msr, uint64_t v)
 }
 
 /* Control registers. "memory" clobbers keep accesses ordered around paging changes. */
+static inline uint64_t x86_read_cr0(void)
+{
+	uint64_t v;
+	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
+	return v;
+}
+
+static inline void x86_write_cr0(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory");
+}
+
 static inline uint64_t x86_read_cr2(void)
 {
 	uint64_t v;
