@@ -1,0 +1,24 @@
+#!/bin/sh
+# fuzz.sh [SECONDS] - build the ptsim libFuzzer target with clang in its own
+# build directory (build-fuzz) and run it for SECONDS (default 20) over a
+# seed corpus made from the golden scripts in tests/ptsim.  Exit status 0
+# means no crash, no sanitizer report and no invariant violation.
+set -eu
+seconds=${1:-20}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build="$top/build-fuzz"
+if [ ! -d "$build" ]; then
+	CC=clang meson setup "$build" "$top" -Dfuzz=true >/dev/null
+fi
+ninja -C "$build" tools/ptsim/ptsim_fuzz >/dev/null
+corpus="$build/ptsim-corpus"
+mkdir -p "$corpus"
+# One seed per golden and machine: byte 0 picks the machine (see fuzz.c).
+for script in "$top"/tests/ptsim/*.pt; do
+	name=$(basename "$script" .pt)
+	for machine in 0 1 2 3 5 7; do
+		{ printf "\\$(printf '%03o' "$machine")"; cat "$script"; } >"$corpus/$name-$machine"
+	done
+done
+exec "$build/tools/ptsim/ptsim_fuzz" -max_total_time="$seconds" -max_len=4096 \
+	-timeout=10 -artifact_prefix="$build/" "$corpus"
