@@ -8,7 +8,7 @@
 
 #define KERNEL_VMA 0xffffffff80000000ull
 #define PAGE 4096ull
-#define LOW_RESERVED_END 0x100000ull /* BIOS data, EBDA, VGA, option ROMs */
+#define LOW_RESERVED_END 0x100000ull /* below: BIOS data, EBDA, VGA, option ROMs */
 #define PVH_MAGIC 0x336ec578u
 #define E820_RAM 1
 #define CMDLINE_MAX 1024
@@ -115,16 +115,32 @@ static bool range_add(struct phys_range *list, unsigned *n, paddr_t base, uint64
 	return true;
 }
 
-/* Reserve the whole pages covering [pa, pa+len). */
+/*
+ * Reserve the whole pages covering [pa, pa+len), clipped to the RAM ranges
+ * already in `boot` (a reservation outside RAM protects nothing and the mm
+ * refuses it).  Assumes boot.ram is complete.
+ */
 static void reserve_pages(paddr_t pa, uint64_t len)
 {
 	paddr_t start = pa & ~(PAGE - 1);
 	paddr_t end = (pa + len + PAGE - 1) & ~(PAGE - 1);
-	if (!range_add(boot.reserved, &boot.nr_reserved, start, end - start))
-		boot_fail("x86: too many reserved ranges");
+
+	for (unsigned i = 0; i < boot.nr_ram; i++) {
+		paddr_t lo = boot.ram[i].base, hi = lo + boot.ram[i].size;
+		if (start > lo)
+			lo = start;
+		if (end < hi)
+			hi = end;
+		if (lo < hi && !range_add(boot.reserved, &boot.nr_reserved, lo, hi - lo))
+			boot_fail("x86: too many reserved ranges");
+	}
 }
 
-/* RAM entries of the PVH memory map, trimmed inward to whole pages. */
+/*
+ * RAM entries of the PVH memory map, trimmed inward to whole pages and to
+ * PA >= 1 MiB: the legacy area below (real-mode data, EBDA, where QEMU puts
+ * the start info, memmap and command line) is never handed to the mm.
+ */
 static void boot_ram_from_memmap(const struct hvm_start_info *si)
 {
 	const struct hvm_memmap_entry *e = phys_to_virt(si->memmap_paddr);
@@ -134,12 +150,15 @@ static void boot_ram_from_memmap(const struct hvm_start_info *si)
 			continue;
 		paddr_t start = (e[i].addr + PAGE - 1) & ~(PAGE - 1);
 		paddr_t end = (e[i].addr + e[i].size) & ~(PAGE - 1);
+		if (start < LOW_RESERVED_END)
+			start = LOW_RESERVED_END;
 		if (end <= start)
 			continue;
 		if (!range_add(boot.ram, &boot.nr_ram, start, end - start))
 			boot_fail("x86: too many RAM ranges in the PVH memory map");
 	}
-	reserve_pages(si->memmap_paddr, (uint64_t)si->memmap_entries * sizeof(*e));
+	if (boot.nr_ram == 0)
+		boot_fail("x86: no RAM above 1 MiB in the PVH memory map");
 }
 
 /* Copy the command line into the image (it stays valid whatever gets mapped). */
@@ -178,9 +197,9 @@ void x86_boot_info_init(void)
 		boot_fail("x86: bad hvm_start_info magic");
 	if (si->version < 1 || si->memmap_entries == 0)
 		boot_fail("x86: PVH start info carries no memory map");
-	reserve_pages(0, LOW_RESERVED_END);
-	reserve_pages(x86_pvh_start_info_pa, sizeof(*si));
 	boot_ram_from_memmap(si);
+	reserve_pages(x86_pvh_start_info_pa, sizeof(*si));
+	reserve_pages(si->memmap_paddr, (uint64_t)si->memmap_entries * sizeof(struct hvm_memmap_entry));
 	boot_cmdline(si);
 	boot.nr_mmio = 0; /* COM1 and isa-debug-exit are I/O ports, not MMIO */
 	boot.text = section(__text_start, __text_end);
