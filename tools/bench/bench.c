@@ -1,0 +1,471 @@
+/*
+ * bench.c - the mm benchmark (issue 6, docs/PERFORMANCE.md).
+ *
+ * A simulated machine per encoder: physical memory is host address space
+ * reserved with MAP_NORESERVE (frame PA p lives at host address phys + p),
+ * data RAM [0, data) is claimable zone 0, the node pool [data, data+pool)
+ * is zone 1.  TLB hooks are no-ops; the checker runs only in --smoke.
+ * Everything goes through the public cursor API.
+ *
+ * Each round runs every scenario once, in this order:
+ *   seq1 (map, one call per page), unmap1 (one call per page),
+ *   seq2 (map, one call), unmap2 (one call),
+ *   huge2m_map / huge2m_unmap (MM_MAP_HUGE, 2M-aligned, not 1G-aligned),
+ *   rand_map / rand_unmap (distinct random pages over 512 GiB, one cursor
+ *   over the 512 GiB, cursor_jump + one call per page).
+ * Round 0 is a warm-up; the reported figure is the median of rounds 1..5.
+ * The time of a scenario includes its cursor_open and cursor_close (the
+ * flush and the release of what was removed).
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "mm.h"
+
+#define ZONE_DATA 0
+#define ZONE_POOL 1
+#define GIB ((uint64_t)1 << 30)
+#define MIB ((uint64_t)1 << 20)
+#define SIZE_2M ((uint64_t)2 << 20)
+#define SEQ_VA (64 * GIB)       /* seq and huge scenarios start here */
+#define RAND_VA (512 * GIB)     /* random scenarios: [512G, 1T) */
+#define RAND_SPACE (512 * GIB)
+#define ROUNDS 6                /* warm-up + 5 measured */
+
+enum scenario {
+	SEQ1, UNMAP1, SEQ2, UNMAP2, HUGE_MAP, HUGE_UNMAP, RAND_MAP, RAND_UNMAP, NR_SCENARIOS
+};
+
+static const char *const scenario_name[NR_SCENARIOS] = {
+	"seq1", "unmap1", "seq2", "unmap2", "huge2m_map", "huge2m_unmap", "rand_map", "rand_unmap",
+};
+
+/* Sizes of one benchmark configuration (full or smoke). */
+struct config {
+	uint64_t data_ram, pool;  /* bytes of zone 0 and zone 1 */
+	unsigned data_order;      /* the data block: 2^order frames (the "GiB") */
+	uint64_t huge_len;        /* bytes mapped with MM_MAP_HUGE */
+	unsigned rand_pages;      /* distinct random pages */
+	bool check;               /* run mm_check and the leak checks */
+};
+
+/* One simulated machine and its user page table. */
+struct machine {
+	struct mm_arch arch;
+	struct frame_table ft;
+	struct page_table pt;
+	void *phys, *slots;
+	uint64_t phys_bytes, slot_bytes;
+	uint64_t pool_free_at_start;
+};
+
+/* One scenario's measurements over the rounds. */
+struct result {
+	double ns_per_op[ROUNDS];
+	uint64_t pt_pages; /* nodes at the scenario's peak */
+	long rss_kib;      /* process peak RSS after the scenario */
+};
+
+static void tlb_page(void *ctx, vaddr_t va) { (void)ctx; (void)va; }
+static void tlb_range(void *ctx, vaddr_t va, uint64_t len) { (void)ctx; (void)va; (void)len; }
+static void tlb_all(void *ctx) { (void)ctx; }
+static void tlb_activate(void *ctx, paddr_t root) { (void)ctx; (void)root; }
+
+static const struct mm_tlb_ops noop_tlb = {
+	.flush_page = tlb_page, .flush_range = tlb_range,
+	.flush_all = tlb_all, .activate = tlb_activate, .ctx = NULL,
+};
+
+static const struct mm_prop data_prop = { MM_PROP_R | MM_PROP_W, MM_CACHE_WB };
+
+/* Print `what` and the mm error, exit 1: the benchmark cannot go on. */
+static void fail(const char *what, int err)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, err < 0 ? mm_strerror(err) : "failed");
+	exit(1);
+}
+
+/* Host address space for `bytes`; pages are committed only when touched. */
+static void *reserve(uint64_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		fail("mmap", 1);
+	return p;
+}
+
+/* Monotonic time in nanoseconds. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Peak resident set of the process so far, KiB. */
+static long peak_rss_kib(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+/* Build machine `m` for encoder `arch_name` with the sizes of `cfg`. */
+static void machine_init(struct machine *m, const char *arch_name, const struct config *cfg)
+{
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	m->phys_bytes = cfg->data_ram + cfg->pool;
+	m->slot_bytes = frame_table_meta_bytes(0, m->phys_bytes);
+	m->phys = reserve(m->phys_bytes);
+	m->slots = reserve(m->slot_bytes);
+	if (strcmp(arch_name, "sv48") == 0)
+		mm_arch_sv48_init(&m->arch, MM_FEAT_RV_SVPBMT, &noop_tlb);
+	else
+		mm_arch_x86_64_init(&m->arch, MM_FEAT_X86_NX | MM_FEAT_X86_1G, &noop_tlb);
+	err = frame_table_init(&m->ft, m->slots, 0, m->phys_bytes, (uintptr_t)m->phys);
+	if (err == MM_OK)
+		err = frame_table_add_ram(&m->ft, 0, cfg->data_ram, ZONE_DATA);
+	if (err == MM_OK)
+		err = frame_table_add_ram(&m->ft, cfg->data_ram, cfg->pool, ZONE_POOL);
+	if (err != MM_OK)
+		fail("frame table", err);
+	frame_zone_set_claimable(&m->ft, ZONE_DATA, true);
+	err = page_table_init_user(&m->pt, &m->arch, &m->ft, ZONE_POOL, NULL);
+	if (err != MM_OK)
+		fail("page table", err);
+	m->pool_free_at_start = frame_zone_free_frames(&m->ft, ZONE_POOL);
+}
+
+/* Destroy the page table and give the host memory back. */
+static void machine_fini(struct machine *m)
+{
+	page_table_destroy(&m->pt);
+	munmap(m->phys, m->phys_bytes);
+	munmap(m->slots, m->slot_bytes);
+}
+
+/* In --smoke: the invariant checker must pass after every scenario. */
+static void check_tables(struct machine *m, const struct config *cfg, const char *when)
+{
+	struct page_table *pts[1] = { &m->pt };
+	char buf[512];
+
+	if (!cfg->check)
+		return;
+	if (mm_check(pts, 1, &m->ft, buf, sizeof(buf)) != MM_OK) {
+		fprintf(stderr, "bench: mm_check after %s: %s\n", when, buf);
+		exit(1);
+	}
+}
+
+/* In --smoke: after an unmap scenario only the root is left. */
+static void check_empty(struct machine *m, const struct config *cfg, const char *when)
+{
+	if (!cfg->check)
+		return;
+	if (atomic_load(&m->pt.nr_nodes) != 1 ||
+	    frame_zone_free_frames(&m->ft, ZONE_POOL) != m->pool_free_at_start) {
+		fprintf(stderr, "bench: after %s: %" PRIu64 " nodes, pool not back\n", when,
+			(uint64_t)atomic_load(&m->pt.nr_nodes));
+		exit(1);
+	}
+}
+
+/* Open a cursor on [va, va+len) or die. */
+static void open_or_die(struct cursor *c, struct machine *m, vaddr_t va, uint64_t len)
+{
+	int err = cursor_open(c, &m->pt, va, len);
+	if (err != MM_OK)
+		fail("cursor_open", err);
+}
+
+/* seq1: map [SEQ_VA, +len) to [pa, +len), one 4K call per page; ns per page. */
+static double run_seq1(struct machine *m, paddr_t pa, uint64_t len)
+{
+	struct cursor c;
+	uint64_t t0 = now_ns(), off;
+
+	open_or_die(&c, m, SEQ_VA, len);
+	for (off = 0; off < len; off += MM_PAGE_SIZE) {
+		int err = cursor_map(&c, pa + off, MM_PAGE_SIZE, data_prop, 0);
+		if (err != MM_OK)
+			fail("seq1 map", err);
+	}
+	cursor_close(&c);
+	return (double)(now_ns() - t0) / (double)(len / MM_PAGE_SIZE);
+}
+
+/* seq2 / huge2m_map: one call over [va, +len); ns per 4K page (huge: per op = whole). */
+static double run_map_once(struct machine *m, vaddr_t va, paddr_t pa, uint64_t len, unsigned flags)
+{
+	struct cursor c;
+	uint64_t t0 = now_ns();
+	int err;
+
+	open_or_die(&c, m, va, len);
+	err = cursor_map(&c, pa, len, data_prop, flags);
+	if (err != MM_OK)
+		fail("map", err);
+	cursor_close(&c);
+	return (double)(now_ns() - t0);
+}
+
+/* unmap1: unmap [SEQ_VA, +len), one call per 4K page; ns per page. */
+static double run_unmap1(struct machine *m, uint64_t len)
+{
+	struct cursor c;
+	uint64_t t0 = now_ns(), off, removed;
+
+	open_or_die(&c, m, SEQ_VA, len);
+	for (off = 0; off < len; off += MM_PAGE_SIZE) {
+		int err = cursor_unmap(&c, MM_PAGE_SIZE, &removed);
+		if (err != MM_OK || removed != MM_PAGE_SIZE)
+			fail("unmap1", err);
+	}
+	cursor_close(&c);
+	return (double)(now_ns() - t0) / (double)(len / MM_PAGE_SIZE);
+}
+
+/* unmap2 / huge2m_unmap: one call over [va, +len); total ns. */
+static double run_unmap_once(struct machine *m, vaddr_t va, uint64_t len)
+{
+	struct cursor c;
+	uint64_t t0 = now_ns(), removed;
+	int err;
+
+	open_or_die(&c, m, va, len);
+	err = cursor_unmap(&c, len, &removed);
+	if (err != MM_OK || removed != len)
+		fail("unmap", err);
+	cursor_close(&c);
+	return (double)(now_ns() - t0);
+}
+
+/*
+ * rand_map / rand_unmap: one cursor over the 512 GiB; for each VA of `vas`
+ * (in order) cursor_jump then one 4K call.  Page i maps frame i mod the
+ * data block.  ns per page.
+ */
+static double run_rand(struct machine *m, const vaddr_t *vas, unsigned n, paddr_t pa,
+		       uint64_t block_pages, bool map)
+{
+	struct cursor c;
+	uint64_t t0 = now_ns();
+	unsigned i;
+
+	open_or_die(&c, m, RAND_VA, RAND_SPACE);
+	for (i = 0; i < n; i++) {
+		int err = cursor_jump(&c, vas[i]);
+		if (err == MM_OK && map)
+			err = cursor_map(&c, pa + (i % block_pages) * MM_PAGE_SIZE, MM_PAGE_SIZE,
+					 data_prop, 0);
+		else if (err == MM_OK)
+			err = cursor_unmap(&c, MM_PAGE_SIZE, NULL);
+		if (err != MM_OK)
+			fail(map ? "rand_map" : "rand_unmap", err);
+	}
+	cursor_close(&c);
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+/* xorshift64*: a fixed, seeded sequence, so every run maps the same pages. */
+static uint64_t next_random(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * 0x2545f4914f6cdd1dull;
+}
+
+/* `n` distinct random page VAs in [RAND_VA, RAND_VA + RAND_SPACE). */
+static vaddr_t *random_vas(unsigned n)
+{
+	uint64_t pages = RAND_SPACE / MM_PAGE_SIZE, state = 0x9e3779b97f4a7c15ull;
+	uint8_t *taken = calloc(pages / 8, 1);
+	vaddr_t *vas = malloc(n * sizeof(*vas));
+	unsigned i = 0;
+
+	if (taken == NULL || vas == NULL)
+		fail("malloc", 1);
+	/* Rationale: rejection of repeats keeps the pages distinct (n << pages). */
+	while (i < n) {
+		uint64_t p = next_random(&state) % pages;
+		if (taken[p / 8] & (1u << (p % 8)))
+			continue;
+		taken[p / 8] |= (uint8_t)(1u << (p % 8));
+		vas[i++] = RAND_VA + p * MM_PAGE_SIZE;
+	}
+	free(taken);
+	return vas;
+}
+
+/*
+ * A PA range of `len` for the huge scenario: 2M-aligned, not 1G-aligned,
+ * inside data RAM and clear of the data block [d, d+dlen), so its frames
+ * are free and `map` claims them (they return to the allocator at unmap).
+ */
+static paddr_t huge_pa(const struct config *cfg, paddr_t d, uint64_t dlen, uint64_t len)
+{
+	paddr_t p = (d + dlen + SIZE_2M - 1) & ~(SIZE_2M - 1);
+
+	if (mm_is_aligned(p, GIB))
+		p += SIZE_2M;
+	if (p + len <= cfg->data_ram)
+		return p;
+	p = SIZE_2M; /* below the data block */
+	if (p + len > d)
+		fail("no room for the huge range", 1);
+	return p;
+}
+
+/* Median of the measured rounds 1..ROUNDS-1. */
+static double median(const double *v)
+{
+	double s[ROUNDS - 1], t;
+	unsigned i, j, n = ROUNDS - 1;
+
+	memcpy(s, v + 1, sizeof(s));
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && s[j - 1] > s[j]; j--) {
+			t = s[j];
+			s[j] = s[j - 1];
+			s[j - 1] = t;
+		}
+	return s[n / 2];
+}
+
+/* Record nodes and peak RSS for scenario `s` after its run. */
+static void note(struct result *r, struct machine *m, uint64_t peak_nodes)
+{
+	if (peak_nodes > r->pt_pages)
+		r->pt_pages = peak_nodes;
+	r->rss_kib = peak_rss_kib();
+	(void)m;
+}
+
+/* One round of every scenario on machine `m`, into column `round` of res. */
+static void run_round(struct machine *m, const struct config *cfg, paddr_t d, const vaddr_t *vas,
+		      unsigned round, struct result *res)
+{
+	uint64_t len = MM_PAGE_SIZE << cfg->data_order, pages = len / MM_PAGE_SIZE, nodes;
+	paddr_t hpa = huge_pa(cfg, d, len, cfg->huge_len);
+	vaddr_t hva = SEQ_VA + SIZE_2M;
+
+	res[SEQ1].ns_per_op[round] = run_seq1(m, d, len);
+	nodes = atomic_load(&m->pt.nr_nodes);
+	note(&res[SEQ1], m, nodes);
+	check_tables(m, cfg, "seq1");
+	res[UNMAP1].ns_per_op[round] = run_unmap1(m, len);
+	note(&res[UNMAP1], m, nodes);
+	check_tables(m, cfg, "unmap1");
+	check_empty(m, cfg, "unmap1");
+
+	res[SEQ2].ns_per_op[round] = run_map_once(m, SEQ_VA, d, len, 0) / (double)pages;
+	nodes = atomic_load(&m->pt.nr_nodes);
+	note(&res[SEQ2], m, nodes);
+	check_tables(m, cfg, "seq2");
+	res[UNMAP2].ns_per_op[round] = run_unmap_once(m, SEQ_VA, len) / (double)pages;
+	note(&res[UNMAP2], m, nodes);
+	check_tables(m, cfg, "unmap2");
+	check_empty(m, cfg, "unmap2");
+
+	/* Rationale: per op = per GiB mapped, the unit of the issue's target. */
+	res[HUGE_MAP].ns_per_op[round] =
+		run_map_once(m, hva, hpa, cfg->huge_len, MM_MAP_HUGE) * (double)GIB / (double)cfg->huge_len;
+	nodes = atomic_load(&m->pt.nr_nodes);
+	note(&res[HUGE_MAP], m, nodes);
+	check_tables(m, cfg, "huge2m_map");
+	res[HUGE_UNMAP].ns_per_op[round] =
+		run_unmap_once(m, hva, cfg->huge_len) * (double)GIB / (double)cfg->huge_len;
+	note(&res[HUGE_UNMAP], m, nodes);
+	check_tables(m, cfg, "huge2m_unmap");
+	check_empty(m, cfg, "huge2m_unmap");
+
+	res[RAND_MAP].ns_per_op[round] = run_rand(m, vas, cfg->rand_pages, d, pages, true);
+	nodes = atomic_load(&m->pt.nr_nodes);
+	note(&res[RAND_MAP], m, nodes);
+	check_tables(m, cfg, "rand_map");
+	res[RAND_UNMAP].ns_per_op[round] = run_rand(m, vas, cfg->rand_pages, d, pages, false);
+	note(&res[RAND_UNMAP], m, nodes);
+	check_tables(m, cfg, "rand_unmap");
+	check_empty(m, cfg, "rand_unmap");
+}
+
+/* All rounds for one encoder; prints its results. Returns 0 or exits 1. */
+static void bench_arch(const char *arch_name, const struct config *cfg, const vaddr_t *vas,
+		       bool json)
+{
+	static struct machine m;
+	struct result res[NR_SCENARIOS];
+	uint64_t data_free;
+	paddr_t d;
+	unsigned round, s;
+	int err;
+
+	memset(res, 0, sizeof(res));
+	machine_init(&m, arch_name, cfg);
+	data_free = frame_zone_free_frames(&m.ft, ZONE_DATA);
+	/* The data block, held by a handle as a kernel would hold it. */
+	err = frame_alloc(&m.ft, ZONE_DATA, cfg->data_order, FRAME_DATA, &d);
+	if (err != MM_OK)
+		fail("frame_alloc", err);
+	for (round = 0; round < ROUNDS; round++)
+		run_round(&m, cfg, d, vas, round, res);
+	frame_put(&m.ft, d);
+	if (cfg->check && frame_zone_free_frames(&m.ft, ZONE_DATA) != data_free) {
+		fprintf(stderr, "bench: %s: data frames not all freed\n", arch_name);
+		exit(1);
+	}
+	for (s = 0; s < NR_SCENARIOS; s++) {
+		if (json)
+			printf("{\"arch\":\"%s\",\"scenario\":\"%s\",\"ns_per_op\":%.3f,"
+			       "\"pt_pages\":%" PRIu64 ",\"rss_kib\":%ld}\n",
+			       arch_name, scenario_name[s], median(res[s].ns_per_op),
+			       res[s].pt_pages, res[s].rss_kib);
+		else
+			printf("%-7s %-13s %12.3f %10" PRIu64 " %10ld\n", arch_name,
+			       scenario_name[s], median(res[s].ns_per_op), res[s].pt_pages,
+			       res[s].rss_kib);
+	}
+	machine_fini(&m);
+}
+
+int main(int argc, char **argv)
+{
+	struct config full = { 4 * GIB, 1 * GIB, FRAME_MAX_ORDER, 1 * GIB, 100000, false };
+	struct config smoke = { 64 * MIB, 16 * MIB, 8, 4 * MIB, 1000, true };
+	const struct config *cfg = &full;
+	bool json = false;
+	vaddr_t *vas;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[i], "--smoke") == 0)
+			cfg = &smoke;
+		else {
+			fprintf(stderr, "usage: bench [--json] [--smoke]\n");
+			return 2;
+		}
+	}
+	vas = random_vas(cfg->rand_pages);
+	if (!json)
+		printf("# ns_per_op: per 4K page (huge2m: per GiB); median of %d runs after a warm-up\n"
+		       "# metadata: %zu bytes per frame (sizeof(struct frame_slot))\n"
+		       "%-7s %-13s %12s %10s %10s\n", ROUNDS - 1, sizeof(struct frame_slot),
+		       "arch", "scenario", "ns_per_op", "pt_pages", "rss_kib");
+	bench_arch("x86_64", cfg, vas, json);
+	bench_arch("sv48", cfg, vas, json);
+	free(vas);
+	return 0;
+}
