@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Build (and optionally run) the QEMU command line that boots a kernel.elf.
+
+One place knows how each architecture is started, so boot tests and
+ad-hoc runs agree:
+
+    tools/qemu_run.py riscv64 build-riscv64/kernel/kernel.elf -- 'script=...'
+
+Exit statuses follow the guest: on riscv the sifive_test device gives
+33 for a pass; on x86 isa-debug-exit gives an odd status (v << 1 | 1).
+"""
+import argparse
+import subprocess
+import sys
+
+# riscv64: OpenSBI (QEMU's default firmware) enters the kernel in S-mode.
+# 2 GiB of RAM so the script sandbox (0xc0000000..) lies inside RAM.
+RISCV64_BASE = ["qemu-system-riscv64", "-machine", "virt", "-nographic",
+                "-bios", "default", "-m", "2G", "-no-reboot"]
+
+COMMANDS = {
+    "riscv64": RISCV64_BASE,
+}
+
+
+def qemu_command(arch, kernel, append="", extra=()):
+    """Return the argv that boots `kernel` on `arch` with command line `append`.
+
+    Raises KeyError for an architecture this helper does not know."""
+    if arch not in COMMANDS:
+        raise KeyError(f"unknown architecture {arch!r}; known: {sorted(COMMANDS)}")
+    cmd = list(COMMANDS[arch]) + ["-kernel", kernel]
+    if append:
+        cmd += ["-append", append]
+    return cmd + list(extra)
+
+
+def main():
+    """Run QEMU for the given arch/kernel; print the command with --print."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("arch")
+    p.add_argument("kernel")
+    p.add_argument("append", nargs="?", default="")
+    p.add_argument("--timeout", type=float, default=30.0)
+    p.add_argument("--print", action="store_true", help="print the command only")
+    a = p.parse_args()
+    try:
+        cmd = qemu_command(a.arch, a.kernel, a.append)
+    except KeyError as e:
+        print(f"qemu_run: {e}", file=sys.stderr)
+        return 2
+    if a.print:
+        print(" ".join(cmd))
+        return 0
+    try:
+        return subprocess.run(cmd, timeout=a.timeout).returncode
+    except subprocess.TimeoutExpired:
+        print(f"qemu_run: timed out after {a.timeout} s", file=sys.stderr)
+        return 124
+
+
+if __name__ == "__main__":
+    sys.exit(main())
