@@ -18,8 +18,16 @@ import sys
 RISCV64_BASE = ["qemu-system-riscv64", "-machine", "virt", "-nographic",
                 "-bios", "default", "-m", "2G", "-no-reboot"]
 
+# x86_64: PVH entry through -kernel; -cpu max has NX, pdpe1gb, SMEP, SMAP
+# under TCG; isa-debug-exit at 0xf4 (0x10 -> 33).  A triple fault exits 0
+# under -no-reboot, so 0 is never a pass.  -nic none skips the iPXE ROM.
+X86_64_BASE = ["qemu-system-x86_64", "-cpu", "max", "-nographic", "-no-reboot",
+               "-m", "2G", "-nic", "none",
+               "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+
 COMMANDS = {
     "riscv64": RISCV64_BASE,
+    "x86_64": X86_64_BASE,
 }
 
 
