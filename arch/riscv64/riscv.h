@@ -22,4 +22,8 @@ void riscv_devices_use_mmio_map(void);
 /* VA of device physical address pa under the mapping now in force. */
 uintptr_t riscv_device_va(uint64_t pa);
 
+/* sfence.vma / satp operations for the mm (tlb.c). */
+struct mm_tlb_ops;
+extern const struct mm_tlb_ops riscv_tlb_ops;
+
 #endif /* ARCH_RISCV64_RISCV_H */
