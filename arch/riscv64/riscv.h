@@ -26,4 +26,7 @@ uintptr_t riscv_device_va(uint64_t pa);
 struct mm_tlb_ops;
 extern const struct mm_tlb_ops riscv_tlb_ops;
 
+/* Installs the S-mode trap vector (trap.c). */
+void riscv_trap_init(void);
+
 #endif /* ARCH_RISCV64_RISCV_H */

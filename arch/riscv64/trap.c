@@ -1,0 +1,128 @@
+/*
+ * trap.c - S-mode trap handling: page faults during an armed probe resume
+ * at the probe's fault label; any other trap is fatal (printed, then a
+ * failing exit).  Also arch_probe, arch_user_access and arch_sync_icache.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../kernel/arch.h"
+#include "../../kernel/kprintf.h"
+#include "riscv.h"
+
+#define SCAUSE_FETCH_PAGE_FAULT 12
+#define SCAUSE_LOAD_PAGE_FAULT 13
+#define SCAUSE_STORE_PAGE_FAULT 15
+#define SSTATUS_SUM (1ull << 18)
+
+struct riscv_trap_frame {
+	uint64_t x[32];
+	uint64_t sepc;
+	uint64_t pad;
+};
+
+void riscv_trap_entry(void);
+void riscv_trap(struct riscv_trap_frame *f);
+int riscv_probe_load(uint64_t va, uint64_t *out);
+int riscv_probe_store(uint64_t va, uint64_t value);
+int riscv_probe_exec(uint64_t va);
+extern const char riscv_probe_load_fault[], riscv_probe_store_fault[], riscv_probe_exec_fault[];
+
+/* The armed probe: where to resume, and where to record the fault. */
+static struct {
+	bool armed;
+	uintptr_t resume;
+	struct fault_info *info;
+} probe;
+
+/* Installs the trap vector (direct mode). */
+void riscv_trap_init(void)
+{
+	__asm__ volatile("csrw stvec, %0" : : "r"((uintptr_t)riscv_trap_entry));
+}
+
+/* Maps a page-fault scause to the access kind; false for other causes. */
+static bool page_fault_kind(uint64_t scause, enum probe_kind *kind)
+{
+	switch (scause) {
+	case SCAUSE_FETCH_PAGE_FAULT:
+		*kind = PROBE_EXEC;
+		return true;
+	case SCAUSE_LOAD_PAGE_FAULT:
+		*kind = PROBE_READ;
+		return true;
+	case SCAUSE_STORE_PAGE_FAULT:
+		*kind = PROBE_WRITE;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Called by riscv_trap_entry.  An armed probe's page fault is recorded
+ * and resumed at the probe's fault label (disarming); anything else
+ * prints cause, stval and sepc and exits with failure.
+ */
+void riscv_trap(struct riscv_trap_frame *f)
+{
+	uint64_t scause, stval;
+	enum probe_kind kind;
+
+	__asm__ volatile("csrr %0, scause" : "=r"(scause));
+	__asm__ volatile("csrr %0, stval" : "=r"(stval));
+	if (probe.armed && page_fault_kind(scause, &kind)) {
+		*probe.info = (struct fault_info){
+			.kind = kind, .addr = stval, .pc = f->sepc, .cause = scause,
+		};
+		probe.armed = false;
+		f->sepc = probe.resume;
+		return;
+	}
+	kprintf("\nTRAP: unexpected scause 0x%lx stval 0x%lx sepc 0x%lx\n",
+		(unsigned long)scause, (unsigned long)stval, (unsigned long)f->sepc);
+	kprintf("RESULT FAIL: unexpected trap\n");
+	arch_exit(false);
+}
+
+/* See kernel/arch.h.  Arms the recovery point for exactly one access. */
+bool arch_probe(enum probe_kind kind, vaddr_t va, uint64_t *value, struct fault_info *f)
+{
+	int faulted;
+
+	probe.info = f;
+	switch (kind) {
+	case PROBE_READ:
+		probe.resume = (uintptr_t)riscv_probe_load_fault;
+		probe.armed = true;
+		faulted = riscv_probe_load(va, value);
+		break;
+	case PROBE_WRITE:
+		probe.resume = (uintptr_t)riscv_probe_store_fault;
+		probe.armed = true;
+		faulted = riscv_probe_store(va, *value);
+		break;
+	default:
+		probe.resume = (uintptr_t)riscv_probe_exec_fault;
+		probe.armed = true;
+		faulted = riscv_probe_exec(va);
+		break;
+	}
+	probe.armed = false;
+	return faulted != 0;
+}
+
+/* sstatus.SUM: S-mode loads/stores may touch U pages while set. */
+void arch_user_access(bool allow)
+{
+	if (allow)
+		__asm__ volatile("csrs sstatus, %0" : : "r"(SSTATUS_SUM) : "memory");
+	else
+		__asm__ volatile("csrc sstatus, %0" : : "r"(SSTATUS_SUM) : "memory");
+}
+
+/* fence.i: later fetches on this hart see earlier stores. */
+void arch_sync_icache(void)
+{
+	__asm__ volatile("fence.i" : : : "memory");
+}
