@@ -40,6 +40,12 @@ struct pte_format {
 	pte_t addr_mask;    /* PTE bits holding the address field */
 	uint8_t addr_shift; /* field = (pa >> 12) << addr_shift */
 	pte_t leaf_bits;    /* above level 1: any of these set => leaf */
+	/*
+	 * A software bit (ignored by the MMU, never part of a leaf template)
+	 * that tags a leaf of an untracked mapping: RAM mapped without frame
+	 * references, e.g. the kernel's direct map (MM_MAP_UNTRACKED).
+	 */
+	pte_t untracked;
 };
 
 /* TLB maintenance and root activation, supplied by the embedder. */

@@ -143,10 +143,20 @@ static bool check_leaf(struct checker *k, pte_t e, unsigned level, uint64_t va)
 		return fail(k, "leaf property not expressible", "va", va, "pte", e);
 	if (p.flags & (k->pt->space == PT_USER ? MM_PROP_G : MM_PROP_U))
 		return fail(k, "leaf property not allowed in this half", "va", va, "pte", e);
-	/* The entry must be exactly the encoding of what it decodes to. */
-	if (pte_make(&a->fmt, a->leaf_template(a, p, level), pa) != e)
+	/* The entry must be exactly the encoding of what it decodes to (plus the tag). */
+	pte_t tag = e & a->fmt.untracked;
+	if (pte_make(&a->fmt, a->leaf_template(a, p, level) | tag, pa) != e)
 		return fail(k, "leaf entry is not canonical (stray bits or misaligned PA)", "va",
 			    va, "pte", e);
+	if (tag) {
+		/* Untracked RAM: kernel tables only, all RAM, counted nowhere. */
+		if (k->pt->space != PT_KERNEL)
+			return fail(k, "untracked leaf in a user table", "va", va, "pte", e);
+		if (!frame_range_is_ram(k->ft, pa, size))
+			return fail(k, "untracked leaf maps memory that is not RAM", "va", va, "pa",
+				    pa);
+		return true;
+	}
 	if (frame_is_ram(k->ft, pa) || frame_range_touches_ram(k->ft, pa, size))
 		return check_tracked_leaf(k, pa, size, va);
 	if (!frame_range_is_mmio(k->ft, pa, size))
@@ -323,9 +333,9 @@ int mm_check(struct page_table *const *pts, unsigned nr_pts, struct frame_table 
 
 /* ---- statistics ---- */
 
-/* Visit every leaf below a node: fn(k, pa, size). */
+/* Visit every leaf below a node: fn(k, leaf entry, its level, acc). */
 static void for_each_leaf(struct checker *k, paddr_t node, unsigned level,
-			  void (*fn)(struct checker *, paddr_t, uint64_t, uint64_t *), uint64_t *acc)
+			  void (*fn)(struct checker *, pte_t, unsigned, uint64_t *), uint64_t *acc)
 {
 	const struct mm_arch *a = k->a;
 	const pte_t *tbl = frame_to_virt(k->ft, node);
@@ -337,23 +347,25 @@ static void for_each_leaf(struct checker *k, paddr_t node, unsigned level,
 		if (!pte_is_present(e))
 			continue;
 		if (pte_is_leaf(&a->fmt, e, level))
-			fn(k, pte_addr(&a->fmt, e, level), mm_level_size(level), acc);
+			fn(k, e, level, acc);
 		else
 			for_each_leaf(k, pte_table_addr(&a->fmt, e), level - 1, fn, acc);
 	}
 }
 
-static void add_size(struct checker *k, paddr_t pa, uint64_t size, uint64_t *acc)
+static void add_size(struct checker *k, pte_t e, unsigned level, uint64_t *acc)
 {
 	(void)k;
-	(void)pa;
-	*acc += size;
+	(void)e;
+	*acc += mm_level_size(level);
 }
 
-/* Per-frame marks: clear (acc == NULL) or count first visits. */
-static void mark_frames(struct checker *k, paddr_t pa, uint64_t size, uint64_t *acc, bool count)
+/* Per-frame marks of a tracked RAM leaf: clear, or count first visits. */
+static void mark_frames(struct checker *k, pte_t e, unsigned level, uint64_t *acc, bool count)
 {
-	if (!frame_is_ram(k->ft, pa))
+	paddr_t pa = pte_addr(&k->a->fmt, e, level);
+	uint64_t size = mm_level_size(level);
+	if ((e & k->a->fmt.untracked) || !frame_is_ram(k->ft, pa))
 		return;
 	for (paddr_t f = pa; f < pa + size; f += MM_PAGE_SIZE) {
 		struct frame_slot *s = frame_slot_of(k->ft, f);
@@ -366,14 +378,14 @@ static void mark_frames(struct checker *k, paddr_t pa, uint64_t size, uint64_t *
 	}
 }
 
-static void clear_marks(struct checker *k, paddr_t pa, uint64_t size, uint64_t *acc)
+static void clear_marks(struct checker *k, pte_t e, unsigned level, uint64_t *acc)
 {
-	mark_frames(k, pa, size, acc, false);
+	mark_frames(k, e, level, acc, false);
 }
 
-static void count_marks(struct checker *k, paddr_t pa, uint64_t size, uint64_t *acc)
+static void count_marks(struct checker *k, pte_t e, unsigned level, uint64_t *acc)
 {
-	mark_frames(k, pa, size, acc, true);
+	mark_frames(k, e, level, acc, true);
 }
 
 void mm_stats(struct page_table *pt, struct mm_stats *out)

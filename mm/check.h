@@ -19,7 +19,7 @@ int mm_check(struct page_table *const *pts, unsigned nr_pts, struct frame_table 
 struct mm_stats {
 	uint64_t nodes;  /* nodes owned, root included */
 	uint64_t mapped; /* sum of leaf sizes */
-	uint64_t frames; /* distinct RAM frames mapped at least once */
+	uint64_t frames; /* distinct RAM frames mapped at least once (untracked leaves not counted) */
 };
 
 /* Exclusive access required (uses the slots' scratch field). */

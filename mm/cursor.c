@@ -405,6 +405,7 @@ void cursor_leaf_mapping(const struct cursor *c, pte_t e, unsigned level, uint64
 	out->prop = c->arch->leaf_prop(c->arch, e, level);
 	out->present = true;
 	out->mmio = !frame_is_ram(c->pt->ft, out->pa);
+	out->untracked = (e & c->arch->fmt.untracked) != 0;
 }
 
 int cursor_query(struct cursor *c, struct mm_mapping *out)

@@ -33,12 +33,20 @@ struct mm_mapping {
 	struct mm_prop prop; /* leaf only */
 	bool present;  /* false: [va, va+size) holds no mapping */
 	bool mmio;     /* leaf maps untracked device memory */
+	bool untracked; /* leaf maps RAM without references (MM_MAP_UNTRACKED) */
 };
 
 enum mm_map_flags {
 	MM_MAP_HUGE = 1u << 0,    /* use the largest pages alignment and length allow */
 	MM_MAP_REPLACE = 1u << 1, /* replace what is mapped (unmap + map, atomically) */
 	MM_MAP_MMIO = 1u << 2,    /* untracked device memory: PA inside an MMIO window */
+	/*
+	 * Untracked RAM, kernel tables only: any RAM frame whatever its usage
+	 * (free, node, metadata, kernel image), no reference taken or dropped.
+	 * For the kernel's direct map and image; the leaves carry the
+	 * encoder's software `untracked` tag, which splits and protect keep.
+	 */
+	MM_MAP_UNTRACKED = 1u << 3,
 };
 
 struct cursor {
@@ -102,7 +110,8 @@ int cursor_find_next(struct cursor *c, uint64_t len, struct mm_mapping *out);
 /*
  * Map [va, va+len) to [pa, pa+len) with `prop` at the current VA.  RAM
  * frames are referenced (free frames of a claimable zone are claimed);
- * MM_MAP_MMIO maps untracked device memory.  Without MM_MAP_HUGE every
+ * MM_MAP_MMIO maps untracked device memory, MM_MAP_UNTRACKED untracked RAM
+ * (kernel tables only; [pa, pa+len) must be RAM).  Without MM_MAP_HUGE every
  * leaf is 4 KiB; with it, the largest page that VA/PA alignment and the
  * remaining length allow at each step.  A leaf around va is split first.
  * Advances the current VA by len.

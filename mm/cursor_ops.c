@@ -44,6 +44,7 @@ struct op {
 	unsigned flags;
 	unsigned max_level;
 	struct mm_prop prop;
+	pte_t tag;                     /* map: software bits of every new leaf */
 	pte_t tmpl[MM_MAX_LEVELS + 1]; /* leaf templates per level, 0 = not yet */
 	unsigned nodes;                /* dry run: nodes needed */
 	uint64_t bytes;                /* bytes removed / mapped */
@@ -58,12 +59,18 @@ static void op_init(struct op *op, struct cursor *c)
 			   .max_level = page_table_max_leaf_level(c->pt) };
 }
 
-/* Leaf template of the operation's property at `level` (computed once). */
+/* Leaf template of the operation's property (and tag) at `level`, computed once. */
 static pte_t leaf_tmpl(struct op *op, unsigned level)
 {
 	if (!op->tmpl[level])
-		op->tmpl[level] = op->a->leaf_template(op->a, op->prop, level);
+		op->tmpl[level] = op->a->leaf_template(op->a, op->prop, level) | op->tag;
 	return op->tmpl[level];
+}
+
+/* Is the leaf `e` untracked (mapped without frame references)? */
+static inline bool leaf_untracked(const struct op *op, pte_t e)
+{
+	return (e & op->f->untracked) != 0;
 }
 
 /* Span of entry i of a node at `level` starting at `base`, clipped to [t, hi). */
@@ -102,10 +109,10 @@ static void unref_flush(struct op *op)
 	op->unref_n = 0;
 }
 
-/* Take the references of a new leaf (nothing for MMIO). */
+/* Take the references of a new leaf (nothing for MMIO or untracked RAM). */
 static void ref_leaf(struct op *op, paddr_t pa, uint64_t size)
 {
-	if (op->flags & MM_MAP_MMIO)
+	if (op->flags & (MM_MAP_MMIO | MM_MAP_UNTRACKED))
 		return;
 	if (op->ref_n && op->ref_size == size && op->ref_pa + op->ref_n * size == pa) {
 		op->ref_n++;
@@ -117,11 +124,13 @@ static void ref_leaf(struct op *op, paddr_t pa, uint64_t size)
 	op->ref_n = 1;
 }
 
-/* Drop the references of a removed leaf (untracked MMIO leaves have none). */
-static void unref_leaf(struct op *op, paddr_t pa, uint64_t size)
+/* Drop the references of the removed leaf `e` (MMIO and untracked leaves have none). */
+static void unref_leaf(struct op *op, pte_t e, unsigned level)
 {
+	paddr_t pa = pte_addr(op->f, e, level);
+	uint64_t size = mm_level_size(level);
 	op->bytes += size;
-	if (!frame_is_ram(op->ft, pa))
+	if (leaf_untracked(op, e) || !frame_is_ram(op->ft, pa))
 		return;
 	if (op->unref_n && op->unref_size == size && op->unref_pa + op->unref_n * size == pa) {
 		op->unref_n++;
@@ -200,13 +209,14 @@ static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp
 	paddr_t pa = pte_addr(op->f, e, n->level);
 	uint64_t step = mm_level_size(n->level - 1);
 	struct mm_prop prop = op->a->leaf_prop(op->a, e, n->level);
-	pte_t tmpl = op->a->leaf_template(op->a, prop, n->level - 1);
+	/* The children keep the parent's software tag (untracked stays untracked). */
+	pte_t tmpl = op->a->leaf_template(op->a, prop, n->level - 1) | (e & op->f->untracked);
 
 	take_node(op, n->level - 1, sp->start, child);
 	for (unsigned j = 0; j < MM_PTES_PER_NODE; j++)
 		child->tbl[j] = pte_make(op->f, tmpl, pa + j * step);
 	child->slot->nr_children = MM_PTES_PER_NODE;
-	if (frame_is_ram(op->ft, pa))
+	if (!leaf_untracked(op, e) && frame_is_ram(op->ft, pa))
 		frame_split_leaf(op->ft, pa, mm_level_size(n->level), &op->c->block_hint);
 	link_child(op, n, sp->i, child);
 }
@@ -219,7 +229,7 @@ static void drop_subtree(struct op *op, const struct walk_node *n)
 		if (!pte_is_present(e))
 			continue;
 		if (pte_is_leaf(op->f, e, n->level)) {
-			unref_leaf(op, pte_addr(op->f, e, n->level), mm_level_size(n->level));
+			unref_leaf(op, e, n->level);
 			continue;
 		}
 		struct walk_node child;
@@ -234,7 +244,7 @@ static void remove_entry(struct op *op, struct walk_node *n, const struct span *
 {
 	pte_t e = n->tbl[sp->i];
 	if (pte_is_leaf(op->f, e, n->level)) {
-		unref_leaf(op, pte_addr(op->f, e, n->level), mm_level_size(n->level));
+		unref_leaf(op, e, n->level);
 		n->tbl[sp->i] = 0;
 		n->slot->nr_children--;
 		return;
@@ -401,10 +411,17 @@ static void unmap_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t
 
 /* ---- protect ---- */
 
+/* The leaf `e` at `level` with the new property (same PA, same software tag). */
+static pte_t leaf_protected(struct op *op, pte_t e, unsigned level)
+{
+	return pte_make(op->f, leaf_tmpl(op, level) | (e & op->f->untracked),
+			pte_addr(op->f, e, level));
+}
+
 /* Would the leaf `e` at `level` change under the new property? */
 static bool leaf_changes(struct op *op, pte_t e, unsigned level)
 {
-	return pte_make(op->f, leaf_tmpl(op, level), pte_addr(op->f, e, level)) != e;
+	return leaf_protected(op, e, level) != e;
 }
 
 static void protect_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigned level,
@@ -446,8 +463,7 @@ static void protect_real(struct op *op, struct walk_node *n, uint64_t lo, uint64
 				continue;
 			}
 			if (sp.full) {
-				n->tbl[sp.i] = pte_make(op->f, leaf_tmpl(op, n->level),
-							pte_addr(op->f, e, n->level));
+				n->tbl[sp.i] = leaf_protected(op, e, n->level);
 				op->bytes += sp.stop - from;
 				cursor_record_flush(op->c, sp.start, sp.end);
 				continue;
@@ -481,7 +497,11 @@ int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, 
 		return err;
 	if (!mm_is_aligned(pa, MM_PAGE_SIZE))
 		return MM_EALIGN;
-	if (flags & ~(unsigned)(MM_MAP_HUGE | MM_MAP_REPLACE | MM_MAP_MMIO))
+	if (flags & ~(unsigned)(MM_MAP_HUGE | MM_MAP_REPLACE | MM_MAP_MMIO | MM_MAP_UNTRACKED))
+		return MM_EINVAL;
+	/* Untracked RAM is a kernel-table facility (direct map, image), and not MMIO. */
+	if ((flags & MM_MAP_UNTRACKED) &&
+	    ((flags & MM_MAP_MMIO) || c->pt->space != PT_KERNEL))
 		return MM_EINVAL;
 	err = check_prop(c, prop);
 	if (err)
@@ -490,6 +510,8 @@ int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, 
 		return MM_ERANGE;
 	if (flags & MM_MAP_MMIO)
 		err = frame_range_is_mmio(c->pt->ft, pa, len) ? MM_OK : MM_ERANGE;
+	else if (flags & MM_MAP_UNTRACKED)
+		err = frame_range_is_ram(c->pt->ft, pa, len) ? MM_OK : MM_ERANGE;
 	else
 		err = frame_map_check(c->pt->ft, pa, len, &c->block_hint);
 	if (err)
@@ -502,6 +524,7 @@ int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, 
 	op.pa0 = pa;
 	op.flags = flags;
 	op.prop = prop;
+	op.tag = (flags & MM_MAP_UNTRACKED) ? c->arch->fmt.untracked : 0;
 	struct walk_node n;
 	cursor_start_node(c, op.va0, op.end, &n);
 	err = map_dry(&op, V_REAL, n.tbl, n.level, n.base, op.va0, op.end);

@@ -200,6 +200,45 @@ static int check_window(const struct frame_table *ft, paddr_t pa, uint64_t len)
 	return MM_OK;
 }
 
+/*
+ * Record [pa, pa+len) (not yet RAM) in ft->ram, merging it with a range it
+ * touches so that one contiguous stretch of RAM is one entry whatever the
+ * order it was added in.  False if the table of ranges is full.
+ */
+static bool ram_range_record(struct frame_table *ft, paddr_t pa, uint64_t len)
+{
+	for (unsigned i = 0; i < ft->nr_ram; i++) {
+		if (ft->ram[i].base + ft->ram[i].size == pa) {
+			ft->ram[i].size += len;
+		} else if (pa + len == ft->ram[i].base) {
+			ft->ram[i].base = pa;
+			ft->ram[i].size += len;
+		} else {
+			continue;
+		}
+		/* The grown range may now touch another one: fold that in. */
+		for (unsigned j = 0; j < ft->nr_ram; j++) {
+			if (j == i)
+				continue;
+			paddr_t b = ft->ram[i].base, e = b + ft->ram[i].size;
+			if (ft->ram[j].base + ft->ram[j].size == b || e == ft->ram[j].base) {
+				if (ft->ram[j].base < b)
+					ft->ram[i].base = ft->ram[j].base;
+				ft->ram[i].size += ft->ram[j].size;
+				ft->ram[j] = ft->ram[--ft->nr_ram];
+				break;
+			}
+		}
+		return true;
+	}
+	if (ft->nr_ram == FRAME_MAX_RAM)
+		return false;
+	ft->ram[ft->nr_ram].base = pa;
+	ft->ram[ft->nr_ram].size = len;
+	ft->nr_ram++;
+	return true;
+}
+
 int frame_table_add_ram(struct frame_table *ft, paddr_t pa, uint64_t len, unsigned zone)
 {
 	int err = check_window(ft, pa, len);
@@ -211,6 +250,8 @@ int frame_table_add_ram(struct frame_table *ft, paddr_t pa, uint64_t len, unsign
 	for (uint64_t i = 0; i < n; i++)
 		if (pfn_slot(ft, first + i)->zone != FRAME_NO_ZONE)
 			return MM_ERANGE; /* already RAM */
+	if (!ram_range_record(ft, pa, len))
+		return MM_ENOMEM;
 
 	mm_spin_lock(&ft->lock);
 	for (uint64_t i = 0; i < n; i++) {
@@ -323,6 +364,16 @@ bool frame_is_ram(const struct frame_table *ft, paddr_t pa)
 {
 	const struct frame_slot *s = frame_slot_of(ft, pa);
 	return s && s->zone != FRAME_NO_ZONE;
+}
+
+bool frame_range_is_ram(const struct frame_table *ft, paddr_t pa, uint64_t len)
+{
+	for (unsigned i = 0; i < ft->nr_ram; i++) {
+		uint64_t b = ft->ram[i].base, sz = ft->ram[i].size;
+		if (pa >= b && pa - b <= sz && len <= sz - (pa - b))
+			return true;
+	}
+	return false;
 }
 
 bool frame_range_is_mmio(const struct frame_table *ft, paddr_t pa, uint64_t len)

@@ -66,6 +66,7 @@ enum frame_usage {
 #define FRAME_MAX_ZONES 4
 #define FRAME_NO_ZONE 0xff  /* slot of a hole in the PA window */
 #define FRAME_MAX_MMIO 16
+#define FRAME_MAX_RAM 32    /* discontiguous RAM ranges (adjacent ones merge) */
 #define FRAME_NIL 0xffffffffu /* end of a slot list */
 
 /* Slot flags (frame_slot.flags). */
@@ -111,6 +112,8 @@ struct frame_table {
 	struct frame_zone zones[FRAME_MAX_ZONES];
 	struct { paddr_t base; uint64_t size; } mmio[FRAME_MAX_MMIO];
 	unsigned nr_mmio;
+	struct { paddr_t base; uint64_t size; } ram[FRAME_MAX_RAM]; /* merged RAM ranges */
+	unsigned nr_ram;
 	_Atomic uint8_t lock; /* free lists */
 	frame_fail_hook fail_hook;
 	void *fail_ctx;
@@ -135,7 +138,8 @@ int frame_table_init(struct frame_table *ft, void *slots, paddr_t lo, paddr_t hi
  * Hand the RAM range [pa, pa+len) to the allocator in `zone`: its frames
  * become free blocks (the largest aligned blocks that fit).
  * Errors: MM_EALIGN, MM_ERANGE (outside the window or already RAM),
- * MM_EINVAL (bad zone, zero length).
+ * MM_EINVAL (bad zone, zero length), MM_ENOMEM (more than FRAME_MAX_RAM
+ * discontiguous ranges).
  */
 int frame_table_add_ram(struct frame_table *ft, paddr_t pa, uint64_t len, unsigned zone);
 
@@ -177,6 +181,9 @@ static inline void *frame_to_virt(const struct frame_table *ft, paddr_t pa)
 
 /* True if the frame at `pa` is RAM (belongs to a zone). */
 bool frame_is_ram(const struct frame_table *ft, paddr_t pa);
+
+/* True if [pa, pa+len) is all RAM (inside one merged RAM range). O(ranges). */
+bool frame_range_is_ram(const struct frame_table *ft, paddr_t pa, uint64_t len);
 
 /* True if [pa, pa+len) lies inside one registered MMIO window. */
 bool frame_range_is_mmio(const struct frame_table *ft, paddr_t pa, uint64_t len);

@@ -460,6 +460,7 @@ static uint64_t raw_walk_node(struct harness *h, struct page_table *pt, paddr_t 
 			m.prop = pt->arch->leaf_prop(pt->arch, pte, level);
 			m.present = true;
 			m.mmio = frame_range_is_mmio(&h->ft, m.pa, m.size);
+			m.untracked = (pte & f->untracked) != 0;
 			fn(ctx, &m, level);
 		} else {
 			paddr_t child = pte_table_addr(f, pte);
@@ -503,16 +504,18 @@ static void raw_collect(void *ctx, const struct mm_mapping *m, unsigned level)
 static bool mapping_eq(const struct mm_mapping *a, const struct mm_mapping *b)
 {
 	return a->va == b->va && a->size == b->size && a->pa == b->pa &&
-	       mm_prop_eq(a->prop, b->prop) && a->present == b->present && a->mmio == b->mmio;
+	       mm_prop_eq(a->prop, b->prop) && a->present == b->present && a->mmio == b->mmio &&
+	       a->untracked == b->untracked;
 }
 
 static void print_mapping(const char *tag, size_t i, const struct mm_mapping *m)
 {
 	char pb[16];
-	print_message("  %s[%zu] va=0x%016llx size=0x%llx pa=0x%016llx %s%s%s\n", tag, i,
+	print_message("  %s[%zu] va=0x%016llx size=0x%llx pa=0x%016llx %s%s%s%s\n", tag, i,
 		      (unsigned long long)m->va, (unsigned long long)m->size,
 		      (unsigned long long)m->pa, h_prop_str(m->prop, pb),
-		      m->present ? "" : " absent", m->mmio ? " mmio" : "");
+		      m->present ? "" : " absent", m->mmio ? " mmio" : "",
+		      m->untracked ? " untracked" : "");
 }
 
 void h_print_leaves(const struct h_snapshot *s, size_t max)

@@ -939,6 +939,108 @@ static void test_mmio(void **state)
 	}
 }
 
+/*
+ * Untracked RAM (the kernel's direct map): any RAM frame whatever its usage,
+ * no reference taken or dropped by map, split, protect or unmap; the
+ * software tag survives splits and property changes.  Kernel tables only.
+ */
+static void test_untracked_direct_map(void **state)
+{
+	struct harness *h = *state; /* h->pt is the kernel table */
+	const uint64_t ram = h->mem + h->pool_size; /* data RAM + node pool, one range */
+	vaddr_t dm = hv(h, 4 * SZ_512G);            /* 512G-aligned: greedy huge leaves */
+	vaddr_t v = hv(h, 0x90000000);
+	const paddr_t p = 0x5000;
+	uint64_t fd = h_free_data(h), fp = h_free_pool(h);
+	struct frame_slot *data;
+	struct mm_mapping m;
+	struct h_snapshot s;
+	uint32_t rc0, mc0;
+
+	/* A tracked mapping of p first: the direct map must not disturb its counts. */
+	H_OK(h_map(h, v, SZ_4K, p, rw(h), 0));
+	data = frame_block_head(&h->ft, p);
+	rc0 = atomic_load(&data->refcount);
+	mc0 = atomic_load(&data->map_count);
+	fd = h_free_data(h);
+
+	/* All RAM, free frames and page-table nodes included. */
+	H_OK(h_map(h, dm, ram, 0, rw(h), MM_MAP_UNTRACKED | MM_MAP_HUGE));
+	assert_int_equal(h_free_data(h), fd);
+	snap(h, &s);
+	expect_stats(&s, s.stats.nodes, ram + SZ_4K, 1); /* only p counts as a mapped frame */
+	h_snapshot_free(&s);
+	H_OK(h_query(h, dm + p, &m));
+	assert_true(m.untracked);
+	assert_false(m.mmio);
+	assert_int_equal(m.size, h_max_leaf_size(h) >= SZ_1G ? SZ_1G : SZ_2M);
+	assert_int_equal(atomic_load(&data->refcount), rc0);
+	assert_int_equal(atomic_load(&data->map_count), mc0);
+	H_OK(h_query(h, v, &m));
+	assert_false(m.untracked);
+
+	/* Protect one 4K page: splits down to 4K, keeps the tag, touches no count. */
+	H_OK(h_protect(h, dm + p, SZ_4K, ro(h), NULL));
+	H_OK(h_query(h, dm + p, &m));
+	assert_true(m.untracked);
+	assert_int_equal(m.size, SZ_4K);
+	assert_int_equal(m.pa, p);
+	assert_true(mm_prop_eq(m.prop, ro(h)));
+	H_OK(h_query(h, dm + p + SZ_4K, &m));
+	assert_true(m.untracked);
+	assert_int_equal(m.pa, p + SZ_4K);
+	assert_true(mm_prop_eq(m.prop, rw(h)));
+	assert_int_equal(atomic_load(&data->refcount), rc0);
+	assert_int_equal(atomic_load(&data->map_count), mc0);
+
+	/* Unmap a page of it: nothing is released. */
+	H_OK(h_unmap(h, dm + p, SZ_4K, NULL));
+	assert_int_equal(atomic_load(&data->refcount), rc0);
+	assert_int_equal(atomic_load(&data->map_count), mc0);
+	assert_int_equal(h_free_data(h), fd);
+
+	/* Replace an untracked page by a tracked one and back. */
+	H_OK(h_map(h, dm + p, SZ_4K, p, rw(h), 0));
+	assert_int_equal(atomic_load(&data->map_count), mc0 + 1);
+	H_OK(h_map(h, dm + p, SZ_4K, p, rw(h), MM_MAP_UNTRACKED | MM_MAP_REPLACE));
+	assert_int_equal(atomic_load(&data->map_count), mc0);
+
+	/* Errors, each with nothing changed. */
+	EXPECT_ERR_UNCHANGED(h, MM_EINVAL,
+			     h_map(h, v + SZ_2M, SZ_4K, p, rw(h), MM_MAP_UNTRACKED | MM_MAP_MMIO));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE,
+			     h_map(h, v + SZ_2M, SZ_4K, H_MMIO_BASE, rw(h), MM_MAP_UNTRACKED));
+	EXPECT_ERR_UNCHANGED(h, MM_ERANGE,
+			     h_map(h, v + SZ_2M, 2 * SZ_4K, ram - SZ_4K, rw(h), MM_MAP_UNTRACKED));
+	EXPECT_ERR_UNCHANGED(h, MM_EEXIST,
+			     h_map(h, dm, SZ_4K, 0, rw(h), MM_MAP_UNTRACKED));
+
+	/* Everything back: no frame, no node lost. */
+	H_OK(h_unmap(h, dm, ram, NULL));
+	H_OK(h_unmap(h, v, SZ_4K, NULL));
+	assert_int_equal(h_free_pool(h), fp);
+	assert_int_equal(atomic_load(&data->map_count), 0);
+}
+
+/* User tables refuse untracked RAM; the checker refuses a tagged user leaf. */
+static void test_untracked_user_refused(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t v = hv(h, 0x90000000);
+	char buf[512];
+	pte_t *leaf, saved;
+
+	EXPECT_ERR_UNCHANGED(h, MM_EINVAL, h_map(h, v, SZ_4K, 0x5000, rw(h), MM_MAP_UNTRACKED));
+	H_OK(h_map(h, v, SZ_4K, 0x5000, rw(h), 0));
+	leaf = pte_at(h, v, 1);
+	saved = *leaf;
+	*leaf |= h->arch.fmt.untracked;
+	assert_int_not_equal(h_check(h, buf, sizeof(buf)), MM_OK);
+	print_message("  (tagged user leaf) -> %s\n", buf);
+	*leaf = saved;
+	h_assert_check(h, "tag removed");
+}
+
 /* Node-pool, UNIQUE and reserved frames are EPERM; past the pool is ERANGE. */
 static void test_map_node_frame_is_perm(void **state)
 {
@@ -1628,6 +1730,8 @@ int main(void)
 		H_TEST_BOTH(test_multi_mapping),
 		H_TEST_BOTH(test_mmio),
 		H_TEST_BOTH(test_map_node_frame_is_perm),
+		H_TEST_BOTH_KERNEL(test_untracked_direct_map),
+		H_TEST_BOTH(test_untracked_user_refused),
 		H_TEST_BOTH(test_prop_round_trip_and_errors),
 		H_TEST_BOTH_KERNEL(test_prop_round_trip_and_errors),
 		H_TEST_BOTH(test_sv48_without_svpbmt),

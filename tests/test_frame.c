@@ -304,6 +304,38 @@ static void test_add_ram_errors(void **state)
 	ftx_free(x);
 }
 
+/* RAM ranges merge whatever the order they were added in; too many is ENOMEM. */
+static void test_ram_ranges(void **state)
+{
+	struct ftx *x = ftx_new_empty();
+	struct free_counts before;
+	(void)state;
+
+	/* B, then A just below it, then C just above: one range A..C. */
+	H_OK(frame_table_add_ram(&x->ft, 36 * MiB, 4 * MiB, 1));
+	H_OK(frame_table_add_ram(&x->ft, 32 * MiB, 4 * MiB, 2));
+	H_OK(frame_table_add_ram(&x->ft, 44 * MiB, 4 * MiB, 1)); /* a separate range E */
+	H_OK(frame_table_add_ram(&x->ft, 40 * MiB, 4 * MiB, 1)); /* joins A..C and E */
+	assert_int_equal(x->ft.nr_ram, 1);
+	assert_true(frame_range_is_ram(&x->ft, 32 * MiB, 16 * MiB));
+	assert_true(frame_range_is_ram(&x->ft, 47 * MiB, MiB));
+	assert_false(frame_range_is_ram(&x->ft, 31 * MiB, 2 * MiB));
+	assert_false(frame_range_is_ram(&x->ft, 47 * MiB, 2 * MiB));
+	assert_false(frame_range_is_ram(&x->ft, 64 * MiB, SZ_4K));
+	/* Discontiguous ranges until the table is full. */
+	for (unsigned i = 1; i < FRAME_MAX_RAM; i++)
+		H_OK(frame_table_add_ram(&x->ft, 64 * MiB + i * 2 * MiB, MiB, 1));
+	assert_int_equal(x->ft.nr_ram, FRAME_MAX_RAM);
+	before = counts_of(x);
+	H_ERR(frame_table_add_ram(&x->ft, 512 * MiB, MiB, 1), MM_ENOMEM);
+	assert_counts(x, before, "add_ram past FRAME_MAX_RAM");
+	assert_false(frame_is_ram(&x->ft, 512 * MiB));
+	/* A range adjacent to a known one still fits: it merges. */
+	H_OK(frame_table_add_ram(&x->ft, 64 * MiB + 2 * MiB + MiB, MiB, 1));
+	assert_true(frame_range_is_ram(&x->ft, 66 * MiB, 2 * MiB));
+	ftx_free(x);
+}
+
 /* Allocate one block of each order (in turn) and check it completely. */
 static void test_alloc_every_order(void **state)
 {
@@ -603,6 +635,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_add_ram_with_holes, ftx_setup, ftx_teardown),
 		cmocka_unit_test_setup_teardown(test_slot_lookup, ftx_setup, ftx_teardown),
 		cmocka_unit_test(test_add_ram_errors),
+		cmocka_unit_test(test_ram_ranges),
 		cmocka_unit_test_setup_teardown(test_alloc_every_order, ftx_setup, ftx_teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_all_orders_then_coalesce, ftx_setup,
 						ftx_teardown),

@@ -9,7 +9,7 @@
  *  |N |PBMT |   zero   |       PPN (PA >> 12)         | RSW |D |A |G |U |X |W |R |V |
  *  +--+-----+----------+------------------------------+-----+--+--+--+--+--+--+--+--+
  *                                                      9  8
- *                                                      0  NA (software: no-access)
+ *                                                      UT NA (software: untracked, no-access)
  *
  *  bits   name  meaning here                          leaf            table entry
  *  -----  ----  -----------------------------------   --------------  -----------
@@ -20,7 +20,8 @@
  *   6     A     accessed, preset                      always          0 (reserved)
  *   7     D     dirty, preset                         always          0 (reserved)
  *   8     NA    software: no-access marker            no-access       0
- *   9     RSW   software, unused                      0               0
+ *   9     UT    software: untracked tag (set by the    untracked       0
+ *               mm core, not by this encoder)
  *  10..53 PPN   4K frame number; a leaf at level L    PA              child PA
  *               is aligned to its size
  *  54..60       reserved, zero                        0               0
@@ -58,6 +59,7 @@
 #define SV48_PTE_A SV48_BIT(6)
 #define SV48_PTE_D SV48_BIT(7)
 #define SV48_PTE_NOACCESS SV48_BIT(8) /* RSW: reserved for supervisor software */
+#define SV48_PTE_UNTRACKED SV48_BIT(9) /* RSW: leaf of an untracked mapping (mm) */
 #define SV48_PTE_RWX (SV48_PTE_R | SV48_PTE_W | SV48_PTE_X)
 
 #define SV48_PPN_LOW 10
@@ -83,7 +85,7 @@ _Static_assert(SV48_MAX_LEAF_LEVEL == SV48_LEVELS, "Sv48 allows a leaf at every 
 /* Bit positions. */
 _Static_assert(SV48_PTE_PPN_MASK == 0x003ffffffffffc00ull, "PPN is bits 10..53");
 _Static_assert(((SV48_PTE_V | SV48_PTE_RWX | SV48_PTE_U | SV48_PTE_G | SV48_PTE_A | SV48_PTE_D |
-		 SV48_PTE_NOACCESS) & ~(SV48_BIT(SV48_PPN_LOW) - 1)) == 0,
+		 SV48_PTE_NOACCESS | SV48_PTE_UNTRACKED) & ~(SV48_BIT(SV48_PPN_LOW) - 1)) == 0,
 	       "flag and software bits lie below the PPN");
 _Static_assert((SV48_PTE_PBMT_MASK & SV48_PTE_PPN_MASK) == 0, "PBMT lies above the PPN");
 _Static_assert(SV48_PTE_PBMT_MASK == (SV48_BIT(61) | SV48_BIT(62)), "PBMT is bits 61..62");
@@ -228,6 +230,7 @@ void mm_arch_sv48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb
 			.addr_shift = SV48_PPN_LOW,
 			/* A no-access leaf has R=W=X=0: the marker keeps it a leaf. */
 			.leaf_bits = SV48_PTE_RWX | SV48_PTE_NOACCESS,
+			.untracked = SV48_PTE_UNTRACKED,
 		},
 		.prop_check = sv48_prop_check,
 		.leaf_template = sv48_leaf_template,

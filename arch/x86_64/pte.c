@@ -5,7 +5,7 @@
  *
  *   63  62     52 51                                12 11 10  9  8  7  6  5  4  3  2  1  0
  *  +--+---------+------------------------------------+-----+--+--+--+--+--+--+--+--+--+--+
- *  |NX|  zero   |     physical address (PA >> 12)    | 0 0 |NA|G |PS|D |A |CD|WT|US|RW|P |
+ *  |NX|  zero   |     physical address (PA >> 12)    | 0 UT|NA|G |PS|D |A |CD|WT|US|RW|P |
  *  +--+---------+------------------------------------+-----+--+--+--+--+--+--+--+--+--+--+
  *                  bit 12 = PAT in a 2M/1G leaf            sw     PAT in a 4K leaf
  *
@@ -22,6 +22,8 @@
  *                 above: page size (leaf)
  *   8   G         global                                g        g           0
  *   9   NA        software: no-access marker            no-acc.  no-acc.     0
+ *  10   UT        software: untracked tag (set by the   untr.    untr.       0
+ *                 mm core, not by this encoder)
  *  12   PAT       PAT index bit 2 of a huge leaf        (addr)   cache       (addr)
  *  12-51 address  4K frame number; a huge leaf's PA is aligned to its size
  *  63   NX        not executable (only with EFER.NXE)   !x       !x          0
@@ -63,6 +65,7 @@
 #define X86_PTE_PAT_4K X86_BIT(7)   /* level 1: PAT index bit 2 */
 #define X86_PTE_G X86_BIT(8)
 #define X86_PTE_NOACCESS X86_BIT(9) /* software (bits 9..11 are ignored by the CPU) */
+#define X86_PTE_UNTRACKED X86_BIT(10) /* software: leaf of an untracked mapping (mm) */
 #define X86_PTE_PAT_HUGE X86_BIT(12) /* levels 2, 3: PAT index bit 2 */
 #define X86_PTE_NX X86_BIT(63)
 
@@ -89,8 +92,11 @@ _Static_assert(X86_PTE_PAT_HUGE < X86_BIT(MM_PAGE_SHIFT + MM_PTE_BITS),
 	       "the huge PAT bit is below the 2M alignment, so a huge PA never uses it");
 _Static_assert((X86_PTE_NOACCESS & (X86_BIT(9) | X86_BIT(10) | X86_BIT(11))) == X86_PTE_NOACCESS,
 	       "the no-access marker is in the CPU-ignored software bits 9..11");
+_Static_assert((X86_PTE_UNTRACKED & (X86_BIT(9) | X86_BIT(10) | X86_BIT(11))) == X86_PTE_UNTRACKED &&
+		       X86_PTE_UNTRACKED != X86_PTE_NOACCESS,
+	       "the untracked tag is another CPU-ignored software bit");
 _Static_assert(((X86_PTE_P | X86_PTE_RW | X86_PTE_US | X86_PTE_PWT | X86_PTE_PCD | X86_PTE_A |
-		 X86_PTE_D | X86_PTE_PS | X86_PTE_G | X86_PTE_NOACCESS | X86_PTE_NX) &
+		 X86_PTE_D | X86_PTE_PS | X86_PTE_G | X86_PTE_NOACCESS | X86_PTE_UNTRACKED | X86_PTE_NX) &
 		X86_PTE_ADDR_MASK) == 0,
 	       "attribute bits other than the huge PAT bit lie outside the address field");
 _Static_assert(X86_PTE_ADDR_MASK == 0x000ffffffffff000ull, "address field is bits 12..51");
@@ -267,6 +273,7 @@ void mm_arch_x86_64_init(struct mm_arch *a, uint32_t features, const struct mm_t
 			.addr_shift = X86_ADDR_LOW,
 			/* Above level 1, PS alone marks a leaf (present or no-access). */
 			.leaf_bits = X86_PTE_PS,
+			.untracked = X86_PTE_UNTRACKED,
 		},
 		.prop_check = x86_prop_check,
 		.leaf_template = x86_leaf_template,
