@@ -75,6 +75,19 @@ void arch_mm_init(struct mm_arch *a);
 const char *arch_mm_features(void);
 
 /*
+ * Called once, right after kmain activated the mm's kernel table (the boot
+ * table is gone): e.g. RISC-V reaches its devices through MMIO_MAP_BASE
+ * from now on.
+ */
+void arch_mm_activated(void);
+
+/*
+ * True if kernel loads and stores to user pages fault unless
+ * arch_user_access(true) (RISC-V: always, sstatus.SUM; x86: with SMAP).
+ */
+bool arch_user_access_enforced(void);
+
+/*
  * Memory probes for the self-test.  arch_probe() performs one access of
  * `kind` at `va` (a 64-bit load, a 64-bit store of *value, or a call to
  * code at va that must be arch_ret_insn), with the trap handler armed to

@@ -26,6 +26,9 @@ uintptr_t riscv_device_va(uint64_t pa);
 struct mm_tlb_ops;
 extern const struct mm_tlb_ops riscv_tlb_ops;
 
+/* C entry from entry.S with the hart id and the FDT's PA (boot.c). */
+__attribute__((noreturn)) void riscv_boot_main(uint64_t hartid, uint64_t fdt_pa);
+
 /* Installs the S-mode trap vector (trap.c). */
 void riscv_trap_init(void);
 

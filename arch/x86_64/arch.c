@@ -275,6 +275,17 @@ void arch_user_access(bool allow)
 const uint8_t arch_ret_insn[] = {0xc3};
 const unsigned arch_ret_insn_len = sizeof(arch_ret_insn);
 
+/* COM1 and isa-debug-exit are I/O ports: nothing moves with the mm's table. */
+void arch_mm_activated(void)
+{
+}
+
+/* Supervisor accesses to user pages fault only with SMAP (and EFLAGS.AC clear). */
+bool arch_user_access_enforced(void)
+{
+	return x86_cpu.smap;
+}
+
 /* x86 keeps instruction fetch coherent with stores: nothing to do. */
 void arch_sync_icache(void)
 {

@@ -1,0 +1,204 @@
+/*
+ * boot.c - RISC-V side of kernel/arch.h: the boot info from the device
+ * tree, the Sv48 encoder with the CPU's features, and riscv_boot_main(),
+ * called by entry.S on the boot page table.
+ *
+ * What the device tree gives (QEMU virt, OpenSBI 1.1):
+ *   /memory@.../reg                 RAM (2 address + 2 size cells)
+ *   /reserved-memory/<node>/reg     firmware (OpenSBI's PMP-protected area)
+ *   /chosen/bootargs                the -append string
+ *   /cpus/cpu@0/mmu-type            must be "riscv,sv48"
+ *   /cpus/cpu@0/riscv,isa           "..._svpbmt" when the CPU has Svpbmt
+ * The FDT blob itself is reserved (it is in RAM, near the top).
+ */
+#include "../../kernel/arch.h"
+#include "../../kernel/fdt.h"
+#include "../../kernel/kprintf.h"
+#include "../../kernel/string.h"
+#include "riscv.h"
+
+#define KERNEL_VA_TO_PA 0xffffffff00000000ull /* linker.ld: PA = VA - this */
+#define PAGE 4096ull
+#define CMDLINE_MAX 1024
+
+extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
+extern char __data_start[], __data_end[];
+
+static struct boot_info boot;
+static char cmdline[CMDLINE_MAX];
+static bool has_svpbmt;
+static bool mmu_sv48;
+
+/* Early fatal error before kmain: message and failure exit. */
+static __attribute__((noreturn)) void boot_fail(const char *msg)
+{
+	kprintf("riscv: %s\nRESULT FAIL: boot\n", msg);
+	arch_exit(false);
+}
+
+/* Append [base, base+size), rounded inward (RAM) or outward (reserved) to pages. */
+static void range_add(struct phys_range *r, unsigned *n, uint64_t base, uint64_t size, bool inward)
+{
+	uint64_t lo, hi;
+
+	if (inward) {
+		lo = (base + PAGE - 1) & ~(PAGE - 1);
+		hi = (base + size) & ~(PAGE - 1);
+	} else {
+		lo = base & ~(PAGE - 1);
+		hi = (base + size + PAGE - 1) & ~(PAGE - 1);
+	}
+	if (hi <= lo)
+		return;
+	if (*n == BOOT_MAX_RANGES)
+		boot_fail("too many memory ranges in the device tree");
+	r[*n].base = lo;
+	r[*n].size = hi - lo;
+	(*n)++;
+}
+
+/* True if `s` equals the NUL-terminated `lit`. */
+static bool str_eq(const char *s, const char *lit)
+{
+	while (*s && *s == *lit) {
+		s++;
+		lit++;
+	}
+	return *s == *lit;
+}
+
+/* True if `s` starts with `prefix`. */
+static bool str_starts(const char *s, const char *prefix)
+{
+	while (*prefix)
+		if (*s++ != *prefix++)
+			return false;
+	return true;
+}
+
+/* True if the ISA string (value of riscv,isa, length len) names extension `ext`. */
+static bool isa_has(const char *isa, uint32_t len, const char *ext)
+{
+	size_t n = strlen(ext);
+
+	/* Multi-letter extensions are '_'-separated: match "_ext" followed by '_' or the end. */
+	for (uint32_t i = 0; i + n + 1 <= len; i++) {
+		if (isa[i] != '_' || memcmp(isa + i + 1, ext, n) != 0)
+			continue;
+		char next = i + 1 + n < len ? isa[i + 1 + n] : 0;
+		if (next == 0 || next == '_')
+			return true;
+	}
+	return false;
+}
+
+/* Copies /chosen/bootargs into the image so it stays valid whatever gets mapped. */
+static void copy_bootargs(const char *v, uint32_t len)
+{
+	uint32_t n = 0;
+
+	while (n < len && n < CMDLINE_MAX - 1 && v[n]) {
+		cmdline[n] = v[n];
+		n++;
+	}
+	cmdline[n] = 0;
+}
+
+/*
+ * One property of the walk.  Only the nodes listed in the header comment
+ * matter; reg is read as (2 address, 2 size) cells, which is what QEMU virt
+ * uses at the root and under /reserved-memory.
+ */
+static bool on_prop(void *ctx, const char *const *names, unsigned depth, const char *prop,
+		    const void *value, uint32_t len)
+{
+	(void)ctx;
+	if (depth == 1 && str_starts(names[1], "memory") && str_eq(prop, "reg")) {
+		for (uint32_t off = 0; off + 16 <= len; off += 16)
+			range_add(boot.ram, &boot.nr_ram, fdt_be64((const char *)value + off),
+				  fdt_be64((const char *)value + off + 8), true);
+	} else if (depth == 2 && str_eq(names[1], "reserved-memory") && str_eq(prop, "reg")) {
+		for (uint32_t off = 0; off + 16 <= len; off += 16)
+			range_add(boot.reserved, &boot.nr_reserved,
+				  fdt_be64((const char *)value + off),
+				  fdt_be64((const char *)value + off + 8), false);
+	} else if (depth == 1 && str_eq(names[1], "chosen") && str_eq(prop, "bootargs")) {
+		copy_bootargs(value, len);
+	} else if (depth == 2 && str_eq(names[1], "cpus") && str_eq(names[2], "cpu@0")) {
+		if (str_eq(prop, "mmu-type"))
+			mmu_sv48 = len >= 10 && memcmp(value, "riscv,sv48", 10) == 0;
+		else if (str_eq(prop, "riscv,isa"))
+			has_svpbmt = isa_has(value, len, "svpbmt");
+	}
+	return true;
+}
+
+/* One image section [start, end) at its link VA and load PA. */
+static struct image_section section(const char *start, const char *end)
+{
+	struct image_section s;
+	s.va = (vaddr_t)start;
+	s.pa = (paddr_t)start - KERNEL_VA_TO_PA;
+	s.size = (uint64_t)(end - start);
+	return s;
+}
+
+/* Fill `boot` from the FDT at physical fdt_pa and the linker's symbols. */
+static void boot_info_init(paddr_t fdt_pa)
+{
+	const void *fdt = (const void *)(uintptr_t)(DIRECT_MAP_BASE + fdt_pa);
+
+	if (!fdt_valid(fdt))
+		boot_fail("no valid device tree at a1");
+	if (fdt_walk(fdt, on_prop, 0) != 0)
+		boot_fail("malformed device tree");
+	if (boot.nr_ram == 0)
+		boot_fail("no /memory node in the device tree");
+	if (!mmu_sv48)
+		boot_fail("the CPU's mmu-type is not riscv,sv48");
+	range_add(boot.reserved, &boot.nr_reserved, fdt_pa, fdt_totalsize(fdt), false);
+	boot.cmdline = cmdline;
+	boot.nr_mmio = 0;
+	range_add(boot.mmio, &boot.nr_mmio, UART_PA, UART_SIZE, false);
+	range_add(boot.mmio, &boot.nr_mmio, SIFIVE_TEST_PA, SIFIVE_TEST_SIZE, false);
+	boot.text = section(__text_start, __text_end);
+	boot.rodata = section(__rodata_start, __rodata_end);
+	boot.data = section(__data_start, __data_end);
+}
+
+const struct boot_info *arch_boot_info(void)
+{
+	return &boot;
+}
+
+/* The Sv48 encoder with Svpbmt exactly when the device tree says so. */
+void arch_mm_init(struct mm_arch *a)
+{
+	mm_arch_sv48_init(a, has_svpbmt ? MM_FEAT_RV_SVPBMT : 0, &riscv_tlb_ops);
+}
+
+const char *arch_mm_features(void)
+{
+	return has_svpbmt ? "riscv Sv48, Svpbmt" : "riscv Sv48, no Svpbmt";
+}
+
+/* The UART and the test device move to MMIO_MAP_BASE with the mm's table. */
+void arch_mm_activated(void)
+{
+	riscv_devices_use_mmio_map();
+}
+
+/* S-mode loads and stores to U pages fault unless sstatus.SUM is set. */
+bool arch_user_access_enforced(void)
+{
+	return true;
+}
+
+/* C entry from entry.S (high VA, boot table): traps, boot info, then kmain. */
+void riscv_boot_main(uint64_t hartid, uint64_t fdt_pa)
+{
+	(void)hartid;
+	riscv_trap_init();
+	boot_info_init(fdt_pa);
+	kmain();
+}

@@ -1,0 +1,49 @@
+/*
+ * main.c - kmain(), the arch-neutral kernel entry.
+ *
+ * The arch has booted on its own small table (identity + image + direct map
+ * of the first 4 GiB) and filled the boot info.  kmain brings the mm up
+ * (mm_boot: frames, kernel table built by the cursor, activation), then
+ * runs what the command line asks for:
+ *
+ *   script=CMDS   the PTSIM language on a fresh user address space, READY,
+ *                 halt (script_mode.c); everything after `script=` is CMDS
+ *   (default)     the self-test on the MMU, RESULT PASS / FAIL, exit
+ */
+#include "arch.h"
+#include "kprintf.h"
+#include "mm_boot.h"
+#include "script_mode.h"
+#include "selftest.h"
+#include "string.h"
+
+/* True if the NUL-terminated `s` starts with `prefix`. */
+static bool starts_with(const char *s, const char *prefix)
+{
+	while (*prefix)
+		if (*s++ != *prefix++)
+			return false;
+	return true;
+}
+
+/* The text after "script=" if a word of the command line starts so, else NULL. */
+static const char *find_script(const char *cmdline)
+{
+	for (const char *p = cmdline; *p; p++)
+		if ((p == cmdline || p[-1] == ' ') && starts_with(p, "script="))
+			return p + 7;
+	return 0;
+}
+
+void kmain(void)
+{
+	const struct boot_info *bi = arch_boot_info();
+	const char *script;
+
+	kprintf("\nptmm kernel: cmdline \"%s\"\n", bi->cmdline);
+	mm_boot(bi);
+	script = find_script(bi->cmdline);
+	if (script)
+		script_mode_run(script, strlen(script));
+	selftest_run();
+}

@@ -1,0 +1,57 @@
+/*
+ * script_mode.c - run a PTSIM script on the live MMU, then park the CPU on
+ * that address space so a tool (tools/oracle) can compare QEMU's own page
+ * walk with the view the script printed.
+ */
+#include "script_mode.h"
+
+#include "../tools/ptsim/script.h"
+#include "kprintf.h"
+#include "mm_boot.h"
+
+static struct page_table script_pt;
+
+/* Interpreter output: pieces of lines, straight to the console. */
+static void out_console(void *ctx, const char *s, size_t n)
+{
+	(void)ctx;
+	for (size_t i = 0; i < n; i++)
+		arch_putc(s[i]);
+}
+
+void script_mode_run(const char *cmds, size_t len)
+{
+	struct page_table *check_pts[2] = { &kmm.kpt, &script_pt };
+	struct script_env env;
+	unsigned lineno = 0;
+	int err;
+
+	if (kmm.sandbox.size == 0) {
+		kprintf("script: no sandbox (no free 1 GiB-aligned RAM of 64 MiB)\nRESULT FAIL\n");
+		arch_exit(false);
+	}
+	err = page_table_init_user(&script_pt, &kmm.arch, &kmm.ft, KZONE_KERNEL, &kmm.kpt);
+	if (err) {
+		kprintf("script: page_table_init_user: %s\nRESULT FAIL\n", mm_strerror(err));
+		arch_exit(false);
+	}
+	kmm.user = &script_pt;
+	env = (struct script_env){
+		.pt = &script_pt,
+		.ft = &kmm.ft,
+		.check_pts = check_pts,
+		.nr_check_pts = 2,
+		.ram_base = kmm.sandbox.base,
+		.ram_size = kmm.sandbox.size,
+		.check_each = true, /* the checker after every command, on the live tables */
+		.out = out_console,
+		.out_ctx = 0,
+	};
+	kprintf("SANDBOX 0x%llx 0x%llx\n", (unsigned long long)kmm.sandbox.base,
+		(unsigned long long)kmm.sandbox.size);
+	/* A syntax error or violation has been printed; the tool decides. */
+	(void)script_run_text(&env, cmds, len, ';', &lineno);
+	page_table_activate(&script_pt);
+	kprintf("READY\n");
+	arch_halt();
+}
