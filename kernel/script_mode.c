@@ -9,6 +9,15 @@
 #include "kprintf.h"
 #include "mm_boot.h"
 
+/*
+ * Device memory for `mmio` commands: besides the arch's device windows,
+ * a stretch of unpopulated physical address space above RAM (16..32 GiB)
+ * that scripts may map as device memory to exercise 1 GiB leaves without
+ * needing a GiB of RAM.  Nothing ever accesses it.
+ */
+#define SCRIPT_MMIO_BASE 0x400000000ull
+#define SCRIPT_MMIO_SIZE 0x400000000ull
+
 static struct page_table script_pt;
 
 /* Interpreter output: pieces of lines, straight to the console. */
@@ -36,6 +45,12 @@ void script_mode_run(const char *cmds, size_t len)
 		arch_exit(false);
 	}
 	kmm.user = &script_pt;
+	err = frame_table_add_mmio(&kmm.ft, SCRIPT_MMIO_BASE, SCRIPT_MMIO_SIZE);
+	if (err == MM_OK)
+		kprintf("script: device window 0x%llx 0x%llx\n", SCRIPT_MMIO_BASE, SCRIPT_MMIO_SIZE);
+	else
+		kprintf("script: no device window at 0x%llx: %s\n", SCRIPT_MMIO_BASE,
+			mm_strerror(err));
 	env = (struct script_env){
 		.pt = &script_pt,
 		.ft = &kmm.ft,

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Boot tests of the kernel under QEMU (and the host half of the script tests).
+
+    run_boot.py selftest ARCH KERNEL [QEMU_ARG ...]
+        Boot with the default command line.  Pass only if the log has
+        `RESULT PASS` and QEMU exits with status 33 (any other status, a
+        timeout, or `RESULT FAIL` fails; on x86 a triple fault exits 0).
+
+    run_boot.py script ARCH KERNEL SCRIPT EXPECTED
+        Boot with `script=` + SCRIPT's commands joined by `;`.  The lines
+        between `SANDBOX 0xBASE 0xSIZE` and `READY` must equal EXPECTED byte
+        for byte; the sandbox must be 1 GiB aligned and at least 64 MiB.
+
+    run_boot.py host PTSIM ARCH SCRIPT EXPECTED
+        Run the host simulator on the same script (`--mem 1G`, checker on)
+        and compare with the same EXPECTED: the kernel and ptsim agree.
+
+ARCH is riscv64 or x86_64.  Exit status 0 = pass, 1 = fail.
+"""
+import os
+import re
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import qemu_run  # noqa: E402  (the one place that knows the QEMU command lines)
+
+TIMEOUT = 120
+PTSIM_ARCH = {"riscv64": "sv48", "x86_64": "x86_64"}
+SANDBOX_RE = re.compile(r"^SANDBOX 0x([0-9a-f]+) 0x([0-9a-f]+)$")
+
+
+def boot(arch, kernel, append="", extra=(), stop_at=None):
+    """Run QEMU until it exits, prints the line `stop_at` (then it is
+    killed: script mode halts the CPU), or the timeout; QEMU is always
+    stopped.  Returns (exit status or None, log lines)."""
+    cmd = qemu_run.qemu_command(arch, kernel, append, extra)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    timer = threading.Timer(TIMEOUT, proc.kill)
+    timer.start()
+    lines = []
+    try:
+        for raw in proc.stdout:
+            line = raw.decode("ascii", "replace").rstrip("\r\n")
+            lines.append(line)
+            if stop_at is not None and line == stop_at:
+                proc.kill()
+                break
+    finally:
+        proc.kill()
+        status = proc.wait()
+        timer.cancel()
+    stopped = stop_at is not None and stop_at in lines
+    return (None if stopped else status), lines
+
+
+def script_commands(path):
+    """The script's commands, comments and blank lines dropped, joined by ';'."""
+    cmds = []
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                cmds.append(line)
+    return ";".join(cmds)
+
+
+def compare(name, got, expected):
+    """Print the first differing line; True if equal."""
+    if got == expected:
+        return True
+    for i in range(max(len(got), len(expected))):
+        g = got[i] if i < len(got) else "<missing>"
+        e = expected[i] if i < len(expected) else "<missing>"
+        if g != e:
+            print(f"{name}: line {i + 1}: expected {e!r}, got {g!r}")
+            break
+    return False
+
+
+def read_expected(path):
+    with open(path) as f:
+        return f.read().rstrip("\n").split("\n")
+
+
+def run_selftest(arch, kernel, extra):
+    status, lines = boot(arch, kernel, "", extra)
+    log = [l for l in lines if l.startswith(("selftest", "  ", "RESULT", "mm:", "ram "))]
+    print("\n".join(log))
+    passed = "RESULT PASS" in lines and status == 33
+    if not passed:
+        print("\n".join(lines[-40:]))
+        print(f"FAIL: status {status} (33 expected), RESULT PASS "
+              f"{'present' if 'RESULT PASS' in lines else 'missing'}")
+    return passed
+
+
+def run_script(arch, kernel, script, expected_path):
+    status, lines = boot(arch, kernel, "script=" + script_commands(script), stop_at="READY")
+    start = next((i for i, l in enumerate(lines) if SANDBOX_RE.match(l)), None)
+    ready = next((i for i, l in enumerate(lines) if l == "READY"), None)
+    if start is None or ready is None or ready < start:
+        print("\n".join(lines[-40:]))
+        print(f"FAIL: no SANDBOX ... READY in the log (status {status})")
+        return False
+    base, size = (int(x, 16) for x in SANDBOX_RE.match(lines[start]).groups())
+    ok = True
+    if base % (1 << 30) or size < (64 << 20):
+        print(f"FAIL: sandbox 0x{base:x} 0x{size:x} is not 1 GiB aligned and >= 64 MiB")
+        ok = False
+    return compare(script, lines[start + 1:ready], read_expected(expected_path)) and ok
+
+
+def run_host(ptsim, arch, script, expected_path):
+    run = subprocess.run([ptsim, "--arch", PTSIM_ARCH[arch], "--mem", "1G", "--check", script],
+                         stdout=subprocess.PIPE, timeout=TIMEOUT)
+    got = run.stdout.decode("ascii", "replace").rstrip("\n").split("\n")
+    ok = compare(script, got, read_expected(expected_path))
+    if run.returncode != 0:
+        print(f"FAIL: ptsim exit status {run.returncode}")
+        ok = False
+    return ok
+
+
+def main():
+    a = sys.argv[1:]
+    if len(a) >= 3 and a[0] == "selftest":
+        ok = run_selftest(a[1], a[2], a[3:])
+    elif len(a) == 5 and a[0] == "script":
+        ok = run_script(a[1], a[2], a[3], a[4])
+    elif len(a) == 5 and a[0] == "host":
+        ok = run_host(a[1], a[2], a[3], a[4])
+    else:
+        print(__doc__)
+        return 2
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
