@@ -39,6 +39,17 @@ struct image_section {
 	uint64_t size;
 };
 
+/* The image section [start, end) of an image linked at VA = PA + va_minus_pa. */
+static inline struct image_section image_section_of(const char *start, const char *end,
+						     uint64_t va_minus_pa)
+{
+	struct image_section s;
+	s.va = (vaddr_t)start;
+	s.pa = (paddr_t)start - va_minus_pa;
+	s.size = (uint64_t)(end - start);
+	return s;
+}
+
 struct boot_info {
 	struct phys_range ram[BOOT_MAX_RANGES]; /* usable RAM, as firmware reports it */
 	unsigned nr_ram;

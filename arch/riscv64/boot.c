@@ -133,16 +133,6 @@ static bool on_prop(void *ctx, const char *const *names, unsigned depth, const c
 	return true;
 }
 
-/* One image section [start, end) at its link VA and load PA. */
-static struct image_section section(const char *start, const char *end)
-{
-	struct image_section s;
-	s.va = (vaddr_t)start;
-	s.pa = (paddr_t)start - KERNEL_VA_TO_PA;
-	s.size = (uint64_t)(end - start);
-	return s;
-}
-
 /* Fill `boot` from the FDT at physical fdt_pa and the linker's symbols. */
 static void boot_info_init(paddr_t fdt_pa)
 {
@@ -161,9 +151,9 @@ static void boot_info_init(paddr_t fdt_pa)
 	boot.nr_mmio = 0;
 	range_add(boot.mmio, &boot.nr_mmio, UART_PA, UART_SIZE, false);
 	range_add(boot.mmio, &boot.nr_mmio, SIFIVE_TEST_PA, SIFIVE_TEST_SIZE, false);
-	boot.text = section(__text_start, __text_end);
-	boot.rodata = section(__rodata_start, __rodata_end);
-	boot.data = section(__data_start, __data_end);
+	boot.text = image_section_of(__text_start, __text_end, KERNEL_VA_TO_PA);
+	boot.rodata = image_section_of(__rodata_start, __rodata_end, KERNEL_VA_TO_PA);
+	boot.data = image_section_of(__data_start, __data_end, KERNEL_VA_TO_PA);
 }
 
 const struct boot_info *arch_boot_info(void)

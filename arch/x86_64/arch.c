@@ -178,16 +178,6 @@ static void boot_cmdline(const struct hvm_start_info *si)
 	boot.cmdline = cmdline;
 }
 
-/* One image section [start, end) at its link VA and load PA. */
-static struct image_section section(const char *start, const char *end)
-{
-	struct image_section s;
-	s.va = (vaddr_t)start;
-	s.pa = (paddr_t)start - KERNEL_VMA;
-	s.size = (uint64_t)(end - start);
-	return s;
-}
-
 /* Fill `boot` from the PVH start info and the linker's section symbols. */
 void x86_boot_info_init(void)
 {
@@ -202,9 +192,9 @@ void x86_boot_info_init(void)
 	reserve_pages(si->memmap_paddr, (uint64_t)si->memmap_entries * sizeof(struct hvm_memmap_entry));
 	boot_cmdline(si);
 	boot.nr_mmio = 0; /* COM1 and isa-debug-exit are I/O ports, not MMIO */
-	boot.text = section(__text_start, __text_end);
-	boot.rodata = section(__rodata_start, __rodata_end);
-	boot.data = section(__data_start, __data_end);
+	boot.text = image_section_of(__text_start, __text_end, KERNEL_VMA);
+	boot.rodata = image_section_of(__rodata_start, __rodata_end, KERNEL_VMA);
+	boot.data = image_section_of(__data_start, __data_end, KERNEL_VMA);
 }
 
 const struct boot_info *arch_boot_info(void)
