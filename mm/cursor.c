@@ -214,18 +214,6 @@ int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t le
 	return MM_OK;
 }
 
-void cursor_record_flush(struct cursor *c, uint64_t lo, uint64_t hi)
-{
-	if (c->flush_lo >= c->flush_hi) {
-		c->flush_lo = lo;
-		c->flush_hi = hi;
-	} else {
-		c->flush_lo = lo < c->flush_lo ? lo : c->flush_lo;
-		c->flush_hi = hi > c->flush_hi ? hi : c->flush_hi;
-	}
-	c->flush_pages += (hi - lo) >> MM_PAGE_SHIFT;
-}
-
 void cursor_flush(struct cursor *c)
 {
 	const struct mm_tlb_ops *tlb = c->arch->tlb;
@@ -471,15 +459,4 @@ int cursor_find_next(struct cursor *c, uint64_t len, struct mm_mapping *out)
 	struct walk_node n;
 	cursor_start_node(c, c->va, c->va + len, &n);
 	return find_in_node(c, &n, c->va, c->va + len, out);
-}
-
-int cursor_check_len(const struct cursor *c, uint64_t len)
-{
-	if (len == 0)
-		return MM_EINVAL;
-	if (!mm_is_aligned(len, MM_PAGE_SIZE))
-		return MM_EALIGN;
-	if (len > c->end - c->va)
-		return MM_ERANGE;
-	return MM_OK;
 }

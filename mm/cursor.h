@@ -75,6 +75,13 @@ struct cursor {
 	uint32_t reserve;
 	/* Last data block looked up (slot index): runs of calls skip the search. */
 	uint32_t block_hint;
+	/*
+	 * The last property checked for a 4 KiB map and its level-1 leaf
+	 * template (leaf_tmpl 0: none yet), so runs of one-page calls with
+	 * the same property skip the check and the encoder call.
+	 */
+	struct mm_prop leaf_prop;
+	pte_t leaf_tmpl;
 };
 
 /*

@@ -22,7 +22,35 @@ vaddr_t cursor_canonical(const struct mm_arch *a, uint64_t off);
 uint64_t cursor_node_base(unsigned level, uint64_t t);
 
 /* MM_OK if [va, va+len) is a valid, non-empty part of the cursor's range. */
-int cursor_check_len(const struct cursor *c, uint64_t len);
+static inline int cursor_check_len(const struct cursor *c, uint64_t len)
+{
+	if (len == 0)
+		return MM_EINVAL;
+	if (!mm_is_aligned(len, MM_PAGE_SIZE))
+		return MM_EALIGN;
+	if (len > c->end - c->va)
+		return MM_ERANGE;
+	return MM_OK;
+}
+
+/*
+ * The cursor_start_node answer for the 4 KiB page at `t` when the cached
+ * path already ends in the level-1 node holding it: true and `out` filled,
+ * else false (ask cursor_start_node).
+ */
+static inline bool cursor_cached_leaf_node(const struct cursor *c, uint64_t t,
+					   struct walk_node *out)
+{
+	uint64_t span = mm_level_size(2);
+	if (c->level != 1 || (t & ~(span - 1)) != (c->cache_va & ~(span - 1)))
+		return false;
+	out->level = 1;
+	out->pa = c->node[1];
+	out->tbl = c->table[1];
+	out->slot = frame_slot_of(c->pt->ft, out->pa);
+	out->base = t & ~(span - 1);
+	return true;
+}
 
 /* The deepest node the cursor holds that spans [lo, hi). */
 void cursor_start_node(struct cursor *c, uint64_t lo, uint64_t hi, struct walk_node *out);
@@ -44,7 +72,18 @@ void cursor_retire_node(struct cursor *c, paddr_t pa, unsigned level);
 void cursor_reclaim_path(struct cursor *c, unsigned level, uint64_t t);
 bool cursor_node_reclaimable(const struct page_table *pt, unsigned level);
 
-void cursor_record_flush(struct cursor *c, uint64_t lo, uint64_t hi);
+/* Add [lo, hi) to the cursor's pending TLB flush. */
+static inline void cursor_record_flush(struct cursor *c, uint64_t lo, uint64_t hi)
+{
+	if (c->flush_lo >= c->flush_hi) {
+		c->flush_lo = lo;
+		c->flush_hi = hi;
+	} else {
+		c->flush_lo = lo < c->flush_lo ? lo : c->flush_lo;
+		c->flush_hi = hi > c->flush_hi ? hi : c->flush_hi;
+	}
+	c->flush_pages += (hi - lo) >> MM_PAGE_SHIFT;
+}
 void cursor_leaf_mapping(const struct cursor *c, pte_t e, unsigned level, uint64_t t,
 			 struct mm_mapping *out);
 

@@ -174,27 +174,27 @@ static int reserve_nodes(struct cursor *c, unsigned n)
 }
 
 /* A reserved node becomes a (locked, owned) node at `level` spanning from base. */
-static void take_node(struct op *op, unsigned level, uint64_t base, struct walk_node *out)
+static void take_node(struct cursor *c, unsigned level, uint64_t base, struct walk_node *out)
 {
-	struct cursor *c = op->c;
-	struct frame_slot *s = &op->ft->slots[c->reserve];
+	struct frame_table *ft = c->pt->ft;
+	struct frame_slot *s = &ft->slots[c->reserve];
 	c->reserve = s->next;
 	s->level = (uint8_t)level;
 	atomic_store_explicit(&s->lock, 1, memory_order_relaxed); /* born locked */
 	atomic_fetch_add(&c->pt->nr_nodes, 1);
 	out->slot = s;
-	out->pa = frame_slot_pa(op->ft, s);
-	out->tbl = frame_to_virt(op->ft, out->pa);
+	out->pa = frame_slot_pa(ft, s);
+	out->tbl = frame_to_virt(ft, out->pa);
 	out->level = level;
 	out->base = base;
 }
 
 /* Entry i of `parent` becomes a table pointing to `child`. */
-static void link_child(struct op *op, struct walk_node *parent, unsigned i,
+static void link_child(struct cursor *c, struct walk_node *parent, unsigned i,
 		       const struct walk_node *child)
 {
-	pte_t tmpl = op->a->table_template(op->a, parent->level);
-	parent->tbl[i] = pte_make(op->f, tmpl, child->pa);
+	pte_t tmpl = c->arch->table_template(c->arch, parent->level);
+	parent->tbl[i] = pte_make(&c->arch->fmt, tmpl, child->pa);
 }
 
 /*
@@ -212,13 +212,13 @@ static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp
 	/* The children keep the parent's software tag (untracked stays untracked). */
 	pte_t tmpl = op->a->leaf_template(op->a, prop, n->level - 1) | (e & op->f->untracked);
 
-	take_node(op, n->level - 1, sp->start, child);
+	take_node(op->c, n->level - 1, sp->start, child);
 	for (unsigned j = 0; j < MM_PTES_PER_NODE; j++)
 		child->tbl[j] = pte_make(op->f, tmpl, pa + j * step);
 	child->slot->nr_children = MM_PTES_PER_NODE;
 	if (!leaf_untracked(op, e) && frame_is_ram(op->ft, pa))
 		frame_split_leaf(op->ft, pa, mm_level_size(n->level), &op->c->block_hint);
-	link_child(op, n, sp->i, child);
+	link_child(op->c, n, sp->i, child);
 }
 
 /* Retire every node and leaf below `n` (a node being cut from the tree). */
@@ -338,8 +338,8 @@ static void map_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t h
 		} else {
 			struct walk_node child;
 			if (!pte_is_present(e)) {
-				take_node(op, n->level - 1, sp.start, &child);
-				link_child(op, n, sp.i, &child);
+				take_node(op->c, n->level - 1, sp.start, &child);
+				link_child(op->c, n, sp.i, &child);
 				n->slot->nr_children++;
 			} else if (pte_is_leaf(op->f, e, n->level)) {
 				split_leaf(op, n, &sp, &child);
@@ -477,6 +477,148 @@ static void protect_real(struct op *op, struct walk_node *n, uint64_t lo, uint64
 	}
 }
 
+/* ---- one 4 KiB page: the common case, without the dry run ---- */
+
+/*
+ * A 4 KiB map or unmap touches one entry of one level-1 node, so the dry
+ * run's questions have direct answers: walking down from the cached path
+ * through existing tables is the dry run (an absent entry means "create
+ * the nodes below", a huge leaf on the way means a split and is left to
+ * the general path), and the only allocation is the chain of new nodes,
+ * made before anything is written.  The result is exactly that of the
+ * general path: same entries, same node and frame accounting, same
+ * release list and flush record.
+ */
+
+/* Outcome of a one-page walk that the general path must handle instead. */
+#define PAGE_NEEDS_GENERAL 1
+
+/*
+ * Walk from the cached path towards the level-1 entry of offset t through
+ * existing tables, caching each node reached.  Stops at level 1, at an
+ * absent entry (n->level > 1), or at a leaf above level 1 (*leaf set).
+ */
+static void walk_page(struct cursor *c, uint64_t t, struct walk_node *n, bool *leaf)
+{
+	const struct pte_format *f = &c->arch->fmt;
+	*leaf = false;
+	if (cursor_cached_leaf_node(c, t, n))
+		return;
+	cursor_start_node(c, t, t + MM_PAGE_SIZE, n);
+	while (n->level > 1) {
+		unsigned i = mm_level_index(t, n->level);
+		pte_t e = n->tbl[i];
+		if (!pte_is_present(e))
+			return;
+		if (pte_is_leaf(f, e, n->level)) {
+			*leaf = true;
+			return;
+		}
+		struct walk_node child;
+		cursor_child(c, n, e, n->base + (uint64_t)i * mm_level_size(n->level), &child);
+		cursor_cache_descend(c, &child, t);
+		*n = child;
+	}
+}
+
+/*
+ * Create the chain of nodes from the absent entry of `n` (level > 1) down
+ * to level 1 for offset t, from the cursor's reserve; `n` ends at level 1.
+ */
+static void build_chain(struct cursor *c, uint64_t t, struct walk_node *n)
+{
+	while (n->level > 1) {
+		unsigned i = mm_level_index(t, n->level);
+		struct walk_node child;
+		take_node(c, n->level - 1, n->base + (uint64_t)i * mm_level_size(n->level), &child);
+		link_child(c, n, i, &child);
+		n->slot->nr_children++;
+		cursor_cache_descend(c, &child, t);
+		*n = child;
+	}
+}
+
+/*
+ * Map the page at the current VA to the tracked RAM frame `pa` with the
+ * level-1 template `tmpl`, no replace.  Errors, in the general path's
+ * order: those of frame_map_check, MM_EEXIST (a leaf in the way),
+ * MM_ENOMEM (no node); on any of them nothing changed.
+ */
+static int map_page(struct cursor *c, paddr_t pa, pte_t tmpl)
+{
+	struct frame_table *ft = c->pt->ft;
+	uint64_t t = c->va;
+	struct walk_node n;
+	bool leaf;
+	int err;
+	walk_page(c, t, &n, &leaf);
+	unsigned i = mm_level_index(t, n.level);
+	if (leaf || (n.level == 1 && pte_is_present(n.tbl[i]))) {
+		err = frame_map_check(ft, pa, MM_PAGE_SIZE, &c->block_hint);
+		return err ? err : MM_EEXIST;
+	}
+	if (n.level > 1) {
+		/* The frame is checked before the nodes are asked for, then taken. */
+		err = frame_map_check(ft, pa, MM_PAGE_SIZE, &c->block_hint);
+		if (!err)
+			err = reserve_nodes(c, n.level - 1u);
+		if (err)
+			return err;
+		err = frame_map_page(ft, pa, &c->block_hint);
+		if (err) {
+			give_back_reserve(c);
+			return err;
+		}
+		build_chain(c, t, &n);
+		i = mm_level_index(t, 1);
+	} else {
+		err = frame_map_page(ft, pa, &c->block_hint);
+		if (err)
+			return err;
+	}
+	n.tbl[i] = pte_make(&c->arch->fmt, tmpl, pa);
+	n.slot->nr_children++;
+	cursor_record_flush(c, t, t + MM_PAGE_SIZE);
+	c->va = t + MM_PAGE_SIZE;
+	return MM_OK;
+}
+
+/*
+ * Unmap the page at the current VA, reclaiming the nodes it leaves empty.
+ * PAGE_NEEDS_GENERAL (nothing changed) if a huge leaf covers it: that
+ * needs a split.
+ */
+static int unmap_page(struct cursor *c, uint64_t *removed)
+{
+	uint64_t t = c->va;
+	struct walk_node n;
+	bool leaf;
+	walk_page(c, t, &n, &leaf);
+	if (leaf)
+		return PAGE_NEEDS_GENERAL;
+	unsigned i = mm_level_index(t, n.level);
+	pte_t e = n.tbl[i];
+	uint64_t bytes = 0;
+	if (n.level == 1 && pte_is_present(e)) {
+		n.tbl[i] = 0;
+		n.slot->nr_children--;
+		bytes = MM_PAGE_SIZE;
+	}
+	/* As the general path: empty nodes detached bottom-up, then the frame. */
+	cursor_reclaim_path(c, n.level, t);
+	if (bytes) {
+		paddr_t pa = pte_addr(&c->arch->fmt, e, 1);
+		struct frame_table *ft = c->pt->ft;
+		if (!(e & c->arch->fmt.untracked) && frame_is_ram(ft, pa))
+			frame_unmap_leaves(ft, pa, MM_PAGE_SIZE, 1, &c->release, &c->block_hint);
+		cursor_record_flush(c, t, t + MM_PAGE_SIZE);
+	}
+	if (removed)
+		*removed = bytes;
+	c->va = t + MM_PAGE_SIZE;
+	return MM_OK;
+}
+
 /* ---- the public operations ---- */
 
 /* MM_OK if `p` is valid for this table and expressible by its architecture. */
@@ -488,6 +630,24 @@ static int check_prop(const struct cursor *c, struct mm_prop p)
 	if (p.flags & (c->pt->space == PT_USER ? MM_PROP_G : MM_PROP_U))
 		return MM_EINVAL;
 	return c->arch->prop_check(c->arch, p);
+}
+
+/* check_prop, skipped when `p` is the property the cursor last checked. */
+static int check_prop_cached(const struct cursor *c, struct mm_prop p)
+{
+	if (c->leaf_tmpl && mm_prop_eq(p, c->leaf_prop))
+		return MM_OK;
+	return check_prop(c, p);
+}
+
+/* Level-1 leaf template of the (checked) property `p`, cached per cursor. */
+static pte_t leaf_tmpl_cached(struct cursor *c, struct mm_prop p)
+{
+	if (!c->leaf_tmpl || !mm_prop_eq(p, c->leaf_prop)) {
+		c->leaf_tmpl = c->arch->leaf_template(c->arch, p, 1);
+		c->leaf_prop = p;
+	}
+	return c->leaf_tmpl;
 }
 
 int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, unsigned flags)
@@ -503,11 +663,14 @@ int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, 
 	if ((flags & MM_MAP_UNTRACKED) &&
 	    ((flags & MM_MAP_MMIO) || c->pt->space != PT_KERNEL))
 		return MM_EINVAL;
-	err = check_prop(c, prop);
+	err = check_prop_cached(c, prop);
 	if (err)
 		return err;
 	if (pa + len < pa)
 		return MM_ERANGE;
+	/* One page of tracked RAM, nothing to replace: no dry run needed. */
+	if (len == MM_PAGE_SIZE && !(flags & ~(unsigned)MM_MAP_HUGE))
+		return map_page(c, pa, leaf_tmpl_cached(c, prop));
 	if (flags & MM_MAP_MMIO)
 		err = frame_range_is_mmio(c->pt->ft, pa, len) ? MM_OK : MM_ERANGE;
 	else if (flags & MM_MAP_UNTRACKED)
@@ -546,6 +709,11 @@ int cursor_unmap(struct cursor *c, uint64_t len, uint64_t *removed)
 	int err = cursor_check_len(c, len);
 	if (err)
 		return err;
+	if (len == MM_PAGE_SIZE) {
+		err = unmap_page(c, removed);
+		if (err != PAGE_NEEDS_GENERAL)
+			return err;
+	}
 	struct op op;
 	op_init(&op, c);
 	uint64_t lo = c->va, hi = c->va + len;

@@ -546,6 +546,22 @@ uint64_t frame_zone_free_frames(const struct frame_table *ft, unsigned zone)
 
 /* ---- mapping references (frame_internal.h) ---- */
 
+/* May the block at head `h` (or a free piece of it) take `extra` more references? */
+static int map_check_block(const struct frame_table *ft, const struct frame_slot *h,
+			   uint64_t extra)
+{
+	if (!h)
+		return MM_ERANGE;
+	if (slot_is_free(h))
+		return ft->zones[h->zone].claimable ? MM_OK : MM_EPERM;
+	if (h->usage != FRAME_DATA)
+		return MM_EPERM;
+	uint32_t rc = atomic_load_explicit(&h->refcount, memory_order_relaxed);
+	if (rc > FRAME_REF_MAX || extra > FRAME_REF_MAX - rc)
+		return MM_ENOMEM;
+	return MM_OK;
+}
+
 int frame_map_check(const struct frame_table *ft, paddr_t pa, uint64_t len, uint32_t *hint)
 {
 	uint64_t pfn = pa >> MM_PAGE_SHIFT, end = pfn + (len >> MM_PAGE_SHIFT);
@@ -553,18 +569,9 @@ int frame_map_check(const struct frame_table *ft, paddr_t pa, uint64_t len, uint
 
 	for (uint64_t p = pfn; p < end;) {
 		const struct frame_slot *h = block_head_hinted(ft, p << MM_PAGE_SHIFT, hint);
-		if (!h)
-			return MM_ERANGE;
-		if (slot_is_free(h)) {
-			if (!ft->zones[h->zone].claimable)
-				return MM_EPERM;
-		} else if (h->usage != FRAME_DATA) {
-			return MM_EPERM;
-		} else {
-			uint32_t rc = atomic_load_explicit(&h->refcount, memory_order_relaxed);
-			if (rc > FRAME_REF_MAX || extra > FRAME_REF_MAX - rc)
-				return MM_ENOMEM;
-		}
+		int err = map_check_block(ft, h, extra);
+		if (err)
+			return err;
 		p = slot_pfn(ft, h) + block_frames(h);
 	}
 	return MM_OK;
@@ -574,6 +581,22 @@ int frame_map_check(const struct frame_table *ft, paddr_t pa, uint64_t len, uint
 static uint64_t leaves_touching(paddr_t pa, uint64_t leaf_size, paddr_t lo, paddr_t hi)
 {
 	return (hi - 1 - pa) / leaf_size - (lo - pa) / leaf_size + 1;
+}
+
+/*
+ * Claim the largest aligned free piece of the free block `h` that starts
+ * at `cur` and fits below `end`, as a DATA block with no reference yet.
+ * Lock held.
+ */
+static struct frame_slot *claim_data_locked(struct frame_table *ft, paddr_t cur, paddr_t end,
+					    struct frame_slot *h)
+{
+	unsigned order = claim_order(cur >> MM_PAGE_SHIFT, end >> MM_PAGE_SHIFT, h);
+	h = claim_locked(ft, cur >> MM_PAGE_SHIFT, order);
+	atomic_store_explicit(&h->refcount, 0, memory_order_relaxed);
+	h->usage = FRAME_DATA;
+	h->map_count = 0;
+	return h;
 }
 
 /*
@@ -589,14 +612,8 @@ void frame_map_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, ui
 	mm_spin_lock(&ft->lock);
 	while (cur < end) {
 		struct frame_slot *h = block_head_hinted(ft, cur, hint);
-		if (slot_is_free(h)) {
-			/* Claim the largest aligned free piece inside the range. */
-			unsigned order = claim_order(cur >> MM_PAGE_SHIFT, end >> MM_PAGE_SHIFT, h);
-			h = claim_locked(ft, cur >> MM_PAGE_SHIFT, order);
-			atomic_store_explicit(&h->refcount, 0, memory_order_relaxed);
-			h->usage = FRAME_DATA;
-			h->map_count = 0;
-		}
+		if (slot_is_free(h))
+			h = claim_data_locked(ft, cur, end, h);
 		paddr_t bend = (slot_pfn(ft, h) + block_frames(h)) << MM_PAGE_SHIFT;
 		paddr_t stop = bend < end ? bend : end;
 		uint32_t refs = (uint32_t)leaves_touching(pa, leaf_size, cur, stop);
@@ -606,6 +623,22 @@ void frame_map_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, ui
 		cur = stop;
 	}
 	mm_spin_unlock(&ft->lock);
+}
+
+int frame_map_page(struct frame_table *ft, paddr_t pa, uint32_t *hint)
+{
+	mm_spin_lock(&ft->lock);
+	struct frame_slot *h = block_head_hinted(ft, pa, hint);
+	/* Checked under the lock, so the check and the count cannot disagree. */
+	int err = map_check_block(ft, h, 1);
+	if (!err) {
+		if (slot_is_free(h))
+			h = claim_data_locked(ft, pa, pa + MM_PAGE_SIZE, h);
+		locked_add(&h->refcount, 1);
+		locked_add(&h->map_count, 1);
+	}
+	mm_spin_unlock(&ft->lock);
+	return err;
 }
 
 void frame_release_push(struct frame_table *ft, uint32_t *release, struct frame_slot *s)

@@ -33,6 +33,13 @@ void frame_map_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, ui
 		      uint32_t *hint);
 
 /*
+ * frame_map_check and frame_map_leaves for one 4 KiB leaf at `pa`, in one
+ * pass under the allocator lock: on an error (those of frame_map_check)
+ * nothing changed, otherwise the reference is taken.
+ */
+int frame_map_page(struct frame_table *ft, paddr_t pa, uint32_t *hint);
+
+/*
  * Drop the references of `n` consecutive leaves.  A block whose count
  * reaches zero is put on `*release` (to be freed after the TLB flush).
  */
