@@ -12,6 +12,7 @@ Exit statuses follow the guest: on riscv the sifive_test device gives
 import argparse
 import subprocess
 import sys
+import threading
 
 # riscv64: OpenSBI (QEMU's default firmware) enters the kernel in S-mode.
 # 2 GiB of RAM so the script sandbox (0xc0000000..) lies inside RAM.
@@ -54,6 +55,8 @@ def main():
     p.add_argument("append", nargs="?", default="")
     p.add_argument("--timeout", type=float, default=30.0)
     p.add_argument("--print", action="store_true", help="print the command only")
+    p.add_argument("--stop-at", metavar="LINE",
+                   help="stop QEMU and exit 0 once the guest prints this line (e.g. READY)")
     a = p.parse_args()
     try:
         cmd = qemu_command(a.arch, a.kernel, a.append)
@@ -63,11 +66,40 @@ def main():
     if a.print:
         print(" ".join(cmd))
         return 0
+    if a.stop_at:
+        return run_until(cmd, a.stop_at, a.timeout)
     try:
         return subprocess.run(cmd, timeout=a.timeout).returncode
     except subprocess.TimeoutExpired:
         print(f"qemu_run: timed out after {a.timeout} s", file=sys.stderr)
         return 124
+
+
+def run_until(cmd, stop_at, timeout):
+    """Echo the guest's output; stop QEMU when it prints `stop_at` (exit 0),
+    or at the timeout (124); QEMU's own status if it exits first."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    seen = False
+    try:
+        for raw in proc.stdout:
+            sys.stdout.buffer.write(raw)
+            sys.stdout.flush()
+            if raw.decode("ascii", "replace").rstrip("\r\n") == stop_at:
+                seen = True
+                break
+    finally:
+        proc.kill()
+        status = proc.wait()
+        fired = not timer.is_alive()
+        timer.cancel()
+    if seen:
+        return 0
+    if fired:
+        print(f"qemu_run: timed out after {timeout} s", file=sys.stderr)
+        return 124
+    return status
 
 
 if __name__ == "__main__":
