@@ -51,6 +51,7 @@ struct op {
 	/* Runs of contiguous leaves whose references are taken / dropped together. */
 	paddr_t ref_pa, unref_pa;
 	uint64_t ref_size, ref_n, unref_size, unref_n;
+	paddr_t unref_ram_end; /* end of the RAM range holding the unref run */
 };
 
 static void op_init(struct op *op, struct cursor *c)
@@ -130,16 +131,25 @@ static void unref_leaf(struct op *op, pte_t e, unsigned level)
 	paddr_t pa = pte_addr(op->f, e, level);
 	uint64_t size = mm_level_size(level);
 	op->bytes += size;
-	if (leaf_untracked(op, e) || !frame_is_ram(op->ft, pa))
+	if (leaf_untracked(op, e))
 		return;
-	if (op->unref_n && op->unref_size == size && op->unref_pa + op->unref_n * size == pa) {
+	/*
+	 * A leaf that extends the run inside the run's RAM range is RAM: no
+	 * look at its own slot (for 2 MiB leaves a cache and TLB miss each).
+	 */
+	if (op->unref_n && op->unref_size == size && op->unref_pa + op->unref_n * size == pa &&
+	    pa + size <= op->unref_ram_end) {
 		op->unref_n++;
 		return;
 	}
+	paddr_t ram_end = frame_ram_range_end(op->ft, pa);
+	if (ram_end == 0)
+		return; /* MMIO */
 	unref_flush(op);
 	op->unref_pa = pa;
 	op->unref_size = size;
 	op->unref_n = 1;
+	op->unref_ram_end = ram_end;
 }
 
 /* ---- node reserve ---- */
@@ -221,13 +231,32 @@ static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp
 	link_child(op->c, n, sp->i, child);
 }
 
-/* Retire every node and leaf below `n` (a node being cut from the tree). */
+/*
+ * Retire every node and leaf below `n` (a node being cut from the tree),
+ * clearing its entries as it goes: the node is then all zero when freed
+ * (a zero block, reused without clearing).  Its lock is held and racing
+ * walkers validate what they read, so the early clearing is not seen as
+ * a state of the tree.
+ */
 static void drop_subtree(struct op *op, const struct walk_node *n)
 {
+	if (n->level == 1) {
+		/* Only 4 KiB leaves here: the loop of unmapping a big range. */
+		for (unsigned i = 0; i < MM_PTES_PER_NODE; i++) {
+			pte_t e = n->tbl[i];
+			if (!pte_is_present(e))
+				continue;
+			n->tbl[i] = 0;
+			unref_leaf(op, e, 1);
+		}
+		n->slot->nr_children = 0;
+		return;
+	}
 	for (unsigned i = 0; i < MM_PTES_PER_NODE; i++) {
 		pte_t e = n->tbl[i];
 		if (!pte_is_present(e))
 			continue;
+		n->tbl[i] = 0;
 		if (pte_is_leaf(op->f, e, n->level)) {
 			unref_leaf(op, e, n->level);
 			continue;
@@ -237,6 +266,7 @@ static void drop_subtree(struct op *op, const struct walk_node *n)
 		drop_subtree(op, &child);
 		cursor_retire_node(op->c, child.pa, child.level);
 	}
+	n->slot->nr_children = 0;
 }
 
 /* Remove whatever entry `sp.i` of `n` holds (a leaf, or a whole subtree). */
@@ -286,6 +316,19 @@ static unsigned choose_level(const struct op *op, uint64_t t)
 	return 1;
 }
 
+/*
+ * Number of consecutive entries from entry i of a node at `level`, the
+ * first at offset t (where choose_level gave `level`), that map leaves of
+ * that level: choose_level gives the same answer for all of them (VA and
+ * PA stay aligned to the size), up to the end of [t, hi) or of the node.
+ */
+static unsigned leaf_run(unsigned level, unsigned i, uint64_t t, uint64_t hi)
+{
+	uint64_t fit = (hi - t) / mm_level_size(level);
+	unsigned left = MM_PTES_PER_NODE - i;
+	return fit < left ? (unsigned)fit : left;
+}
+
 static int map_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigned level,
 		   uint64_t base, uint64_t lo, uint64_t hi)
 {
@@ -299,6 +342,16 @@ static int map_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigne
 
 		if (present && !replace && (want == level || kind_leaf(op, kind, e, level)))
 			return MM_EEXIST; /* a leaf would be overwritten */
+		if (want == level && !replace) {
+			/* A run of leaves of this level: only an entry in the way matters. */
+			unsigned cnt = leaf_run(level, sp.i, t, hi);
+			if (kind == V_REAL)
+				for (unsigned k = 1; k < cnt; k++)
+					if (pte_is_present(tbl[sp.i + k]))
+						return MM_EEXIST;
+			t += (uint64_t)cnt * mm_level_size(level);
+			continue;
+		}
 		if (want < level) {
 			/* A child table is needed: new, split off a leaf, or existing. */
 			if (!present) {
@@ -321,6 +374,25 @@ static int map_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigne
 	return MM_OK;
 }
 
+/*
+ * Write `cnt` leaves of the node's level into the absent entries from
+ * entry i on, mapping VA offset t onwards; one reference run for them all.
+ */
+static void fill_leaves(struct op *op, struct walk_node *n, unsigned i, unsigned cnt,
+			uint64_t t)
+{
+	uint64_t size = mm_level_size(n->level);
+	paddr_t pa = op->pa0 + (t - op->va0);
+	pte_t tmpl = leaf_tmpl(op, n->level);
+	for (unsigned k = 0; k < cnt; k++)
+		n->tbl[i + k] = pte_make(op->f, tmpl, pa + k * size);
+	n->slot->nr_children += cnt;
+	if (op->flags & (MM_MAP_MMIO | MM_MAP_UNTRACKED))
+		return; /* no references */
+	ref_leaf(op, pa, size);
+	op->ref_n += cnt - 1u; /* the run ref_leaf started or extended */
+}
+
 static void map_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t hi)
 {
 	for (uint64_t t = lo; t < hi;) {
@@ -328,6 +400,13 @@ static void map_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t h
 		pte_t e = n->tbl[sp.i];
 		unsigned want = choose_level(op, t);
 
+		if (want == n->level && !(op->flags & MM_MAP_REPLACE)) {
+			/* The dry run found every entry of the run absent. */
+			unsigned cnt = leaf_run(n->level, sp.i, t, hi);
+			fill_leaves(op, n, sp.i, cnt, t);
+			t += (uint64_t)cnt * mm_level_size(n->level);
+			continue;
+		}
 		if (want == n->level) {
 			paddr_t pa = op->pa0 + (t - op->va0);
 			if (pte_is_present(e))

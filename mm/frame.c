@@ -8,6 +8,11 @@
  *   free block      HEAD, usage UNUSED, refcount UNUSED, on its zone's list
  *   allocated block HEAD, usage != UNUSED, refcount per frame.h
  *   hole            HEAD, order 0, usage RESERVED, refcount UNIQUE, no zone
+ *   zero block      a free block flagged ZERO: made only of nodes freed
+ *                   empty, so all zero.  It merges only with zero buddies
+ *                   (merging with another block would lose what we know)
+ *                   until an allocation of the zone finds no block big
+ *                   enough and drains them all into ordinary free blocks
  *
  * Non-head slots have no HEAD flag and are never read for state, which is
  * what lets a 1 GiB block be allocated, split or freed in O(order) steps.
@@ -52,6 +57,11 @@ static inline bool slot_is_free(const struct frame_slot *s)
 	return s->usage == FRAME_UNUSED;
 }
 
+static inline bool slot_is_zero(const struct frame_slot *s)
+{
+	return atomic_load_explicit(&s->flags, memory_order_relaxed) & FRAME_F_ZERO;
+}
+
 /* ---- free lists (allocator lock held) ---- */
 
 /* Push the free head `s` of order s->order onto its zone's list. */
@@ -93,10 +103,38 @@ static void make_free_head(struct frame_slot *s, unsigned order)
 }
 
 /*
- * Free the block at `s` (its order already in s->order) into its zone,
- * merging with free buddies of the same zone.  Lock held.
+ * The free block `s` just left its list to be used: if it was a zero
+ * block, drop the flag and the zone's tally.  Returns whether it was.
+ * Lock held.
  */
-static void free_block_locked(struct frame_table *ft, struct frame_slot *s)
+static bool take_zero_flag(struct frame_table *ft, struct frame_slot *s)
+{
+	if (!slot_is_zero(s))
+		return false;
+	atomic_fetch_and_explicit(&s->flags, (uint8_t)~FRAME_F_ZERO, memory_order_relaxed);
+	ft->zones[s->zone].zero_blocks--;
+	return true;
+}
+
+/* Make `s` a free head of `order`, a zero block if `zero`, and list it.  Lock held. */
+static void push_free_block(struct frame_table *ft, struct frame_slot *s, unsigned order,
+			    bool zero)
+{
+	make_free_head(s, order);
+	if (zero) {
+		slot_set_flags(s, FRAME_F_HEAD | FRAME_F_ZERO);
+		ft->zones[s->zone].zero_blocks++;
+	}
+	list_push(ft, s);
+}
+
+/*
+ * Free the block at `s` (its order already in s->order) into its zone,
+ * merging with free buddies of the same zone.  A block known all zero
+ * (`zero`) merges only with zero buddies and stays a zero block; any
+ * other merges only with ordinary free buddies.  Lock held.
+ */
+static void free_block_as_locked(struct frame_table *ft, struct frame_slot *s, bool zero)
 {
 	unsigned order = s->order;
 	uint64_t pfn = slot_pfn(ft, s);
@@ -104,11 +142,12 @@ static void free_block_locked(struct frame_table *ft, struct frame_slot *s)
 	while (order < FRAME_MAX_ORDER) {
 		uint64_t buddy_pfn = pfn ^ ((uint64_t)1 << order);
 		struct frame_slot *b = pfn_slot(ft, buddy_pfn);
-		/* Merge only with a free whole block of the same size and zone. */
+		/* Merge only with a free whole block of the same size, zone and kind. */
 		if (!b || !slot_is_head(b) || !slot_is_free(b) || b->order != order ||
-		    b->zone != s->zone)
+		    b->zone != s->zone || slot_is_zero(b) != zero)
 			break;
 		list_remove(ft, b);
+		take_zero_flag(ft, b);
 		if (buddy_pfn < pfn) {
 			slot_set_flags(s, 0); /* s becomes a tail */
 			s = b;
@@ -118,30 +157,68 @@ static void free_block_locked(struct frame_table *ft, struct frame_slot *s)
 		}
 		order++;
 	}
-	make_free_head(s, order);
-	list_push(ft, s);
+	push_free_block(ft, s, order, zero);
+}
+
+static void free_block_locked(struct frame_table *ft, struct frame_slot *s)
+{
+	free_block_as_locked(ft, s, false);
 }
 
 /*
- * Split the free block `s` (off any list) until it is exactly the block of
- * `order` holding `target_pfn`; the other halves go back on the lists.
- * Returns the head of the piece.  Lock held.
+ * Turn every zero block of zone `z` into an ordinary free block, merging
+ * it with its free buddies.  Used when an allocation found no block big
+ * enough.  Lock held.
+ */
+static void drain_zero_blocks_locked(struct frame_table *ft, struct frame_zone *z)
+{
+	uint32_t chain = FRAME_NIL;
+	/*
+	 * First unlink them all (they keep the flag, so no merge touches them
+	 * meanwhile), then free them one by one: merging may unlink blocks
+	 * of the lists, which the walk must not be standing on.
+	 */
+	for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++) {
+		for (uint32_t i = z->free_head[o]; i != FRAME_NIL;) {
+			struct frame_slot *s = &ft->slots[i];
+			uint32_t next = s->next;
+			if (slot_is_zero(s)) {
+				list_remove(ft, s);
+				s->next = chain;
+				chain = i;
+			}
+			i = next;
+		}
+	}
+	while (chain != FRAME_NIL) {
+		struct frame_slot *s = &ft->slots[chain];
+		chain = s->next;
+		take_zero_flag(ft, s);
+		free_block_locked(ft, s);
+	}
+}
+
+/*
+ * Split the free block `s` (off any list, a zero block if `zero`) until it
+ * is exactly the block of `order` holding `target_pfn`; the other halves
+ * go back on the lists, as zero blocks if `zero`.  Returns the head of the
+ * piece.  Lock held.
  */
 static struct frame_slot *split_to(struct frame_table *ft, struct frame_slot *s,
-				   unsigned order, uint64_t target_pfn)
+				   unsigned order, uint64_t target_pfn, bool zero)
 {
 	while (s->order > order) {
 		unsigned half = s->order - 1u;
 		uint64_t pfn = slot_pfn(ft, s);
 		struct frame_slot *upper = pfn_slot(ft, pfn + ((uint64_t)1 << half));
-		make_free_head(upper, half);
 		s->order = (uint8_t)half;
 		/* Keep the half that holds the target; free the other one. */
 		if (target_pfn >= pfn + ((uint64_t)1 << half)) {
-			list_push(ft, s);
+			make_free_head(upper, half);
+			push_free_block(ft, s, half, zero);
 			s = upper;
 		} else {
-			list_push(ft, upper);
+			push_free_block(ft, upper, half, zero);
 		}
 	}
 	return s;
@@ -283,7 +360,7 @@ static struct frame_slot *claim_locked(struct frame_table *ft, uint64_t pfn, uns
 {
 	struct frame_slot *h = frame_block_head(ft, pfn << MM_PAGE_SHIFT);
 	list_remove(ft, h);
-	return split_to(ft, h, order, pfn);
+	return split_to(ft, h, order, pfn, take_zero_flag(ft, h));
 }
 
 /* Largest order for a piece starting at `pfn` that fits in [pfn, end) and in its free block. */
@@ -376,6 +453,16 @@ bool frame_range_is_ram(const struct frame_table *ft, paddr_t pa, uint64_t len)
 	return false;
 }
 
+paddr_t frame_ram_range_end(const struct frame_table *ft, paddr_t pa)
+{
+	for (unsigned i = 0; i < ft->nr_ram; i++) {
+		uint64_t b = ft->ram[i].base, sz = ft->ram[i].size;
+		if (pa >= b && pa - b < sz)
+			return b + sz;
+	}
+	return 0;
+}
+
 bool frame_range_is_mmio(const struct frame_table *ft, paddr_t pa, uint64_t len)
 {
 	for (unsigned i = 0; i < ft->nr_mmio; i++) {
@@ -461,8 +548,18 @@ static inline uint32_t locked_sub(_Atomic uint32_t *v, uint32_t d)
 
 /* ---- allocation ---- */
 
-int frame_alloc(struct frame_table *ft, unsigned zone, unsigned order, enum frame_usage usage,
-		paddr_t *pa)
+/* Index of the smallest order >= `order` with a free block in `z`, or FRAME_MAX_ORDER + 1. */
+static unsigned first_free_order(const struct frame_zone *z, unsigned order)
+{
+	unsigned k = order;
+	while (k <= FRAME_MAX_ORDER && z->free_head[k] == FRAME_NIL)
+		k++;
+	return k;
+}
+
+/* frame_alloc, also telling whether the block is known all zero (*zero). */
+static int alloc_block(struct frame_table *ft, unsigned zone, unsigned order,
+		       enum frame_usage usage, paddr_t *pa, bool *zero)
 {
 	if (zone >= FRAME_MAX_ZONES || order > FRAME_MAX_ORDER ||
 	    (usage != FRAME_DATA && usage != FRAME_KERNEL && usage != FRAME_METADATA &&
@@ -473,16 +570,20 @@ int frame_alloc(struct frame_table *ft, unsigned zone, unsigned order, enum fram
 
 	mm_spin_lock(&ft->lock);
 	struct frame_zone *z = &ft->zones[zone];
-	unsigned k = order;
-	while (k <= FRAME_MAX_ORDER && z->free_head[k] == FRAME_NIL)
-		k++;
+	unsigned k = first_free_order(z, order);
+	if (k > FRAME_MAX_ORDER && z->zero_blocks) {
+		/* Zero blocks are free memory too: merge them and look again. */
+		drain_zero_blocks_locked(ft, z);
+		k = first_free_order(z, order);
+	}
 	if (k > FRAME_MAX_ORDER) {
 		mm_spin_unlock(&ft->lock);
 		return MM_ENOMEM;
 	}
 	struct frame_slot *s = &ft->slots[z->free_head[k]];
 	list_remove(ft, s);
-	s = split_to(ft, s, order, slot_pfn(ft, s));
+	*zero = take_zero_flag(ft, s);
+	s = split_to(ft, s, order, slot_pfn(ft, s), *zero);
 	/* UNUSED -> 0 under the lock, metadata, then publish the count. */
 	atomic_store_explicit(&s->refcount, 0, memory_order_relaxed);
 	s->usage = (uint8_t)usage;
@@ -493,6 +594,13 @@ int frame_alloc(struct frame_table *ft, unsigned zone, unsigned order, enum fram
 	atomic_store_explicit(&s->refcount, count, memory_order_release);
 	*pa = slot_pfn(ft, s) << MM_PAGE_SHIFT;
 	return MM_OK;
+}
+
+int frame_alloc(struct frame_table *ft, unsigned zone, unsigned order, enum frame_usage usage,
+		paddr_t *pa)
+{
+	bool zero;
+	return alloc_block(ft, zone, order, usage, pa, &zero);
 }
 
 /* Return an allocated block to the free lists (count already dropped). */
@@ -680,11 +788,14 @@ void frame_split_leaf(struct frame_table *ft, paddr_t pa, uint64_t size, uint32_
 
 int frame_node_alloc(struct frame_table *ft, unsigned zone, unsigned level, paddr_t *pa)
 {
-	int err = frame_alloc(ft, zone, 0, FRAME_PT_NODE, pa);
+	bool zero;
+	int err = alloc_block(ft, zone, 0, FRAME_PT_NODE, pa, &zero);
 	if (err)
 		return err;
 	struct frame_slot *s = frame_slot_of(ft, *pa);
-	__builtin_memset(frame_to_virt(ft, *pa), 0, MM_PAGE_SIZE);
+	/* A zero block is a node that was freed empty: already all zero. */
+	if (!zero)
+		__builtin_memset(frame_to_virt(ft, *pa), 0, MM_PAGE_SIZE);
 	s->level = (uint8_t)level;
 	s->nr_children = 0;
 	slot_set_flags(s, FRAME_F_HEAD);
@@ -697,9 +808,16 @@ int frame_node_alloc(struct frame_table *ft, unsigned zone, unsigned level, padd
 void frame_node_free(struct frame_table *ft, paddr_t pa)
 {
 	struct frame_slot *s = frame_slot_of(ft, pa);
+	/*
+	 * nr_children counts the present entries and absent entries are 0,
+	 * so a node with none is all zero: keep that known (a zero block).
+	 */
+	bool empty = s->nr_children == 0;
 	atomic_fetch_add_explicit(&s->gen, 1, memory_order_release);
 	atomic_store_explicit(&s->refcount, 0, memory_order_relaxed);
-	free_block(ft, s); /* also clears the lock and the flags */
+	mm_spin_lock(&ft->lock);
+	free_block_as_locked(ft, s, empty); /* also clears the lock and the flags */
+	mm_spin_unlock(&ft->lock);
 }
 
 void frame_release_all(struct frame_table *ft, uint32_t *release)

@@ -74,6 +74,12 @@ enum frame_flag {
 	FRAME_F_HEAD = 1u << 0,     /* first frame of a block */
 	FRAME_F_DETACHED = 1u << 1, /* node cut from its parent, not yet freed */
 	FRAME_F_PENDING = 1u << 2,  /* on a cursor's release list */
+	/*
+	 * A free block known to be all zero (made of nodes freed empty): a
+	 * node allocated from it needs no clearing.  Such blocks merge only
+	 * with each other until an allocation finds no block big enough.
+	 */
+	FRAME_F_ZERO = 1u << 3,
 };
 
 /* One 4 KiB frame's metadata; fields other than zone are valid at heads. */
@@ -98,6 +104,7 @@ struct frame_slot {
 struct frame_zone {
 	uint32_t free_head[FRAME_MAX_ORDER + 1]; /* slot index of first free block */
 	uint64_t free_frames;
+	uint64_t zero_blocks; /* free blocks flagged FRAME_F_ZERO (on the lists) */
 	bool claimable; /* map may claim free frames here */
 };
 

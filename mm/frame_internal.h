@@ -65,6 +65,12 @@ void frame_release_push(struct frame_table *ft, uint32_t *release, struct frame_
  */
 void frame_release_all(struct frame_table *ft, uint32_t *release);
 
+/*
+ * End of the merged RAM range holding the frame at `pa`, or 0 if `pa` is
+ * not RAM.  Reads only the range table (no slot).  O(ranges).
+ */
+paddr_t frame_ram_range_end(const struct frame_table *ft, paddr_t pa);
+
 static inline uint32_t frame_slot_index(const struct frame_table *ft, const struct frame_slot *s)
 {
 	return (uint32_t)(s - ft->slots);
