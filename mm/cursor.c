@@ -146,7 +146,8 @@ retry:;
 
 /*
  * Lock (or unlock) every node below the node `tbl` at `level` whose range
- * meets [lo, hi), top-down (step 2 above).  `base` is the node's first offset.
+ * meets [lo, hi), top-down (step 2 above).  `base` is the node's first
+ * offset; [lo, hi) lies inside the node's span.
  */
 static void lock_subtree(struct cursor *c, const pte_t *tbl, unsigned level, uint64_t base,
 			 uint64_t lo, uint64_t hi, bool lock)
@@ -155,22 +156,21 @@ static void lock_subtree(struct cursor *c, const pte_t *tbl, unsigned level, uin
 	uint64_t size = mm_level_size(level);
 	if (level == 1)
 		return;
-	for (uint64_t t = lo; t < hi;) {
-		unsigned i = mm_level_index(t, level);
-		uint64_t e_start = base + (uint64_t)i * size, e_end = e_start + size;
-		uint64_t stop = hi < e_end ? hi : e_end;
+	/* A plain scan of the entries: most are absent or leaves. */
+	unsigned last = mm_level_index(hi - 1, level);
+	for (unsigned i = mm_level_index(lo, level); i <= last; i++) {
 		pte_t e = tbl[i];
-		if (pte_is_present(e) && !pte_is_leaf(f, e, level)) {
-			paddr_t child = pte_table_addr(f, e);
-			struct frame_slot *cs = node_slot(c, child);
-			if (lock)
-				mm_spin_lock(&cs->lock);
-			lock_subtree(c, node_entries(c->pt->ft, child), level - 1, e_start, t, stop,
-				     lock);
-			if (!lock)
-				mm_spin_unlock(&cs->lock);
-		}
-		t = stop;
+		if (!pte_is_present(e) || pte_is_leaf(f, e, level))
+			continue;
+		uint64_t e_start = base + (uint64_t)i * size, e_end = e_start + size;
+		paddr_t child = pte_table_addr(f, e);
+		struct frame_slot *cs = node_slot(c, child);
+		if (lock)
+			mm_spin_lock(&cs->lock);
+		lock_subtree(c, node_entries(c->pt->ft, child), level - 1, e_start,
+			     lo > e_start ? lo : e_start, hi < e_end ? hi : e_end, lock);
+		if (!lock)
+			mm_spin_unlock(&cs->lock);
 	}
 }
 

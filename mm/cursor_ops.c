@@ -10,10 +10,12 @@
  *      return MM_ENOMEM, nothing changed), then the real pass runs and
  *      cannot fail.
  *
- * That is what makes every operation all-or-nothing.  The dry run descends
- * only where the answer can differ: into existing tables, and into
- * *virtual* nodes that do not exist yet (V_ABSENT: a table about to be
- * created) or that a split would create (V_LEAVES: 512 present leaves).
+ * That is what makes every operation all-or-nothing.  The dry run
+ * descends only where the answer can differ: into existing tables, and
+ * into *virtual* nodes that do not exist yet (V_ABSENT: a table about to
+ * be created) or that a split would create (V_LEAVES: 512 present leaves).
+ * A map or unmap of one 4 KiB page takes a shorter road to the same
+ * result (see "one 4 KiB page" below).
  *
  * Per-entry loops use only the inline helpers of pte.h and templates
  * computed once per level per operation: no ops-table call per PTE.
