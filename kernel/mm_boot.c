@@ -109,28 +109,37 @@ static paddr_t place_below_4g(const struct boot_info *bi, const struct busy *b, 
 	mm_boot_fail("no room below 4 GiB for the frame slots", MM_ENOMEM);
 }
 
+/* Hand [base, base+size), sandbox-free RAM, to KZONE_KERNEL below 4 GiB and KZONE_HIGH above. */
+static void add_ram_outside_sandbox(paddr_t base, paddr_t end)
+{
+	paddr_t split = end < LOW_4G ? end : (base > LOW_4G ? base : LOW_4G);
+	int err = MM_OK;
+
+	if (split > base)
+		err = frame_table_add_ram(&kmm.ft, base, split - base, KZONE_KERNEL);
+	if (!err && end > split)
+		err = frame_table_add_ram(&kmm.ft, split, end - split, KZONE_HIGH);
+	if (err)
+		mm_boot_fail("frame_table_add_ram", err);
+}
+
 /* Hand RAM range [base, base+size) to the zones: the sandbox part, the rest. */
 static void add_ram(paddr_t base, uint64_t size)
 {
-	paddr_t sb = kmm.sandbox.base, se = kmm.sandbox.base + kmm.sandbox.size;
 	paddr_t end = base + size;
-	paddr_t cut[4] = { base, base, end, end };
+	paddr_t sb = kmm.sandbox.base, se = kmm.sandbox.base + kmm.sandbox.size;
 	int err;
 
-	if (kmm.sandbox.size && overlaps(base, size, sb, kmm.sandbox.size)) {
-		cut[1] = sb > base ? sb : base;
-		cut[2] = se < end ? se : end;
+	if (!kmm.sandbox.size || !overlaps(base, size, sb, kmm.sandbox.size)) {
+		add_ram_outside_sandbox(base, end);
+		return;
 	}
-	/* [cut0, cut1) kernel, [cut1, cut2) sandbox (if any), [cut2, cut3) kernel. */
-	for (int k = 0; k < 3; k++) {
-		if (cut[k + 1] <= cut[k])
-			continue;
-		unsigned zone = (k == 1 && cut[1] != cut[2] && kmm.sandbox.size) ? KZONE_SANDBOX
-										 : KZONE_KERNEL;
-		err = frame_table_add_ram(&kmm.ft, cut[k], cut[k + 1] - cut[k], zone);
-		if (err)
-			mm_boot_fail("frame_table_add_ram", err);
-	}
+	/* The sandbox lies inside one RAM range (choose_sandbox): before, it, after. */
+	add_ram_outside_sandbox(base, sb);
+	err = frame_table_add_ram(&kmm.ft, sb, kmm.sandbox.size, KZONE_SANDBOX);
+	if (err)
+		mm_boot_fail("frame_table_add_ram", err);
+	add_ram_outside_sandbox(se, end);
 }
 
 /*
@@ -247,10 +256,11 @@ static void print_layout(const struct boot_info *bi)
 		(unsigned long long)(bi->data.pa + bi->data.size),
 		(unsigned long long)kmm.slots.base, (unsigned long long)(kmm.slots.size >> 10),
 		(unsigned)sizeof(struct frame_slot));
-	kprintf("mm: sandbox 0x%llx 0x%llx, free frames: kernel %llu, sandbox %llu\n",
+	kprintf("mm: sandbox 0x%llx 0x%llx, free frames: kernel %llu, sandbox %llu, high %llu\n",
 		(unsigned long long)kmm.sandbox.base, (unsigned long long)kmm.sandbox.size,
 		(unsigned long long)frame_zone_free_frames(&kmm.ft, KZONE_KERNEL),
-		(unsigned long long)frame_zone_free_frames(&kmm.ft, KZONE_SANDBOX));
+		(unsigned long long)frame_zone_free_frames(&kmm.ft, KZONE_SANDBOX),
+		(unsigned long long)frame_zone_free_frames(&kmm.ft, KZONE_HIGH));
 	mm_stats(&kmm.kpt, &st);
 	kprintf("mm: kernel table: %llu nodes, 0x%llx bytes mapped; paging: %s\n",
 		(unsigned long long)st.nodes, (unsigned long long)st.mapped, arch_mm_features());

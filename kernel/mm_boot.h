@@ -6,10 +6,12 @@
  *   1. frame slots over the PA window [lowest RAM, highest RAM end), the
  *      slot array itself placed in free RAM (first fit, below 4 GiB so the
  *      boot table's direct map reaches it);
- *   2. RAM handed to two zones: KZONE_SANDBOX, one 1 GiB-aligned stretch of
- *      up to 1 GiB (at least 64 MiB) that `script=` reads PAs relative to
- *      and the self-test uses for its 1 GiB leaf, and KZONE_KERNEL, the rest
- *      (page-table nodes and every kernel allocation);
+ *   2. RAM handed to zones: KZONE_SANDBOX, one 1 GiB-aligned stretch of up
+ *      to 1 GiB (at least 64 MiB) that `script=` reads PAs relative to and
+ *      the self-test uses for its 1 GiB leaf; KZONE_KERNEL, the rest below
+ *      4 GiB (page-table nodes and every kernel allocation); KZONE_HIGH,
+ *      the rest above 4 GiB (the boot table maps only 0-4 GiB, and nodes
+ *      are written before the kernel table is active);
  *   3. the image (KERNEL), the slot array (METADATA) and firmware ranges
  *      (RESERVED) taken out of the free memory;
  *   4. the kernel page table, built only through the cursor:
@@ -28,8 +30,10 @@
 #include "arch.h"
 
 enum kernel_zone {
-	KZONE_KERNEL = 0,  /* nodes, kernel allocations, self-test frames */
+	KZONE_KERNEL = 0,  /* RAM below 4 GiB: nodes, kernel allocations, self-test frames */
 	KZONE_SANDBOX = 1, /* script= RAM window; claimable by map */
+	KZONE_HIGH = 2,    /* RAM above 4 GiB: out of the boot table's reach, so never
+			    * used for nodes (which are written before activation) */
 };
 
 #define SANDBOX_ALIGN (1ull << 30)
