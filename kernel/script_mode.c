@@ -11,12 +11,14 @@
 
 /*
  * Device memory for `mmio` commands: besides the arch's device windows,
- * a stretch of unpopulated physical address space above RAM (16..32 GiB)
- * that scripts may map as device memory to exercise 1 GiB leaves without
- * needing a GiB of RAM.  Nothing ever accesses it.
+ * physical address space above RAM that scripts may map as device memory
+ * to exercise 1 GiB leaves (16..32 GiB) and, on Sv48, a 512 GiB leaf
+ * (512 GiB..1 TiB) without that much RAM.  Nothing ever accesses it.
  */
-#define SCRIPT_MMIO_BASE 0x400000000ull
-#define SCRIPT_MMIO_SIZE 0x400000000ull
+static const struct phys_range script_mmio[] = {
+	{ 0x400000000ull, 0x400000000ull },
+	{ 0x8000000000ull, 0x8000000000ull },
+};
 
 static struct page_table script_pt;
 
@@ -45,12 +47,13 @@ void script_mode_run(const char *cmds, size_t len)
 		arch_exit(false);
 	}
 	kmm.user = &script_pt;
-	err = frame_table_add_mmio(&kmm.ft, SCRIPT_MMIO_BASE, SCRIPT_MMIO_SIZE);
-	if (err == MM_OK)
-		kprintf("script: device window 0x%llx 0x%llx\n", SCRIPT_MMIO_BASE, SCRIPT_MMIO_SIZE);
-	else
-		kprintf("script: no device window at 0x%llx: %s\n", SCRIPT_MMIO_BASE,
-			mm_strerror(err));
+	for (unsigned i = 0; i < sizeof(script_mmio) / sizeof(script_mmio[0]); i++) {
+		const struct phys_range *w = &script_mmio[i];
+		err = frame_table_add_mmio(&kmm.ft, w->base, w->size);
+		kprintf("script: device window 0x%llx 0x%llx%s%s\n", (unsigned long long)w->base,
+			(unsigned long long)w->size, err ? ": not registered, " : "",
+			err ? mm_strerror(err) : "");
+	}
 	env = (struct script_env){
 		.pt = &script_pt,
 		.ft = &kmm.ft,
