@@ -350,8 +350,7 @@ void cursor_retire_node(struct cursor *c, paddr_t pa, unsigned level)
 {
 	struct frame_slot *s = node_slot(c, pa);
 	/* Detached before it can be freed: racing walkers see it and retry. */
-	atomic_fetch_or_explicit(&s->flags, FRAME_F_DETACHED, memory_order_release);
-	frame_release_push(c->pt->ft, &c->release, s);
+	frame_release_push_node(c->pt->ft, &c->release, s);
 	atomic_fetch_sub(&c->pt->nr_nodes, 1);
 	c->flush_tables = true;
 	/* Cut the cached path above a retired node. */

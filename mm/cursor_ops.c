@@ -579,12 +579,9 @@ static void protect_real(struct op *op, struct walk_node *n, uint64_t lo, uint64
  * existing tables, caching each node reached.  Stops at level 1, at an
  * absent entry (n->level > 1), or at a leaf above level 1 (*leaf set).
  */
-static void walk_page(struct cursor *c, uint64_t t, struct walk_node *n, bool *leaf)
+static void walk_page_uncached(struct cursor *c, uint64_t t, struct walk_node *n, bool *leaf)
 {
 	const struct pte_format *f = &c->arch->fmt;
-	*leaf = false;
-	if (cursor_cached_leaf_node(c, t, n))
-		return;
 	cursor_start_node(c, t, t + MM_PAGE_SIZE, n);
 	while (n->level > 1) {
 		unsigned i = mm_level_index(t, n->level);
@@ -600,6 +597,14 @@ static void walk_page(struct cursor *c, uint64_t t, struct walk_node *n, bool *l
 		cursor_cache_descend(c, &child, t);
 		*n = child;
 	}
+}
+
+/* walk_page_uncached, after a look at the cached level-1 node (the common case). */
+static inline void walk_page(struct cursor *c, uint64_t t, struct walk_node *n, bool *leaf)
+{
+	*leaf = false;
+	if (!cursor_cached_leaf_node(c, t, n))
+		walk_page_uncached(c, t, n, leaf);
 }
 
 /*
@@ -691,7 +696,7 @@ static int unmap_page(struct cursor *c, uint64_t *removed)
 		paddr_t pa = pte_addr(&c->arch->fmt, e, 1);
 		struct frame_table *ft = c->pt->ft;
 		if (!(e & c->arch->fmt.untracked) && frame_is_ram(ft, pa))
-			frame_unmap_leaves(ft, pa, MM_PAGE_SIZE, 1, &c->release, &c->block_hint);
+			frame_unmap_page(ft, pa, &c->release, &c->block_hint);
 		cursor_record_flush(c, t, t + MM_PAGE_SIZE);
 	}
 	if (removed)

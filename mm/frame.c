@@ -685,10 +685,15 @@ int frame_map_check(const struct frame_table *ft, paddr_t pa, uint64_t len, uint
 	return MM_OK;
 }
 
-/* Leaves of `leaf_size` from `pa` that intersect [lo, hi) (byte addresses). */
+/*
+ * Leaves of `leaf_size` from `pa` that intersect [lo, hi) (byte addresses).
+ * Leaf sizes are powers of two: shifts, not divisions (a 64-bit division
+ * costs tens of cycles, more than the rest of a one-page update).
+ */
 static uint64_t leaves_touching(paddr_t pa, uint64_t leaf_size, paddr_t lo, paddr_t hi)
 {
-	return (hi - 1 - pa) / leaf_size - (lo - pa) / leaf_size + 1;
+	unsigned shift = (unsigned)__builtin_ctzll(leaf_size);
+	return ((hi - 1 - pa) >> shift) - ((lo - pa) >> shift) + 1;
 }
 
 /*
@@ -758,6 +763,15 @@ void frame_release_push(struct frame_table *ft, uint32_t *release, struct frame_
 	*release = frame_slot_index(ft, s);
 }
 
+void frame_release_push_node(struct frame_table *ft, uint32_t *release, struct frame_slot *s)
+{
+	uint8_t f = atomic_load_explicit(&s->flags, memory_order_relaxed);
+	atomic_store_explicit(&s->flags, (uint8_t)(f | FRAME_F_DETACHED | FRAME_F_PENDING),
+			      memory_order_release);
+	s->next = *release;
+	*release = frame_slot_index(ft, s);
+}
+
 void frame_unmap_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n,
 			uint32_t *release, uint32_t *hint)
 {
@@ -778,12 +792,32 @@ void frame_unmap_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, 
 	mm_spin_unlock(&ft->lock);
 }
 
+void frame_unmap_page(struct frame_table *ft, paddr_t pa, uint32_t *release, uint32_t *hint)
+{
+	mm_spin_lock(&ft->lock);
+	struct frame_slot *h = block_head_hinted(ft, pa, hint);
+	locked_sub(&h->map_count, 1);
+	if (locked_sub(&h->refcount, 1) == 0)
+		frame_release_push(ft, release, h);
+	mm_spin_unlock(&ft->lock);
+}
+
 void frame_split_leaf(struct frame_table *ft, paddr_t pa, uint64_t size, uint32_t *hint)
 {
 	uint32_t none = FRAME_NIL;
 	/* Add the children's references first so the count never touches zero. */
 	frame_map_leaves(ft, pa, size / MM_PTES_PER_NODE, MM_PTES_PER_NODE, hint);
 	frame_unmap_leaves(ft, pa, size, 1, &none, hint);
+}
+
+/*
+ * Next generation of a node slot.  Only its owner (the allocating or the
+ * freeing cursor) writes it, so a load and a store-release suffice.
+ */
+static void bump_gen(struct frame_slot *s)
+{
+	uint32_t g = atomic_load_explicit(&s->gen, memory_order_relaxed);
+	atomic_store_explicit(&s->gen, g + 1u, memory_order_release);
 }
 
 int frame_node_alloc(struct frame_table *ft, unsigned zone, unsigned level, paddr_t *pa)
@@ -801,7 +835,7 @@ int frame_node_alloc(struct frame_table *ft, unsigned zone, unsigned level, padd
 	slot_set_flags(s, FRAME_F_HEAD);
 	atomic_store_explicit(&s->lock, 0, memory_order_relaxed);
 	/* A new generation: walkers holding the old one will retry. */
-	atomic_fetch_add_explicit(&s->gen, 1, memory_order_release);
+	bump_gen(s);
 	return MM_OK;
 }
 
@@ -813,7 +847,7 @@ void frame_node_free(struct frame_table *ft, paddr_t pa)
 	 * so a node with none is all zero: keep that known (a zero block).
 	 */
 	bool empty = s->nr_children == 0;
-	atomic_fetch_add_explicit(&s->gen, 1, memory_order_release);
+	bump_gen(s);
 	atomic_store_explicit(&s->refcount, 0, memory_order_relaxed);
 	mm_spin_lock(&ft->lock);
 	free_block_as_locked(ft, s, empty); /* also clears the lock and the flags */
@@ -825,11 +859,11 @@ void frame_release_all(struct frame_table *ft, uint32_t *release)
 	while (*release != FRAME_NIL) {
 		struct frame_slot *s = &ft->slots[*release];
 		*release = s->next;
-		atomic_fetch_and_explicit(&s->flags, (uint8_t)~FRAME_F_PENDING, memory_order_relaxed);
 		if (s->usage == FRAME_PT_NODE) {
-			frame_node_free(ft, frame_slot_pa(ft, s));
+			frame_node_free(ft, frame_slot_pa(ft, s)); /* clears the flags */
 			continue;
 		}
+		atomic_fetch_and_explicit(&s->flags, (uint8_t)~FRAME_F_PENDING, memory_order_relaxed);
 		/* A data block mapped again since it reached zero stays. */
 		mm_spin_lock(&ft->lock);
 		free_if_unreferenced_locked(ft, s);

@@ -46,6 +46,9 @@ int frame_map_page(struct frame_table *ft, paddr_t pa, uint32_t *hint);
 void frame_unmap_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n,
 			uint32_t *release, uint32_t *hint);
 
+/* frame_unmap_leaves for one 4 KiB leaf at `pa`. */
+void frame_unmap_page(struct frame_table *ft, paddr_t pa, uint32_t *release, uint32_t *hint);
+
 /* Account the split of one leaf of `size` into 512 leaves of size/512. */
 void frame_split_leaf(struct frame_table *ft, paddr_t pa, uint64_t size, uint32_t *hint);
 
@@ -57,6 +60,13 @@ void frame_node_free(struct frame_table *ft, paddr_t pa);
 
 /* Put a detached node on a release list. */
 void frame_release_push(struct frame_table *ft, uint32_t *release, struct frame_slot *s);
+
+/*
+ * Mark the node `s`, just cut from its tree, detached and put it on a
+ * release list.  A node is retired once, and only the cursor holding its
+ * lock writes its flags, so this needs no atomic read-modify-write.
+ */
+void frame_release_push_node(struct frame_table *ft, uint32_t *release, struct frame_slot *s);
 
 /*
  * Free everything on a release list: nodes, and data blocks whose count is
