@@ -201,7 +201,7 @@ int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t le
 	*c = (struct cursor){ .pt = pt, .arch = pt->arch, .start = start,
 			      .end = start + len, .va = start,
 			      .release = FRAME_NIL, .reserve = FRAME_NIL,
-			      .block_hint = FRAME_NIL };
+			      .block_hint = FRAME_NIL, .pend_block = FRAME_NIL };
 	unsigned level;
 	paddr_t guard = lock_covering_node(pt, c->start, c->end, 1, &level);
 	c->guard_level = level;
@@ -217,6 +217,8 @@ int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t le
 void cursor_flush(struct cursor *c)
 {
 	const struct mm_tlb_ops *tlb = c->arch->tlb;
+	/* Deferred counts first: a block they bring to zero is released below. */
+	cursor_settle_refs(c);
 	/* The paging-structure caches may hold a removed table: flush all. */
 	if (c->flush_tables)
 		tlb->flush_all(tlb->ctx);

@@ -82,6 +82,15 @@ struct cursor {
 	 */
 	struct mm_prop leaf_prop;
 	pte_t leaf_tmpl;
+	/*
+	 * Mapping references of one-page maps and unmaps not yet applied to
+	 * the data block whose head is slot pend_block (FRAME_NIL: none):
+	 * `pend` is added at the next settle.  pend_held: the cursor took one
+	 * reference on that block for real (see cursor_ops.c).
+	 */
+	uint32_t pend_block;
+	int32_t pend;
+	bool pend_held;
 };
 
 /*

@@ -84,6 +84,9 @@ static inline void cursor_record_flush(struct cursor *c, uint64_t lo, uint64_t h
 	}
 	c->flush_pages += (hi - lo) >> MM_PAGE_SHIFT;
 }
+/* Apply the deferred one-page references (cursor_ops.c) and forget the block. */
+void cursor_settle_refs(struct cursor *c);
+
 void cursor_leaf_mapping(const struct cursor *c, pte_t e, unsigned level, uint64_t t,
 			 struct mm_mapping *out);
 

@@ -571,6 +571,81 @@ static void protect_real(struct op *op, struct walk_node *n, uint64_t lo, uint64
  * release list and flush record.
  */
 
+/*
+ * Deferred references.  Runs of one-page maps and unmaps inside one data
+ * block (a kernel mapping a big allocation page by page) would take the
+ * allocator lock on every call.  Instead the cursor keeps the net change
+ * for that block in c->pend and applies it at the next settle: at
+ * cursor_flush (so before anything is released) and cursor_close, before
+ * any other map, unmap or protect of the cursor, and when a page of
+ * another block comes.  When no cursor is open, the counts are exact.
+ *
+ * Why the block cannot be freed, merged or split while its counts lag
+ * behind (which is what makes the unlocked updates safe): a deferred
+ * unmap only leaves the count too high, so while pend < 0 the count is
+ * above zero; a deferred map is allowed only while pend < 0 or once the
+ * cursor has taken one reference on the block for real (pend_held), and
+ * that reference keeps the count above zero whatever other handles and
+ * mappings do.  The cursor's own leaves change only under its locks.
+ */
+
+/* May the page at `pa` use the deferred count of the cursor's block? */
+static bool pend_covers(const struct cursor *c, paddr_t pa)
+{
+	return c->pend_block != FRAME_NIL && (c->pend_held || c->pend < 0) &&
+	       frame_head_holds(c->pt->ft, c->pend_block, pa);
+}
+
+void cursor_settle_refs(struct cursor *c)
+{
+	if (c->pend_block == FRAME_NIL)
+		return;
+	if (c->pend)
+		frame_settle_refs(c->pt->ft, c->pend_block, c->pend, &c->release);
+	c->pend_block = FRAME_NIL;
+	c->pend = 0;
+	c->pend_held = false;
+}
+
+/* Take the reference of a new 4 KiB leaf of `pa`; the errors of frame_map_check. */
+static int take_page_ref(struct cursor *c, paddr_t pa)
+{
+	struct frame_table *ft = c->pt->ft;
+	if (pend_covers(c, pa)) {
+		uint32_t rc = atomic_load_explicit(&ft->slots[c->pend_block].refcount,
+						   memory_order_relaxed);
+		/* The same overflow rule as frame_map_check, counting what is deferred. */
+		if ((int64_t)rc + c->pend + 1 > (int64_t)FRAME_REF_MAX)
+			return MM_ENOMEM;
+		c->pend++;
+		return MM_OK;
+	}
+	cursor_settle_refs(c);
+	int err = frame_map_page(ft, pa, &c->block_hint);
+	if (!err) {
+		c->pend_block = c->block_hint;
+		c->pend_held = true;
+	}
+	return err;
+}
+
+/* Drop (deferred) the reference of a removed 4 KiB leaf of tracked RAM at `pa`. */
+static void drop_page_ref(struct cursor *c, paddr_t pa)
+{
+	if (pend_covers(c, pa)) {
+		c->pend--;
+		return;
+	}
+	/*
+	 * Start deferring for the block of pa.  Once settled, the leaf's
+	 * reference is real, so its block cannot change under the lookup,
+	 * and with pend < 0 it cannot until the next settle.
+	 */
+	cursor_settle_refs(c);
+	c->pend_block = frame_mapped_block(c->pt->ft, pa, &c->block_hint);
+	c->pend = -1;
+}
+
 /* Outcome of a one-page walk that the general path must handle instead. */
 #define PAGE_NEEDS_GENERAL 1
 
@@ -650,7 +725,7 @@ static int map_page(struct cursor *c, paddr_t pa, pte_t tmpl)
 			err = reserve_nodes(c, n.level - 1u);
 		if (err)
 			return err;
-		err = frame_map_page(ft, pa, &c->block_hint);
+		err = take_page_ref(c, pa);
 		if (err) {
 			give_back_reserve(c);
 			return err;
@@ -658,7 +733,7 @@ static int map_page(struct cursor *c, paddr_t pa, pte_t tmpl)
 		build_chain(c, t, &n);
 		i = mm_level_index(t, 1);
 	} else {
-		err = frame_map_page(ft, pa, &c->block_hint);
+		err = take_page_ref(c, pa);
 		if (err)
 			return err;
 	}
@@ -696,7 +771,7 @@ static int unmap_page(struct cursor *c, uint64_t *removed)
 		paddr_t pa = pte_addr(&c->arch->fmt, e, 1);
 		struct frame_table *ft = c->pt->ft;
 		if (!(e & c->arch->fmt.untracked) && frame_is_ram(ft, pa))
-			frame_unmap_page(ft, pa, &c->release, &c->block_hint);
+			drop_page_ref(c, pa);
 		cursor_record_flush(c, t, t + MM_PAGE_SIZE);
 	}
 	if (removed)
@@ -766,6 +841,7 @@ int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, 
 	if (err)
 		return err;
 
+	cursor_settle_refs(c); /* the general path counts on exact references */
 	struct op op;
 	op_init(&op, c);
 	op.va0 = c->va;
@@ -800,6 +876,7 @@ int cursor_unmap(struct cursor *c, uint64_t len, uint64_t *removed)
 		if (err != PAGE_NEEDS_GENERAL)
 			return err;
 	}
+	cursor_settle_refs(c); /* the general path counts on exact references */
 	struct op op;
 	op_init(&op, c);
 	uint64_t lo = c->va, hi = c->va + len;
@@ -829,6 +906,7 @@ int cursor_protect(struct cursor *c, uint64_t len, struct mm_prop prop, uint64_t
 	err = check_prop(c, prop);
 	if (err)
 		return err;
+	cursor_settle_refs(c); /* splits count references too */
 	struct op op;
 	op_init(&op, c);
 	op.prop = prop;

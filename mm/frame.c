@@ -745,13 +745,40 @@ int frame_map_page(struct frame_table *ft, paddr_t pa, uint32_t *hint)
 	/* Checked under the lock, so the check and the count cannot disagree. */
 	int err = map_check_block(ft, h, 1);
 	if (!err) {
-		if (slot_is_free(h))
+		if (slot_is_free(h)) {
 			h = claim_data_locked(ft, pa, pa + MM_PAGE_SIZE, h);
+			*hint = frame_slot_index(ft, h); /* the claimed piece is the block now */
+		}
 		locked_add(&h->refcount, 1);
 		locked_add(&h->map_count, 1);
 	}
 	mm_spin_unlock(&ft->lock);
 	return err;
+}
+
+uint32_t frame_mapped_block(const struct frame_table *ft, paddr_t pa, uint32_t *hint)
+{
+	/*
+	 * The probes below the true head read slots inside the (stable)
+	 * block, so no concurrent change elsewhere can mislead the search.
+	 */
+	return frame_slot_index(ft, block_head_hinted(ft, pa, hint));
+}
+
+void frame_settle_refs(struct frame_table *ft, uint32_t head, int32_t delta, uint32_t *release)
+{
+	struct frame_slot *h = &ft->slots[head];
+	mm_spin_lock(&ft->lock);
+	if (delta > 0) {
+		locked_add(&h->refcount, (uint32_t)delta);
+		locked_add(&h->map_count, (uint32_t)delta);
+	} else if (delta < 0) {
+		locked_sub(&h->map_count, (uint32_t)-delta);
+		/* As frame_unmap_leaves: at zero the block waits for the flush. */
+		if (locked_sub(&h->refcount, (uint32_t)-delta) == 0)
+			frame_release_push(ft, release, h);
+	}
+	mm_spin_unlock(&ft->lock);
 }
 
 void frame_release_push(struct frame_table *ft, uint32_t *release, struct frame_slot *s)
