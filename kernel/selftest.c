@@ -177,6 +177,13 @@ static paddr_t alloc_frames(unsigned zone, unsigned order)
 	return err ? 0 : pa;
 }
 
+/* Give back a block from alloc_frames (0: nothing was allocated). */
+static void put_frames(paddr_t pa)
+{
+	if (pa)
+		frame_put(&kmm.ft, pa);
+}
+
 static uint64_t *dm64(paddr_t pa)
 {
 	return phys_to_virt(pa);
@@ -209,8 +216,7 @@ static bool step_alias(void)
 	}
 	ok = t_unmap(&kmm.kpt, T_ALIAS, SZ_4K) && ok;
 	ok = t_unmap(&kmm.kpt, T_RO, SZ_4K) && ok;
-	if (f)
-		frame_put(&kmm.ft, f);
+	put_frames(f);
 	return ok;
 }
 
@@ -222,8 +228,7 @@ static bool step_unmapped(void)
 		  read_ok(T_ALIAS, dm64(f)[0]) && faults(PROBE_READ, T_HOLE) &&
 		  faults(PROBE_WRITE, T_HOLE + 8) && faults(PROBE_READ, T_FAR);
 	ok = t_unmap(&kmm.kpt, T_ALIAS, SZ_4K) && ok;
-	if (f)
-		frame_put(&kmm.ft, f);
+	put_frames(f);
 	return ok;
 }
 
@@ -250,8 +255,7 @@ static bool step_noexec(void)
 		     (x ? exec_ok(T_EXEC) : faults(PROBE_EXEC, T_EXEC));
 	}
 	ok = t_unmap(&kmm.kpt, T_EXEC, 2 * SZ_4K) && ok;
-	if (f)
-		frame_put(&kmm.ft, f);
+	put_frames(f);
 	return ok;
 }
 
@@ -324,10 +328,8 @@ static bool step_stale(void)
 		     faults(PROBE_WRITE, T_STALE + 8) && checked(MM_OK, "protect", T_STALE);
 	}
 	ok = t_unmap(&kmm.kpt, T_STALE, 2 * SZ_4K) && ok;
-	if (a)
-		frame_put(&kmm.ft, a);
-	if (b)
-		frame_put(&kmm.ft, b);
+	put_frames(a);
+	put_frames(b);
 	return ok;
 }
 
@@ -348,8 +350,7 @@ static bool step_noaccess(void)
 		     faults(PROBE_READ, T_NOACC);
 	}
 	ok = t_unmap(&kmm.kpt, T_NOACC, SZ_4K) && ok;
-	if (f)
-		frame_put(&kmm.ft, f);
+	put_frames(f);
 	return ok;
 }
 
@@ -404,8 +405,7 @@ static bool step_huge_2m(void)
 {
 	paddr_t b = alloc_frames(KZONE_KERNEL, 9);
 	bool ok = b && huge_leaf_split(T_HUGE2M, b, SZ_2M);
-	if (b)
-		frame_put(&kmm.ft, b);
+	put_frames(b);
 	return ok;
 }
 
@@ -423,8 +423,7 @@ static bool step_huge_1g(void)
 	}
 	g = alloc_frames(KZONE_SANDBOX, 18);
 	ok = g && huge_leaf_split(T_HUGE1G, g, SZ_1G);
-	if (g)
-		frame_put(&kmm.ft, g);
+	put_frames(g);
 	return ok;
 }
 

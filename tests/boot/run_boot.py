@@ -23,8 +23,11 @@ import subprocess
 import sys
 import threading
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
+sys.path.insert(0, os.path.join(HERE, "..", "ptsim"))
 import qemu_run  # noqa: E402  (the one place that knows the QEMU command lines)
+import run_golden  # noqa: E402  (its line-by-line difference report)
 
 TIMEOUT = 120
 PTSIM_ARCH = {"riscv64": "sv48", "x86_64": "x86_64"}
@@ -71,12 +74,7 @@ def compare(name, got, expected):
     """Print the first differing line; True if equal."""
     if got == expected:
         return True
-    for i in range(max(len(got), len(expected))):
-        g = got[i] if i < len(got) else "<missing>"
-        e = expected[i] if i < len(expected) else "<missing>"
-        if g != e:
-            print(f"{name}: line {i + 1}: expected {e!r}, got {g!r}")
-            break
+    run_golden.print_first_difference(name, got, expected)
     return False
 
 

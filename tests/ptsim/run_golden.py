@@ -25,6 +25,16 @@ def header(script_bytes):
     return options, status
 
 
+def print_first_difference(name, got, expected):
+    """Print the first line where the lists `got` and `expected` differ."""
+    for i in range(max(len(got), len(expected))):
+        g = got[i] if i < len(got) else "<missing>"
+        e = expected[i] if i < len(expected) else "<missing>"
+        if g != e:
+            print(f"{name}: output line {i + 1}: expected {e!r}, got {g!r}")
+            return
+
+
 def main():
     ptsim, script = sys.argv[1], sys.argv[2]
     with open(script, "rb") as f:
@@ -38,14 +48,8 @@ def main():
         print(f"{script}: exit status {run.returncode}, expected {want_status}")
         ok = False
     if run.stdout != expected:
-        got = run.stdout.decode("ascii", "replace").splitlines()
-        exp = expected.decode("ascii", "replace").splitlines()
-        for i in range(max(len(got), len(exp))):
-            g = got[i] if i < len(got) else "<missing>"
-            e = exp[i] if i < len(exp) else "<missing>"
-            if g != e:
-                print(f"{script}: output line {i + 1}: expected {e!r}, got {g!r}")
-                break
+        print_first_difference(script, run.stdout.decode("ascii", "replace").splitlines(),
+                               expected.decode("ascii", "replace").splitlines())
         ok = False
     return 0 if ok else 1
 
