@@ -128,13 +128,20 @@ static void ref_leaf(struct op *op, paddr_t pa, uint64_t size)
 }
 
 /* Drop the references of the removed leaf `e` (MMIO and untracked leaves have none). */
+static void unref_tracked(struct op *op, paddr_t pa, uint64_t size);
+
 static void unref_leaf(struct op *op, pte_t e, unsigned level)
 {
 	paddr_t pa = pte_addr(op->f, e, level);
 	uint64_t size = mm_level_size(level);
 	op->bytes += size;
-	if (leaf_untracked(op, e))
-		return;
+	if (!leaf_untracked(op, e))
+		unref_tracked(op, pa, size);
+}
+
+/* unref_leaf for a leaf of tracked RAM or MMIO (not untracked) at `pa`. */
+static void unref_tracked(struct op *op, paddr_t pa, uint64_t size)
+{
 	/*
 	 * A leaf that extends the run inside the run's RAM range is RAM: no
 	 * look at its own slot (for 2 MiB leaves a cache and TLB miss each).
@@ -234,6 +241,50 @@ static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp
 }
 
 /*
+ * drop_subtree for a level-1 node: only 4 KiB leaves, the loop of
+ * unmapping a big range.  The run of contiguous RAM frames is followed in
+ * locals (the entry stores could alias the op's fields) and handed back
+ * to the op when it breaks and at the end.
+ */
+static void drop_leaves(struct op *op, const struct walk_node *n)
+{
+	const struct pte_format *f = op->f;
+	pte_t *tbl = n->tbl;
+	unsigned present = 0;
+	uint64_t extend = 0;  /* leaves added to the op's run, not yet counted */
+	paddr_t next = 1;     /* frame that would extend the run (1: no run) */
+	paddr_t limit = 0;    /* end of the run's RAM range */
+	if (op->unref_n && op->unref_size == MM_PAGE_SIZE) {
+		next = op->unref_pa + op->unref_n * MM_PAGE_SIZE;
+		limit = op->unref_ram_end;
+	}
+	for (unsigned i = 0; i < MM_PTES_PER_NODE; i++) {
+		pte_t e = tbl[i];
+		if (!pte_is_present(e))
+			continue;
+		tbl[i] = 0;
+		present++;
+		if (e & f->untracked)
+			continue;
+		paddr_t pa = pte_addr(f, e, 1);
+		if (pa == next && pa + MM_PAGE_SIZE <= limit) {
+			extend++;
+			next += MM_PAGE_SIZE;
+			continue;
+		}
+		op->unref_n += extend;
+		extend = 0;
+		unref_tracked(op, pa, MM_PAGE_SIZE);
+		bool run = op->unref_n && op->unref_pa + (op->unref_n - 1u) * MM_PAGE_SIZE == pa;
+		next = run ? pa + MM_PAGE_SIZE : 1;
+		limit = op->unref_ram_end;
+	}
+	op->unref_n += extend;
+	op->bytes += (uint64_t)present * MM_PAGE_SIZE;
+	n->slot->nr_children = 0;
+}
+
+/*
  * Retire every node and leaf below `n` (a node being cut from the tree),
  * clearing its entries as it goes: the node is then all zero when freed
  * (a zero block, reused without clearing).  Its lock is held and racing
@@ -243,15 +294,7 @@ static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp
 static void drop_subtree(struct op *op, const struct walk_node *n)
 {
 	if (n->level == 1) {
-		/* Only 4 KiB leaves here: the loop of unmapping a big range. */
-		for (unsigned i = 0; i < MM_PTES_PER_NODE; i++) {
-			pte_t e = n->tbl[i];
-			if (!pte_is_present(e))
-				continue;
-			n->tbl[i] = 0;
-			unref_leaf(op, e, 1);
-		}
-		n->slot->nr_children = 0;
+		drop_leaves(op, n);
 		return;
 	}
 	for (unsigned i = 0; i < MM_PTES_PER_NODE; i++) {
@@ -765,12 +808,17 @@ static int unmap_page(struct cursor *c, uint64_t *removed)
 		n.slot->nr_children--;
 		bytes = MM_PAGE_SIZE;
 	}
-	/* As the general path: empty nodes detached bottom-up, then the frame. */
-	cursor_reclaim_path(c, n.level, t);
+	/*
+	 * As the general path: empty nodes detached bottom-up (the walk
+	 * cached the path, so n is the deepest cached node), then the frame.
+	 */
+	if (n.slot->nr_children == 0)
+		cursor_reclaim_path(c, n.level, t);
 	if (bytes) {
 		paddr_t pa = pte_addr(&c->arch->fmt, e, 1);
-		struct frame_table *ft = c->pt->ft;
-		if (!(e & c->arch->fmt.untracked) && frame_is_ram(ft, pa))
+		/* A frame of the deferred block is RAM: no need to look. */
+		if (!(e & c->arch->fmt.untracked) &&
+		    (pend_covers(c, pa) || frame_pa_is_ram(c->pt->ft, pa)))
 			drop_page_ref(c, pa);
 		cursor_record_flush(c, t, t + MM_PAGE_SIZE);
 	}
@@ -793,18 +841,16 @@ static int check_prop(const struct cursor *c, struct mm_prop p)
 	return c->arch->prop_check(c->arch, p);
 }
 
-/* check_prop, skipped when `p` is the property the cursor last checked. */
-static int check_prop_cached(const struct cursor *c, struct mm_prop p)
+/* Is `p` the property whose check and level-1 template the cursor cached? */
+static inline bool prop_cached(const struct cursor *c, struct mm_prop p)
 {
-	if (c->leaf_tmpl && mm_prop_eq(p, c->leaf_prop))
-		return MM_OK;
-	return check_prop(c, p);
+	return c->leaf_tmpl && mm_prop_eq(p, c->leaf_prop);
 }
 
 /* Level-1 leaf template of the (checked) property `p`, cached per cursor. */
-static pte_t leaf_tmpl_cached(struct cursor *c, struct mm_prop p)
+static pte_t leaf_tmpl_cached(struct cursor *c, struct mm_prop p, bool cached)
 {
-	if (!c->leaf_tmpl || !mm_prop_eq(p, c->leaf_prop)) {
+	if (!cached) {
 		c->leaf_tmpl = c->arch->leaf_template(c->arch, p, 1);
 		c->leaf_prop = p;
 	}
@@ -824,14 +870,15 @@ int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, 
 	if ((flags & MM_MAP_UNTRACKED) &&
 	    ((flags & MM_MAP_MMIO) || c->pt->space != PT_KERNEL))
 		return MM_EINVAL;
-	err = check_prop_cached(c, prop);
+	bool cached = prop_cached(c, prop); /* checked before */
+	err = cached ? MM_OK : check_prop(c, prop);
 	if (err)
 		return err;
 	if (pa + len < pa)
 		return MM_ERANGE;
 	/* One page of tracked RAM, nothing to replace: no dry run needed. */
 	if (len == MM_PAGE_SIZE && !(flags & ~(unsigned)MM_MAP_HUGE))
-		return map_page(c, pa, leaf_tmpl_cached(c, prop));
+		return map_page(c, pa, leaf_tmpl_cached(c, prop, cached));
 	if (flags & MM_MAP_MMIO)
 		err = frame_range_is_mmio(c->pt->ft, pa, len) ? MM_OK : MM_ERANGE;
 	else if (flags & MM_MAP_UNTRACKED)

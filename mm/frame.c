@@ -439,8 +439,7 @@ void frame_table_set_fail_hook(struct frame_table *ft, frame_fail_hook hook, voi
 
 bool frame_is_ram(const struct frame_table *ft, paddr_t pa)
 {
-	const struct frame_slot *s = frame_slot_of(ft, pa);
-	return s && s->zone != FRAME_NO_ZONE;
+	return frame_pa_is_ram(ft, pa);
 }
 
 bool frame_range_is_ram(const struct frame_table *ft, paddr_t pa, uint64_t len)

@@ -101,6 +101,13 @@ void frame_release_push_node(struct frame_table *ft, uint32_t *release, struct f
  */
 void frame_release_all(struct frame_table *ft, uint32_t *release);
 
+/* frame_is_ram, inline: for per-page loops. */
+static inline bool frame_pa_is_ram(const struct frame_table *ft, paddr_t pa)
+{
+	const struct frame_slot *s = frame_slot_of(ft, pa);
+	return s && s->zone != FRAME_NO_ZONE;
+}
+
 /*
  * End of the merged RAM range holding the frame at `pa`, or 0 if `pa` is
  * not RAM.  Reads only the range table (no slot).  O(ranges).
