@@ -650,19 +650,10 @@ void cursor_settle_refs(struct cursor *c)
 	c->pend_held = false;
 }
 
-/* Take the reference of a new 4 KiB leaf of `pa`; the errors of frame_map_check. */
-static int take_page_ref(struct cursor *c, paddr_t pa)
+/* take_page_ref when the page is not of the deferred block: a real reference. */
+static int take_page_ref_real(struct cursor *c, paddr_t pa)
 {
 	struct frame_table *ft = c->pt->ft;
-	if (pend_covers(c, pa)) {
-		uint32_t rc = atomic_load_explicit(&ft->slots[c->pend_block].refcount,
-						   memory_order_relaxed);
-		/* The same overflow rule as frame_map_check, counting what is deferred. */
-		if ((int64_t)rc + c->pend + 1 > (int64_t)FRAME_REF_MAX)
-			return MM_ENOMEM;
-		c->pend++;
-		return MM_OK;
-	}
 	cursor_settle_refs(c);
 	int err = frame_map_page(ft, pa, &c->block_hint);
 	if (!err) {
@@ -672,13 +663,26 @@ static int take_page_ref(struct cursor *c, paddr_t pa)
 	return err;
 }
 
-/* Drop (deferred) the reference of a removed 4 KiB leaf of tracked RAM at `pa`. */
-static void drop_page_ref(struct cursor *c, paddr_t pa)
+/* Take the reference of a new 4 KiB leaf of `pa`; the errors of frame_map_check. */
+static inline int take_page_ref(struct cursor *c, paddr_t pa)
 {
-	if (pend_covers(c, pa)) {
-		c->pend--;
-		return;
-	}
+	if (!pend_covers(c, pa))
+		return take_page_ref_real(c, pa);
+	uint32_t rc = atomic_load_explicit(&c->pt->ft->slots[c->pend_block].refcount,
+					   memory_order_relaxed);
+	/* The same overflow rule as frame_map_check, counting what is deferred. */
+	if ((int64_t)rc + c->pend + 1 > (int64_t)FRAME_REF_MAX)
+		return MM_ENOMEM;
+	c->pend++;
+	return MM_OK;
+}
+
+/*
+ * Drop (deferred) the reference of a removed 4 KiB leaf of tracked RAM at
+ * `pa`, which is not of the deferred block.
+ */
+static void drop_page_ref_other(struct cursor *c, paddr_t pa)
+{
 	/*
 	 * Start deferring for the block of pa.  Once settled, the leaf's
 	 * reference is real, so its block cannot change under the lookup,
@@ -816,10 +820,12 @@ static int unmap_page(struct cursor *c, uint64_t *removed)
 		cursor_reclaim_path(c, n.level, t);
 	if (bytes) {
 		paddr_t pa = pte_addr(&c->arch->fmt, e, 1);
+		bool tracked = !(e & c->arch->fmt.untracked);
 		/* A frame of the deferred block is RAM: no need to look. */
-		if (!(e & c->arch->fmt.untracked) &&
-		    (pend_covers(c, pa) || frame_pa_is_ram(c->pt->ft, pa)))
-			drop_page_ref(c, pa);
+		if (tracked && pend_covers(c, pa))
+			c->pend--;
+		else if (tracked && frame_pa_is_ram(c->pt->ft, pa))
+			drop_page_ref_other(c, pa);
 		cursor_record_flush(c, t, t + MM_PAGE_SIZE);
 	}
 	if (removed)
@@ -857,6 +863,9 @@ static pte_t leaf_tmpl_cached(struct cursor *c, struct mm_prop p, bool cached)
 	return c->leaf_tmpl;
 }
 
+static int map_general(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop,
+		       unsigned flags);
+
 int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, unsigned flags)
 {
 	int err = cursor_check_len(c, len);
@@ -879,6 +888,18 @@ int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, 
 	/* One page of tracked RAM, nothing to replace: no dry run needed. */
 	if (len == MM_PAGE_SIZE && !(flags & ~(unsigned)MM_MAP_HUGE))
 		return map_page(c, pa, leaf_tmpl_cached(c, prop, cached));
+	return map_general(c, pa, len, prop, flags);
+}
+
+/*
+ * cursor_map past its argument checks: the frame check, the dry run, the
+ * reserve and the real pass.  Out of line so that the one-page path does
+ * not set up this path's stack frame.
+ */
+static __attribute__((noinline)) int map_general(struct cursor *c, paddr_t pa, uint64_t len,
+						 struct mm_prop prop, unsigned flags)
+{
+	int err;
 	if (flags & MM_MAP_MMIO)
 		err = frame_range_is_mmio(c->pt->ft, pa, len) ? MM_OK : MM_ERANGE;
 	else if (flags & MM_MAP_UNTRACKED)
@@ -913,6 +934,8 @@ int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, 
 	return MM_OK;
 }
 
+static int unmap_general(struct cursor *c, uint64_t len, uint64_t *removed);
+
 int cursor_unmap(struct cursor *c, uint64_t len, uint64_t *removed)
 {
 	int err = cursor_check_len(c, len);
@@ -923,6 +946,14 @@ int cursor_unmap(struct cursor *c, uint64_t len, uint64_t *removed)
 		if (err != PAGE_NEEDS_GENERAL)
 			return err;
 	}
+	return unmap_general(c, len, removed);
+}
+
+/* cursor_unmap past its checks; out of line for the reason of map_general. */
+static __attribute__((noinline)) int unmap_general(struct cursor *c, uint64_t len,
+						   uint64_t *removed)
+{
+	int err;
 	cursor_settle_refs(c); /* the general path counts on exact references */
 	struct op op;
 	op_init(&op, c);
