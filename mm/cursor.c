@@ -209,6 +209,7 @@ int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t le
 	c->cache_va = c->start;
 	c->node[level] = guard;
 	c->table[level] = node_entries(pt->ft, guard);
+	c->slot[level] = frame_slot_of(pt->ft, guard);
 	lock_subtree(c, c->table[level], level, cursor_node_base(level, c->start), c->start,
 		     c->end, true);
 	return MM_OK;
@@ -281,7 +282,7 @@ static void reclaim_upwards(struct cursor *c, uint64_t t, unsigned level)
 
 void cursor_close(struct cursor *c)
 {
-	struct frame_slot *gs = node_slot(c, c->node[c->guard_level]);
+	struct frame_slot *gs = c->slot[c->guard_level];
 	uint64_t gbase = cursor_node_base(c->guard_level, c->start);
 
 	cursor_flush(c);
@@ -326,7 +327,7 @@ void cursor_start_node(struct cursor *c, uint64_t lo, uint64_t hi, struct walk_n
 	out->level = l;
 	out->pa = c->node[l];
 	out->tbl = c->table[l];
-	out->slot = node_slot(c, out->pa);
+	out->slot = c->slot[l];
 	out->base = cursor_node_base(l, lo);
 }
 
@@ -334,6 +335,7 @@ void cursor_cache_descend(struct cursor *c, const struct walk_node *child, uint6
 {
 	c->node[child->level] = child->pa;
 	c->table[child->level] = child->tbl;
+	c->slot[child->level] = child->slot;
 	c->level = child->level;
 	c->cache_va = t;
 }
@@ -372,11 +374,9 @@ void cursor_reclaim_path(struct cursor *c, unsigned level, uint64_t t)
 {
 	/* Nodes below the start node were reclaimed by the walk itself. */
 	for (unsigned l = level; l < c->guard_level && c->level <= l; l++) {
-		struct frame_slot *s = node_slot(c, c->node[l]);
-		if (s->nr_children != 0 || !cursor_node_reclaimable(c->pt, l))
+		if (c->slot[l]->nr_children != 0 || !cursor_node_reclaimable(c->pt, l))
 			return;
-		paddr_t parent = c->node[l + 1];
-		cursor_detach_node(c, c->table[l + 1], node_slot(c, parent),
+		cursor_detach_node(c, c->table[l + 1], c->slot[l + 1],
 				   mm_level_index(t, l + 1), l + 1, c->node[l]);
 	}
 }

@@ -65,6 +65,7 @@ struct cursor {
 	uint64_t cache_va;
 	paddr_t node[MM_MAX_LEVELS + 1];
 	pte_t *table[MM_MAX_LEVELS + 1];
+	struct frame_slot *slot[MM_MAX_LEVELS + 1]; /* slot of node[l] */
 	/* Pending TLB flush (tree offsets; flush_lo >= flush_hi means none). */
 	uint64_t flush_lo, flush_hi;
 	uint64_t flush_pages;
@@ -86,8 +87,12 @@ struct cursor {
 	 * Mapping references of one-page maps and unmaps not yet applied to
 	 * the data block whose head is slot pend_block (FRAME_NIL: none):
 	 * `pend` is added at the next settle.  pend_held: the cursor took one
-	 * reference on that block for real (see cursor_ops.c).
+	 * reference on that block for real (see cursor_ops.c).  The block
+	 * spans PAs [pend_pa, pend_pa + pend_size) (pend_size 0: none), kept
+	 * here so that the one-page paths test a frame without reading slots.
 	 */
+	paddr_t pend_pa;
+	uint64_t pend_size;
 	uint32_t pend_block;
 	int32_t pend;
 	bool pend_held;

@@ -47,7 +47,7 @@ static inline bool cursor_cached_leaf_node(const struct cursor *c, uint64_t t,
 	out->level = 1;
 	out->pa = c->node[1];
 	out->tbl = c->table[1];
-	out->slot = frame_slot_of(c->pt->ft, out->pa);
+	out->slot = c->slot[1];
 	out->base = t & ~(span - 1);
 	return true;
 }

@@ -633,10 +633,20 @@ static void protect_real(struct op *op, struct walk_node *n, uint64_t lo, uint64
  */
 
 /* May the page at `pa` use the deferred count of the cursor's block? */
-static bool pend_covers(const struct cursor *c, paddr_t pa)
+static inline bool pend_covers(const struct cursor *c, paddr_t pa)
 {
-	return c->pend_block != FRAME_NIL && (c->pend_held || c->pend < 0) &&
-	       frame_head_holds(c->pt->ft, c->pend_block, pa);
+	return pa - c->pend_pa < c->pend_size && (c->pend_held || c->pend < 0);
+}
+
+/* Start deferring the references of the block whose head is slot `head`. */
+static void pend_begin(struct cursor *c, uint32_t head, int32_t pend, bool held)
+{
+	const struct frame_table *ft = c->pt->ft;
+	c->pend_block = head;
+	c->pend_pa = frame_slot_pa(ft, &ft->slots[head]);
+	c->pend_size = MM_PAGE_SIZE << ft->slots[head].order;
+	c->pend = pend;
+	c->pend_held = held;
 }
 
 void cursor_settle_refs(struct cursor *c)
@@ -646,6 +656,7 @@ void cursor_settle_refs(struct cursor *c)
 	if (c->pend)
 		frame_settle_refs(c->pt->ft, c->pend_block, c->pend, &c->release);
 	c->pend_block = FRAME_NIL;
+	c->pend_size = 0;
 	c->pend = 0;
 	c->pend_held = false;
 }
@@ -656,10 +667,8 @@ static int take_page_ref_real(struct cursor *c, paddr_t pa)
 	struct frame_table *ft = c->pt->ft;
 	cursor_settle_refs(c);
 	int err = frame_map_page(ft, pa, &c->block_hint);
-	if (!err) {
-		c->pend_block = c->block_hint;
-		c->pend_held = true;
-	}
+	if (!err)
+		pend_begin(c, c->block_hint, 0, true);
 	return err;
 }
 
@@ -689,8 +698,7 @@ static void drop_page_ref_other(struct cursor *c, paddr_t pa)
 	 * and with pend < 0 it cannot until the next settle.
 	 */
 	cursor_settle_refs(c);
-	c->pend_block = frame_mapped_block(c->pt->ft, pa, &c->block_hint);
-	c->pend = -1;
+	pend_begin(c, frame_mapped_block(c->pt->ft, pa, &c->block_hint), -1, false);
 }
 
 /* Outcome of a one-page walk that the general path must handle instead. */
@@ -866,7 +874,75 @@ static pte_t leaf_tmpl_cached(struct cursor *c, struct mm_prop p, bool cached)
 static int map_general(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop,
 		       unsigned flags);
 
+/*
+ * The commonest one-page calls, done with no call and no stack frame (the
+ * entry point then costs nothing to enter or leave): the cursor's cached
+ * path ends in the level-1 node of the current VA and the frame lies in
+ * the block whose references the cursor defers.  They return false, with
+ * nothing changed, whenever that or anything else of the common case does
+ * not hold; the full path (cursor_map_slow, cursor_unmap_slow) then gives
+ * the same answer, errors included.
+ */
+
+/* Map one 4 KiB page: the entry is absent and the property is the cached one. */
+static inline bool map_page_fast(struct cursor *c, paddr_t pa, uint64_t len,
+				 struct mm_prop prop, unsigned flags)
+{
+	uint64_t t = c->va;
+	if (len != MM_PAGE_SIZE || (flags & ~(unsigned)MM_MAP_HUGE) || c->end - t < len ||
+	    !mm_is_aligned(pa, MM_PAGE_SIZE) || !prop_cached(c, prop) || !pend_covers(c, pa))
+		return false;
+	struct walk_node n;
+	if (!cursor_cached_leaf_node(c, t, &n))
+		return false;
+	unsigned i = mm_level_index(t, 1);
+	uint32_t rc = atomic_load_explicit(&c->pt->ft->slots[c->pend_block].refcount,
+					   memory_order_relaxed);
+	if (n.tbl[i] || (int64_t)rc + c->pend + 1 > (int64_t)FRAME_REF_MAX)
+		return false;
+	n.tbl[i] = pte_make(&c->arch->fmt, c->leaf_tmpl, pa);
+	n.slot->nr_children++;
+	c->pend++;
+	cursor_record_flush(c, t, t + MM_PAGE_SIZE);
+	c->va = t + MM_PAGE_SIZE;
+	return true;
+}
+
+/* Unmap one 4 KiB page: a tracked leaf whose node does not become empty. */
+static inline bool unmap_page_fast(struct cursor *c, uint64_t len, uint64_t *removed)
+{
+	uint64_t t = c->va;
+	struct walk_node n;
+	if (len != MM_PAGE_SIZE || c->end - t < len || !cursor_cached_leaf_node(c, t, &n))
+		return false;
+	unsigned i = mm_level_index(t, 1);
+	pte_t e = n.tbl[i];
+	if (!e || (e & c->arch->fmt.untracked) || n.slot->nr_children < 2 ||
+	    !pend_covers(c, pte_addr(&c->arch->fmt, e, 1)))
+		return false;
+	n.tbl[i] = 0;
+	n.slot->nr_children--;
+	c->pend--;
+	cursor_record_flush(c, t, t + MM_PAGE_SIZE);
+	if (removed)
+		*removed = MM_PAGE_SIZE;
+	c->va = t + MM_PAGE_SIZE;
+	return true;
+}
+
+static int cursor_map_slow(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop,
+			   unsigned flags);
+
 int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, unsigned flags)
+{
+	if (map_page_fast(c, pa, len, prop, flags))
+		return MM_OK;
+	return cursor_map_slow(c, pa, len, prop, flags);
+}
+
+/* cursor_map in full: every check, then the one-page or the general path. */
+static __attribute__((noinline)) int cursor_map_slow(struct cursor *c, paddr_t pa, uint64_t len,
+						     struct mm_prop prop, unsigned flags)
 {
 	int err = cursor_check_len(c, len);
 	if (err)
@@ -935,8 +1011,18 @@ static __attribute__((noinline)) int map_general(struct cursor *c, paddr_t pa, u
 }
 
 static int unmap_general(struct cursor *c, uint64_t len, uint64_t *removed);
+static int cursor_unmap_slow(struct cursor *c, uint64_t len, uint64_t *removed);
 
 int cursor_unmap(struct cursor *c, uint64_t len, uint64_t *removed)
+{
+	if (unmap_page_fast(c, len, removed))
+		return MM_OK;
+	return cursor_unmap_slow(c, len, removed);
+}
+
+/* cursor_unmap in full: the checks, then the one-page or the general path. */
+static __attribute__((noinline)) int cursor_unmap_slow(struct cursor *c, uint64_t len,
+						       uint64_t *removed)
 {
 	int err = cursor_check_len(c, len);
 	if (err)

@@ -55,17 +55,6 @@ void frame_unmap_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, 
 void frame_settle_refs(struct frame_table *ft, uint32_t head, int32_t delta, uint32_t *release);
 
 /*
- * Is slot `head` the head of a block holding the frame at `pa`?  Only
- * meaningful while the block cannot change (a reference on it is held).
- */
-static inline bool frame_head_holds(const struct frame_table *ft, uint32_t head, paddr_t pa)
-{
-	const struct frame_slot *h = &ft->slots[head];
-	uint64_t off = (pa >> MM_PAGE_SHIFT) - (head + ft->base_pfn);
-	return off < ((uint64_t)1 << h->order);
-}
-
-/*
  * Head slot (index) of the block holding the frame at `pa`, found without
  * the allocator lock: only for a frame that a mapping references, whose
  * block therefore cannot be freed, merged or split meanwhile.
