@@ -127,20 +127,21 @@ static void ref_leaf(struct op *op, paddr_t pa, uint64_t size)
 	op->ref_n = 1;
 }
 
-/* Drop the references of the removed leaf `e` (MMIO and untracked leaves have none). */
-static void unref_tracked(struct op *op, paddr_t pa, uint64_t size);
-
-static void unref_leaf(struct op *op, pte_t e, unsigned level)
+/* unref_tracked when the leaf does not extend the run: start a new one. */
+static void unref_new_run(struct op *op, paddr_t pa, uint64_t size)
 {
-	paddr_t pa = pte_addr(op->f, e, level);
-	uint64_t size = mm_level_size(level);
-	op->bytes += size;
-	if (!leaf_untracked(op, e))
-		unref_tracked(op, pa, size);
+	paddr_t ram_end = frame_ram_range_end(op->ft, pa);
+	if (ram_end == 0)
+		return; /* MMIO */
+	unref_flush(op);
+	op->unref_pa = pa;
+	op->unref_size = size;
+	op->unref_n = 1;
+	op->unref_ram_end = ram_end;
 }
 
-/* unref_leaf for a leaf of tracked RAM or MMIO (not untracked) at `pa`. */
-static void unref_tracked(struct op *op, paddr_t pa, uint64_t size)
+/* Drop the references of a removed leaf of tracked RAM or MMIO (not untracked) at `pa`. */
+static inline void unref_tracked(struct op *op, paddr_t pa, uint64_t size)
 {
 	/*
 	 * A leaf that extends the run inside the run's RAM range is RAM: no
@@ -151,14 +152,17 @@ static void unref_tracked(struct op *op, paddr_t pa, uint64_t size)
 		op->unref_n++;
 		return;
 	}
-	paddr_t ram_end = frame_ram_range_end(op->ft, pa);
-	if (ram_end == 0)
-		return; /* MMIO */
-	unref_flush(op);
-	op->unref_pa = pa;
-	op->unref_size = size;
-	op->unref_n = 1;
-	op->unref_ram_end = ram_end;
+	unref_new_run(op, pa, size);
+}
+
+/* Drop the references of the removed leaf `e` (MMIO and untracked leaves have none). */
+static void unref_leaf(struct op *op, pte_t e, unsigned level)
+{
+	paddr_t pa = pte_addr(op->f, e, level);
+	uint64_t size = mm_level_size(level);
+	op->bytes += size;
+	if (!leaf_untracked(op, e))
+		unref_tracked(op, pa, size);
 }
 
 /* ---- node reserve ---- */
@@ -241,47 +245,60 @@ static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp
 }
 
 /*
- * drop_subtree for a level-1 node: only 4 KiB leaves, the loop of
- * unmapping a big range.  The run of contiguous RAM frames is followed in
- * locals (the entry stores could alias the op's fields) and handed back
- * to the op when it breaks and at the end.
+ * Remove the leaves among the `cnt` entries from entry i of `n`, each
+ * wholly inside the range, up to the first table entry: the loop of
+ * unmapping a big range (a run of huge leaves, or a level-1 node).
+ * Returns the entries it went past.  The op's run of contiguous RAM
+ * frames is followed in locals (the entry stores could alias the op's
+ * fields) and handed back when it breaks and at the end.
  */
-static void drop_leaves(struct op *op, const struct walk_node *n)
+static unsigned remove_leaf_run(struct op *op, const struct walk_node *n, unsigned i, unsigned cnt)
 {
 	const struct pte_format *f = op->f;
+	unsigned level = n->level, k, removed = 0;
+	uint64_t size = mm_level_size(level);
 	pte_t *tbl = n->tbl;
-	unsigned present = 0;
 	uint64_t extend = 0;  /* leaves added to the op's run, not yet counted */
 	paddr_t next = 1;     /* frame that would extend the run (1: no run) */
 	paddr_t limit = 0;    /* end of the run's RAM range */
-	if (op->unref_n && op->unref_size == MM_PAGE_SIZE) {
-		next = op->unref_pa + op->unref_n * MM_PAGE_SIZE;
+	if (op->unref_n && op->unref_size == size) {
+		next = op->unref_pa + op->unref_n * size;
 		limit = op->unref_ram_end;
 	}
-	for (unsigned i = 0; i < MM_PTES_PER_NODE; i++) {
-		pte_t e = tbl[i];
+	for (k = 0; k < cnt; k++) {
+		pte_t e = tbl[i + k];
 		if (!pte_is_present(e))
 			continue;
-		tbl[i] = 0;
-		present++;
+		if (!pte_is_leaf(f, e, level))
+			break;
+		tbl[i + k] = 0;
+		removed++;
 		if (e & f->untracked)
 			continue;
-		paddr_t pa = pte_addr(f, e, 1);
-		if (pa == next && pa + MM_PAGE_SIZE <= limit) {
+		paddr_t pa = pte_addr(f, e, level);
+		if (pa == next && pa + size <= limit) {
 			extend++;
-			next += MM_PAGE_SIZE;
+			next += size;
 			continue;
 		}
 		op->unref_n += extend;
 		extend = 0;
-		unref_tracked(op, pa, MM_PAGE_SIZE);
-		bool run = op->unref_n && op->unref_pa + (op->unref_n - 1u) * MM_PAGE_SIZE == pa;
-		next = run ? pa + MM_PAGE_SIZE : 1;
+		unref_tracked(op, pa, size);
+		bool run = op->unref_n && op->unref_size == size &&
+			   op->unref_pa + (op->unref_n - 1u) * size == pa;
+		next = run ? pa + size : 1;
 		limit = op->unref_ram_end;
 	}
 	op->unref_n += extend;
-	op->bytes += (uint64_t)present * MM_PAGE_SIZE;
-	n->slot->nr_children = 0;
+	n->slot->nr_children -= removed;
+	op->bytes += (uint64_t)removed * size;
+	return k;
+}
+
+/* drop_subtree for a level-1 node: only 4 KiB leaves. */
+static void drop_leaves(struct op *op, const struct walk_node *n)
+{
+	remove_leaf_run(op, n, 0, MM_PTES_PER_NODE);
 }
 
 /*
@@ -486,30 +503,54 @@ static bool entry_pinned(const struct op *op, unsigned level)
 }
 
 static void unmap_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigned level,
-		      uint64_t base, uint64_t lo, uint64_t hi)
+		      uint64_t base, uint64_t lo, uint64_t hi);
+
+/* unmap_dry for the one entry of the node that holds offset t, clipped to [t, hi). */
+static void unmap_dry_entry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigned level,
+			    uint64_t base, uint64_t t, uint64_t hi)
 {
-	for (uint64_t t = lo; t < hi;) {
-		struct span sp = entry_span(level, base, t, hi);
-		pte_t e = kind == V_REAL ? tbl[sp.i] : 0;
-		uint64_t from = t;
-		t = sp.stop;
-		/* Only an entry cut by a boundary can need a node. */
-		if (!kind_present(kind, e) || sp.full)
-			continue;
-		if (kind_leaf(op, kind, e, level)) {
-			op->nodes++;
-			unmap_dry(op, V_LEAVES, 0, level - 1, sp.start, from, sp.stop);
-		} else {
-			unmap_dry(op, V_REAL, frame_to_virt(op->ft, pte_table_addr(op->f, e)),
-				  level - 1, sp.start, from, sp.stop);
-		}
+	struct span sp = entry_span(level, base, t, hi);
+	pte_t e = kind == V_REAL ? tbl[sp.i] : 0;
+	if (!kind_present(kind, e) || sp.full)
+		return;
+	if (kind_leaf(op, kind, e, level)) {
+		op->nodes++;
+		unmap_dry(op, V_LEAVES, 0, level - 1, sp.start, t, sp.stop);
+	} else {
+		unmap_dry(op, V_REAL, frame_to_virt(op->ft, pte_table_addr(op->f, e)), level - 1,
+			  sp.start, t, sp.stop);
 	}
 }
+
+/*
+ * Only an entry cut by a boundary of [lo, hi) can need a node (for the
+ * split of a leaf straddling it), and only the first and the last entry
+ * the range meets can be cut: the dry run of an unmap (and of a protect)
+ * looks at those two per level, whatever the length.
+ */
+static void unmap_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigned level,
+		      uint64_t base, uint64_t lo, uint64_t hi)
+{
+	uint64_t size = mm_level_size(level);
+	uint64_t last = (hi - 1) & ~(size - 1);
+	unmap_dry_entry(op, kind, tbl, level, base, lo, hi);
+	if (last > lo)
+		unmap_dry_entry(op, kind, tbl, level, base, last, hi);
+}
+
 
 static void unmap_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t hi)
 {
 	for (uint64_t t = lo; t < hi;) {
 		struct span sp = entry_span(n->level, n->base, t, hi);
+		if (sp.full) {
+			/* Whole entries: leaves go in one loop, up to a table. */
+			unsigned k = remove_leaf_run(op, n, sp.i, leaf_run(n->level, sp.i, t, hi));
+			if (k) {
+				t += (uint64_t)k * mm_level_size(n->level);
+				continue;
+			}
+		}
 		pte_t e = n->tbl[sp.i];
 		if (!pte_is_present(e)) {
 			t = sp.stop;
