@@ -13,6 +13,7 @@
  */
 #include "check.h"
 
+#include "cursor.h"
 #include "cursor_internal.h"
 #include "frame_internal.h"
 #include "pte.h"
@@ -195,6 +196,8 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 	if (atomic_load(&s->refcount) != 1)
 		return fail(k, "node reference count is not 1", "pa", pa, "count",
 			    atomic_load(&s->refcount));
+	if (atomic_load(&s->lock) != 0)
+		return fail(k, "node locked with no cursor open", "pa", pa, "level", level);
 	if (++s->scratch != 1)
 		return fail(k, "node reached by more than one path", "pa", pa, 0, 0);
 
@@ -211,7 +214,7 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 		/* Each half belongs to its own kind of table. */
 		if (root && upper != (k->pt->space == PT_KERNEL)) {
 			if (k->pt->space == PT_USER)
-				continue; /* shared kernel entries: checked with the kernel table */
+				continue; /* shared kernel entries: check_user_upper_half */
 			return fail(k, "kernel table maps the lower half", "va",
 				    cursor_canonical(a, eva), 0, 0);
 		}
@@ -235,7 +238,40 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 	return true;
 }
 
+/*
+ * The upper half of a user root: exactly the kernel root's entries (the
+ * shared kernel nodes) if the table was made with one, else empty.
+ */
+static bool check_user_upper_half(struct checker *k)
+{
+	const pte_t *tbl = frame_to_virt(k->ft, k->pt->root);
+	const pte_t *ktbl = k->pt->kernel ? frame_to_virt(k->ft, k->pt->kernel->root) : 0;
+	for (unsigned i = MM_PTES_PER_NODE / 2; i < MM_PTES_PER_NODE; i++) {
+		pte_t want = ktbl ? ktbl[i] : 0;
+		if (tbl[i] != want)
+			return fail(k, "user root upper-half entry differs from the kernel root's",
+				    "index", i, "pte", tbl[i]);
+	}
+	return true;
+}
+
 /* ---- pass 3: the metadata against the tallies ---- */
+
+/*
+ * A free block flagged FRAME_F_ZERO must really be all zero: node
+ * allocation hands it out without clearing.
+ */
+static bool check_zero_block(struct checker *k, struct frame_slot *s)
+{
+	paddr_t pa = frame_slot_pa(k->ft, s);
+	const uint64_t *w = frame_to_virt(k->ft, pa);
+	uint64_t n = ((uint64_t)MM_PAGE_SIZE << s->order) / sizeof(*w), acc = 0;
+	for (uint64_t i = 0; i < n; i++)
+		acc |= w[i];
+	if (acc)
+		return fail(k, "zero block holds non-zero data", "pa", pa, "order", s->order);
+	return true;
+}
 
 static bool check_block(struct checker *k, struct frame_slot *s)
 {
@@ -244,8 +280,9 @@ static bool check_block(struct checker *k, struct frame_slot *s)
 	uint8_t flags = atomic_load(&s->flags);
 
 	if (s->zone == FRAME_NO_ZONE) {
-		if (s->order != 0 || s->usage != FRAME_RESERVED)
-			return fail(k, "hole slot is not a reserved single frame", "pa", pa, 0, 0);
+		if (s->order != 0 || s->usage != FRAME_RESERVED || rc != FRAME_REF_UNIQUE)
+			return fail(k, "hole slot is not a reserved, owned single frame", "pa", pa,
+				    0, 0);
 		return true;
 	}
 	if ((uint64_t)(s - k->ft->slots) + ((uint64_t)1 << s->order) > k->ft->nr_slots ||
@@ -257,6 +294,8 @@ static bool check_block(struct checker *k, struct frame_slot *s)
 	case FRAME_UNUSED:
 		if (rc != FRAME_REF_UNUSED)
 			return fail(k, "free block has a reference count", "pa", pa, "count", rc);
+		if ((flags & FRAME_F_ZERO) && !check_zero_block(k, s))
+			return false;
 		break;
 	case FRAME_DATA:
 		if (rc == 0 || rc > FRAME_REF_MAX)
@@ -290,7 +329,7 @@ static bool check_free_lists(struct checker *k)
 {
 	struct frame_table *ft = k->ft;
 	for (unsigned z = 0; z < FRAME_MAX_ZONES; z++) {
-		uint64_t frames = 0;
+		uint64_t frames = 0, zero_blocks = 0;
 		for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++) {
 			uint64_t steps = 0;
 			for (uint32_t i = ft->zones[z].free_head[o]; i != FRAME_NIL;
@@ -303,11 +342,15 @@ static bool check_free_lists(struct checker *k)
 					return fail(k, "free list holds a block that is not free",
 						    "pa", frame_slot_pa(ft, s), "order", o);
 				frames += (uint64_t)1 << o;
+				zero_blocks += (atomic_load(&s->flags) & FRAME_F_ZERO) != 0;
 			}
 		}
 		if (frames != ft->zones[z].free_frames)
 			return fail(k, "zone free count differs from its lists", "zone", z,
 				    "frames", frames);
+		if (zero_blocks != ft->zones[z].zero_blocks)
+			return fail(k, "zone zero-block count differs from its lists", "zone", z,
+				    "zero_blocks", zero_blocks);
 	}
 	return true;
 }
@@ -325,8 +368,107 @@ int mm_check(struct page_table *const *pts, unsigned nr_pts, struct frame_table 
 		k.a = pts[i]->arch;
 		if (!check_node(&k, pts[i]->root, k.a->levels, 0))
 			return 1;
+		if (k.pt->space == PT_USER && !check_user_upper_half(&k))
+			return 1;
 	}
 	if (!for_each_block(&k, check_block) || !check_free_lists(&k))
+		return 1;
+	return MM_OK;
+}
+
+/* ---- the cursor (section 4) ---- */
+
+/* Is the slot of `pa` an attached, locked node of `level`? Else describe why not. */
+static bool check_held_node(struct checker *k, paddr_t pa, unsigned level, const char *what)
+{
+	const struct frame_slot *s = frame_slot_of(k->ft, pa);
+	if (!s || s->usage != FRAME_PT_NODE || s->level != level)
+		return fail(k, what, "pa", pa, "level", level);
+	if (atomic_load(&s->flags) & FRAME_F_DETACHED)
+		return fail(k, "cursor holds a detached node", "pa", pa, "level", level);
+	if (atomic_load(&s->lock) == 0)
+		return fail(k, "node under the cursor's range is not locked", "pa", pa, "level",
+			    level);
+	return true;
+}
+
+/* Every node below the node `tbl` at `level` meeting [lo, hi) is held. */
+static bool check_held_subtree(struct checker *k, const pte_t *tbl, unsigned level, uint64_t base,
+			       uint64_t lo, uint64_t hi)
+{
+	const struct pte_format *f = &k->a->fmt;
+	uint64_t size = mm_level_size(level);
+	if (level == 1)
+		return true;
+	unsigned last = mm_level_index(hi - 1, level);
+	for (unsigned i = mm_level_index(lo, level); i <= last; i++) {
+		pte_t e = tbl[i];
+		if (!pte_is_present(e) || pte_is_leaf(f, e, level))
+			continue;
+		uint64_t e_start = base + (uint64_t)i * size, e_end = e_start + size;
+		paddr_t child = pte_table_addr(f, e);
+		if (!check_held_node(k, child, level - 1, "table entry under the cursor is not a node"))
+			return false;
+		if (!check_held_subtree(k, frame_to_virt(k->ft, child), level - 1, e_start,
+					lo > e_start ? lo : e_start, hi < e_end ? hi : e_end))
+			return false;
+	}
+	return true;
+}
+
+/* The cursor's stack: node[l], table[l] and slot[l] agree for l = level..guard. */
+static bool check_cursor_path(struct checker *k, const struct cursor *c)
+{
+	const struct pte_format *f = &k->a->fmt;
+	for (unsigned l = c->level; l <= c->guard_level; l++) {
+		if (c->table[l] != frame_to_virt(k->ft, c->node[l]) ||
+		    c->slot[l] != frame_slot_of(k->ft, c->node[l]))
+			return fail(k, "cursor path: table or slot does not match its node", "level",
+				    l, "pa", c->node[l]);
+		if (!check_held_node(k, c->node[l], l, "cursor path entry is not a node of its level"))
+			return false;
+		if (l == c->guard_level)
+			break;
+		pte_t e = c->table[l + 1][mm_level_index(c->cache_va, l + 1)];
+		if (!pte_is_present(e) || pte_is_leaf(f, e, l + 1) || pte_table_addr(f, e) != c->node[l])
+			return fail(k, "cursor path: node is not the child of the one above", "level",
+				    l, "va", cursor_canonical(k->a, c->cache_va));
+	}
+	return true;
+}
+
+int mm_check_cursor(const struct cursor *c, char *buf, size_t buflen)
+{
+	struct checker k = { .ft = c->pt->ft, .pt = c->pt, .a = c->arch, .buf = buf, .len = buflen };
+	const struct pte_format *f = &k.a->fmt;
+	if (buflen)
+		buf[0] = 0;
+	if (!mm_is_aligned(c->va, MM_PAGE_SIZE) || c->va < c->start || c->va > c->end)
+		return fail(&k, "cursor VA unaligned or outside its range", "va", c->va, "end",
+			    c->end), 1;
+	if (c->guard_level < 1 || c->guard_level > k.a->levels || c->level < 1 ||
+	    c->level > c->guard_level)
+		return fail(&k, "cursor level outside 1..guard", "level", c->level, "guard",
+			    c->guard_level), 1;
+	uint64_t gspan = c->guard_level == k.a->levels ? 0 : mm_level_size(c->guard_level + 1);
+	uint64_t gbase = cursor_node_base(c->guard_level, c->start);
+	if (gspan && (c->end - 1 - gbase >= gspan || c->cache_va - gbase >= gspan))
+		return fail(&k, "guard node does not cover the cursor's range", "start", c->start,
+			    "end", c->end), 1;
+	/* The guard is the node reached from the root along `start`. */
+	paddr_t pa = c->pt->root;
+	for (unsigned l = k.a->levels; l > c->guard_level; l--) {
+		pte_t e = ((const pte_t *)frame_to_virt(k.ft, pa))[mm_level_index(c->start, l)];
+		if (!pte_is_present(e) || pte_is_leaf(f, e, l))
+			return fail(&k, "no table on the path from the root to the guard", "level", l,
+				    0, 0), 1;
+		pa = pte_table_addr(f, e);
+	}
+	if (pa != c->node[c->guard_level])
+		return fail(&k, "guard node is not on the path of the range", "pa", pa, 0, 0), 1;
+	if (!check_cursor_path(&k, c) ||
+	    !check_held_subtree(&k, c->table[c->guard_level], c->guard_level, gbase, c->start,
+				c->end))
 		return 1;
 	return MM_OK;
 }

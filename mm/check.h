@@ -15,6 +15,21 @@
 int mm_check(struct page_table *const *pts, unsigned nr_pts, struct frame_table *ft,
 	     char *buf, size_t buflen);
 
+struct cursor;
+
+/*
+ * MODEL.md section 4 for the open cursor `c`, between its operations: its
+ * current VA is page aligned and inside [start, end]; its guard node is an
+ * attached, locked node of guard_level on the path of `start`, whose span
+ * covers the range; the cached path node[level..guard_level] is a chain
+ * of attached nodes, each the child of the one above at cache_va, with the
+ * right tables and slots; and every node below the guard that meets the
+ * range is locked and attached.  Returns MM_OK, or 1 with the first
+ * violation in `buf`.  Reads only; no other cursor may change the path
+ * from the root to the guard meanwhile.
+ */
+int mm_check_cursor(const struct cursor *c, char *buf, size_t buflen);
+
 /* Resource counts of one page table (ptsim `stats`). */
 struct mm_stats {
 	uint64_t nodes;  /* nodes owned, root included */

@@ -316,6 +316,15 @@ static bool ram_range_record(struct frame_table *ft, paddr_t pa, uint64_t len)
 	return true;
 }
 
+/* Does [pa, pa+len) (no wrap) meet a registered MMIO window? */
+static bool range_touches_mmio(const struct frame_table *ft, paddr_t pa, uint64_t len)
+{
+	for (unsigned i = 0; i < ft->nr_mmio; i++)
+		if (pa < ft->mmio[i].base + ft->mmio[i].size && ft->mmio[i].base < pa + len)
+			return true;
+	return false;
+}
+
 int frame_table_add_ram(struct frame_table *ft, paddr_t pa, uint64_t len, unsigned zone)
 {
 	int err = check_window(ft, pa, len);
@@ -327,6 +336,8 @@ int frame_table_add_ram(struct frame_table *ft, paddr_t pa, uint64_t len, unsign
 	for (uint64_t i = 0; i < n; i++)
 		if (pfn_slot(ft, first + i)->zone != FRAME_NO_ZONE)
 			return MM_ERANGE; /* already RAM */
+	if (range_touches_mmio(ft, pa, len))
+		return MM_ERANGE; /* device memory is never RAM */
 	if (!ram_range_record(ft, pa, len))
 		return MM_ENOMEM;
 
@@ -599,6 +610,9 @@ int frame_alloc(struct frame_table *ft, unsigned zone, unsigned order, enum fram
 		paddr_t *pa)
 {
 	bool zero;
+	/* Nodes come only from frame_node_alloc (zeroed, level set). */
+	if (usage == FRAME_PT_NODE)
+		return MM_EINVAL;
 	return alloc_block(ft, zone, order, usage, pa, &zero);
 }
 

@@ -55,7 +55,13 @@ enum frame_usage {
 	FRAME_METADATA,    /* the slot array and other mm metadata */
 	FRAME_PT_NODE,     /* a page-table node */
 	FRAME_DATA,        /* a data frame: may be mapped */
-	FRAME_MMIO,        /* device memory (untracked: no slot, never counted) */
+	/*
+	 * Device memory, MODEL.md's MMIO usage.  No slot ever carries it:
+	 * device frames are untracked, so a window is a registered range
+	 * (frame_table_add_mmio) and any of its frames that fall inside the
+	 * slot window stay holes (RESERVED, no zone, never counted).
+	 */
+	FRAME_MMIO,
 };
 
 #define FRAME_REF_UNUSED 0xffffffffu
@@ -158,7 +164,10 @@ int frame_table_add_ram(struct frame_table *ft, paddr_t pa, uint64_t len, unsign
  */
 int frame_table_reserve(struct frame_table *ft, paddr_t pa, uint64_t len, enum frame_usage usage);
 
-/* Register a device-memory window (outside RAM).  MM_ERANGE if it touches RAM. */
+/*
+ * Register a device-memory window (outside RAM).  MM_ERANGE if it touches
+ * RAM (and frame_table_add_ram refuses RAM that touches a window).
+ */
 int frame_table_add_mmio(struct frame_table *ft, paddr_t pa, uint64_t len);
 
 /* Let `map` claim free frames of `zone` (default: not claimable). */
@@ -210,7 +219,8 @@ struct frame_slot *frame_block_head(const struct frame_table *ft, paddr_t pa);
  * Allocate an aligned block of 2^order frames from `zone` for `usage`
  * (DATA, or KERNEL/METADATA for embedder allocations).  A DATA block is
  * returned with one handle (refcount 1); others are UNIQUE.  Contents are
- * not cleared.  Errors: MM_ENOMEM, MM_EINVAL.
+ * not cleared.  Errors: MM_ENOMEM, MM_EINVAL (bad zone or order, another
+ * usage: page-table nodes come from the page-table layer only).
  */
 int frame_alloc(struct frame_table *ft, unsigned zone, unsigned order,
 		enum frame_usage usage, paddr_t *pa);

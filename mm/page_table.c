@@ -72,7 +72,7 @@ int page_table_init_user(struct page_table *pt, const struct mm_arch *arch,
 			 const struct page_table *kernel)
 {
 	*pt = (struct page_table){ .arch = arch, .ft = ft, .node_zone = node_zone,
-				   .space = PT_USER };
+				   .space = PT_USER, .kernel = kernel };
 	int err = frame_node_alloc(ft, node_zone, arch->levels, &pt->root);
 	if (err)
 		return err;

@@ -37,6 +37,8 @@ struct page_table {
 	unsigned node_zone;
 	enum pt_space space;
 	paddr_t root;
+	/* User table: the kernel table whose upper half it shares, or NULL. */
+	const struct page_table *kernel;
 	/* Nodes this table owns, root included (not shared kernel nodes). */
 	_Atomic uint64_t nr_nodes;
 };

@@ -293,6 +293,10 @@ static void test_add_ram_errors(void **state)
 	H_ERR(frame_table_add_ram(&x->ft, 34 * MiB, 4 * MiB, 1), MM_ERANGE);   /* overlaps RAM */
 	H_ERR(frame_table_add_ram(&x->ft, 30 * MiB, 4 * MiB, 2), MM_ERANGE);   /* overlaps RAM */
 	H_ERR(frame_table_add_ram(&x->ft, 32 * MiB, SZ_4K, 1), MM_ERANGE);     /* inside RAM */
+	/* A device window inside the slot window is never RAM. */
+	H_OK(frame_table_add_mmio(&x->ft, 48 * MiB, 2 * MiB));
+	H_ERR(frame_table_add_ram(&x->ft, 47 * MiB, 2 * MiB, 1), MM_ERANGE);   /* straddles it */
+	H_ERR(frame_table_add_ram(&x->ft, 49 * MiB, SZ_4K, 1), MM_ERANGE);     /* inside it */
 	assert_counts(x, none, "failed add_ram");
 	assert_false(frame_is_ram(&x->ft, 38 * MiB));
 	assert_false(frame_is_ram(&x->ft, 30 * MiB));
@@ -595,6 +599,7 @@ static void test_alloc_errors(void **state)
 	H_ERR(frame_alloc(&x->ft, FRAME_MAX_ZONES, 0, FRAME_DATA, &pa), MM_EINVAL);
 	H_ERR(frame_alloc(&x->ft, 0, 0, FRAME_UNUSED, &pa), MM_EINVAL);
 	H_ERR(frame_alloc(&x->ft, 0, 0, FRAME_MMIO, &pa), MM_EINVAL);
+	H_ERR(frame_alloc(&x->ft, 0, 0, FRAME_PT_NODE, &pa), MM_EINVAL);
 	assert_counts(x, before, "failed frame_alloc");
 	/* A zone without RAM is simply empty. */
 	H_ERR(frame_alloc(&empty->ft, 2, 0, FRAME_DATA, &pa), MM_ENOMEM);

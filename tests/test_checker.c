@@ -1,0 +1,258 @@
+/*
+ * test_checker.c - the checker can fail: every check of mm_check and
+ * mm_check_cursor is met by a deliberate corruption it must report (with
+ * text), and the state it accepts is the one the mm leaves behind.
+ *
+ * (test_cursor.c holds the first corruption tests: counts, entries,
+ * levels.  These cover the user half's shared kernel entries, node locks,
+ * zero blocks, holes and the open cursor of MODEL.md section 4.)
+ */
+#include <string.h>
+
+#include "harness.h"
+
+/* VA at offset `off` of h's space. */
+static vaddr_t hv(const struct harness *h, uint64_t off)
+{
+	return h_space_base(h) + off;
+}
+
+static struct mm_prop rw(const struct harness *h)
+{
+	return h_prop(h, MM_PROP_R | MM_PROP_W, MM_CACHE_WB);
+}
+
+/* mm_check must report something, with a description. */
+static void expect_violation(struct harness *h, const char *what)
+{
+	char buf[512];
+	if (h_check(h, buf, sizeof(buf)) == MM_OK)
+		fail_msg("mm_check did not notice: %s", what);
+	if (buf[0] == '\0')
+		fail_msg("mm_check noticed %s but gave no description", what);
+	print_message("  (%s) -> %s\n", what, buf);
+}
+
+/* mm_check_cursor on `c` must be OK. */
+static void assert_cursor_ok(const struct cursor *c, const char *where)
+{
+	char buf[512];
+	if (mm_check_cursor(c, buf, sizeof(buf)) != MM_OK)
+		fail_msg("mm_check_cursor %s: %s", where, buf);
+}
+
+/* mm_check_cursor on `c` must report something, with a description. */
+static void expect_cursor_violation(const struct cursor *c, const char *what)
+{
+	char buf[512];
+	if (mm_check_cursor(c, buf, sizeof(buf)) == MM_OK)
+		fail_msg("mm_check_cursor did not notice: %s", what);
+	if (buf[0] == '\0')
+		fail_msg("mm_check_cursor noticed %s but gave no description", what);
+	print_message("  (%s) -> %s\n", what, buf);
+}
+
+/*
+ * Kernel harness: a user table sharing the kernel half.  Its upper-half
+ * root entries must be exactly the kernel root's; a user table made
+ * without a kernel table must have none.
+ */
+static void test_user_upper_half_is_the_kernel_roots(void **state)
+{
+	struct harness *h = *state;
+	struct page_table user, lone;
+	H_OK(page_table_init_user(&user, &h->arch, &h->ft, H_ZONE_POOL, &h->pt));
+	harness_add_pt(h, &user);
+	h_assert_check(h, "user table sharing the kernel half");
+
+	pte_t *uroot = frame_to_virt(&h->ft, user.root);
+	const pte_t *kroot = frame_to_virt(&h->ft, h->pt.root);
+	unsigned i = MM_PTES_PER_NODE / 2 + 44;
+	pte_t saved = uroot[i];
+	uroot[i] = kroot[i + 1];
+	expect_violation(h, "user root entry pointing at another kernel node");
+	uroot[i] = saved;
+	h_assert_check(h, "entry restored");
+
+	H_OK(page_table_init_user(&lone, &h->arch, &h->ft, H_ZONE_POOL, NULL));
+	harness_add_pt(h, &lone);
+	h_assert_check(h, "user table without the kernel half");
+	pte_t *lroot = frame_to_virt(&h->ft, lone.root);
+	lroot[i] = kroot[i];
+	expect_violation(h, "kernel entry in a user table made without one");
+	lroot[i] = 0;
+	h_assert_check(h, "entry removed");
+
+	harness_remove_pt(h, &lone);
+	page_table_destroy(&lone);
+	harness_remove_pt(h, &user);
+	page_table_destroy(&user);
+	h_assert_check(h, "user tables destroyed");
+}
+
+/* A node left locked with no cursor open is reported. */
+static void test_node_left_locked(void **state)
+{
+	struct harness *h = *state;
+	H_OK(h_map(h, hv(h, 0x40000000), SZ_4K, 0x3000, rw(h), 0));
+	struct frame_slot *root = frame_slot_of(&h->ft, h->pt.root);
+	atomic_store(&root->lock, 1);
+	expect_violation(h, "root locked with no cursor open");
+	atomic_store(&root->lock, 0);
+	h_assert_check(h, "lock released");
+}
+
+/* The first free block flagged zero in the node pool, or NULL. */
+static struct frame_slot *first_zero_block(struct harness *h)
+{
+	for (uint64_t i = h->pool_base >> MM_PAGE_SHIFT;
+	     i < (h->pool_base + h->pool_size) >> MM_PAGE_SHIFT;) {
+		struct frame_slot *s = &h->ft.slots[i];
+		if (s->usage == FRAME_UNUSED && (atomic_load(&s->flags) & FRAME_F_ZERO))
+			return s;
+		i += (uint64_t)1 << s->order;
+	}
+	return NULL;
+}
+
+/*
+ * Nodes freed empty become zero blocks, handed out later without clearing:
+ * a zero block with data, or a wrong count of them, is reported.
+ */
+static void test_zero_blocks(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t v = hv(h, 0x7000000000ull);
+	H_OK(h_map(h, v, SZ_4K, 0x5000, rw(h), 0));
+	H_OK(h_unmap(h, v, SZ_4K, NULL));
+	struct frame_slot *z = first_zero_block(h);
+	assert_non_null(z);
+	uint64_t *w = frame_to_virt(&h->ft, frame_slot_pa(&h->ft, z));
+	uint64_t last = (((uint64_t)MM_PAGE_SIZE << z->order) / sizeof(*w)) - 1;
+	w[last] = 0x100;
+	expect_violation(h, "zero block with a word set in its last frame");
+	w[last] = 0;
+	h_assert_check(h, "zero block cleared again");
+
+	h->ft.zones[H_ZONE_POOL].zero_blocks++;
+	expect_violation(h, "zone counts one zero block too many");
+	h->ft.zones[H_ZONE_POOL].zero_blocks--;
+	h_assert_check(h, "zero-block count restored");
+}
+
+/* A hole in the window (the MMIO hole) must stay a reserved, owned frame. */
+static void test_hole_slot(void **state)
+{
+	struct harness *h = *state;
+	struct frame_slot *s = frame_slot_of(&h->ft, h->mmio_hole);
+	assert_non_null(s);
+	assert_int_equal(s->zone, FRAME_NO_ZONE);
+	uint32_t saved = atomic_load(&s->refcount);
+	atomic_store(&s->refcount, 1);
+	expect_violation(h, "hole slot with a reference count");
+	atomic_store(&s->refcount, saved);
+	h_assert_check(h, "hole restored");
+}
+
+/*
+ * MODEL.md section 4 on an open cursor: after open, after maps that build
+ * and reclaim nodes and after a jump the cursor is consistent; each kind
+ * of breakage of its state or of its locks is reported.
+ */
+static void test_cursor_invariants(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t v = hv(h, 0x40000000);
+	struct cursor c;
+	H_OK(h_map(h, v + 5 * SZ_2M, SZ_4K, 0x9000, rw(h), 0)); /* a node under the range */
+
+	H_OK(cursor_open(&c, &h->pt, v, 8 * SZ_2M));
+	assert_cursor_ok(&c, "after open");
+	H_OK(cursor_map(&c, 0x1000, SZ_4K, rw(h), 0));
+	assert_cursor_ok(&c, "after a map that built a path");
+	H_OK(cursor_jump(&c, v + 3 * SZ_2M));
+	H_OK(cursor_map(&c, 0x2000, 2 * SZ_4K, rw(h), 0));
+	assert_cursor_ok(&c, "after a jump and a map");
+	H_OK(cursor_jump(&c, v + 3 * SZ_2M));
+	H_OK(cursor_unmap(&c, 2 * SZ_4K, NULL));
+	assert_cursor_ok(&c, "after an unmap that reclaimed a node");
+
+	uint64_t saved_va = c.va;
+	c.va = c.end + MM_PAGE_SIZE;
+	expect_cursor_violation(&c, "current VA past the end");
+	c.va = c.start + 1;
+	expect_cursor_violation(&c, "current VA not page aligned");
+	c.va = saved_va;
+
+	unsigned saved_level = c.level;
+	c.level = c.guard_level + 1;
+	expect_cursor_violation(&c, "level above the guard");
+	c.level = saved_level;
+
+	/* Walk the cached path down to level 1 (the first page's node). */
+	H_OK(cursor_jump(&c, v));
+	H_OK(cursor_unmap(&c, SZ_4K, NULL));
+	H_OK(cursor_jump(&c, v));
+	H_OK(cursor_map(&c, 0x1000, SZ_4K, rw(h), 0));
+	assert_cursor_ok(&c, "after unmap and map of the first page");
+	assert_int_equal(c.level, 1);
+	struct frame_slot *l1 = c.slot[1];
+	atomic_store(&l1->lock, 0);
+	expect_cursor_violation(&c, "level-1 node on the path unlocked");
+	atomic_store(&l1->lock, 1);
+	assert_cursor_ok(&c, "lock restored");
+
+	/* The level-1 node under the range that the cursor never visited, by a raw walk. */
+	paddr_t far = h->pt.root;
+	for (unsigned l = h->arch.levels; l > 1; l--) {
+		const pte_t *tbl = frame_to_virt(&h->ft, far);
+		far = pte_table_addr(&h->arch.fmt, tbl[mm_level_index(v + 5 * SZ_2M, l)]);
+	}
+	struct frame_slot *fs = frame_slot_of(&h->ft, far);
+
+	paddr_t saved_node = c.node[1];
+	pte_t *saved_table = c.table[1];
+	c.node[1] = h->pt.root;
+	expect_cursor_violation(&c, "cached node whose table and slot are another's");
+	c.node[1] = far;
+	c.table[1] = frame_to_virt(&h->ft, far);
+	c.slot[1] = fs;
+	expect_cursor_violation(&c, "cached node that is not the child of the one above");
+	c.node[1] = saved_node;
+	c.table[1] = saved_table;
+	c.slot[1] = l1;
+	assert_cursor_ok(&c, "path restored");
+
+	struct mm_mapping m;
+	H_OK(cursor_jump(&c, v + 5 * SZ_2M));
+	H_OK(cursor_query(&c, &m));
+	assert_true(m.present);
+	assert_cursor_ok(&c, "after a query");
+	atomic_store(&fs->lock, 0);
+	expect_cursor_violation(&c, "node under the range left unlocked");
+	atomic_store(&fs->lock, 1);
+	assert_cursor_ok(&c, "lock restored");
+
+	atomic_fetch_or(&fs->flags, (uint8_t)FRAME_F_DETACHED);
+	expect_cursor_violation(&c, "node under the range marked detached");
+	atomic_fetch_and(&fs->flags, (uint8_t)~FRAME_F_DETACHED);
+	assert_cursor_ok(&c, "flag cleared");
+
+	cursor_close(&c);
+	h_assert_check(h, "after close");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		H_TEST_BOTH_KERNEL(test_user_upper_half_is_the_kernel_roots),
+		H_TEST_BOTH(test_node_left_locked),
+		H_TEST_BOTH_KERNEL(test_node_left_locked),
+		H_TEST_BOTH(test_zero_blocks),
+		H_TEST_BOTH_KERNEL(test_zero_blocks),
+		H_TEST_BOTH(test_hole_slot),
+		H_TEST_BOTH(test_cursor_invariants),
+		H_TEST_BOTH_KERNEL(test_cursor_invariants),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
