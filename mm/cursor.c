@@ -101,7 +101,11 @@ static paddr_t lock_covering_node(struct page_table *pt, uint64_t lo, uint64_t h
 {
 	const struct mm_arch *a = pt->arch;
 	struct frame_table *ft = pt->ft;
-retry:;
+	bool again = false;
+retry:
+	if (again)
+		atomic_fetch_add_explicit(&pt->walk_retries, 1, memory_order_relaxed);
+	again = true;
 	paddr_t pa = pt->root;
 	unsigned level = a->levels;
 	struct frame_slot *s = frame_slot_of(ft, pa);
@@ -135,6 +139,8 @@ retry:;
 		gen = cgen;
 		level--;
 	}
+	if (pt->walk_hook)
+		pt->walk_hook(pt->walk_hook_ctx, pa, level);
 	mm_spin_lock(&s->lock);
 	if (!node_still_valid(s, gen, level)) {
 		mm_spin_unlock(&s->lock);

@@ -41,6 +41,16 @@ struct page_table {
 	const struct page_table *kernel;
 	/* Nodes this table owns, root included (not shared kernel nodes). */
 	_Atomic uint64_t nr_nodes;
+	/* Lockless walks that met a node detached or reused under them and retried. */
+	_Atomic uint64_t walk_retries;
+	/*
+	 * Test hook (NULL in production): called by a lockless walk just
+	 * before it locks the node it stopped at (PA, level), i.e. inside the
+	 * window where another cursor may detach that node.  Host tests use
+	 * it to run such a cursor there and prove the walk retries.
+	 */
+	void (*walk_hook)(void *ctx, paddr_t node, unsigned level);
+	void *walk_hook_ctx;
 };
 
 /*
