@@ -12,9 +12,13 @@
  * frames, free or allocated.  A block's state lives in its *head* slot
  * (the first frame); the other slots of the block are not read.  So a
  * 1 GiB block costs one slot update to allocate, to map as one leaf, or to
- * account a split (+511 references): never 512 or 262,144 updates.
- * frame_block_head() finds the head of the block holding any frame in at
- * most FRAME_MAX_ORDER + 1 probes.
+ * account a split (+511 references): never 512 or 262,144 updates.  In
+ * general a leaf costs one update per block it intersects: one for a leaf
+ * inside one allocated block (how a kernel maps an allocation), more only
+ * where the caller maps frames allocated separately as one leaf; and as
+ * the largest block is 1 GiB (FRAME_MAX_ORDER), a 512 GiB Sv48 leaf over
+ * RAM costs one update per GiB.  frame_block_head() finds the head of the
+ * block holding any frame in at most FRAME_MAX_ORDER + 1 probes.
  *
  * Reference counts (MODEL.md section 1), on the head slot:
  *   FRAME_REF_UNUSED  free, in the allocator, nothing stored;
