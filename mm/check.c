@@ -203,13 +203,14 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 
 	const pte_t *tbl = frame_to_virt(k->ft, pa);
 	bool root = level == a->levels;
-	unsigned present = 0;
+	unsigned present = 0, tables = 0;
 	for (unsigned i = 0; i < MM_PTES_PER_NODE; i++) {
 		pte_t e = tbl[i];
 		uint64_t eva = base + (uint64_t)i * mm_level_size(level);
 		if (!pte_is_present(e))
 			continue;
 		present++;
+		tables += !pte_is_leaf(&a->fmt, e, level);
 		bool upper = root && i >= MM_PTES_PER_NODE / 2;
 		/* Each half belongs to its own kind of table. */
 		if (root && upper != (k->pt->space == PT_KERNEL)) {
@@ -227,6 +228,9 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 	if (present != s->nr_children)
 		return fail(k, "nr_children differs from the present entries", "pa", pa,
 			    "nr_children", s->nr_children);
+	if (tables != s->nr_tables)
+		return fail(k, "nr_tables differs from the table entries", "pa", pa, "nr_tables",
+			    s->nr_tables);
 	if (present == 0 && cursor_node_reclaimable(k->pt, level))
 		return fail(k, "empty node left in the tree", "pa", pa, "level", level);
 	if (root && k->pt->space == PT_KERNEL) {

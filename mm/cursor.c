@@ -151,16 +151,17 @@ retry:
 }
 
 /*
- * Lock (or unlock) every node below the node `tbl` at `level` whose range
- * meets [lo, hi), top-down (step 2 above).  `base` is the node's first
- * offset; [lo, hi) lies inside the node's span.
+ * Lock (or unlock) every node below the node `tbl` (slot `s`) at `level`
+ * whose range meets [lo, hi), top-down (step 2 above).  `base` is the
+ * node's first offset; [lo, hi) lies inside the node's span.
  */
-static void lock_subtree(struct cursor *c, const pte_t *tbl, unsigned level, uint64_t base,
-			 uint64_t lo, uint64_t hi, bool lock)
+static void lock_subtree(struct cursor *c, const pte_t *tbl, const struct frame_slot *s,
+			 unsigned level, uint64_t base, uint64_t lo, uint64_t hi, bool lock)
 {
 	const struct pte_format *f = &c->arch->fmt;
 	uint64_t size = mm_level_size(level);
-	if (level == 1)
+	/* A node with no child nodes (all of level 1, most of huge leaves): nothing below. */
+	if (level == 1 || s->nr_tables == 0)
 		return;
 	/* A plain scan of the entries: most are absent or leaves. */
 	unsigned last = mm_level_index(hi - 1, level);
@@ -173,7 +174,7 @@ static void lock_subtree(struct cursor *c, const pte_t *tbl, unsigned level, uin
 		struct frame_slot *cs = node_slot(c, child);
 		if (lock)
 			mm_spin_lock(&cs->lock);
-		lock_subtree(c, node_entries(c->pt->ft, child), level - 1, e_start,
+		lock_subtree(c, node_entries(c->pt->ft, child), cs, level - 1, e_start,
 			     lo > e_start ? lo : e_start, hi < e_end ? hi : e_end, lock);
 		if (!lock)
 			mm_spin_unlock(&cs->lock);
@@ -216,8 +217,8 @@ int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t le
 	c->node[level] = guard;
 	c->table[level] = node_entries(pt->ft, guard);
 	c->slot[level] = frame_slot_of(pt->ft, guard);
-	lock_subtree(c, c->table[level], level, cursor_node_base(level, c->start), c->start,
-		     c->end, true);
+	lock_subtree(c, c->table[level], c->slot[level], level, cursor_node_base(level, c->start),
+		     c->start, c->end, true);
 	return MM_OK;
 }
 
@@ -292,7 +293,8 @@ void cursor_close(struct cursor *c)
 	uint64_t gbase = cursor_node_base(c->guard_level, c->start);
 
 	cursor_flush(c);
-	lock_subtree(c, c->table[c->guard_level], c->guard_level, gbase, c->start, c->end, false);
+	lock_subtree(c, c->table[c->guard_level], gs, c->guard_level, gbase, c->start, c->end,
+		     false);
 	bool empty = gs->nr_children == 0;
 	mm_spin_unlock(&gs->lock);
 	if (empty && cursor_node_reclaimable(c->pt, c->guard_level)) {
@@ -373,6 +375,7 @@ void cursor_detach_node(struct cursor *c, pte_t *ptbl, struct frame_slot *ps, un
 {
 	ptbl[i] = 0;
 	ps->nr_children--;
+	ps->nr_tables--;
 	cursor_retire_node(c, child, plevel - 1u);
 }
 

@@ -218,6 +218,7 @@ static void link_child(struct cursor *c, struct walk_node *parent, unsigned i,
 {
 	pte_t tmpl = c->arch->table_template(c->arch, parent->level);
 	parent->tbl[i] = pte_make(&c->arch->fmt, tmpl, child->pa);
+	parent->slot->nr_tables++;
 }
 
 /*
@@ -295,7 +296,7 @@ static unsigned remove_leaf_run(struct op *op, const struct walk_node *n, unsign
 	return k;
 }
 
-/* drop_subtree for a level-1 node: only 4 KiB leaves. */
+/* drop_subtree for a node that holds only leaves (any level-1 node). */
 static void drop_leaves(struct op *op, const struct walk_node *n)
 {
 	remove_leaf_run(op, n, 0, MM_PTES_PER_NODE);
@@ -310,8 +311,8 @@ static void drop_leaves(struct op *op, const struct walk_node *n)
  */
 static void drop_subtree(struct op *op, const struct walk_node *n)
 {
-	if (n->level == 1) {
-		drop_leaves(op, n);
+	if (n->level == 1 || n->slot->nr_tables == 0) {
+		drop_leaves(op, n); /* only leaves: one loop */
 		return;
 	}
 	for (unsigned i = 0; i < MM_PTES_PER_NODE; i++) {
@@ -329,6 +330,7 @@ static void drop_subtree(struct op *op, const struct walk_node *n)
 		cursor_retire_node(op->c, child.pa, child.level);
 	}
 	n->slot->nr_children = 0;
+	n->slot->nr_tables = 0;
 }
 
 /* Remove whatever entry `sp.i` of `n` holds (a leaf, or a whole subtree). */

@@ -872,6 +872,7 @@ int frame_node_alloc(struct frame_table *ft, unsigned zone, unsigned level, padd
 		__builtin_memset(frame_to_virt(ft, *pa), 0, MM_PAGE_SIZE);
 	s->level = (uint8_t)level;
 	s->nr_children = 0;
+	s->nr_tables = 0;
 	slot_set_flags(s, FRAME_F_HEAD);
 	atomic_store_explicit(&s->lock, 0, memory_order_relaxed);
 	/* A new generation: walkers holding the old one will retry. */

@@ -108,7 +108,7 @@ struct frame_slot {
 	uint8_t zone;         /* zone of this frame (every slot), or FRAME_NO_ZONE */
 	_Atomic uint8_t flags; /* frame_flag bits */
 	_Atomic uint8_t lock;  /* node lock (see spinlock.h) */
-	uint8_t pad[2];
+	uint16_t nr_tables;    /* node: entries pointing to child nodes (node lock) */
 };
 
 struct frame_zone {

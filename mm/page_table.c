@@ -62,6 +62,7 @@ int page_table_init_kernel(struct page_table *pt, const struct mm_arch *arch,
 		}
 		root[i] = pte_make(&arch->fmt, tmpl, child);
 		rs->nr_children++;
+		rs->nr_tables++;
 	}
 	atomic_store(&pt->nr_nodes, 1 + MM_PTES_PER_NODE / 2);
 	return MM_OK;
@@ -84,6 +85,7 @@ int page_table_init_user(struct page_table *pt, const struct mm_arch *arch,
 		for (unsigned i = UPPER_HALF_INDEX; i < MM_PTES_PER_NODE; i++) {
 			root[i] = kroot[i];
 			rs->nr_children += kroot[i] != 0;
+			rs->nr_tables += kroot[i] != 0; /* all tables */
 		}
 	}
 	atomic_store(&pt->nr_nodes, 1);

@@ -102,6 +102,36 @@ static void test_node_left_locked(void **state)
 	h_assert_check(h, "lock released");
 }
 
+/*
+ * nr_tables (the entries of a node that are tables, which lets the lock
+ * walk skip nodes of leaves) must match the entries, after huge maps and
+ * splits too.
+ */
+static void test_nr_tables(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t v = hv(h, 0x40000000);
+	H_OK(h_map(h, v, 2 * SZ_2M, 0x200000, rw(h), MM_MAP_HUGE)); /* two 2M leaves */
+	H_OK(h_protect(h, v + SZ_4K, SZ_4K, h_prop(h, MM_PROP_R, MM_CACHE_WB), NULL));
+	h_assert_check(h, "a 2M leaf split into a table");
+	paddr_t node = h->pt.root;
+	for (unsigned l = h->arch.levels; l > 2; l--) {
+		const pte_t *tbl = frame_to_virt(&h->ft, node);
+		node = pte_table_addr(&h->arch.fmt, tbl[mm_level_index(v, l)]);
+	}
+	struct frame_slot *l2 = frame_slot_of(&h->ft, node);
+	assert_int_equal(l2->nr_children, 2);
+	assert_int_equal(l2->nr_tables, 1);
+	l2->nr_tables = 0;
+	expect_violation(h, "level-2 node counting no table entry");
+	l2->nr_tables = 2;
+	expect_violation(h, "level-2 node counting its leaf as a table");
+	l2->nr_tables = 1;
+	h_assert_check(h, "nr_tables restored");
+	H_OK(h_unmap(h, v, 2 * SZ_2M, NULL));
+	h_assert_check(h, "after the unmap");
+}
+
 /* The first free block flagged zero in the node pool, or NULL. */
 static struct frame_slot *first_zero_block(struct harness *h)
 {
@@ -248,6 +278,8 @@ int main(void)
 		H_TEST_BOTH_KERNEL(test_user_upper_half_is_the_kernel_roots),
 		H_TEST_BOTH(test_node_left_locked),
 		H_TEST_BOTH_KERNEL(test_node_left_locked),
+		H_TEST_BOTH(test_nr_tables),
+		H_TEST_BOTH_KERNEL(test_nr_tables),
 		H_TEST_BOTH(test_zero_blocks),
 		H_TEST_BOTH_KERNEL(test_zero_blocks),
 		H_TEST_BOTH(test_hole_slot),
