@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Host unit test of tools/oracle/oracle.py's parsers and comparisons on
-captured-style text (no QEMU).  Each case states the defect it must catch."""
+captured-style text (no QEMU).  The monitor is faked: canned `info` text
+plus page-table pages that `xp` reads, in QEMU 7.2's formats.  Each case
+states the defect it must catch."""
 import os
 import sys
 import unittest
@@ -18,6 +20,7 @@ ok 0x1000
 end
 READY
 """
+CMDS = ["map 0x400000 2M 0 rwu huge", "protect 0x601000 4K -", "dump"]
 
 RV_MEM = """vaddr            paddr            size             attr
 ---------------- ---------------- ---------------- -------
@@ -29,6 +32,70 @@ RV_MEM = """vaddr            paddr            size             attr
 X86_TLB = """0000000000400000: 0000000100000000 X-PDA--UW
 0000000000600000: 0000000100200000 ----A--U-
 """
+X86_MEM = """0000000000400000-0000000000600000 0000000000200000 urw
+0000000000600000-0000000000601000 0000000000001000 ur-
+"""
+X86_REGS = "RIP=ffffffff8020cd22\nCR0=80010011 CR2=0000000000000000 CR3=0000000000001000 CR4=003000a0\n" \
+           "EFER=0000000000000d00\n"
+
+P, W, U, PS, NX = 1, 2, 4, 0x80, 1 << 63
+
+
+class FakeMonitor:
+    """Answers HMP commands: canned texts by command, `xp /512gx` from
+    `tables` (pa -> {index: entry}), `gva2gpa` from `gpa` (va -> pa)."""
+
+    def __init__(self, texts, tables, gpa=None):
+        self.texts, self.tables, self.gpa, self.seen = texts, tables, gpa or {}, []
+
+    def __call__(self, line):
+        self.seen.append(line)
+        if line.startswith("xp /512gx "):
+            pa = int(line.split()[2], 16)
+            ents = [self.tables.get(pa, {}).get(i, 0) for i in range(512)]
+            return "".join("%016x: 0x%016x 0x%016x\r\n" % (pa + 16 * i, ents[2 * i], ents[2 * i + 1])
+                           for i in range(256))
+        if line.startswith("gva2gpa "):
+            va = int(line.split()[1], 16)
+            return "gpa: 0x%x\r\n" % self.gpa[va] if va in self.gpa else "Unmapped\r\n"
+        return self.texts[line]
+
+
+def x86_tables():
+    """SERIAL's user half on x86: PML4 0x1000 -> PDPT 0x2000 -> PD 0x3000:
+    [2] a 2M leaf (NX), [3] -> PT 0x4000 whose [0] is the 4K r-x leaf."""
+    return {0x1000: {0: 0x2000 | P | W | U}, 0x2000: {0: 0x3000 | P | W | U},
+            0x3000: {2: 0x100000000 | P | W | U | PS | NX, 3: 0x4000 | P | W | U},
+            0x4000: {0: 0x100200000 | P | U}}
+
+
+def x86_monitor(tlb=X86_TLB, mem=X86_MEM, tables=None, gpa=None, regs=X86_REGS):
+    return FakeMonitor({"info tlb": tlb, "info mem": mem, "info registers": regs},
+                       tables if tables is not None else x86_tables(), gpa)
+
+
+def rv_tables():
+    """SERIAL's user half on Sv48: root 0x80001000 -> 0x80002000 -> L1
+    0x80003000: [2] a 2M rw-u- leaf, [3] -> L0 0x80004000 whose [0] is the
+    4K r-xu- leaf; [1] (the no-access leaf) is not valid."""
+    def ptr(pa):
+        return (pa >> 12) << 10 | 1
+
+    def leaf(pa, bits):
+        return (pa >> 12) << 10 | bits | 1 | 0xc0     # + A, D
+    return {0x80001000: {0: ptr(0x80002000)}, 0x80002000: {0: ptr(0x80003000)},
+            0x80003000: {2: leaf(0x100000000, 2 | 4 | 16), 3: ptr(0x80004000)},
+            0x80004000: {0: leaf(0x100200000, 2 | 8 | 16)}}
+
+
+def rv_monitor(mem=RV_MEM, tables=None):
+    return FakeMonitor({"info mem": mem, "info registers": " pc       ffffffff80209716\n"
+                        " satp     9000000000080001\n"}, tables if tables is not None else rv_tables())
+
+
+def expected():
+    base, outputs, leaves = oracle.parse_kernel_output(SERIAL)
+    return oracle.expected_user_view(leaves, base)
 
 
 class Logic(unittest.TestCase):
@@ -42,31 +109,165 @@ class Logic(unittest.TestCase):
         self.assertEqual(base, 1 << 32)
         self.assertEqual(len(leaves), 3)
         self.assertEqual(leaves[1], (0x600000, 4096, 0x200000, "r-xu-", "wb"))
+        answers, problems = oracle.pair_answers(CMDS, outputs)
+        self.assertEqual(problems, [])
+        self.assertEqual(len(answers[2]), 4)
+
+    def test_syntax_and_missing_answers_fail(self):
+        # `map ...; dump; bogus` once passed: the first dump was taken as the final one.
+        cmds = oracle.script_commands("map 0x400000 4K 0 rwu; dump; bogus")
+        outputs = ["ok", "0x0000000000400000 4K 0x0000000000000000 rw-u-:wb", "end",
+                   "syntax 3: unknown command"]
+        answers, problems = oracle.pair_answers(cmds, outputs)
+        self.assertTrue(any("syntax 3" in p for p in problems))
+        self.assertTrue(any("`dump` got no answer" in p for p in problems))
+        self.assertIsNone(answers[-1])
+        serial = "SANDBOX 0x40000000 64M\n" + "\n".join(outputs) + "\nREADY\n"
+        live = oracle.LiveView([], [])
+        _b, _l, diffs = oracle.compare_all("x86_64", cmds, serial, live, None, 2 << 30, True)
+        self.assertTrue(any("syntax" in d for d in diffs))     # even with --allow-errors
+        # an answer no command gives, and extra output, are failures too
+        self.assertTrue(oracle.pair_answers(["map 0 4K 0 r", "dump"], ["what", "end"])[1])
+        self.assertTrue(oracle.pair_answers(["dump"], ["end", "ok"])[1])
+        # error answers pair normally (compare_all fails them unless --allow-errors)
+        self.assertEqual(oracle.pair_answers(["map 1 4K 0 r", "dump"], ["error align", "end"])[1], [])
 
     def test_riscv_equal_after_ad_mask(self):
-        base, _o, leaves = oracle.parse_kernel_output(SERIAL)
-        present, absent = oracle.expected_user_view(leaves, base)
-        self.assertEqual(oracle.compare_user("riscv64", RV_MEM, present, absent), [])
+        present, absent = expected()
+        live = oracle.collect_live("riscv64", rv_monitor())
+        self.assertEqual(oracle.compare_user("riscv64", live, present, absent), [])
 
     def test_riscv_catches_pa_perm_and_absent(self):
-        base, _o, leaves = oracle.parse_kernel_output(SERIAL)
-        present, absent = oracle.expected_user_view(leaves, base)
-        bad_pa = RV_MEM.replace("0000000100200000", "0000000100300000")
-        self.assertTrue(oracle.compare_user("riscv64", bad_pa, present, absent))
-        bad_perm = RV_MEM.replace("r-xu-a-", "rwxu-a-")
-        self.assertTrue(oracle.compare_user("riscv64", bad_perm, present, absent))
-        present_noacc = RV_MEM + "0000000000601000 0000000100201000 0000000000001000 r--u---\n"
-        d = oracle.compare_user("riscv64", present_noacc, present, absent)
+        present, absent = expected()
+        t = rv_tables()
+        t[0x80004000][0] += 1 << 10                                   # PA + 4K
+        bad_pa = RV_MEM.replace("0000000100200000", "0000000100201000")
+        live = oracle.collect_live("riscv64", rv_monitor(bad_pa, t))
+        self.assertTrue(oracle.compare_user("riscv64", live, present, absent))
+        t = rv_tables()
+        t[0x80004000][0] |= 4                                         # + W
+        live = oracle.collect_live("riscv64", rv_monitor(RV_MEM.replace("r-xu-a-", "rwxu-a-"), t))
+        self.assertTrue(oracle.compare_user("riscv64", live, present, absent))
+        t = rv_tables()
+        t[0x80004000][1] = (0x100201000 >> 12) << 10 | 2 | 16 | 1
+        live = oracle.collect_live("riscv64", rv_monitor(
+            RV_MEM + "0000000000601000 0000000100201000 0000000000001000 r--u---\n", t))
+        d = oracle.compare_user("riscv64", live, present, absent)
         self.assertTrue(any("no-access" in x for x in d))
 
+    def test_riscv_leaf_sizes(self):
+        # info mem merges rows, so a dump claiming 512 x 4K for a live 2M leaf
+        # looked the same; the walk read with xp tells the size.
+        present, absent = expected()
+        live = oracle.collect_live("riscv64", rv_monitor())
+        self.assertEqual(sorted((l[0], l[1]) for l in live.leaves),
+                         [(0x400000, 1 << 21), (0x600000, 4096)])
+        four_k = [(0x400000 + i * 4096, 4096, 0x100000000 + i * 4096, frozenset("rwu"))
+                  for i in range(512)] + present[1:]
+        d = oracle.compare_user("riscv64", live, four_k, absent)
+        self.assertEqual(d, ["user: va 0x0000000000400000 expected 4K leaf, live 2M leaf "
+                             "(and 511 more leaves inside it)"])
+        # the walk must reproduce info mem, or the view is not obtained
+        t = rv_tables()
+        t[0x80003000][2] += 1 << 10
+        with self.assertRaises(oracle.OracleError):
+            oracle.collect_live("riscv64", rv_monitor(RV_MEM, t))
+
+    def test_riscv_pbmt_bits_are_not_pa(self):
+        rows = oracle.parse_info_mem_riscv("0000000000400000 80000000c0000000 0000000000001000 rw-u-ad")
+        self.assertEqual(rows[0][2], 0xc0000000)
+
     def test_x86_equal_and_split_detected(self):
-        base, _o, leaves = oracle.parse_kernel_output(SERIAL)
-        present, absent = oracle.expected_user_view(leaves, base)
-        self.assertEqual(oracle.compare_user("x86_64", X86_TLB, present, absent), [])
-        split = X86_TLB + "0000000000401000: 0000000100001000 ----A--UW\n"
-        self.assertTrue(oracle.compare_user("x86_64", split, present, absent))
-        nx = X86_TLB.replace("----A--U-", "X---A--U-")
-        self.assertTrue(oracle.compare_user("x86_64", nx, present, absent))
+        present, absent = expected()
+        live = oracle.collect_live("x86_64", x86_monitor())
+        self.assertEqual(oracle.compare_user("x86_64", live, present, absent), [])
+        t = x86_tables()
+        t[0x3000][2] = 0x5000 | P | W | U
+        t[0x5000] = {i: (0x100000000 + i * 4096) | P | W | U | NX for i in range(512)}
+        split = X86_TLB.replace("X-PDA--UW", "X--DA--UW") + "".join(
+            "%016x: %016x X--DA--UW\n" % (0x400000 + i * 4096, 0x100000000 + i * 4096)
+            for i in range(1, 512))
+        live = oracle.collect_live("x86_64", x86_monitor(split, tables=t))
+        d = oracle.compare_user("x86_64", live, present, absent)
+        self.assertEqual(len(d), 1)
+        self.assertIn("expected 2M", d[0])
+        self.assertIn("live 4K", d[0])
+        self.assertIn("511 more", d[0])
+        t = x86_tables()
+        t[0x4000][0] |= NX
+        live = oracle.collect_live("x86_64", x86_monitor(X86_TLB.replace("----A--U-", "X---A--U-"),
+                                                         tables=t))
+        self.assertTrue(oracle.compare_user("x86_64", live, present, absent))
+
+    def test_x86_upper_level_u_w(self):
+        # U and W cleared in the PML4 entry: info tlb still shows the leaves'
+        # own U/W; info mem shows the combination.
+        present, absent = expected()
+        t = x86_tables()
+        t[0x1000][0] = 0x2000 | P
+        mem = X86_MEM.replace(" urw", " -r-").replace(" ur-", " -r-")
+        d = oracle.compare_user("x86_64", oracle.collect_live("x86_64", x86_monitor(mem=mem, tables=t)),
+                                present, absent)
+        self.assertEqual(len(d), 2)
+        self.assertIn("live 2M pa 0x0000000100000000 r---- (the leaf entry says rw-u-", d[0])
+
+    def test_x86_upper_level_nx(self):
+        # NX in the PD entry above the r-x PT: info tlb prints only the leaf's X.
+        present, absent = expected()
+        t = x86_tables()
+        t[0x3000][3] |= NX
+        d = oracle.compare_user("x86_64", oracle.collect_live("x86_64", x86_monitor(tables=t)),
+                                present, absent)
+        self.assertEqual(d, ["user: va 0x0000000000600000 expected 4K pa 0x0000000100200000 r-xu-, "
+                             "live 4K pa 0x0000000100200000 r--u- (the leaf entry says r-xu-: "
+                             "an upper level differs)"])
+        no_nxe = oracle.collect_live("x86_64", x86_monitor(regs=X86_REGS.replace("d00", "500")))
+        self.assertTrue(no_nxe.problems)
+
+    def test_x86_sizes_from_gva2gpa(self):
+        # A P line at a 1G-aligned VA with no line at VA+2M: gva2gpa VA+2M decides.
+        tlb = "0000000040000000: 0000000400000000 X-PDA--UW\n"
+        mem = "0000000040000000-0000000080000000 0000000040000000 urw\n"
+        t = {0x1000: {0: 0x2000 | P | W | U}, 0x2000: {1: 0x400000000 | P | W | U | PS | NX}}
+        mon = x86_monitor(tlb, mem, t, {0x40200000: 0x400200000})
+        live = oracle.collect_live("x86_64", mon)
+        self.assertEqual(live.leaves[0][:3], (0x40000000, 1 << 30, 0x400000000))
+        self.assertIn("gva2gpa 0x40200000", mon.seen)
+        claimed_2m = [(0x40000000, 1 << 21, 0x400000000, frozenset("rwu"))]
+        d = oracle.compare_user("x86_64", live, claimed_2m, [])
+        self.assertEqual(len(d), 1)
+        self.assertIn("expected 2M", d[0])
+        self.assertIn("live 1G", d[0])
+        # a line at VA+2M: 2M without asking
+        t2 = {0x1000: {0: 0x2000 | P | W | U}, 0x2000: {1: 0x3000 | P | W | U},
+              0x3000: {0: 0x400000000 | P | W | U | PS | NX, 1: 0x400200000 | P | W | U | PS | NX}}
+        mon = x86_monitor(tlb + "0000000040200000: 0000000400200000 X-PDA--UW\n",
+                          mem.replace("0000000080000000 0000000040000000", "0000000040400000 0000000000400000"),
+                          t2)
+        live = oracle.collect_live("x86_64", mon)
+        self.assertEqual([l[1] for l in live.leaves], [1 << 21, 1 << 21])
+        self.assertFalse(any(c.startswith("gva2gpa") for c in mon.seen))
+        # gva2gpa and the walk from CR3 must agree with info tlb
+        with self.assertRaises(oracle.OracleError):
+            oracle.collect_live("x86_64", x86_monitor(tlb, mem, t))          # Unmapped, but PDPTE.PS
+
+    def test_x86_direct_map_gap_behind_a_2m_leaf(self):
+        # Only the first 2M leaf of a GiB is left: the old size guess took it
+        # for a 1G leaf and the gap went unseen.
+        dm = oracle.DIRECT_MAP_BASE
+        tlb = "%016x: 0000000040000000 XGPDA---W\n" % (dm + (1 << 30))
+        mem = "%016x-%016x 0000000000200000 -rw\n" % (dm + (1 << 30), dm + (1 << 30) + (1 << 21))
+        t = {0x1000: {256: 0x2000 | P | W}, 0x2000: {1: 0x3000 | P | W},
+             0x3000: {0: 0x40000000 | P | W | PS | NX | 0x100}}
+        live = oracle.collect_live("x86_64", x86_monitor(tlb, mem, t))
+        self.assertEqual(live.leaves[0][1], 1 << 21)
+        d = oracle.check_direct_map(live.ranges, [(1 << 30, 1 << 30)])
+        self.assertEqual(d, ["direct map: va 0xffff800040200000..0xffff800080000000 not mapped"])
+
+    def test_x86_info_mem_parse(self):
+        # the last range's printed end wraps (QEMU does not canonicalise 1 << 48)
+        mem = oracle.parse_info_mem_x86("ffffffff80200000-0001000000000000 0000000000010000 -r-\n")
+        self.assertEqual(mem, [(0xffff80200000, 0x10000, False, False)])
 
     def test_direct_map_gap_and_pa(self):
         dm = oracle.DIRECT_MAP_BASE
@@ -102,12 +303,22 @@ class Logic(unittest.TestCase):
         present, _a = oracle.expected_user_view(leaves, 1 << 32, [(0x40000000, 0x80000000)])
         self.assertEqual(present[0][2], 0x400000000)
 
-    def test_x86_sizes(self):
-        rows = oracle.parse_info_tlb_x86("ffff800000000000: 0000000000000000 XG-DA---W\n"
-                                         "ffff800000200000: 0000000000200000 XGPDA---W\n"
-                                         "ffff800040000000: 0000000040000000 XGPDA---W\n")
-        sizes = [r[1] for r in oracle.x86_line_sizes(rows)]
-        self.assertEqual(sizes, [4096, 1 << 21, 1 << 30])
+    def test_perturb(self):
+        present, _absent = expected()
+        p = oracle.perturb_expected(present, ["perm:0x400000:w", "pa:0x600000:-0x1000",
+                                              "size:0x600000:2M"])
+        self.assertEqual(p[0][3], frozenset("ru"))
+        self.assertEqual(p[1][:3], (0x600000, 1 << 21, 0x1001ff000))
+        with self.assertRaises(oracle.OracleError):
+            oracle.perturb_expected(present, ["perm:0x401000:w"])        # no leaf starts there
+
+    def test_live_edit_spec(self):
+        self.assertEqual(oracle.parse_live_edit("pd:0xffff800040200000:-p*511"),
+                         (21, 0xffff800040200000, [(False, 1)], 511))
+        self.assertEqual(oracle.parse_live_edit("pml4:0x400000:-u,-w,+nx")[2],
+                         [(False, 4), (False, 2), (True, 1 << 63)])
+        with self.assertRaises(oracle.OracleError):
+            oracle.parse_live_edit("pd:0x400000:-x")
 
 
 if __name__ == "__main__":
