@@ -158,7 +158,7 @@ retry:
 static void lock_subtree(struct cursor *c, const pte_t *tbl, const struct frame_slot *s,
 			 unsigned level, uint64_t base, uint64_t lo, uint64_t hi, bool lock)
 {
-	const struct pte_format *f = &c->arch->fmt;
+	const struct pte_format fmt = c->arch->fmt, *f = &fmt; /* kept in registers */
 	uint64_t size = mm_level_size(level);
 	/* A node with no child nodes (all of level 1, most of huge leaves): nothing below. */
 	if (level == 1 || s->nr_tables == 0)
@@ -227,6 +227,10 @@ void cursor_flush(struct cursor *c)
 	const struct mm_tlb_ops *tlb = c->arch->tlb;
 	/* Deferred counts first: a block they bring to zero is released below. */
 	cursor_settle_refs(c);
+	if (c->nodes_delta) {
+		atomic_fetch_add(&c->pt->nr_nodes, (uint64_t)c->nodes_delta);
+		c->nodes_delta = 0;
+	}
 	/* The paging-structure caches may hold a removed table: flush all. */
 	if (c->flush_tables)
 		tlb->flush_all(tlb->ctx);
@@ -363,7 +367,7 @@ void cursor_retire_node(struct cursor *c, paddr_t pa, unsigned level)
 	struct frame_slot *s = node_slot(c, pa);
 	/* Detached before it can be freed: racing walkers see it and retry. */
 	frame_release_push_node(c->pt->ft, &c->release, s);
-	atomic_fetch_sub(&c->pt->nr_nodes, 1);
+	c->nodes_delta--;
 	c->flush_tables = true;
 	/* Cut the cached path above a retired node. */
 	if (c->level <= level && c->node[level] == pa)

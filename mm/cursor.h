@@ -74,6 +74,8 @@ struct cursor {
 	uint32_t release;
 	/* Nodes allocated up front for the operation in progress. */
 	uint32_t reserve;
+	/* Nodes added to (+) and cut from (-) the tree, not yet in pt->nr_nodes. */
+	int64_t nodes_delta;
 	/* Last data block looked up (slot index): runs of calls skip the search. */
 	uint32_t block_hint;
 	/*

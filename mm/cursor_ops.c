@@ -204,7 +204,7 @@ static void take_node(struct cursor *c, unsigned level, uint64_t base, struct wa
 	c->reserve = s->next;
 	s->level = (uint8_t)level;
 	atomic_store_explicit(&s->lock, 1, memory_order_relaxed); /* born locked */
-	atomic_fetch_add(&c->pt->nr_nodes, 1);
+	c->nodes_delta++;
 	out->slot = s;
 	out->pa = frame_slot_pa(ft, s);
 	out->tbl = frame_to_virt(ft, out->pa);
@@ -236,9 +236,11 @@ static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp
 	/* The children keep the parent's software tag (untracked stays untracked). */
 	pte_t tmpl = op->a->leaf_template(op->a, prop, n->level - 1) | (e & op->f->untracked);
 
+	const struct pte_format fmt = *op->f; /* not aliased by the stores */
 	take_node(op->c, n->level - 1, sp->start, child);
+	pte_t *ctbl = child->tbl;
 	for (unsigned j = 0; j < MM_PTES_PER_NODE; j++)
-		child->tbl[j] = pte_make(op->f, tmpl, pa + j * step);
+		ctbl[j] = pte_make(&fmt, tmpl, pa + j * step);
 	child->slot->nr_children = MM_PTES_PER_NODE;
 	if (!leaf_untracked(op, e) && frame_is_ram(op->ft, pa))
 		frame_split_leaf(op->ft, pa, mm_level_size(n->level), &op->c->block_hint);
@@ -255,7 +257,8 @@ static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp
  */
 static unsigned remove_leaf_run(struct op *op, const struct walk_node *n, unsigned i, unsigned cnt)
 {
-	const struct pte_format *f = op->f;
+	/* A copy the entry stores cannot alias: its fields stay in registers. */
+	const struct pte_format fmt = *op->f, *f = &fmt;
 	unsigned level = n->level, k, removed = 0;
 	uint64_t size = mm_level_size(level);
 	pte_t *tbl = n->tbl;
@@ -448,8 +451,10 @@ static void fill_leaves(struct op *op, struct walk_node *n, unsigned i, unsigned
 	uint64_t size = mm_level_size(n->level);
 	paddr_t pa = op->pa0 + (t - op->va0);
 	pte_t tmpl = leaf_tmpl(op, n->level);
+	const struct pte_format fmt = *op->f; /* not aliased by the stores */
+	pte_t *tbl = n->tbl;
 	for (unsigned k = 0; k < cnt; k++)
-		n->tbl[i + k] = pte_make(op->f, tmpl, pa + k * size);
+		tbl[i + k] = pte_make(&fmt, tmpl, pa + k * size);
 	n->slot->nr_children += cnt;
 	if (op->flags & (MM_MAP_MMIO | MM_MAP_UNTRACKED))
 		return; /* no references */

@@ -880,9 +880,9 @@ int frame_node_alloc(struct frame_table *ft, unsigned zone, unsigned level, padd
 	return MM_OK;
 }
 
-void frame_node_free(struct frame_table *ft, paddr_t pa)
+/* Free the node `s` (in no tree, nothing can reach it).  Lock held. */
+static void node_free_locked(struct frame_table *ft, struct frame_slot *s)
 {
-	struct frame_slot *s = frame_slot_of(ft, pa);
 	/*
 	 * nr_children counts the present entries and absent entries are 0,
 	 * so a node with none is all zero: keep that known (a zero block).
@@ -890,24 +890,39 @@ void frame_node_free(struct frame_table *ft, paddr_t pa)
 	bool empty = s->nr_children == 0;
 	bump_gen(s);
 	atomic_store_explicit(&s->refcount, 0, memory_order_relaxed);
-	mm_spin_lock(&ft->lock);
 	free_block_as_locked(ft, s, empty); /* also clears the lock and the flags */
+}
+
+void frame_node_free(struct frame_table *ft, paddr_t pa)
+{
+	mm_spin_lock(&ft->lock);
+	node_free_locked(ft, frame_slot_of(ft, pa));
 	mm_spin_unlock(&ft->lock);
 }
 
+/* Entries freed per hold of the allocator lock by frame_release_all. */
+#define RELEASE_BATCH 32
+
 void frame_release_all(struct frame_table *ft, uint32_t *release)
 {
+	/*
+	 * One lock hold per batch, not per entry (a big unmap releases
+	 * thousands of nodes); batches keep the hold time bounded.
+	 */
 	while (*release != FRAME_NIL) {
-		struct frame_slot *s = &ft->slots[*release];
-		*release = s->next;
-		if (s->usage == FRAME_PT_NODE) {
-			frame_node_free(ft, frame_slot_pa(ft, s)); /* clears the flags */
-			continue;
-		}
-		atomic_fetch_and_explicit(&s->flags, (uint8_t)~FRAME_F_PENDING, memory_order_relaxed);
-		/* A data block mapped again since it reached zero stays. */
 		mm_spin_lock(&ft->lock);
-		free_if_unreferenced_locked(ft, s);
+		for (unsigned n = 0; n < RELEASE_BATCH && *release != FRAME_NIL; n++) {
+			struct frame_slot *s = &ft->slots[*release];
+			*release = s->next;
+			if (s->usage == FRAME_PT_NODE) {
+				node_free_locked(ft, s); /* clears the flags */
+				continue;
+			}
+			atomic_fetch_and_explicit(&s->flags, (uint8_t)~FRAME_F_PENDING,
+						  memory_order_relaxed);
+			/* A data block mapped again since it reached zero stays. */
+			free_if_unreferenced_locked(ft, s);
+		}
 		mm_spin_unlock(&ft->lock);
 	}
 }

@@ -39,7 +39,11 @@ struct page_table {
 	paddr_t root;
 	/* User table: the kernel table whose upper half it shares, or NULL. */
 	const struct page_table *kernel;
-	/* Nodes this table owns, root included (not shared kernel nodes). */
+	/*
+	 * Nodes this table owns, root included (not shared kernel nodes);
+	 * exact while no cursor is open on it (a cursor adds its changes at
+	 * each flush, not one atomic update per node).
+	 */
 	_Atomic uint64_t nr_nodes;
 	/* Lockless walks that met a node detached or reused under them and retried. */
 	_Atomic uint64_t walk_retries;
