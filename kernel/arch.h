@@ -120,9 +120,36 @@ struct fault_info {
 
 bool arch_probe(enum probe_kind kind, vaddr_t va, uint64_t *value, struct fault_info *f);
 
+/* Why an expected page fault happens, as far as the hardware tells. */
+enum fault_reason {
+	FAULT_NOT_PRESENT = 0, /* no valid leaf: absent, unmapped, or no-access */
+	FAULT_PROTECTION = 1,  /* a valid leaf refuses the access (W, X, SMAP/SUM, SMEP) */
+};
+
+/*
+ * The exact raw cause (fault_info.cause) a probe of `kind` from the kernel
+ * must report when it faults for `reason`.  x86: the whole page-fault error
+ * code (P from the reason, W, I/D when EFER.NXE or CR4.SMEP is on, U/S and
+ * every other bit 0).  RISC-V: scause 13 / 15 / 12 for load / store /
+ * fetch (Sv48 does not tell the reasons apart).
+ */
+uint64_t arch_fault_cause(enum probe_kind kind, enum fault_reason reason);
+
+/*
+ * The PC (fault_info.pc) a faulting probe of `kind` at `va` must report:
+ * the probe helper's load or store instruction, or `va` itself for a fetch.
+ */
+uintptr_t arch_probe_fault_pc(enum probe_kind kind, vaddr_t va);
+
 /* Bytes of a "return to caller" instruction, for exec probes. */
 extern const uint8_t arch_ret_insn[];
 extern const unsigned arch_ret_insn_len;
+
+/*
+ * True if kernel instruction fetches from user pages fault whatever
+ * arch_user_access() allows (RISC-V: always; x86: with SMEP).
+ */
+bool arch_user_exec_refused(void);
 
 /* Let the kernel touch user pages (RISC-V SUM, x86 SMAP via stac/clac). */
 void arch_user_access(bool allow);

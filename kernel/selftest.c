@@ -4,8 +4,16 @@
  * Every mapping change goes through the cursor (kmm_* helpers) and is
  * followed by the checker; every claim about a mapping is then verified by
  * the hardware through arch_probe(): a load, a store or a call at a VA,
- * which either completes (with the value read) or faults with a kind and an
- * address that must be exactly the expected ones.
+ * which either completes (with the value read) or faults with a kind, an
+ * address, a PC (the probe's own instruction) and a raw cause (the whole
+ * x86 error code, or scause) that must be exactly the expected ones.
+ *
+ * A stale TLB entry is only visible until something evicts it, and the
+ * checker reads megabytes: every probe that looks for a stale entry runs
+ * right after the one cursor operation that should have flushed it, and
+ * the checker after the probes.  The self-test counts the mm's flush calls
+ * (a wrapper around the arch's TLB ops) so each TLB step also proves which
+ * flush it exercised.
  *
  * Test VAs live in a kernel-half window of their own (TEST_BASE) and in a
  * user table created for the SUM/SMAP step.  Frames come from the kernel
@@ -26,10 +34,15 @@
 #define T_NOEXEC (TEST_BASE + 0x0011000)
 #define T_STALE (TEST_BASE + 0x0020000)
 #define T_NOACC (TEST_BASE + 0x0030000)
+#define T_FLUSH (TEST_BASE + 0x1000000)     /* 2 MiB aligned; one 2 MiB slot per case */
 #define T_HUGE2M (TEST_BASE + 0x40000000ull)  /* 1 GiB aligned */
 #define T_HUGE1G (TEST_BASE + 0x80000000ull)  /* 1 GiB aligned */
 #define T_FAR (TEST_BASE + 0x4000000000ull)   /* nothing mapped in its 512 GiB */
 #define T_USER 0x400000ull                     /* user VA in the user table */
+#define T_USER_EXEC (T_USER + 0x2000)          /* the same frame r-x, a `ret` at: */
+#define USER_RET_OFFSET 0x800
+
+#define ARRAY_LEN(a) ((unsigned)(sizeof(a) / sizeof((a)[0])))
 
 #define SZ_4K 0x1000ull
 #define SZ_2M 0x200000ull
@@ -37,6 +50,9 @@
 
 static bool failed_any;
 static const char *current_step;
+
+/* The image's .bss bounds (both linker scripts define them). */
+extern char __bss_start[], __bss_end[];
 
 /* Record a failure of the current step with a message. */
 __attribute__((format(printf, 1, 2))) static bool fail(const char *fmt, ...)
@@ -151,18 +167,99 @@ static bool exec_ok(vaddr_t va)
 	return access_ok(PROBE_EXEC, va, 0, 0);
 }
 
-/* The access must fault, as that kind of access, at exactly va. */
-static bool faults(enum probe_kind kind, vaddr_t va)
+static const char *const reason_name[] = { "not-present", "protection" };
+
+/*
+ * The access must fault, as that kind of access, at exactly va, from the
+ * probe's own instruction, with exactly the raw cause the arch gives for
+ * `why`.  A store writes `value` (should it complete).
+ */
+static bool faults_storing(enum probe_kind kind, vaddr_t va, uint64_t value,
+			   enum fault_reason why)
 {
 	struct fault_info f;
-	uint64_t value = 0x5a5a5a5a5a5a5a5aull;
+	uint64_t cause = arch_fault_cause(kind, why);
+	uintptr_t pc = arch_probe_fault_pc(kind, va);
 
 	if (!arch_probe(kind, va, &value, &f))
-		return fail("%s 0x%llx did not fault", kind_name[kind], (unsigned long long)va);
-	if (f.kind != kind || f.addr != va)
-		return fail("%s 0x%llx faulted as %s at 0x%llx (cause 0x%llx)", kind_name[kind],
-			    (unsigned long long)va, kind_name[f.kind], (unsigned long long)f.addr,
-			    (unsigned long long)f.cause);
+		return fail("%s 0x%llx did not fault (%s expected)", kind_name[kind],
+			    (unsigned long long)va, reason_name[why]);
+	if (f.kind != kind || f.addr != va || f.pc != pc || f.cause != cause)
+		return fail("%s 0x%llx faulted as %s at 0x%llx, pc 0x%llx, cause 0x%llx; expected "
+			    "pc 0x%llx, cause 0x%llx (%s)",
+			    kind_name[kind], (unsigned long long)va, kind_name[f.kind],
+			    (unsigned long long)f.addr, (unsigned long long)f.pc,
+			    (unsigned long long)f.cause, (unsigned long long)pc,
+			    (unsigned long long)cause, reason_name[why]);
+	return true;
+}
+
+/* As faults_storing, a store writing a pattern. */
+static bool faults(enum probe_kind kind, vaddr_t va, enum fault_reason why)
+{
+	return faults_storing(kind, va, 0x5a5a5a5a5a5a5a5aull, why);
+}
+
+/* ---- TLB flush accounting ---- */
+
+/* The arch's TLB ops, and how often the mm called each since the last reset. */
+static const struct mm_tlb_ops *tlb_arch;
+struct tlb_calls {
+	unsigned page, range, all;
+};
+static struct tlb_calls tlb_calls;
+
+/* Count, then forward to the arch (the wrappers of tlb_counting below). */
+static void counting_flush_page(void *ctx, vaddr_t va)
+{
+	(void)ctx;
+	tlb_calls.page++;
+	tlb_arch->flush_page(tlb_arch->ctx, va);
+}
+
+static void counting_flush_range(void *ctx, vaddr_t va, uint64_t len)
+{
+	(void)ctx;
+	tlb_calls.range++;
+	tlb_arch->flush_range(tlb_arch->ctx, va, len);
+}
+
+static void counting_flush_all(void *ctx)
+{
+	(void)ctx;
+	tlb_calls.all++;
+	tlb_arch->flush_all(tlb_arch->ctx);
+}
+
+static void counting_activate(void *ctx, paddr_t root)
+{
+	(void)ctx;
+	tlb_arch->activate(tlb_arch->ctx, root);
+}
+
+static const struct mm_tlb_ops tlb_counting = {
+	.flush_page = counting_flush_page,
+	.flush_range = counting_flush_range,
+	.flush_all = counting_flush_all,
+	.activate = counting_activate,
+	.ctx = 0,
+};
+
+enum tlb_flush {
+	FLUSH_RANGE, /* exactly one flush_range, nothing else */
+	FLUSH_ALL,   /* only flush_all (once or more: the close may reclaim again) */
+};
+
+/* `calls` (counted over one cursor operation) must be the `want` flush alone. */
+static bool flushed_by(struct tlb_calls calls, enum tlb_flush want)
+{
+	bool ok = want == FLUSH_RANGE
+			  ? calls.page == 0 && calls.range == 1 && calls.all == 0
+			  : calls.page == 0 && calls.range == 0 && calls.all >= 1;
+	if (!ok)
+		return fail("the mm flushed page %u, range %u, all %u times; expected only %s",
+			    calls.page, calls.range, calls.all,
+			    want == FLUSH_RANGE ? "one flush_range" : "flush_all");
 	return true;
 }
 
@@ -212,7 +309,8 @@ static bool step_alias(void)
 			ok = fail("direct map of 0x%llx does not see the store", (unsigned long long)f);
 		dm64(f)[2] = 0x5555666677778888ull;
 		ok = ok && read_ok(T_ALIAS + 16, 0x5555666677778888ull) &&
-		     faults(PROBE_WRITE, T_RO + 16) && read_ok(T_RO + 16, 0x5555666677778888ull);
+		     faults(PROBE_WRITE, T_RO + 16, FAULT_PROTECTION) &&
+		     read_ok(T_RO + 16, 0x5555666677778888ull);
 	}
 	ok = t_unmap(&kmm.kpt, T_ALIAS, SZ_4K) && ok;
 	ok = t_unmap(&kmm.kpt, T_RO, SZ_4K) && ok;
@@ -225,8 +323,9 @@ static bool step_unmapped(void)
 {
 	paddr_t f = alloc_frames(KZONE_KERNEL, 0);
 	bool ok = f && t_map(&kmm.kpt, T_ALIAS, SZ_4K, f, kprop(MM_PROP_R | MM_PROP_W), 0) &&
-		  read_ok(T_ALIAS, dm64(f)[0]) && faults(PROBE_READ, T_HOLE) &&
-		  faults(PROBE_WRITE, T_HOLE + 8) && faults(PROBE_READ, T_FAR);
+		  read_ok(T_ALIAS, dm64(f)[0]) && faults(PROBE_READ, T_HOLE, FAULT_NOT_PRESENT) &&
+		  faults(PROBE_WRITE, T_HOLE + 8, FAULT_NOT_PRESENT) &&
+		  faults(PROBE_READ, T_FAR, FAULT_NOT_PRESENT);
 	ok = t_unmap(&kmm.kpt, T_ALIAS, SZ_4K) && ok;
 	put_frames(f);
 	return ok;
@@ -236,7 +335,6 @@ static bool step_unmapped(void)
 static bool step_noexec(void)
 {
 	paddr_t f = alloc_frames(KZONE_KERNEL, 0);
-	struct mm_mapping m;
 	bool ok = f != 0;
 
 	if (ok) {
@@ -246,20 +344,89 @@ static bool step_noexec(void)
 		     t_map(&kmm.kpt, T_NOEXEC, SZ_4K, f, kprop(MM_PROP_R | MM_PROP_W), 0) &&
 		     exec_ok(T_EXEC);
 	}
-	if (ok) {
-		/* The hardware must do what the view says (no NX on the CPU: x is implied). */
-		ok = kmm_query(&kmm.kpt, T_NOEXEC, &m) == MM_OK;
-		bool x = ok && (m.prop.flags & MM_PROP_X);
-		ok = ok && (x ? exec_ok(T_NOEXEC) : faults(PROBE_EXEC, T_NOEXEC));
-		ok = ok && t_protect(&kmm.kpt, T_EXEC, SZ_4K, kprop(MM_PROP_R)) &&
-		     (x ? exec_ok(T_EXEC) : faults(PROBE_EXEC, T_EXEC));
-	}
+	/* Non-executable is always expressible here: without NX the x86 encoder
+	 * refuses r-- and rw- (MM_ENOTSUP), and mm_boot could not map the image. */
+	ok = ok && faults(PROBE_EXEC, T_NOEXEC, FAULT_PROTECTION) &&
+	     t_protect(&kmm.kpt, T_EXEC, SZ_4K, kprop(MM_PROP_R)) &&
+	     faults(PROBE_EXEC, T_EXEC, FAULT_PROTECTION);
 	ok = t_unmap(&kmm.kpt, T_EXEC, 2 * SZ_4K) && ok;
 	put_frames(f);
 	return ok;
 }
 
-/* A user table shares the kernel half; its user pages need SUM / stac. */
+/* Targets of the image W^X probes: one in .data, one in .bss, one in .rodata. */
+static uint8_t ret_in_data[16] __attribute__((aligned(16))) = { 0xff };
+static uint8_t ret_in_bss[16] __attribute__((aligned(16)));
+static const uint64_t rodata_word = 0x0123456789abcdefull;
+
+/* va must lie in [lo, lo+size) (so the probe tests the section it names). */
+static bool inside(const char *what, vaddr_t va, vaddr_t lo, uint64_t size)
+{
+	if (va < lo || va - lo >= size)
+		return fail("%s 0x%llx is not in [0x%llx, 0x%llx)", what, (unsigned long long)va,
+			    (unsigned long long)lo, (unsigned long long)(lo + size));
+	return true;
+}
+
+/*
+ * The kernel image is W^X on the MMU: stores to text and rodata fault
+ * (each store writes back the word already there, so a broken mapping
+ * fails the step without corrupting the image), and fetches from rodata,
+ * data and bss fault (each holds a `ret`, so a broken mapping returns).
+ */
+static bool step_image_wx(void)
+{
+	const struct boot_info *bi = arch_boot_info();
+	vaddr_t text_word = (vaddr_t)(uintptr_t)selftest_run & ~7ull;
+	vaddr_t ro_word = (vaddr_t)(uintptr_t)&rodata_word;
+	vaddr_t ro_ret = (vaddr_t)(uintptr_t)arch_ret_insn;
+	vaddr_t data_ret = (vaddr_t)(uintptr_t)ret_in_data;
+	vaddr_t bss_ret = (vaddr_t)(uintptr_t)ret_in_bss;
+	vaddr_t bss = (vaddr_t)(uintptr_t)__bss_start;
+	uint64_t bss_size = (uint64_t)(__bss_end - __bss_start);
+
+	memcpy(ret_in_data, arch_ret_insn, arch_ret_insn_len);
+	memcpy(ret_in_bss, arch_ret_insn, arch_ret_insn_len);
+	arch_sync_icache();
+	return inside("text word", text_word, bi->text.va, bi->text.size) &&
+	       inside("rodata word", ro_word, bi->rodata.va, bi->rodata.size) &&
+	       inside("rodata ret", ro_ret, bi->rodata.va, bi->rodata.size) &&
+	       inside("data ret", data_ret, bi->data.va, bss - bi->data.va) &&
+	       inside("bss ret", bss_ret, bss, bss_size) &&
+	       faults_storing(PROBE_WRITE, text_word, *(volatile const uint64_t *)text_word,
+			      FAULT_PROTECTION) &&
+	       faults_storing(PROBE_WRITE, ro_word, rodata_word, FAULT_PROTECTION) &&
+	       read_ok(ro_word, 0x0123456789abcdefull) &&
+	       faults(PROBE_EXEC, ro_ret, FAULT_PROTECTION) &&
+	       faults(PROBE_EXEC, data_ret, FAULT_PROTECTION) &&
+	       faults(PROBE_EXEC, bss_ret, FAULT_PROTECTION);
+}
+
+/*
+ * The kernel fetching from a user page (a `ret` at va) faults as a
+ * protection fault whether user access is open or not (RISC-V always,
+ * SUM only covers loads and stores; x86 with SMEP, whatever EFLAGS.AC);
+ * without SMEP the fetch runs, and the step says so.
+ */
+static bool user_exec_refused(vaddr_t va)
+{
+	bool ok;
+
+	if (!arch_user_exec_refused()) {
+		kprintf("  no SMEP: kernel fetches from user pages are allowed here (one must run)\n");
+		return exec_ok(va);
+	}
+	ok = faults(PROBE_EXEC, va, FAULT_PROTECTION);
+	arch_user_access(true);
+	ok = ok && faults(PROBE_EXEC, va, FAULT_PROTECTION);
+	arch_user_access(false);
+	return ok;
+}
+
+/*
+ * A user table shares the kernel half; its user pages need SUM / stac for
+ * loads and stores, and are never executable by the kernel (SMEP).
+ */
 static bool step_user(void)
 {
 	struct page_table upt;
@@ -276,12 +443,17 @@ static bool step_user(void)
 	}
 	kmm.user = &upt;
 	dm64(f)[0] = tag(f);
+	memcpy((char *)phys_to_virt(f) + USER_RET_OFFSET, arch_ret_insn, arch_ret_insn_len);
+	arch_sync_icache();
 	page_table_activate(&upt);
 	ok = t_map(&upt, T_USER, SZ_4K, f, uprop(MM_PROP_R | MM_PROP_W), 0) &&
+	     t_map(&upt, T_USER_EXEC, SZ_4K, f, uprop(MM_PROP_R | MM_PROP_X), 0) &&
 	     t_map(&kmm.kpt, T_ALIAS, SZ_4K, f, kprop(MM_PROP_R), 0) &&
-	     read_ok(T_ALIAS, tag(f)); /* the kernel half is live in the user table */
+	     read_ok(T_ALIAS, tag(f)) && /* the kernel half is live in the user table */
+	     user_exec_refused(T_USER_EXEC + USER_RET_OFFSET);
 	if (ok && arch_user_access_enforced())
-		ok = faults(PROBE_READ, T_USER) && faults(PROBE_WRITE, T_USER + 8);
+		ok = faults(PROBE_READ, T_USER, FAULT_PROTECTION) &&
+		     faults(PROBE_WRITE, T_USER + 8, FAULT_PROTECTION);
 	else if (ok)
 		kprintf("  skipped: kernel access to user pages is not refused here (no SMAP)\n");
 	if (ok) {
@@ -291,6 +463,7 @@ static bool step_user(void)
 		ok = ok && read_ok(T_ALIAS + 8, 0xabcdull);
 	}
 	ok = t_unmap(&upt, T_USER, SZ_4K) && ok;
+	ok = t_unmap(&upt, T_USER_EXEC, SZ_4K) && ok;
 	ok = t_unmap(&kmm.kpt, T_ALIAS, SZ_4K) && ok;
 	page_table_activate(&kmm.kpt);
 	page_table_destroy(&upt);
@@ -318,19 +491,119 @@ static bool step_stale(void)
 		ok = t_map(&kmm.kpt, T_STALE + SZ_4K, SZ_4K, a, kprop(MM_PROP_R), 0) &&
 		     t_map(&kmm.kpt, T_STALE, SZ_4K, a, rw, 0) && read_ok(T_STALE, tag(a)) &&
 		     done(kmm_unmap(&kmm.kpt, T_STALE, SZ_4K), "unmap", T_STALE) &&
-		     faults(PROBE_READ, T_STALE) && checked(MM_OK, "unmap", T_STALE) &&
+		     faults(PROBE_READ, T_STALE, FAULT_NOT_PRESENT) &&
+		     checked(MM_OK, "unmap", T_STALE) &&
 		     t_map(&kmm.kpt, T_STALE, SZ_4K, a, rw, 0) && read_ok(T_STALE, tag(a)) &&
 		     done(kmm_map(&kmm.kpt, T_STALE, SZ_4K, b, rw, MM_MAP_REPLACE), "map", T_STALE) &&
 		     read_ok(T_STALE, tag(b)) && checked(MM_OK, "map replace", T_STALE) &&
 		     write_ok(T_STALE + 8, 1) &&
 		     done(kmm_protect(&kmm.kpt, T_STALE, SZ_4K, kprop(MM_PROP_R)), "protect",
 			  T_STALE) &&
-		     faults(PROBE_WRITE, T_STALE + 8) && checked(MM_OK, "protect", T_STALE);
+		     faults(PROBE_WRITE, T_STALE + 8, FAULT_PROTECTION) &&
+		     checked(MM_OK, "protect", T_STALE);
 	}
 	ok = t_unmap(&kmm.kpt, T_STALE, 2 * SZ_4K) && ok;
 	put_frames(a);
 	put_frames(b);
 	return ok;
+}
+
+/*
+ * Map `pages` consecutive frames from `pa` at va (4 KiB leaves of `p`, in
+ * a leaf table of their own) and read each, so the TLB holds them all.
+ * Then ONE cursor_unmap: with `frees_table`, of the leaf table's whole
+ * 2 MiB, so the mm detaches the node and flushes with flush_all alone;
+ * otherwise of just those pages while an anchor page after them keeps the
+ * table, so the mm issues one flush_range.  Every page must then fault as
+ * not present -- probed before anything else runs -- then the flush calls
+ * are compared, then the checker.
+ */
+static bool unmap_drops_every_page(vaddr_t va, paddr_t pa, unsigned pages, struct mm_prop p,
+				   bool frees_table)
+{
+	uint64_t len = (uint64_t)pages * SZ_4K;
+	struct tlb_calls calls;
+	bool ok = t_map(&kmm.kpt, va, len, pa, p, 0) &&
+		  (frees_table || t_map(&kmm.kpt, va + len, SZ_4K, pa, p, 0));
+
+	for (uint64_t off = 0; ok && off < len; off += SZ_4K)
+		ok = read_ok(va + off, tag(pa + off));
+	if (ok) {
+		tlb_calls = (struct tlb_calls){ 0, 0, 0 };
+		ok = done(kmm_unmap(&kmm.kpt, va, frees_table ? SZ_2M : len), "unmap", va);
+		calls = tlb_calls;
+		for (uint64_t off = 0; ok && off < len; off += SZ_4K)
+			if (!faults(PROBE_READ, va + off, FAULT_NOT_PRESENT))
+				ok = fail("(page %llu after one unmap of %u pages at 0x%llx, %s)",
+					  (unsigned long long)(off / SZ_4K), pages,
+					  (unsigned long long)va,
+					  frees_table ? "leaf table freed" : "range");
+		ok = ok && flushed_by(calls, frees_table ? FLUSH_ALL : FLUSH_RANGE) &&
+		     checked(MM_OK, "unmap", va);
+	}
+	return t_unmap(&kmm.kpt, va, SZ_2M) && ok; /* the anchor, or what a failure left */
+}
+
+/* One multi-page unmap of the TLB steps (see unmap_drops_every_page). */
+struct flush_case {
+	unsigned pages;
+	bool frees_table;
+};
+
+#define FLUSH_BLOCK_ORDER 7 /* 128 frames: room for the largest case */
+
+/*
+ * Run `n` cases with leaves of property `p`, each in its own 2 MiB slot
+ * from T_FLUSH, over one block of tagged frames.
+ */
+static bool unmap_cases(const struct flush_case *cases, unsigned n, struct mm_prop p)
+{
+	paddr_t b = alloc_frames(KZONE_KERNEL, FLUSH_BLOCK_ORDER);
+	bool ok = b != 0;
+
+	for (uint64_t off = 0; ok && off < (SZ_4K << FLUSH_BLOCK_ORDER); off += SZ_4K)
+		dm64(b + off)[0] = tag(b + off);
+	for (unsigned i = 0; b && i < n; i++) /* every case, so a report names all that fail */
+		ok = unmap_drops_every_page(T_FLUSH + i * SZ_2M, b, cases[i].pages, p,
+					    cases[i].frees_table) &&
+		     ok;
+	put_frames(b);
+	return ok;
+}
+
+/*
+ * Range unmaps drop every page they cover: 8 pages (both arches flush
+ * them one by one) and 96 (past their 64-page limit: a full flush).
+ * Non-global pages.
+ */
+static const struct flush_case range_cases[] = { { 8, false }, { 96, false } };
+
+static bool step_flush_range(void)
+{
+	return unmap_cases(range_cases, ARRAY_LEN(range_cases),
+			   mm_prop_make(MM_PROP_R | MM_PROP_W, MM_CACHE_WB));
+}
+
+/* An unmap that frees a leaf table: the mm's flush_all alone drops the pages.  Non-global. */
+static const struct flush_case table_cases[] = { { 8, true } };
+
+static bool step_flush_table(void)
+{
+	return unmap_cases(table_cases, ARRAY_LEN(table_cases),
+			   mm_prop_make(MM_PROP_R | MM_PROP_W, MM_CACHE_WB));
+}
+
+/*
+ * The same with global kernel pages: the range flush and flush_all must
+ * drop global entries too (x86: invlpg does; a CR3 reload would not, so
+ * flush_all toggles CR4.PGE -- QEMU's TCG drops global entries on any CR3
+ * write, so only a CPU that keeps them tells the two apart).
+ */
+static const struct flush_case global_cases[] = { { 8, false }, { 96, false }, { 8, true } };
+
+static bool step_flush_global(void)
+{
+	return unmap_cases(global_cases, ARRAY_LEN(global_cases), kprop(MM_PROP_R | MM_PROP_W));
 }
 
 /* A no-access mapping is a mapping to the mm and absent to the hardware. */
@@ -342,12 +615,13 @@ static bool step_noaccess(void)
 	if (ok) {
 		dm64(f)[0] = tag(f);
 		ok = t_map(&kmm.kpt, T_NOACC, SZ_4K, f, mm_prop_make(0, MM_CACHE_WB), 0) &&
-		     expect_leaf(&kmm.kpt, T_NOACC, SZ_4K, f) && faults(PROBE_READ, T_NOACC) &&
-		     faults(PROBE_WRITE, T_NOACC) &&
+		     expect_leaf(&kmm.kpt, T_NOACC, SZ_4K, f) &&
+		     faults(PROBE_READ, T_NOACC, FAULT_NOT_PRESENT) &&
+		     faults(PROBE_WRITE, T_NOACC, FAULT_NOT_PRESENT) &&
 		     t_protect(&kmm.kpt, T_NOACC, SZ_4K, kprop(MM_PROP_R)) &&
 		     read_ok(T_NOACC, tag(f)) &&
 		     t_protect(&kmm.kpt, T_NOACC, SZ_4K, mm_prop_make(0, MM_CACHE_WB)) &&
-		     faults(PROBE_READ, T_NOACC);
+		     faults(PROBE_READ, T_NOACC, FAULT_NOT_PRESENT);
 	}
 	ok = t_unmap(&kmm.kpt, T_NOACC, SZ_4K) && ok;
 	put_frames(f);
@@ -358,7 +632,8 @@ static bool step_noaccess(void)
  * One huge leaf of `size` (a whole block at `pa`), split at both ends by
  * unmapping its first and last 4 KiB: the leaves at each level step the
  * PA by their own size, every page in between still reads its own tag,
- * the removed ends fault.  Then protect one page in the middle.
+ * the removed ends fault.  Then protect one page in the middle.  Each
+ * unmap and the protect are probed before the checker runs.
  */
 static bool huge_leaf_split(vaddr_t va, paddr_t pa, uint64_t size)
 {
@@ -372,13 +647,16 @@ static bool huge_leaf_split(vaddr_t va, paddr_t pa, uint64_t size)
 		dm64(pa + off)[0] = tag(pa + off);
 		dm64(pa + size - child + off)[0] = tag(pa + size - child + off);
 	}
+	vaddr_t last = va + size - SZ_4K;
 	ok = t_map(&kmm.kpt, va, size, pa, kprop(MM_PROP_R | MM_PROP_W), MM_MAP_HUGE) &&
 	     expect_leaf(&kmm.kpt, va + SZ_4K, size, pa + SZ_4K) && read_ok(va, tag(pa)) &&
-	     read_ok(va + size - SZ_4K, tag(pa + size - SZ_4K)) &&
-	     t_unmap(&kmm.kpt, va, SZ_4K) && t_unmap(&kmm.kpt, va + size - SZ_4K, SZ_4K) &&
+	     done(kmm_unmap(&kmm.kpt, va, SZ_4K), "unmap", va) &&
+	     faults(PROBE_READ, va, FAULT_NOT_PRESENT) && read_ok(last, tag(pa + size - SZ_4K)) &&
+	     done(kmm_unmap(&kmm.kpt, last, SZ_4K), "unmap", last) &&
+	     faults(PROBE_READ, last, FAULT_NOT_PRESENT) &&
+	     checked(MM_OK, "unmap of both ends", va) &&
 	     expect_leaf(&kmm.kpt, va + SZ_4K, SZ_4K, pa + SZ_4K) &&
-	     expect_leaf(&kmm.kpt, va + size - 2 * SZ_4K, SZ_4K, pa + size - 2 * SZ_4K) &&
-	     faults(PROBE_READ, va) && faults(PROBE_READ, va + size - SZ_4K);
+	     expect_leaf(&kmm.kpt, last - SZ_4K, SZ_4K, pa + size - 2 * SZ_4K);
 	if (ok && child > SZ_4K)
 		ok = expect_leaf(&kmm.kpt, va + child, child, pa + child) &&
 		     expect_leaf(&kmm.kpt, va + size - 2 * child, child, pa + size - 2 * child);
@@ -391,9 +669,10 @@ static bool huge_leaf_split(vaddr_t va, paddr_t pa, uint64_t size)
 	/* protect splits only around the page whose property changes. */
 	vaddr_t mid = va + size / 2;
 	ok = ok && write_ok(mid, 1) &&
-	     t_protect(&kmm.kpt, mid, SZ_4K, kprop(MM_PROP_R)) &&
-	     expect_leaf(&kmm.kpt, mid, SZ_4K, pa + size / 2) && faults(PROBE_WRITE, mid) &&
-	     write_ok(mid - SZ_4K, 2) && write_ok(mid + SZ_4K, 3) && read_ok(mid, 1);
+	     done(kmm_protect(&kmm.kpt, mid, SZ_4K, kprop(MM_PROP_R)), "protect", mid) &&
+	     faults(PROBE_WRITE, mid, FAULT_PROTECTION) && write_ok(mid - SZ_4K, 2) &&
+	     write_ok(mid + SZ_4K, 3) && read_ok(mid, 1) && checked(MM_OK, "protect", mid) &&
+	     expect_leaf(&kmm.kpt, mid, SZ_4K, pa + size / 2);
 	if (ok && child > SZ_4K)
 		ok = expect_leaf(&kmm.kpt, va + child, child, pa + child);
 	ok = t_unmap(&kmm.kpt, va, size) && ok;
@@ -433,9 +712,18 @@ struct step {
 };
 
 static const struct step steps[] = {
-	{ "alias", step_alias },       { "unmapped", step_unmapped }, { "noexec", step_noexec },
-	{ "user", step_user },         { "stale-tlb", step_stale },   { "noaccess", step_noaccess },
-	{ "huge-2m", step_huge_2m },   { "huge-1g", step_huge_1g },
+	{ "alias", step_alias },
+	{ "unmapped", step_unmapped },
+	{ "noexec", step_noexec },
+	{ "image-wx", step_image_wx },
+	{ "user", step_user },
+	{ "stale-tlb", step_stale },
+	{ "flush-range", step_flush_range },
+	{ "flush-table", step_flush_table },
+	{ "flush-global", step_flush_global },
+	{ "noaccess", step_noaccess },
+	{ "huge-2m", step_huge_2m },
+	{ "huge-1g", step_huge_1g },
 };
 
 void selftest_run(void)
@@ -445,13 +733,17 @@ void selftest_run(void)
 	struct mm_stats st0, st1;
 
 	mm_stats(&kmm.kpt, &st0);
+	/* Count the mm's flushes from here on (the TLB steps check them). */
+	tlb_arch = kmm.arch.tlb;
+	kmm.arch.tlb = &tlb_counting;
 	kprintf("selftest: %u steps on the MMU, checker after every operation\n",
-		(unsigned)(sizeof(steps) / sizeof(steps[0])));
-	for (unsigned i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		ARRAY_LEN(steps));
+	for (unsigned i = 0; i < ARRAY_LEN(steps); i++) {
 		current_step = steps[i].name;
 		bool ok = steps[i].run();
 		kprintf("selftest: %s %s\n", steps[i].name, ok ? "ok" : "FAIL");
 	}
+	kmm.arch.tlb = tlb_arch;
 	/* Nothing leaked: every frame back, the kernel table as it was. */
 	current_step = "no-leaks";
 	mm_stats(&kmm.kpt, &st1);

@@ -184,6 +184,12 @@ bool arch_user_access_enforced(void)
 	return true;
 }
 
+/* S-mode never fetches from U pages; SUM covers loads and stores only. */
+bool arch_user_exec_refused(void)
+{
+	return true;
+}
+
 /* C entry from entry.S (high VA, boot table): traps, boot info, then kmain. */
 void riscv_boot_main(uint64_t hartid, uint64_t fdt_pa)
 {

@@ -90,8 +90,9 @@ riscv_trap_entry:
  * returns 1.  Leaf functions except the exec probe, which saves ra.
  */
 	/* int riscv_probe_load(uint64_t va, uint64_t *out) */
-	.globl riscv_probe_load, riscv_probe_load_fault
+	.globl riscv_probe_load, riscv_probe_load_fault, riscv_probe_load_access
 riscv_probe_load:
+riscv_probe_load_access:             /* the access: a fault reports this sepc */
 	ld t0, 0(a0)
 	sd t0, 0(a1)
 	li a0, 0
@@ -101,8 +102,9 @@ riscv_probe_load_fault:
 	ret
 
 	/* int riscv_probe_store(uint64_t va, uint64_t value) */
-	.globl riscv_probe_store, riscv_probe_store_fault
+	.globl riscv_probe_store, riscv_probe_store_fault, riscv_probe_store_access
 riscv_probe_store:
+riscv_probe_store_access:            /* the access: a fault reports this sepc */
 	sd a1, 0(a0)
 	li a0, 0
 	ret

@@ -27,6 +27,7 @@ int riscv_probe_load(uint64_t va, uint64_t *out);
 int riscv_probe_store(uint64_t va, uint64_t value);
 int riscv_probe_exec(uint64_t va);
 extern const char riscv_probe_load_fault[], riscv_probe_store_fault[], riscv_probe_exec_fault[];
+extern const char riscv_probe_load_access[], riscv_probe_store_access[];
 
 /* The armed probe: where to resume, and where to record the fault. */
 static struct {
@@ -110,6 +111,30 @@ bool arch_probe(enum probe_kind kind, vaddr_t va, uint64_t *value, struct fault_
 	}
 	probe.armed = false;
 	return faulted != 0;
+}
+
+/*
+ * The scause of a probe's page fault (kernel/arch.h): the access kind
+ * alone; Sv48 reports not-present and protection faults alike.
+ */
+uint64_t arch_fault_cause(enum probe_kind kind, enum fault_reason reason)
+{
+	(void)reason;
+	if (kind == PROBE_READ)
+		return SCAUSE_LOAD_PAGE_FAULT;
+	if (kind == PROBE_WRITE)
+		return SCAUSE_STORE_PAGE_FAULT;
+	return SCAUSE_FETCH_PAGE_FAULT;
+}
+
+/* sepc of a probe's fault: its ld / sd in trap.S, or va for a fetch. */
+uintptr_t arch_probe_fault_pc(enum probe_kind kind, vaddr_t va)
+{
+	if (kind == PROBE_READ)
+		return (uintptr_t)riscv_probe_load_access;
+	if (kind == PROBE_WRITE)
+		return (uintptr_t)riscv_probe_store_access;
+	return va;
 }
 
 /* sstatus.SUM: S-mode loads/stores may touch U pages while set. */

@@ -276,6 +276,12 @@ bool arch_user_access_enforced(void)
 	return x86_cpu.smap;
 }
 
+/* SMEP: ring 0 may not fetch from user pages (EFLAGS.AC does not matter). */
+bool arch_user_exec_refused(void)
+{
+	return x86_cpu.smep;
+}
+
 /* x86 keeps instruction fetch coherent with stores: nothing to do. */
 void arch_sync_icache(void)
 {

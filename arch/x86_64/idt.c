@@ -15,6 +15,7 @@
 #define TSS_SEL 0x18
 #define VEC_DF 8
 #define VEC_PF 14
+#define PF_ERR_P (1u << 0)
 #define PF_ERR_W (1u << 1)
 #define PF_ERR_ID (1u << 4)
 #define IST_DF 1
@@ -56,6 +57,7 @@ extern uint64_t x86_gdt[5];
 extern uint64_t x86_probe_sp;
 extern const char x86_probe_text_start[], x86_probe_text_end[];
 extern const char x86_probe_fault[];
+extern const char x86_probe_read_access[], x86_probe_write_access[];
 int x86_probe_read(vaddr_t va, uint64_t *out);
 int x86_probe_write(vaddr_t va, const uint64_t *in);
 int x86_probe_exec(vaddr_t va);
@@ -197,4 +199,34 @@ bool arch_probe(enum probe_kind kind, vaddr_t va, uint64_t *value, struct fault_
 	if (faulted && f)
 		*f = probe_fault;
 	return faulted != 0;
+}
+
+/*
+ * The error code of a supervisor page fault (kernel/arch.h): P for a
+ * protection fault, W for a store, I/D for a fetch when the CPU reports
+ * fetches (EFER.NXE or CR4.SMEP on); U/S, RSVD, PK, SS and SGX stay 0.
+ */
+uint64_t arch_fault_cause(enum probe_kind kind, enum fault_reason reason)
+{
+	bool fetch_reported = (x86_rdmsr(X86_MSR_EFER) & X86_EFER_NXE) ||
+			      (x86_read_cr4() & X86_CR4_SMEP);
+	uint64_t error = 0;
+
+	if (reason == FAULT_PROTECTION)
+		error |= PF_ERR_P;
+	if (kind == PROBE_WRITE)
+		error |= PF_ERR_W;
+	if (kind == PROBE_EXEC && fetch_reported)
+		error |= PF_ERR_ID;
+	return error;
+}
+
+/* RIP of a probe's fault: its access instruction in trap.S, or va for a fetch. */
+uintptr_t arch_probe_fault_pc(enum probe_kind kind, vaddr_t va)
+{
+	if (kind == PROBE_READ)
+		return (uintptr_t)x86_probe_read_access;
+	if (kind == PROBE_WRITE)
+		return (uintptr_t)x86_probe_write_access;
+	return va;
 }

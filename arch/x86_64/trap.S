@@ -85,13 +85,17 @@ x86_trap_stubs:
  *   x86_probe_read(va, *out):   *out = *(u64 *)va
  *   x86_probe_write(va, *in):   *(u64 *)va = *in
  *   x86_probe_exec(va):         call va (code there must be `ret`)
+ * x86_probe_read_access / x86_probe_write_access label the one instruction
+ * that touches va: a fault of that probe must report it as RIP.
  */
 	.text
 	.globl x86_probe_read, x86_probe_write, x86_probe_exec, x86_probe_fault
+	.globl x86_probe_read_access, x86_probe_write_access
 	.globl x86_probe_text_start, x86_probe_text_end
 x86_probe_text_start:
 x86_probe_read:
 	movq %rsp, x86_probe_sp(%rip)
+x86_probe_read_access:
 	movq (%rdi), %rax
 	movq %rax, (%rsi)
 	xorl %eax, %eax
@@ -99,6 +103,7 @@ x86_probe_read:
 x86_probe_write:
 	movq %rsp, x86_probe_sp(%rip)
 	movq (%rsi), %rax
+x86_probe_write_access:
 	movq %rax, (%rdi)
 	xorl %eax, %eax
 	ret
