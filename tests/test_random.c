@@ -17,10 +17,11 @@
  * (chosen per batch) the cursor is flushed and mm_check runs after every
  * operation; in the other half releases stay pending until the close, as
  * an embedder's batch would leave them, and the checker runs at the close
- * only: mm_check needs the cursor's deferred reference counts settled and
- * its release list empty (check.h), which only a flush gives.  The view is
- * compared with the model at the close (a snapshot needs its own cursor on
- * the whole space, which the batch's would block).
+ * only: mm_check needs exclusive access (check.h), and while a cursor is
+ * open its deferred reference counts and pending releases are not yet in
+ * the slots (a flush puts them there).  The view is compared with the
+ * model at the close (a snapshot needs its own cursor on the whole space,
+ * which the batch's would block).
  *
  * Seed: MM_TEST_SEED (default below); operations per run: MM_TEST_OPS.
  * The seed and the last operation are printed when a run fails.
