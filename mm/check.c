@@ -22,6 +22,7 @@ struct checker {
 	struct frame_table *ft;
 	const struct page_table *pt; /* the table being walked */
 	const struct mm_arch *a;
+	const struct cursor *open;   /* mm_check_open: the cursor that may hold locks */
 	char *buf;
 	size_t len;
 	bool failed;
@@ -168,6 +169,22 @@ static bool check_leaf(struct checker *k, pte_t e, unsigned level, uint64_t va)
 
 static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t base);
 
+/*
+ * May the node at `pa` (level, first offset `base`) be locked?  Only by
+ * the open cursor of mm_check_open, if it is that cursor's guard or a
+ * node below it that meets the cursor's range.
+ */
+static bool held_by_open_cursor(const struct checker *k, paddr_t pa, unsigned level, uint64_t base)
+{
+	const struct cursor *c = k->open;
+	if (!c || c->pt != k->pt || level > c->guard_level)
+		return false;
+	if (level == c->guard_level)
+		return pa == c->node[level];
+	uint64_t span = mm_level_size(level + 1);
+	return base < c->end && c->start < base + span;
+}
+
 static bool check_table_entry(struct checker *k, pte_t e, unsigned level, uint64_t va)
 {
 	const struct mm_arch *a = k->a;
@@ -196,8 +213,8 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 	if (atomic_load(&s->refcount) != 1)
 		return fail(k, "node reference count is not 1", "pa", pa, "count",
 			    atomic_load(&s->refcount));
-	if (atomic_load(&s->lock) != 0)
-		return fail(k, "node locked with no cursor open", "pa", pa, "level", level);
+	if (atomic_load(&s->lock) != 0 && !held_by_open_cursor(k, pa, level, base))
+		return fail(k, "node locked by no open cursor", "pa", pa, "level", level);
 	if (++s->scratch != 1)
 		return fail(k, "node reached by more than one path", "pa", pa, 0, 0);
 
@@ -362,9 +379,17 @@ static bool check_free_lists(struct checker *k)
 int mm_check(struct page_table *const *pts, unsigned nr_pts, struct frame_table *ft,
 	     char *buf, size_t buflen)
 {
-	struct checker k = { .ft = ft, .buf = buf, .len = buflen };
+	return mm_check_open(pts, nr_pts, ft, (const struct cursor *)0, buf, buflen);
+}
+
+int mm_check_open(struct page_table *const *pts, unsigned nr_pts, struct frame_table *ft,
+		  const struct cursor *open, char *buf, size_t buflen)
+{
+	struct checker k = { .ft = ft, .open = open, .buf = buf, .len = buflen };
 	if (buflen)
 		buf[0] = 0;
+	if (open && mm_check_cursor(open, buf, buflen) != MM_OK)
+		return 1;
 	if (!for_each_block(&k, clear_tally))
 		return 1;
 	for (unsigned i = 0; i < nr_pts; i++) {

@@ -18,6 +18,16 @@ int mm_check(struct page_table *const *pts, unsigned nr_pts, struct frame_table 
 struct cursor;
 
 /*
+ * mm_check while one cursor `open` is open on one of the tables, just
+ * after cursor_flush(open) (so that its deferred counts and releases are
+ * in the slots): mm_check_cursor(open), then everything mm_check checks,
+ * the node locks excepted that the cursor holds (its guard and the nodes
+ * below it that meet its range).  Single-threaded use only.
+ */
+int mm_check_open(struct page_table *const *pts, unsigned nr_pts, struct frame_table *ft,
+		  const struct cursor *open, char *buf, size_t buflen);
+
+/*
  * MODEL.md section 4 for the open cursor `c`, between its operations: its
  * current VA is page aligned and inside [start, end]; its guard node is an
  * attached, locked node of guard_level on the path of `start`, whose span

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "fake_arch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@ const struct harness_param harness_user_x86 = { H_X86_64, PT_USER, 0, 0 };
 const struct harness_param harness_user_sv48 = { H_SV48, PT_USER, 0, 0 };
 const struct harness_param harness_kernel_x86 = { H_X86_64, PT_KERNEL, 0, 0 };
 const struct harness_param harness_kernel_sv48 = { H_SV48, PT_KERNEL, 0, 0 };
+const struct harness_param harness_user_fake48 = { H_FAKE48, PT_USER, 0, 0 };
+const struct harness_param harness_kernel_fake48 = { H_FAKE48, PT_KERNEL, 0, 0 };
 
 #define H_DEFAULT_MEM (4 * GiB)
 #define H_DEFAULT_POOL (64 * MiB)
@@ -134,10 +137,32 @@ void h_fail_nth(struct harness *h, unsigned n)
 void harness_arch_init(struct harness *h, struct mm_arch *a, enum harness_arch which,
 		       uint32_t features)
 {
-	if (which == H_X86_64)
+	switch (which) {
+	case H_X86_64:
 		mm_arch_x86_64_init(a, features, &h->tlb);
-	else
+		return;
+	case H_SV48:
 		mm_arch_sv48_init(a, features, &h->tlb);
+		return;
+	case H_FAKE48:
+		mm_arch_fake48_init(a, features, &h->tlb);
+		return;
+	}
+	fail_msg("harness_arch_init: unknown encoder %d", (int)which);
+}
+
+/* The features each encoder runs with in the harness: all it has. */
+static uint32_t harness_features(enum harness_arch which)
+{
+	switch (which) {
+	case H_X86_64:
+		return MM_FEAT_X86_NX | MM_FEAT_X86_1G;
+	case H_SV48:
+		return MM_FEAT_RV_SVPBMT;
+	case H_FAKE48:
+		break;
+	}
+	return 0;
 }
 
 /*
@@ -178,7 +203,6 @@ static void frames_init(struct harness *h)
 struct harness *harness_create(const struct harness_param *p)
 {
 	struct harness *h = calloc(1, sizeof(*h));
-	uint32_t features;
 
 	assert_non_null(h);
 	h->param = *p;
@@ -193,8 +217,7 @@ struct harness *harness_create(const struct harness_param *p)
 	h->tlb.activate = tlb_activate;
 	h->tlb.ctx = h;
 
-	features = p->arch == H_X86_64 ? (MM_FEAT_X86_NX | MM_FEAT_X86_1G) : MM_FEAT_RV_SVPBMT;
-	harness_arch_init(h, &h->arch, p->arch, features);
+	harness_arch_init(h, &h->arch, p->arch, harness_features(p->arch));
 	phys_map(h);
 	frames_init(h);
 	if (p->space == PT_KERNEL)
@@ -247,9 +270,19 @@ void harness_remove_pt(struct harness *h, struct page_table *pt)
 
 /* ---- Facts ---- */
 
+bool h_is_x86(const struct harness *h)
+{
+	return h->param.arch == H_X86_64;
+}
+
 bool h_is_sv48(const struct harness *h)
 {
 	return h->param.arch == H_SV48;
+}
+
+bool h_is_fake48(const struct harness *h)
+{
+	return h->param.arch == H_FAKE48;
 }
 
 bool h_is_kernel(const struct harness *h)
@@ -257,10 +290,13 @@ bool h_is_kernel(const struct harness *h)
 	return h->param.space == PT_KERNEL;
 }
 
-/* x86: 1G (with the 1G feature); sv48: 512G in user space; kernel: 1G. */
+/*
+ * x86: 1G (with the 1G feature); sv48 and fake48: 512G in user space; in
+ * kernel space 1G everywhere (the root's upper entries are shared tables).
+ */
 uint64_t h_max_leaf_size(const struct harness *h)
 {
-	if (h_is_sv48(h) && !h_is_kernel(h))
+	if (!h_is_x86(h) && !h_is_kernel(h))
 		return SZ_512G;
 	return SZ_1G;
 }
@@ -294,11 +330,12 @@ int h_expected_prop_result(const struct harness *h, struct mm_prop p, bool svpbm
 	if ((p.flags & ~MM_PROP_ALL) != 0 || p.cache >= MM_CACHE_COUNT)
 		return MM_EINVAL;
 	if ((p.flags & MM_PROP_W) && !(p.flags & MM_PROP_R))
-		return MM_EINVAL;
-	if (!h_is_sv48(h) && (p.flags & MM_PROP_X) && !(p.flags & MM_PROP_R))
-		return MM_EINVAL;
+		return MM_EINVAL; /* every encoder */
+	if (h_is_x86(h) && (p.flags & MM_PROP_X) && !(p.flags & MM_PROP_R))
+		return MM_EINVAL; /* execute-only: sv48 and fake48 have it */
 	if (h_is_kernel(h) ? (p.flags & MM_PROP_U) != 0 : (p.flags & MM_PROP_G) != 0)
 		return MM_EINVAL;
+	/* x86 (with NX) and fake48 express every cache policy. */
 	if (h_is_sv48(h) && p.cache == MM_CACHE_WT)
 		return MM_ENOTSUP; /* Svpbmt has no write-through type */
 	if (h_is_sv48(h) && !svpbmt && p.cache != MM_CACHE_WB)
@@ -340,6 +377,15 @@ void h_assert_check(struct harness *h, const char *where)
 	int rc = h_check(h, buf, sizeof(buf));
 	if (rc != MM_OK)
 		fail_msg("mm_check %s: violation (%d): %s", where, rc, buf);
+}
+
+void h_assert_check_open(struct harness *h, const struct cursor *c, const char *where)
+{
+	char buf[512];
+	buf[0] = '\0';
+	int rc = mm_check_open(h->pts, h->nr_pts, &h->ft, c, buf, sizeof(buf));
+	if (rc != MM_OK)
+		fail_msg("mm_check_open %s: violation (%d): %s", where, rc, buf);
 }
 
 /* ---- Operations ---- */
@@ -558,6 +604,76 @@ static void snapshot_by_cursor(struct harness *h, struct h_snapshot *s)
 	cursor_close(&c);
 }
 
+/* Append the record `b` to s->blocks. */
+static void block_push(struct h_snapshot *s, const struct h_block_rec *b)
+{
+	if (s->nr_blocks == s->cap_blocks) {
+		s->cap_blocks = s->cap_blocks ? 2 * s->cap_blocks : 256;
+		s->blocks = realloc(s->blocks, s->cap_blocks * sizeof(*s->blocks));
+		assert_non_null(s->blocks);
+	}
+	s->blocks[s->nr_blocks++] = *b;
+}
+
+/* Fold one slot's refcount, map_count, usage, order and flags into `digest`. */
+static uint64_t slot_digest(uint64_t digest, const struct frame_slot *slot)
+{
+	uint64_t v = (uint64_t)atomic_load(&slot->refcount) << 32 | atomic_load(&slot->map_count);
+	uint64_t w = (uint64_t)slot->usage << 16 | (uint64_t)slot->order << 8 |
+		     atomic_load(&slot->flags);
+	digest = (digest ^ v) * 0x100000001b3ull;
+	digest = (digest ^ (digest >> 29)) + w;
+	return digest * 0x9e3779b97f4a7c15ull;
+}
+
+/*
+ * The slot metadata of h->ft, block by block in PA order: one record per
+ * block in use (its head's fields and a digest of every other slot), one
+ * per maximal run of free frames of a zone.
+ */
+static void snapshot_blocks(struct harness *h, struct h_snapshot *s)
+{
+	const struct frame_table *ft = &h->ft;
+	struct h_block_rec run = { 0 };
+	bool in_run = false;
+
+	for (uint64_t i = 0; i < ft->nr_slots;) {
+		const struct frame_slot *head = &ft->slots[i];
+		uint64_t end = i + ((uint64_t)1 << head->order);
+		bool is_free = head->usage == FRAME_UNUSED &&
+			       atomic_load(&head->refcount) == FRAME_REF_UNUSED;
+
+		if (!(atomic_load(&head->flags) & FRAME_F_HEAD) || end > ft->nr_slots)
+			fail_msg("snapshot: slot %llu is not the head of a block inside the window",
+				 (unsigned long long)i);
+		if (in_run && (!is_free || head->zone != ft->slots[run.first].zone)) {
+			block_push(s, &run);
+			in_run = false;
+		}
+		if (is_free) {
+			if (!in_run)
+				run = (struct h_block_rec){ .first = i, .free = true };
+			run.end = end;
+			in_run = true;
+		} else {
+			struct h_block_rec b = {
+				.first = i, .end = end,
+				.refcount = atomic_load(&head->refcount),
+				.map_count = atomic_load(&head->map_count),
+				.usage = head->usage, .order = head->order,
+				.flags = atomic_load(&head->flags),
+				.level = head->usage == FRAME_PT_NODE ? head->level : 0,
+			};
+			for (uint64_t j = i + 1; j < end; j++)
+				b.tails = slot_digest(b.tails, &ft->slots[j]);
+			block_push(s, &b);
+		}
+		i = end;
+	}
+	if (in_run)
+		block_push(s, &run);
+}
+
 void h_snapshot(struct harness *h, struct h_snapshot *s)
 {
 	struct h_snapshot raw = { 0 };
@@ -565,6 +681,7 @@ void h_snapshot(struct harness *h, struct h_snapshot *s)
 
 	memset(s, 0, sizeof(*s));
 	snapshot_by_cursor(h, s);
+	snapshot_blocks(h, s);
 	raw_nodes = h_raw_walk(h, &h->pt, raw_collect, &raw);
 	mm_stats(&h->pt, &s->stats);
 	s->free_data = h_free_data(h);
@@ -594,6 +711,7 @@ void h_snapshot(struct harness *h, struct h_snapshot *s)
 void h_snapshot_free(struct h_snapshot *s)
 {
 	free(s->leaves);
+	free(s->blocks);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -625,4 +743,51 @@ void h_assert_same(const struct h_snapshot *a, const struct h_snapshot *b, const
 		fail_msg("%s: free frames differ: data %llu/%llu pool %llu/%llu", where,
 			 (unsigned long long)a->free_data, (unsigned long long)b->free_data,
 			 (unsigned long long)a->free_pool, (unsigned long long)b->free_pool);
+	h_assert_same_blocks(a, b, where);
+}
+
+static bool block_rec_eq(const struct h_block_rec *a, const struct h_block_rec *b)
+{
+	return a->first == b->first && a->end == b->end && a->free == b->free &&
+	       a->refcount == b->refcount && a->map_count == b->map_count &&
+	       a->usage == b->usage && a->order == b->order && a->flags == b->flags &&
+	       a->level == b->level && a->tails == b->tails;
+}
+
+static void print_block_rec(const char *tag, const struct h_block_rec *r)
+{
+	print_message("  %s: pa [0x%llx, 0x%llx) %s refcount 0x%x map_count %u usage %u order %u"
+		      " flags 0x%x level %u tails 0x%016llx\n", tag,
+		      (unsigned long long)(r->first * SZ_4K), (unsigned long long)(r->end * SZ_4K),
+		      r->free ? "free run" : "block", r->refcount, r->map_count, r->usage, r->order,
+		      r->flags, r->level, (unsigned long long)r->tails);
+}
+
+bool h_same_blocks(const struct h_snapshot *a, const struct h_snapshot *b, size_t *first_diff)
+{
+	size_t n = a->nr_blocks < b->nr_blocks ? a->nr_blocks : b->nr_blocks;
+	for (size_t i = 0; i < n; i++) {
+		if (!block_rec_eq(&a->blocks[i], &b->blocks[i])) {
+			*first_diff = i;
+			return false;
+		}
+	}
+	*first_diff = n;
+	return a->nr_blocks == b->nr_blocks;
+}
+
+void h_assert_same_blocks(const struct h_snapshot *a, const struct h_snapshot *b,
+			  const char *where)
+{
+	size_t i;
+	if (h_same_blocks(a, b, &i))
+		return;
+	if (i < a->nr_blocks && i < b->nr_blocks) {
+		print_block_rec("before", &a->blocks[i]);
+		print_block_rec("after", &b->blocks[i]);
+		fail_msg("%s: frame metadata differs at pa 0x%llx", where,
+			 (unsigned long long)(a->blocks[i].first * SZ_4K));
+	}
+	fail_msg("%s: frame metadata differs: %zu block records before, %zu after", where,
+		 a->nr_blocks, b->nr_blocks);
 }

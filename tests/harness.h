@@ -16,8 +16,10 @@
  * PROT_NONE: the mm may only ever touch node frames, and touching a data
  * frame crashes the test instead of going unnoticed.
  *
- * Every test body runs over both encoders: a test is registered once per
- * struct harness_param (arch x space) with H_TEST_BOTH / H_TEST_BOTH_KERNEL,
+ * Every test body runs over three encoders: the two real ones (x86_64,
+ * sv48) and fake48 (fake_arch.h), whose encoding differs per level so that
+ * a wrong-level bug in the mm cannot hide.  A test is registered once per
+ * struct harness_param (arch x space) with H_TEST_ARCHS / H_TEST_ARCHS_KERNEL,
  * and receives a ready `struct harness *` as its state.
  *
  * The TLB ops are a recording fake: each flush is logged together with the
@@ -51,11 +53,15 @@
 #define H_MMIO_SIZE (1 * TiB)
 #define H_MMIO_HOLE_SIZE (2 * MiB)
 
-/* Lower half and upper half of the 48-bit address spaces of both targets. */
+/* Lower half and upper half of the 48-bit address spaces of every encoder. */
 #define H_USER_TOP ((uint64_t)1 << 47)            /* end of the lower half */
 #define H_KERNEL_BASE 0xffff800000000000ull       /* start of the upper half */
 
-enum harness_arch { H_X86_64 = 0, H_SV48 = 1 };
+enum harness_arch {
+	H_X86_64 = 0, /* arch/x86_64/pte.c with NX and 1G pages */
+	H_SV48 = 1,   /* arch/riscv64/pte.c with Svpbmt */
+	H_FAKE48 = 2, /* tests/fake_arch.c: per-level encoding, leaves up to 512G */
+};
 
 struct harness_param {
 	enum harness_arch arch;
@@ -107,9 +113,9 @@ struct harness {
 	bool check_each_op;
 };
 
-/* The four standard parameter sets. */
-extern const struct harness_param harness_user_x86, harness_user_sv48;
-extern const struct harness_param harness_kernel_x86, harness_kernel_sv48;
+/* The standard parameter sets: each encoder in each space. */
+extern const struct harness_param harness_user_x86, harness_user_sv48, harness_user_fake48;
+extern const struct harness_param harness_kernel_x86, harness_kernel_sv48, harness_kernel_fake48;
 
 /* ---- Set-up ---- */
 
@@ -127,10 +133,14 @@ int harness_teardown(void **state);
 
 #define H_TEST_ONE(f, param_) \
 	{ #f "/" #param_, f, harness_setup, harness_teardown, (void *)&(param_) }
-/* Register `f` for user space on both encoders. */
-#define H_TEST_BOTH(f) H_TEST_ONE(f, harness_user_x86), H_TEST_ONE(f, harness_user_sv48)
-/* Register `f` for kernel space on both encoders. */
-#define H_TEST_BOTH_KERNEL(f) H_TEST_ONE(f, harness_kernel_x86), H_TEST_ONE(f, harness_kernel_sv48)
+/* Register `f` for user space on every encoder. */
+#define H_TEST_ARCHS(f)                                                          \
+	H_TEST_ONE(f, harness_user_x86), H_TEST_ONE(f, harness_user_sv48),        \
+		H_TEST_ONE(f, harness_user_fake48)
+/* Register `f` for kernel space on every encoder. */
+#define H_TEST_ARCHS_KERNEL(f)                                                   \
+	H_TEST_ONE(f, harness_kernel_x86), H_TEST_ONE(f, harness_kernel_sv48),    \
+		H_TEST_ONE(f, harness_kernel_fake48)
 
 /* Initialise an encoder of `which` with explicit features and the recording TLB of h. */
 void harness_arch_init(struct harness *h, struct mm_arch *a, enum harness_arch which,
@@ -142,7 +152,9 @@ void harness_remove_pt(struct harness *h, struct page_table *pt);
 
 /* ---- Facts about the machine under test ---- */
 
+bool h_is_x86(const struct harness *h);
 bool h_is_sv48(const struct harness *h);
+bool h_is_fake48(const struct harness *h);
 bool h_is_kernel(const struct harness *h);
 /* Largest leaf size a huge map may use in h->pt. */
 uint64_t h_max_leaf_size(const struct harness *h);
@@ -155,8 +167,8 @@ vaddr_t h_canonical(uint64_t off);
 struct mm_prop h_prop(const struct harness *h, unsigned rwx, enum mm_cache cache);
 /*
  * The contract's answer for property `p` in h->pt's space and encoder
- * (PTSIM.md "Properties"): MM_OK, MM_EINVAL or MM_ENOTSUP.  `svpbmt`: the
- * sv48 encoder has Svpbmt.
+ * (PTSIM.md "Properties"; fake48: fake_arch.c): MM_OK, MM_EINVAL or
+ * MM_ENOTSUP.  `svpbmt`: the sv48 encoder has Svpbmt.
  */
 int h_expected_prop_result(const struct harness *h, struct mm_prop p, bool svpbmt);
 uint64_t h_free_data(const struct harness *h);
@@ -201,26 +213,58 @@ int h_unmap_pt(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t le
 
 /* Assert mm_check over every table of h is OK (prints the violation). */
 void h_assert_check(struct harness *h, const char *where);
+/* The same with cursor `c` open (just flushed): mm_check_open. */
+void h_assert_check_open(struct harness *h, const struct cursor *c, const char *where);
 /* mm_check result (MM_OK or 1) with the text in buf. */
 int h_check(struct harness *h, char *buf, size_t buflen);
 
-/* The observable state: the view, the stats, the free frames per zone. */
+/*
+ * The frame metadata of one block in use, or of one run of free frames.
+ * A run of free frames is recorded as a whole, however the buddy
+ * allocator has cut it into blocks (and whichever are known to be zero):
+ * that is allocator state an operation may legitimately change (a node
+ * allocated and given back on an error path comes back as a zero block).
+ */
+struct h_block_rec {
+	uint64_t first, end; /* slot indices [first, end) */
+	bool free;           /* a run of free frames of one zone */
+	uint32_t refcount, map_count; /* map_count: nr_children for a node */
+	uint8_t usage, order, flags, level; /* level: nodes only, else 0 */
+	/* Digest of refcount, map_count, usage, order and flags of every other slot. */
+	uint64_t tails;
+};
+
+/*
+ * The observable state: the view, the stats, the free frames per zone,
+ * and the metadata of every slot of the frame table (per block).
+ */
 struct h_snapshot {
 	struct mm_mapping *leaves;
 	size_t nr, cap;
 	struct mm_stats stats;
 	uint64_t free_data, free_pool;
+	struct h_block_rec *blocks;
+	size_t nr_blocks, cap_blocks;
 };
 
 /*
  * Snapshot h->pt: every leaf through cursor_find_next over the whole space,
  * cross-checked against an independent raw walk of the tree (same leaves,
- * and stats.nodes equal to the nodes the walk reaches).
+ * and stats.nodes equal to the nodes the walk reaches); and the metadata
+ * of every slot of h->ft, block by block.
  */
 void h_snapshot(struct harness *h, struct h_snapshot *s);
 void h_snapshot_free(struct h_snapshot *s);
-/* Assert a and b are identical (view, stats, free memory). */
+/* Assert a and b are identical (view, stats, free memory, slot metadata). */
 void h_assert_same(const struct h_snapshot *a, const struct h_snapshot *b, const char *where);
+/*
+ * True if a and b hold the same slot metadata (block by block, free runs as
+ * runs); else false, with the index of the first differing record.
+ */
+bool h_same_blocks(const struct h_snapshot *a, const struct h_snapshot *b, size_t *first_diff);
+/* Assert only the slot metadata is identical. */
+void h_assert_same_blocks(const struct h_snapshot *a, const struct h_snapshot *b,
+			  const char *where);
 /* Assert only the views are identical. */
 void h_assert_same_view(const struct h_snapshot *a, const struct h_snapshot *b,
 			const char *where);

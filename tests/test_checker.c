@@ -272,19 +272,53 @@ static void test_cursor_invariants(void **state)
 	h_assert_check(h, "after close");
 }
 
+/*
+ * mm_check_open: with a cursor open and flushed, its own locks are fine,
+ * a lock on a node outside its range is not.
+ */
+static void test_check_with_cursor_open(void **state)
+{
+	struct harness *h = *state;
+	vaddr_t v = hv(h, 0x40000000), far = hv(h, 0x3000000000ull);
+	struct cursor c;
+	H_OK(h_map(h, far, SZ_4K, 0x4000, rw(h), 0));
+	H_OK(cursor_open(&c, &h->pt, v, 4 * SZ_2M));
+	H_OK(cursor_map(&c, 0x1000, 3 * SZ_2M, rw(h), 0));
+	cursor_flush(&c);
+	h_assert_check_open(h, &c, "cursor open, just flushed");
+
+	paddr_t node = h->pt.root; /* the level-1 node of `far`, outside the range */
+	for (unsigned l = h->arch.levels; l > 1; l--) {
+		const pte_t *tbl = frame_to_virt(&h->ft, node);
+		node = pte_table_addr(&h->arch.fmt, tbl[mm_level_index(far, l)]);
+	}
+	struct frame_slot *s = frame_slot_of(&h->ft, node);
+	atomic_store(&s->lock, 1);
+	char buf[512];
+	if (mm_check_open(h->pts, h->nr_pts, &h->ft, &c, buf, sizeof(buf)) == MM_OK)
+		fail_msg("mm_check_open did not notice a lock outside the cursor's range");
+	print_message("  (lock outside the open cursor's range) -> %s\n", buf);
+	atomic_store(&s->lock, 0);
+	h_assert_check_open(h, &c, "lock released");
+	cursor_close(&c);
+	h_assert_check(h, "after close");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		H_TEST_BOTH_KERNEL(test_user_upper_half_is_the_kernel_roots),
-		H_TEST_BOTH(test_node_left_locked),
-		H_TEST_BOTH_KERNEL(test_node_left_locked),
-		H_TEST_BOTH(test_nr_tables),
-		H_TEST_BOTH_KERNEL(test_nr_tables),
-		H_TEST_BOTH(test_zero_blocks),
-		H_TEST_BOTH_KERNEL(test_zero_blocks),
-		H_TEST_BOTH(test_hole_slot),
-		H_TEST_BOTH(test_cursor_invariants),
-		H_TEST_BOTH_KERNEL(test_cursor_invariants),
+		H_TEST_ARCHS_KERNEL(test_user_upper_half_is_the_kernel_roots),
+		H_TEST_ARCHS(test_node_left_locked),
+		H_TEST_ARCHS_KERNEL(test_node_left_locked),
+		H_TEST_ARCHS(test_nr_tables),
+		H_TEST_ARCHS_KERNEL(test_nr_tables),
+		H_TEST_ARCHS(test_zero_blocks),
+		H_TEST_ARCHS_KERNEL(test_zero_blocks),
+		H_TEST_ARCHS(test_hole_slot),
+		H_TEST_ARCHS(test_cursor_invariants),
+		H_TEST_ARCHS_KERNEL(test_cursor_invariants),
+		H_TEST_ARCHS(test_check_with_cursor_open),
+		H_TEST_ARCHS_KERNEL(test_check_with_cursor_open),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -190,8 +190,8 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		H_TEST_BOTH(test_threads),
-		H_TEST_BOTH_KERNEL(test_threads),
+		H_TEST_ARCHS(test_threads),
+		H_TEST_ARCHS_KERNEL(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,14 @@
 /*
- * test_pte.c - host tests of the two PTE encoders (arch/x86_64/pte.c,
- * arch/riscv64/pte.c) through the mm_arch ops table and the pte.h helpers.
+ * test_pte.c - host tests of the PTE encoders (arch/x86_64/pte.c,
+ * arch/riscv64/pte.c, and the host tests' fake48 in tests/fake_arch.c)
+ * through the mm_arch ops table and the pte.h helpers.
  *
  * Every test body runs over each encoder configuration it applies to (x86-64
  * with NX and 1G pages, with NX only, with neither; Sv48 with and without
- * Svpbmt).  The expectations come from an independent model written here
- * from the hardware manuals: the bit positions, which properties each CPU
- * can express and the exact error codes.  The model never calls the encoder.
+ * Svpbmt; fake48).  The expectations come from an independent model written
+ * here from the hardware manuals (fake48: from the layout table in
+ * fake_arch.c): the bit positions, which properties each CPU can express
+ * and the exact error codes.  The model never calls the encoder.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 
 #include "arch.h"
+#include "fake_arch.h"
 #include "pte.h"
 
 #define BIT(n) ((uint64_t)1 << (n))
@@ -59,9 +62,37 @@
 #define SV_N BIT(63)
 #define SV_PHYS_BITS 56
 
+/* fake48 (the layout table of tests/fake_arch.c). */
+#define FK_V BIT(0)
+#define FK_LEAF BIT(1)
+#define FK_LEVEL_SHIFT 2
+#define FK_LEVEL_MASK ((uint64_t)3 << FK_LEVEL_SHIFT)
+#define FK_NOACCESS BIT(9)
+#define FK_UNTRACKED BIT(10)
+#define FK_RESERVED (((uint64_t)0x1f << 11) | ((uint64_t)3 << 62)) /* bits 11..15, 62..63 */
+#define FK_CACHE_SHIFT 60
+#define FK_CACHE_MASK ((uint64_t)3 << FK_CACHE_SHIFT)
+#define FK_ADDR_MASK 0x0fffffffffff0000ull /* bits 16..59 */
+#define FK_PHYS_BITS 56
+/* Bit of flag R, W, X, U, G (in that order) in a leaf at level 1..4. */
+static const unsigned fk_perm_bit[5][5] = {
+	[1] = { 4, 5, 6, 7, 8 },
+	[2] = { 5, 6, 7, 8, 4 },
+	[3] = { 6, 7, 8, 4, 5 },
+	[4] = { 7, 8, 4, 5, 6 },
+};
+/* CACHE code of WB, WT, UC, WC in a leaf at level 1..4: a Latin square. */
+static const unsigned fk_cache_code[5][MM_CACHE_COUNT] = {
+	[1] = { 0, 1, 2, 3 },
+	[2] = { 1, 2, 3, 0 },
+	[3] = { 2, 3, 0, 1 },
+	[4] = { 3, 0, 1, 2 },
+};
+static const unsigned fk_flag[5] = { MM_PROP_R, MM_PROP_W, MM_PROP_X, MM_PROP_U, MM_PROP_G };
+
 /* ---- Configurations ---- */
 
-enum enc_kind { ENC_X86 = 1, ENC_SV48 = 2 };
+enum enc_kind { ENC_X86 = 1, ENC_SV48 = 2, ENC_FAKE = 4 };
 
 struct enc_config {
 	const char *name;
@@ -76,6 +107,7 @@ static const struct enc_config configs[] = {
 	{ "x86_64-bare", ENC_X86, 0, 2 },
 	{ "sv48", ENC_SV48, 0, 4 },
 	{ "sv48+svpbmt", ENC_SV48, MM_FEAT_RV_SVPBMT, 4 },
+	{ "fake48", ENC_FAKE, 0, 4 },
 };
 #define NR_CONFIGS (sizeof(configs) / sizeof(configs[0]))
 
@@ -87,20 +119,33 @@ static const struct enc_config *cfg_of(void **state)
 	return *state;
 }
 
-/* The encoder of `c`, freshly initialised. */
-static struct mm_arch arch_of(const struct enc_config *c)
+/* The encoder of kind `c`, initialised with `features`. */
+static struct mm_arch arch_with(const struct enc_config *c, uint32_t features)
 {
 	struct mm_arch a;
 	if (c->kind == ENC_X86)
-		mm_arch_x86_64_init(&a, c->features, &no_tlb);
+		mm_arch_x86_64_init(&a, features, &no_tlb);
+	else if (c->kind == ENC_SV48)
+		mm_arch_sv48_init(&a, features, &no_tlb);
 	else
-		mm_arch_sv48_init(&a, c->features, &no_tlb);
+		mm_arch_fake48_init(&a, features, &no_tlb);
 	return a;
+}
+
+/* The encoder of `c`, freshly initialised. */
+static struct mm_arch arch_of(const struct enc_config *c)
+{
+	return arch_with(c, c->features);
 }
 
 static bool is_x86(const struct enc_config *c)
 {
 	return c->kind == ENC_X86;
+}
+
+static bool is_fake(const struct enc_config *c)
+{
+	return c->kind == ENC_FAKE;
 }
 
 static bool has(const struct enc_config *c, uint32_t feature)
@@ -130,6 +175,8 @@ static int expected_check(const struct enc_config *c, struct mm_prop p)
 		return MM_EINVAL;
 	if (w && !r)
 		return MM_EINVAL;
+	if (is_fake(c))
+		return MM_OK; /* execute-only and every cache policy */
 	if (is_x86(c)) {
 		if (x && !r)
 			return MM_EINVAL; /* no execute-only on x86 */
@@ -194,20 +241,41 @@ static uint64_t sv48_expected_leaf(struct mm_prop p)
 	return e;
 }
 
+/* fake48: LEAF, the level tag, the rotated slots, the level's cache code, V or NA. */
+static uint64_t fake_expected_leaf(struct mm_prop p, unsigned level)
+{
+	uint64_t e = FK_LEAF | (uint64_t)(level - 1) << FK_LEVEL_SHIFT |
+		     (uint64_t)fk_cache_code[level][p.cache] << FK_CACHE_SHIFT;
+
+	e |= mm_prop_is_noaccess(p) ? FK_NOACCESS : FK_V;
+	for (unsigned k = 0; k < 5; k++)
+		e |= (p.flags & fk_flag[k]) ? BIT(fk_perm_bit[level][k]) : 0;
+	return e;
+}
+
 /* The exact non-address bits of a leaf; `p` must be accepted. */
 static uint64_t expected_leaf(const struct enc_config *c, struct mm_prop p, unsigned level)
 {
+	if (is_fake(c))
+		return fake_expected_leaf(p, level);
 	return is_x86(c) ? x86_expected_leaf(c, p, level) : sv48_expected_leaf(p);
 }
 
-/* Table entries: x86 allows everything (A preset), Sv48 is V alone. */
-static uint64_t expected_table(const struct enc_config *c)
+/*
+ * Table entries: x86 allows everything (A preset), Sv48 is V alone, fake48
+ * is V and the level tag.
+ */
+static uint64_t expected_table(const struct enc_config *c, unsigned level)
 {
+	if (is_fake(c))
+		return FK_V | (uint64_t)(level - 1) << FK_LEVEL_SHIFT;
 	return is_x86(c) ? (X86_P | X86_RW | X86_US | X86_A) : SV_V;
 }
 
 static unsigned phys_bits(const struct enc_config *c)
 {
+	if (is_fake(c))
+		return FK_PHYS_BITS;
 	return is_x86(c) ? X86_PHYS_BITS : SV_PHYS_BITS;
 }
 
@@ -237,7 +305,7 @@ static void test_geometry(void **state)
 	const struct enc_config *c = cfg_of(state);
 	struct mm_arch a = arch_of(c);
 
-	assert_string_equal(a.name, is_x86(c) ? "x86_64" : "sv48");
+	assert_string_equal(a.name, is_x86(c) ? "x86_64" : is_fake(c) ? "fake48" : "sv48");
 	assert_int_equal(a.levels, 4);
 	assert_int_equal(a.va_bits, 48);
 	assert_int_equal(a.max_leaf_level, c->want_max_leaf_level);
@@ -251,6 +319,11 @@ static void test_geometry(void **state)
 		assert_true(a.fmt.addr_mask == 0x000ffffffffff000ull);
 		assert_int_equal(a.fmt.addr_shift, 12);
 		assert_true(a.fmt.leaf_bits == X86_PS);
+	} else if (is_fake(c)) {
+		assert_true(a.fmt.addr_mask == FK_ADDR_MASK);
+		assert_int_equal(a.fmt.addr_shift, 16);
+		assert_true(a.fmt.leaf_bits == FK_LEAF);
+		assert_true(a.fmt.untracked == FK_UNTRACKED);
 	} else {
 		assert_true(a.fmt.addr_mask == 0x003ffffffffffc00ull);
 		assert_int_equal(a.fmt.addr_shift, 10);
@@ -262,13 +335,11 @@ static void test_geometry(void **state)
 static void test_foreign_features_dropped(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a;
-	uint32_t foreign = is_x86(c) ? MM_FEAT_RV_SVPBMT : (MM_FEAT_X86_NX | MM_FEAT_X86_1G);
+	uint32_t every = MM_FEAT_X86_NX | MM_FEAT_X86_1G | MM_FEAT_RV_SVPBMT;
+	uint32_t foreign = is_x86(c) ? MM_FEAT_RV_SVPBMT :
+			   is_fake(c) ? every : (MM_FEAT_X86_NX | MM_FEAT_X86_1G);
+	struct mm_arch a = arch_with(c, c->features | foreign);
 
-	if (is_x86(c))
-		mm_arch_x86_64_init(&a, c->features | foreign, &no_tlb);
-	else
-		mm_arch_sv48_init(&a, c->features | foreign, &no_tlb);
 	assert_int_equal(a.features, c->features);
 	assert_int_equal(a.max_leaf_level, c->want_max_leaf_level);
 }
@@ -297,7 +368,7 @@ static void test_prop_check_codes(void **state)
 	assert_int_equal(ok + inval + notsup, 256 * 256);
 	assert_true(ok > 0 && inval > 0);
 	/* Only these configurations lack something that is otherwise valid. */
-	if (c->kind == ENC_X86 && has(c, MM_FEAT_X86_NX))
+	if ((c->kind == ENC_X86 && has(c, MM_FEAT_X86_NX)) || is_fake(c))
 		assert_int_equal(notsup, 0);
 	else
 		assert_true(notsup > 0);
@@ -333,6 +404,15 @@ static void test_prop_check_named_cases(void **state)
 		for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++)
 			assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_RWX, cache)), MM_OK);
 		assert_int_equal(a.prop_check(&a, mm_prop_make(0, MM_CACHE_WC)), MM_OK);
+	} else if (is_fake(c)) {
+		/* Execute-only, read-only and every cache policy. */
+		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_X, MM_CACHE_WB)), MM_OK);
+		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R, MM_CACHE_WB)), MM_OK);
+		for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
+			assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_RWX, cache)), MM_OK);
+			assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_X, cache)), MM_OK);
+			assert_int_equal(a.prop_check(&a, mm_prop_make(0, cache)), MM_OK);
+		}
 	} else {
 		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_X, MM_CACHE_WB)), MM_OK);
 		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R, MM_CACHE_WB)), MM_OK);
@@ -440,9 +520,9 @@ static void test_table_entries(void **state)
 	test_pas(c, MM_PAGE_SIZE, pas);
 	for (unsigned level = 2; level <= a.levels; level++) {
 		pte_t t = a.table_template(&a, level);
-		if (t != expected_table(c))
+		if (t != expected_table(c, level))
 			fail_msg("%s L%u: table template 0x%llx, expected 0x%llx", c->name, level,
-				 (unsigned long long)t, (unsigned long long)expected_table(c));
+				 (unsigned long long)t, (unsigned long long)expected_table(c, level));
 		assert_true((t & a.fmt.addr_mask) == 0);
 		for (unsigned i = 0; i < NR_TEST_PAS; i++) {
 			pte_t e = pte_make(&a.fmt, t, pas[i]);
@@ -483,6 +563,17 @@ static void test_noaccess_hardware_bits(void **state)
 					assert_true(((e & X86_US) != 0) == ((ug & MM_PROP_U) != 0));
 					assert_true(((e & X86_G) != 0) == ((ug & MM_PROP_G) != 0));
 					assert_true((e & X86_RW) == 0);
+				} else if (is_fake(c)) {
+					assert_true((e & (FK_V | BIT(fk_perm_bit[level][0]) |
+							  BIT(fk_perm_bit[level][1]) |
+							  BIT(fk_perm_bit[level][2]))) == 0);
+					assert_true((e & (FK_NOACCESS | FK_LEAF)) == (FK_NOACCESS | FK_LEAF));
+					assert_true(((e & BIT(fk_perm_bit[level][3])) != 0) ==
+						    ((ug & MM_PROP_U) != 0));
+					assert_true(((e & BIT(fk_perm_bit[level][4])) != 0) ==
+						    ((ug & MM_PROP_G) != 0));
+					assert_true((e & FK_CACHE_MASK) ==
+						    (uint64_t)fk_cache_code[level][cache] << FK_CACHE_SHIFT);
 				} else {
 					assert_true((e & (SV_V | SV_R | SV_W | SV_X)) == 0);
 					assert_true((e & SV_NOACCESS) != 0);
@@ -497,14 +588,14 @@ static void test_noaccess_hardware_bits(void **state)
 	assert_true(seen >= 4 * a.max_leaf_level);
 }
 
-/* Present leaves: the software marker is clear and A and D are preset. */
+/* Present leaves: the software marker is clear, A and D (where the format has them) preset. */
 static void test_present_leaf_bits(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
 	struct mm_arch a = arch_of(c);
-	pte_t valid = is_x86(c) ? X86_P : SV_V;
-	pte_t marker = is_x86(c) ? X86_NOACCESS : SV_NOACCESS;
-	pte_t ad = is_x86(c) ? (X86_A | X86_D) : (SV_A | SV_D);
+	pte_t valid = is_x86(c) ? X86_P : is_fake(c) ? FK_V : SV_V;
+	pte_t marker = is_x86(c) ? X86_NOACCESS : is_fake(c) ? FK_NOACCESS : SV_NOACCESS;
+	pte_t ad = is_x86(c) ? (X86_A | X86_D) : is_fake(c) ? 0 : (SV_A | SV_D); /* fake48: none */
 
 	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
 		for (unsigned flags = 1; flags <= MM_PROP_ALL; flags++) {
@@ -695,6 +786,110 @@ static void test_sv48_execute_only_every_level(void **state)
 	}
 }
 
+/* Every property fake48 accepts (all of them but the malformed ones). */
+#define FK_MAX_PROPS ((MM_PROP_ALL + 1) * MM_CACHE_COUNT)
+static unsigned fake_props(const struct mm_arch *a, struct mm_prop out[FK_MAX_PROPS])
+{
+	unsigned n = 0;
+	for (unsigned flags = 0; flags <= MM_PROP_ALL; flags++)
+		for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++)
+			if (a->prop_check(a, mm_prop_make(flags, cache)) == MM_OK)
+				out[n++] = mm_prop_make(flags, cache);
+	return n;
+}
+
+/*
+ * fake48's per-level design, for every accepted property and every pair of
+ * levels L != M: the level-L leaf differs from the level-M leaf; decoded at
+ * level M it reads as another property, one prop_check refuses (the tag);
+ * and even with its tag rewritten to M's (as if an encoder had no tag) it
+ * reads as another property (the slots and cache codes alone differ).
+ */
+static void test_fake48_per_level_leaves(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	struct mm_prop props[FK_MAX_PROPS];
+	unsigned n = fake_props(&a, props), pairs = 0;
+	char pb[24], qb[24];
+
+	assert_true(n > 0);
+	for (unsigned i = 0; i < n; i++) {
+		for (unsigned l = 1; l <= a.max_leaf_level; l++) {
+			pte_t tl = a.leaf_template(&a, props[i], l);
+			pte_t e = pte_make(&a.fmt, tl, mm_level_size(a.max_leaf_level));
+			for (unsigned m = 1; m <= a.max_leaf_level; m++) {
+				if (m == l)
+					continue;
+				pte_t retagged = (e & ~FK_LEVEL_MASK) |
+						 (uint64_t)(m - 1) << FK_LEVEL_SHIFT;
+				struct mm_prop q = a.leaf_prop(&a, e, m);
+				struct mm_prop r = a.leaf_prop(&a, retagged, m);
+				if (tl == a.leaf_template(&a, props[i], m))
+					fail_msg("%s: the L%u and L%u leaves are the same",
+						 prop_str(props[i], pb), l, m);
+				if (mm_prop_eq(q, props[i]) || a.prop_check(&a, q) == MM_OK)
+					fail_msg("%s: the L%u leaf read at L%u gives %s", prop_str(props[i], pb),
+						 l, m, prop_str(q, qb));
+				if (mm_prop_eq(r, props[i]))
+					fail_msg("%s: the L%u leaf retagged and read at L%u gives it back",
+						 prop_str(props[i], pb), l, m);
+				if (r.cache == props[i].cache)
+					fail_msg("%s: the L%u leaf retagged for L%u keeps its cache code",
+						 prop_str(props[i], pb), l, m);
+				pairs++;
+			}
+		}
+	}
+	assert_int_equal(pairs, n * a.max_leaf_level * (a.max_leaf_level - 1));
+}
+
+/*
+ * fake48 table entries differ per level (so an entry written for another
+ * level fails the checker's re-encoding), and none is a leaf.
+ */
+static void test_fake48_per_level_tables(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+
+	for (unsigned l = 2; l <= a.levels; l++) {
+		pte_t tl = a.table_template(&a, l);
+		assert_false(pte_is_leaf(&a.fmt, tl | FK_ADDR_MASK, l));
+		for (unsigned m = 2; m <= a.levels; m++)
+			if (m != l && a.table_template(&a, m) == tl)
+				fail_msg("table templates of L%u and L%u are the same", l, m);
+	}
+}
+
+/*
+ * fake48 software bits and reserved bits: the untracked tag never changes
+ * the decoded property at any level, the no-access marker is set exactly in
+ * no-access leaves, the reserved bits stay zero and table entries have
+ * neither LEAF nor the software bits.
+ */
+static void test_fake48_software_bits(void **state)
+{
+	const struct enc_config *c = cfg_of(state);
+	struct mm_arch a = arch_of(c);
+	struct mm_prop props[FK_MAX_PROPS];
+	unsigned n = fake_props(&a, props);
+
+	for (unsigned i = 0; i < n; i++) {
+		for (unsigned level = 1; level <= a.max_leaf_level; level++) {
+			pte_t t = a.leaf_template(&a, props[i], level);
+			pte_t e = pte_make(&a.fmt, t, mm_level_size(level));
+			assert_true((t & (FK_RESERVED | FK_UNTRACKED | FK_ADDR_MASK)) == 0);
+			assert_true(((t & FK_NOACCESS) != 0) == mm_prop_is_noaccess(props[i]));
+			assert_true(((t & FK_V) != 0) == !mm_prop_is_noaccess(props[i]));
+			assert_true(mm_prop_eq(a.leaf_prop(&a, e | FK_UNTRACKED, level), props[i]));
+		}
+	}
+	for (unsigned level = 2; level <= a.levels; level++)
+		assert_true((a.table_template(&a, level) &
+			     (FK_LEAF | FK_NOACCESS | FK_UNTRACKED | FK_RESERVED | FK_CACHE_MASK)) == 0);
+}
+
 /* ---- Registration: each body over every configuration it applies to ---- */
 
 struct test_def {
@@ -703,17 +898,20 @@ struct test_def {
 	unsigned kinds; /* enc_kind bits */
 };
 
-#define BOTH (ENC_X86 | ENC_SV48)
+#define ALL (ENC_X86 | ENC_SV48 | ENC_FAKE)
 static const struct test_def defs[] = {
-	{ "geometry", test_geometry, BOTH },
-	{ "foreign_features_dropped", test_foreign_features_dropped, BOTH },
-	{ "prop_check_codes", test_prop_check_codes, BOTH },
-	{ "prop_check_named_cases", test_prop_check_named_cases, BOTH },
-	{ "leaf_round_trip", test_leaf_round_trip, BOTH },
-	{ "leaf_template_bits", test_leaf_template_bits, BOTH },
-	{ "table_entries", test_table_entries, BOTH },
-	{ "noaccess_hardware_bits", test_noaccess_hardware_bits, BOTH },
-	{ "present_leaf_bits", test_present_leaf_bits, BOTH },
+	{ "geometry", test_geometry, ALL },
+	{ "foreign_features_dropped", test_foreign_features_dropped, ALL },
+	{ "prop_check_codes", test_prop_check_codes, ALL },
+	{ "prop_check_named_cases", test_prop_check_named_cases, ALL },
+	{ "leaf_round_trip", test_leaf_round_trip, ALL },
+	{ "leaf_template_bits", test_leaf_template_bits, ALL },
+	{ "table_entries", test_table_entries, ALL },
+	{ "noaccess_hardware_bits", test_noaccess_hardware_bits, ALL },
+	{ "present_leaf_bits", test_present_leaf_bits, ALL },
+	{ "fake48_per_level_leaves", test_fake48_per_level_leaves, ENC_FAKE },
+	{ "fake48_per_level_tables", test_fake48_per_level_tables, ENC_FAKE },
+	{ "fake48_software_bits", test_fake48_software_bits, ENC_FAKE },
 	{ "x86_nx", test_x86_nx, ENC_X86 },
 	{ "x86_pat_position", test_x86_pat_position, ENC_X86 },
 	{ "x86_foreign_pat_index", test_x86_foreign_pat_index, ENC_X86 },

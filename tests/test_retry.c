@@ -96,9 +96,9 @@ static void test_walk_without_race_does_not_retry(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		H_TEST_BOTH(test_walk_retries_on_detached_node),
-		H_TEST_BOTH_KERNEL(test_walk_retries_on_detached_node),
-		H_TEST_BOTH(test_walk_without_race_does_not_retry),
+		H_TEST_ARCHS(test_walk_retries_on_detached_node),
+		H_TEST_ARCHS_KERNEL(test_walk_retries_on_detached_node),
+		H_TEST_ARCHS(test_walk_without_race_does_not_retry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

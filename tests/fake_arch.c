@@ -1,0 +1,191 @@
+/*
+ * fake_arch.c - the fake48 PTE encoder of the host tests (see fake_arch.h).
+ *
+ * One entry:
+ *
+ *   63 62 61 60 59                              16 15   11 10  9  8      4  3  2  1  0
+ *  +-----+-----+----------------------------------+-------+--+--+---------+-----+--+--+
+ *  |  0  |CACHE|        PPN (PA >> 12)            |   0   |UT|NA| 5 perm  | LVL |LF|V |
+ *  +-----+-----+----------------------------------+-------+--+--+---------+-----+--+--+
+ *                                                                 slots
+ *
+ *  bits    name   meaning                                 leaf at level L      table at L
+ *  ------  -----  --------------------------------------  -------------------  ----------
+ *   0      V      hardware valid (clear for no-access)    yes                  always
+ *   1      LF     leaf bit (fmt.leaf_bits)                always               0
+ *   2..3   LVL    level tag: L - 1                        L - 1                L - 1
+ *   4..8   perm   five slots; property flag k (R=0, W=1,  rotated by L - 1     0
+ *                 X=2, U=3, G=4) sits in slot (k+L-1)%5
+ *   9      NA     software: no-access marker              no-access            0
+ *  10      UT     software: untracked tag (mm core only)  untracked            0
+ *  11..15  -      reserved, zero                          0                    0
+ *  16..59  PPN    4K frame number (56-bit PAs)            PA                   child PA
+ *  60..61  CACHE  (policy + L - 1) mod 4                  cache                0
+ *  62..63  -      reserved, zero                          0                    0
+ *
+ * The address field starts at bit 16 (x86: 12, Sv48: 10) and attributes
+ * lie on both sides of it.  Leaves may sit at every level (4K, 2M, 1G,
+ * 512G).  A no-access leaf (no r, w, x) has V clear and NA set; its u, g
+ * and cache are kept, so the property survives a protect to no-access and
+ * back.  Every leaf has LF set, so even a no-access leaf at PA 0 is non-zero.
+ *
+ * Per level, on purpose: the permission slots rotate and the cache codes
+ * form a Latin square (for any policy, the four levels use four different
+ * codes), so a level-L leaf read at level M != L decodes to another cache
+ * policy and other slots even without the tag; with the tag, leaf_prop
+ * reports a leaf whose tag is not its level as cache MM_CACHE_COUNT, which
+ * prop_check (and so the checker) refuses.  A table entry's tag makes the
+ * entries of different levels differ, so the checker's re-encoding of an
+ * entry catches one written for another level.
+ *
+ * Rules: w without r is malformed (MM_EINVAL); x without r (execute-only)
+ * is valid; all four cache policies are valid.  U and G are the table's
+ * business (the mm refuses g in user tables and u in kernel tables).
+ */
+#include "fake_arch.h"
+
+#include "mm/pte.h"
+
+#define FAKE_BIT(n) ((pte_t)1 << (n))
+
+#define FAKE_PTE_V FAKE_BIT(0)
+#define FAKE_PTE_LEAF FAKE_BIT(1)
+#define FAKE_LEVEL_SHIFT 2
+#define FAKE_PTE_LEVEL_MASK ((pte_t)3 << FAKE_LEVEL_SHIFT)
+#define FAKE_PERM_SHIFT 4
+#define FAKE_PERM_SLOTS 5
+#define FAKE_PTE_PERM_MASK ((pte_t)0x1f << FAKE_PERM_SHIFT)
+#define FAKE_PTE_NOACCESS FAKE_BIT(9)  /* software: a mapping the hardware sees as invalid */
+#define FAKE_PTE_UNTRACKED FAKE_BIT(10) /* software: leaf of an untracked mapping (mm) */
+#define FAKE_PPN_LOW 16
+#define FAKE_PPN_HIGH 59
+#define FAKE_PTE_PPN_MASK ((FAKE_BIT(FAKE_PPN_HIGH + 1) - 1) & ~(FAKE_BIT(FAKE_PPN_LOW) - 1))
+#define FAKE_CACHE_SHIFT 60
+#define FAKE_PTE_CACHE_MASK ((pte_t)3 << FAKE_CACHE_SHIFT)
+
+#define FAKE_LEVELS 4
+#define FAKE_VA_BITS 48
+#define FAKE_MAX_LEAF_LEVEL 4
+
+_Static_assert(FAKE_LEVELS <= MM_MAX_LEVELS, "more levels than the mm supports");
+_Static_assert(MM_PAGE_SHIFT + FAKE_LEVELS * MM_PTE_BITS == FAKE_VA_BITS,
+	       "4 levels of 9 index bits over 4K pages make a 48-bit VA");
+_Static_assert(FAKE_PTE_PPN_MASK == 0x0fffffffffff0000ull, "PPN is bits 16..59");
+_Static_assert(((FAKE_PTE_V | FAKE_PTE_LEAF | FAKE_PTE_LEVEL_MASK | FAKE_PTE_PERM_MASK |
+		 FAKE_PTE_NOACCESS | FAKE_PTE_UNTRACKED) & ~(FAKE_BIT(11) - 1)) == 0,
+	       "flag and software bits lie in bits 0..10, below the PPN");
+_Static_assert((FAKE_PTE_CACHE_MASK & FAKE_PTE_PPN_MASK) == 0, "the cache field is above the PPN");
+_Static_assert(MM_CACHE_COUNT == 4 && FAKE_LEVELS <= 4,
+	       "two cache bits hold a Latin square of the four policies over the levels");
+_Static_assert(FAKE_LEVELS <= FAKE_PERM_SLOTS, "each level has its own rotation of the slots");
+_Static_assert(MM_PROP_R == 1u << 0 && MM_PROP_W == 1u << 1 && MM_PROP_X == 1u << 2 &&
+		       MM_PROP_U == 1u << 3 && MM_PROP_G == 1u << 4,
+	       "property flag k is bit k: the five slots hold R, W, X, U, G");
+
+/* Level tag of an entry at `level` (1..4). */
+static pte_t fake_level_tag(unsigned level)
+{
+	return ((pte_t)(level - 1u) << FAKE_LEVEL_SHIFT) & FAKE_PTE_LEVEL_MASK;
+}
+
+/* The slot bit of property flag number `k` (0 = R .. 4 = G) at `level`. */
+static pte_t fake_perm_bit(unsigned k, unsigned level)
+{
+	return FAKE_BIT(FAKE_PERM_SHIFT + (k + level - 1u) % FAKE_PERM_SLOTS);
+}
+
+/* The CACHE field of policy `cache` (0..3) at `level`. */
+static pte_t fake_cache_bits(unsigned cache, unsigned level)
+{
+	return ((pte_t)((cache + level - 1u) & 3u)) << FAKE_CACHE_SHIFT;
+}
+
+/* The policy encoded in the CACHE field of `pte`, read at `level`. */
+static uint8_t fake_cache_of(pte_t pte, unsigned level)
+{
+	unsigned code = (unsigned)((pte & FAKE_PTE_CACHE_MASK) >> FAKE_CACHE_SHIFT);
+	return (uint8_t)((code + 4u - (level - 1u) % 4u) & 3u);
+}
+
+/*
+ * MM_OK if `p` can be encoded.  Malformed (MM_EINVAL): unknown flag or
+ * cache values, w without r.  Nothing is unsupported.
+ */
+static int fake_prop_check(const struct mm_arch *a, struct mm_prop p)
+{
+	(void)a;
+	if ((p.flags & ~MM_PROP_ALL) != 0 || p.cache >= MM_CACHE_COUNT)
+		return MM_EINVAL;
+	if ((p.flags & MM_PROP_W) && !(p.flags & MM_PROP_R))
+		return MM_EINVAL;
+	return MM_OK;
+}
+
+/*
+ * Non-address bits of a leaf with property `p` at `level` (1..4), laid out
+ * for that level.  Assumes prop_check(p) == MM_OK.
+ */
+static pte_t fake_leaf_template(const struct mm_arch *a, struct mm_prop p, unsigned level)
+{
+	pte_t t = FAKE_PTE_LEAF | fake_level_tag(level) | fake_cache_bits(p.cache, level);
+
+	(void)a;
+	t |= mm_prop_is_noaccess(p) ? FAKE_PTE_NOACCESS : FAKE_PTE_V;
+	for (unsigned k = 0; k < FAKE_PERM_SLOTS; k++)
+		if (p.flags & (1u << k))
+			t |= fake_perm_bit(k, level);
+	return t;
+}
+
+/* Non-address bits of a table entry at `level`: V and the level tag. */
+static pte_t fake_table_template(const struct mm_arch *a, unsigned level)
+{
+	(void)a;
+	return FAKE_PTE_V | fake_level_tag(level);
+}
+
+/*
+ * Property of the present leaf `pte` read as a leaf at `level`.  R, W, X
+ * count only in a valid entry; NA, UT, LF and the tag are not part of the
+ * result, except that a tag other than `level` yields cache MM_CACHE_COUNT
+ * (refused by prop_check): the entry was not made for this level.
+ */
+static struct mm_prop fake_leaf_prop(const struct mm_arch *a, pte_t pte, unsigned level)
+{
+	unsigned flags = 0;
+	uint8_t cache = fake_cache_of(pte, level);
+
+	(void)a;
+	for (unsigned k = 0; k < FAKE_PERM_SLOTS; k++) {
+		bool access = (1u << k) & MM_PROP_RWX;
+		if ((pte & fake_perm_bit(k, level)) && (!access || (pte & FAKE_PTE_V)))
+			flags |= 1u << k;
+	}
+	if ((pte & FAKE_PTE_LEVEL_MASK) != fake_level_tag(level))
+		cache = MM_CACHE_COUNT;
+	return mm_prop_make(flags, (enum mm_cache)cache);
+}
+
+/* Fill `a` for fake48; `features` are all dropped, `tlb` is kept by reference. */
+void mm_arch_fake48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+{
+	(void)features;
+	*a = (struct mm_arch){
+		.name = "fake48",
+		.levels = FAKE_LEVELS,
+		.va_bits = FAKE_VA_BITS,
+		.max_leaf_level = FAKE_MAX_LEAF_LEVEL,
+		.features = 0,
+		.fmt = {
+			.addr_mask = FAKE_PTE_PPN_MASK,
+			.addr_shift = FAKE_PPN_LOW,
+			.leaf_bits = FAKE_PTE_LEAF,
+			.untracked = FAKE_PTE_UNTRACKED,
+		},
+		.prop_check = fake_prop_check,
+		.leaf_template = fake_leaf_template,
+		.table_template = fake_table_template,
+		.leaf_prop = fake_leaf_prop,
+		.tlb = tlb,
+	};
+}

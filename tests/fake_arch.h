@@ -1,0 +1,25 @@
+/*
+ * fake_arch.h - "fake48", a paging format that exists only in the host tests.
+ *
+ * Four levels and 48-bit VAs like the real targets, leaves at every level
+ * (4K .. 512G) like Sv48, but an entry layout unlike either and, above
+ * all, an encoding that differs per level: the same property gives a
+ * different leaf at each level, each table entry carries its level, and a
+ * leaf decoded at a level other than its own reads as another property.
+ * A wrong-level call in the mm (a template or a decode for the parent
+ * instead of the child, ...) therefore changes what the tests and the
+ * checker see, where the real encoders (whose bits barely depend on the
+ * level) would let it pass.  The layout is described in fake_arch.c.
+ */
+#ifndef TESTS_FAKE_ARCH_H
+#define TESTS_FAKE_ARCH_H
+
+#include "mm/arch.h"
+
+/*
+ * Fill `a` for fake48.  It has no optional features: every bit of
+ * `features` is dropped.  `tlb` is kept by reference.
+ */
+void mm_arch_fake48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
+
+#endif /* TESTS_FAKE_ARCH_H */
