@@ -4,7 +4,9 @@
  * called by entry.S on the boot page table.
  *
  * What the device tree gives (QEMU virt, OpenSBI 1.1):
- *   /memory@.../reg                 RAM (2 address + 2 size cells)
+ *   /#address-cells, /#size-cells   cells of /memory reg (QEMU: 2 and 2)
+ *   /memory@.../reg                 RAM
+ *   /reserved-memory/#...-cells     cells of its children's reg
  *   /reserved-memory/<node>/reg     firmware (OpenSBI's PMP-protected area)
  *   /chosen/bootargs                the -append string
  *   /cpus/cpu@0/mmu-type            must be "riscv,sv48"
@@ -28,6 +30,12 @@ static struct boot_info boot;
 static char cmdline[CMDLINE_MAX];
 static bool has_svpbmt;
 static bool mmu_sv48;
+
+/* Cells of a reg (address, size) under a node; the devicetree defaults are 2 and 1. */
+struct reg_cells {
+	uint32_t addr, size;
+};
+static struct reg_cells root_cells = { 2, 1 }, reserved_cells = { 2, 1 };
 
 /* Early fatal error before kmain: message and failure exit. */
 static __attribute__((noreturn)) void boot_fail(const char *msg)
@@ -104,24 +112,59 @@ static void copy_bootargs(const char *v, uint32_t len)
 	cmdline[n] = 0;
 }
 
+/* A number of `cells` (1 or 2) big-endian cells at `p`. */
+static uint64_t read_cells(const char *p, uint32_t cells)
+{
+	return cells == 2 ? fdt_be64(p) : fdt_be32(p);
+}
+
+/*
+ * Record a #address-cells or #size-cells property into `c`.  Only 1 and 2
+ * cells can describe a 64-bit machine's memory; anything else is refused.
+ */
+static void set_cells(struct reg_cells *c, const char *prop, const void *value, uint32_t len)
+{
+	bool addr = str_eq(prop, "#address-cells");
+	if (!addr && !str_eq(prop, "#size-cells"))
+		return;
+	uint32_t n = len == 4 ? fdt_be32(value) : 0;
+	if (n != 1 && n != 2)
+		boot_fail("unsupported #address-cells/#size-cells in the device tree");
+	if (addr)
+		c->addr = n;
+	else
+		c->size = n;
+}
+
+/* Each (address, size) pair of a reg value, added to `r` as range_add does. */
+static void add_reg(struct phys_range *r, unsigned *n, const void *value, uint32_t len,
+		    struct reg_cells c, bool inward)
+{
+	uint32_t step = 4 * (c.addr + c.size);
+	for (uint32_t off = 0; off + step <= len; off += step) {
+		const char *p = (const char *)value + off;
+		range_add(r, n, read_cells(p, c.addr), read_cells(p + 4 * c.addr, c.size), inward);
+	}
+}
+
 /*
  * One property of the walk.  Only the nodes listed in the header comment
- * matter; reg is read as (2 address, 2 size) cells, which is what QEMU virt
- * uses at the root and under /reserved-memory.
+ * matter.  A node's properties come before its children, so the cells of
+ * the root and of /reserved-memory are known when their children's reg
+ * is read.
  */
 static bool on_prop(void *ctx, const char *const *names, unsigned depth, const char *prop,
 		    const void *value, uint32_t len)
 {
 	(void)ctx;
-	if (depth == 1 && str_starts(names[1], "memory") && str_eq(prop, "reg")) {
-		for (uint32_t off = 0; off + 16 <= len; off += 16)
-			range_add(boot.ram, &boot.nr_ram, fdt_be64((const char *)value + off),
-				  fdt_be64((const char *)value + off + 8), true);
+	if (depth == 0) {
+		set_cells(&root_cells, prop, value, len);
+	} else if (depth == 1 && str_eq(names[1], "reserved-memory")) {
+		set_cells(&reserved_cells, prop, value, len);
+	} else if (depth == 1 && str_starts(names[1], "memory") && str_eq(prop, "reg")) {
+		add_reg(boot.ram, &boot.nr_ram, value, len, root_cells, true);
 	} else if (depth == 2 && str_eq(names[1], "reserved-memory") && str_eq(prop, "reg")) {
-		for (uint32_t off = 0; off + 16 <= len; off += 16)
-			range_add(boot.reserved, &boot.nr_reserved,
-				  fdt_be64((const char *)value + off),
-				  fdt_be64((const char *)value + off + 8), false);
+		add_reg(boot.reserved, &boot.nr_reserved, value, len, reserved_cells, false);
 	} else if (depth == 1 && str_eq(names[1], "chosen") && str_eq(prop, "bootargs")) {
 		copy_bootargs(value, len);
 	} else if (depth == 2 && str_eq(names[1], "cpus") && str_eq(names[2], "cpu@0")) {
