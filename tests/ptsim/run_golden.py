@@ -5,6 +5,8 @@ usage: run_golden.py PTSIM SCRIPT.pt
 The script's header lines choose the run:
     # ptsim: OPTIONS     command-line options (default none)
     # exit: N            expected exit status (default 0)
+    # input: stdin       feed the script on standard input, no FILE
+    # input: -           feed it on standard input, FILE is "-"
 Expected standard output is SCRIPT.out next to it.  Exit 0 = match.
 """
 import subprocess
@@ -12,8 +14,8 @@ import sys
 
 
 def header(script_bytes):
-    """Options and expected exit status from the leading '#' lines."""
-    options, status = [], 0
+    """Options, expected exit status and input mode from the leading '#' lines."""
+    options, status, mode = [], 0, "file"
     for raw in script_bytes.split(b"\n"):
         if not raw.startswith(b"#"):
             break
@@ -22,7 +24,11 @@ def header(script_bytes):
             options = text[len("ptsim:"):].split()
         elif text.startswith("exit:"):
             status = int(text[len("exit:"):])
-    return options, status
+        elif text.startswith("input:"):
+            mode = text[len("input:"):].strip()
+            if mode not in ("stdin", "-"):
+                raise SystemExit(f"bad input mode {mode!r}")
+    return options, status, mode
 
 
 def print_first_difference(name, got, expected):
@@ -41,8 +47,13 @@ def main():
         data = f.read()
     with open(script[:-3] + ".out", "rb") as f:
         expected = f.read()
-    options, want_status = header(data)
-    run = subprocess.run([ptsim] + options + [script], stdout=subprocess.PIPE, timeout=120)
+    options, want_status, mode = header(data)
+    if mode == "file":
+        run = subprocess.run([ptsim] + options + [script], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, timeout=120)
+    else:
+        args = [ptsim] + options + ([] if mode == "stdin" else ["-"])
+        run = subprocess.run(args, input=data, stdout=subprocess.PIPE, timeout=120)
     ok = True
     if run.returncode != want_status:
         print(f"{script}: exit status {run.returncode}, expected {want_status}")

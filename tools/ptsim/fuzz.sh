@@ -13,10 +13,11 @@ fi
 ninja -C "$build" tools/ptsim/ptsim_fuzz >/dev/null
 corpus="$build/ptsim-corpus"
 mkdir -p "$corpus"
-# One seed per golden and machine: byte 0 picks the machine (see fuzz.c).
+# One seed per golden and machine: byte 0 picks the machine (see fuzz.c):
+# both archs and spaces, Svpbmt, and the tight node pools.
 for script in "$top"/tests/ptsim/*.pt; do
 	name=$(basename "$script" .pt)
-	for machine in 0 1 2 3 5 7; do
+	for machine in 0 1 2 3 5 7 8 9 10 11; do
 		{ printf "\\$(printf '%03o' "$machine")"; cat "$script"; } >"$corpus/$name-$machine"
 	done
 done

@@ -190,14 +190,9 @@ static int hex_digit(char ch)
 	return -1;
 }
 
-/*
- * Parse a number: decimal or 0x hex, optional K/M/G/T suffix (powers of
- * 1024).  Returns false on any malformation or 64-bit overflow.
- */
-static bool parse_number(const struct token *t, uint64_t *out)
+bool script_parse_number(const char *s, size_t len, uint64_t *out)
 {
-	const char *s = t->s;
-	size_t n = t->n, i = 0;
+	size_t n = len, i = 0;
 	unsigned base = 10, shift = 0;
 	uint64_t v = 0;
 
@@ -212,7 +207,7 @@ static bool parse_number(const struct token *t, uint64_t *out)
 		if (shift != 0)
 			n--;
 	}
-	if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+	if (n >= 2 && s[0] == '0' && s[1] == 'x') { /* `0x` only, as PTSIM.md says */
 		base = 16;
 		i = 2;
 	}
@@ -231,6 +226,12 @@ static bool parse_number(const struct token *t, uint64_t *out)
 		return false;
 	*out = v << shift;
 	return true;
+}
+
+/* A token as a number (script_parse_number). */
+static bool parse_number(const struct token *t, uint64_t *out)
+{
+	return script_parse_number(t->s, t->n, out);
 }
 
 /* Parse PROP: rwxug letters (repeats allowed) or '-', then optional :cache. */

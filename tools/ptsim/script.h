@@ -51,4 +51,12 @@ int script_run_line(struct script_env *env, const char *line, size_t len, unsign
 int script_run_text(struct script_env *env, const char *text, size_t len, char sep,
 		    unsigned *lineno);
 
+/*
+ * Parse the number s[0..len) by the script's rules: decimal or `0x` hex, an
+ * optional K/M/G/T suffix (powers of 1024), nothing else (no sign, no
+ * spaces).  False on any malformation or 64-bit overflow; ptsim parses its
+ * SIZE options with it too.
+ */
+bool script_parse_number(const char *s, size_t len, uint64_t *out);
+
 #endif /* PTSIM_SCRIPT_H */

@@ -1,0 +1,95 @@
+/*
+ * machine.c - the simulated machine of ptsim and its fuzz target
+ * (machine.h).
+ */
+#include <string.h>
+#include <sys/mman.h>
+
+#include "machine.h"
+
+/* Host TLB: there is none, every hook is a no-op. */
+static void tlb_page(void *ctx, vaddr_t va) { (void)ctx; (void)va; }
+static void tlb_range(void *ctx, vaddr_t va, uint64_t len) { (void)ctx; (void)va; (void)len; }
+static void tlb_all(void *ctx) { (void)ctx; }
+static void tlb_activate(void *ctx, paddr_t root) { (void)ctx; (void)root; }
+
+static const struct mm_tlb_ops host_tlb = {
+	.flush_page = tlb_page,
+	.flush_range = tlb_range,
+	.flush_all = tlb_all,
+	.activate = tlb_activate,
+	.ctx = NULL,
+};
+
+bool ptsim_arch_init(struct mm_arch *a, const char *name, bool svpbmt)
+{
+	if (strcmp(name, "x86_64") == 0 && !svpbmt) {
+		mm_arch_x86_64_init(a, MM_FEAT_X86_NX | MM_FEAT_X86_1G, &host_tlb);
+		return true;
+	}
+	if (strcmp(name, "sv48") == 0) {
+		mm_arch_sv48_init(a, svpbmt ? MM_FEAT_RV_SVPBMT : 0, &host_tlb);
+		return true;
+	}
+	return false;
+}
+
+paddr_t ptsim_pa_limit(const struct mm_arch *a)
+{
+	/* The field holds PFNs 0 .. (mask >> shift): one past the last is the limit. */
+	uint64_t frames = (a->fmt.addr_mask >> a->fmt.addr_shift) + 1;
+
+	return frames << MM_PAGE_SHIFT;
+}
+
+/* Host memory of at least `bytes` at *p (reserved once, then reused). */
+static bool reserve(void **p, uint64_t *have, uint64_t bytes)
+{
+	void *q;
+
+	if (*p != NULL && *have >= bytes)
+		return true;
+	if (*p != NULL)
+		munmap(*p, *have);
+	*p = NULL;
+	q = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (q == MAP_FAILED)
+		return false;
+	*p = q;
+	*have = bytes;
+	return true;
+}
+
+int ptsim_machine_build(struct ptsim_machine *m, uint64_t mem, uint64_t pool,
+			bool kernel_space, const char **what)
+{
+	uint64_t top = mem + pool;
+	int err;
+
+	m->mem = mem;
+	m->pool = pool;
+	*what = "machine size";
+	if (top < mem || top >= ptsim_pa_limit(&m->arch))
+		return MM_ERANGE; /* no room for the MMIO window */
+	*what = "mmap";
+	if (!reserve(&m->phys, &m->phys_bytes, top) ||
+	    !reserve(&m->slots, &m->slot_bytes, frame_table_meta_bytes(0, top)))
+		return MM_ENOMEM;
+	/* Frame PA p lives at host address phys + p. */
+	*what = "frame table";
+	err = frame_table_init(&m->ft, m->slots, 0, top, (uintptr_t)m->phys);
+	if (err == MM_OK)
+		err = frame_table_add_ram(&m->ft, 0, mem, PTSIM_ZONE_DATA);
+	if (err == MM_OK)
+		err = frame_table_add_ram(&m->ft, mem, pool, PTSIM_ZONE_POOL);
+	if (err == MM_OK)
+		err = frame_table_add_mmio(&m->ft, top, ptsim_pa_limit(&m->arch) - top);
+	if (err != MM_OK)
+		return err;
+	frame_zone_set_claimable(&m->ft, PTSIM_ZONE_DATA, true);
+	*what = "page table";
+	if (kernel_space)
+		return page_table_init_kernel(&m->pt, &m->arch, &m->ft, PTSIM_ZONE_POOL);
+	return page_table_init_user(&m->pt, &m->arch, &m->ft, PTSIM_ZONE_POOL, NULL);
+}

@@ -1,0 +1,59 @@
+/*
+ * machine.h - the simulated machine behind ptsim and its fuzz target (host
+ * only: uses mmap).
+ *
+ * Physical memory [0, mem + pool) is one reserved, never-committed host
+ * mapping; only page-table nodes (in the pool) are ever touched.  Zone 0 =
+ * data RAM [0, mem), claimable by `map`; zone 1 = the node pool
+ * [mem, mem + pool); everything above, up to the first PA the
+ * architecture's PTEs cannot hold, is one MMIO window.
+ */
+#ifndef PTSIM_MACHINE_H
+#define PTSIM_MACHINE_H
+
+#include "mm.h"
+
+#define PTSIM_ZONE_DATA 0
+#define PTSIM_ZONE_POOL 1
+
+/*
+ * Largest mem + pool: frame_table_init refuses a window of FRAME_NIL or
+ * more frames (slot indices are 32 bits), so 2^32 - 2 frames = 16T - 8K.
+ */
+#define PTSIM_MAX_TOP ((uint64_t)(FRAME_NIL - 1) << MM_PAGE_SHIFT)
+
+struct ptsim_machine {
+	struct mm_arch arch;
+	struct frame_table ft;
+	struct page_table pt;
+	uint64_t mem, pool;    /* data RAM and node pool sizes */
+	void *phys, *slots;    /* host memory behind PA 0 and the frame slots */
+	uint64_t phys_bytes, slot_bytes;
+};
+
+/*
+ * Initialise `a` as architecture `name` ("x86_64": NX and 1G pages always
+ * on; "sv48": Svpbmt if `svpbmt`).  False for an unknown name or
+ * `svpbmt` with x86_64.
+ */
+bool ptsim_arch_init(struct mm_arch *a, const char *name, bool svpbmt);
+
+/*
+ * First PA that `a`'s PTE address field cannot hold, derived from
+ * a->fmt (x86_64: 2^52, sv48: 2^56).  The field must be contiguous.
+ */
+paddr_t ptsim_pa_limit(const struct mm_arch *a);
+
+/*
+ * Build the machine over m->arch (already set by ptsim_arch_init): reserve
+ * host memory (reused when m->phys/m->slots already hold enough, so a
+ * zero-initialised machine can be rebuilt cheaply), the frame table, the
+ * MMIO window and an empty page table of the chosen half.  `mem` and
+ * `pool` are non-zero, 4 KiB aligned, mem + pool <= PTSIM_MAX_TOP and
+ * below ptsim_pa_limit.  Returns MM_OK, or an mm error with *what naming
+ * the step that failed (MM_ENOMEM and "mmap" if the host refused memory).
+ */
+int ptsim_machine_build(struct ptsim_machine *m, uint64_t mem, uint64_t pool,
+			bool kernel_space, const char **what);
+
+#endif /* PTSIM_MACHINE_H */
