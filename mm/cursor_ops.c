@@ -720,15 +720,23 @@ static int take_page_ref_real(struct cursor *c, paddr_t pa)
 	return err;
 }
 
+/*
+ * May one more reference be deferred on the cursor's block?  The same
+ * overflow rule as frame_map_check, counting what is deferred.
+ */
+static inline bool pend_has_room(const struct cursor *c)
+{
+	uint32_t rc = atomic_load_explicit(&c->pt->ft->slots[c->pend_block].refcount,
+					   memory_order_relaxed);
+	return (int64_t)rc + c->pend + 1 <= (int64_t)FRAME_REF_MAX;
+}
+
 /* Take the reference of a new 4 KiB leaf of `pa`; the errors of frame_map_check. */
 static inline int take_page_ref(struct cursor *c, paddr_t pa)
 {
 	if (!pend_covers(c, pa))
 		return take_page_ref_real(c, pa);
-	uint32_t rc = atomic_load_explicit(&c->pt->ft->slots[c->pend_block].refcount,
-					   memory_order_relaxed);
-	/* The same overflow rule as frame_map_check, counting what is deferred. */
-	if ((int64_t)rc + c->pend + 1 > (int64_t)FRAME_REF_MAX)
+	if (!pend_has_room(c))
 		return MM_ENOMEM;
 	c->pend++;
 	return MM_OK;
@@ -803,6 +811,19 @@ static void build_chain(struct cursor *c, uint64_t t, struct walk_node *n)
 }
 
 /*
+ * Install the 4 KiB leaf `pte` in the absent entry i of the level-1 node
+ * `n` for offset t (its reference already taken) and move past it.
+ */
+static inline void install_page_leaf(struct cursor *c, const struct walk_node *n, unsigned i,
+				     pte_t pte, uint64_t t)
+{
+	n->tbl[i] = pte;
+	n->slot->nr_children++;
+	cursor_record_flush(c, t, t + MM_PAGE_SIZE);
+	c->va = t + MM_PAGE_SIZE;
+}
+
+/*
  * Map the page at the current VA to the tracked RAM frame `pa` with the
  * level-1 template `tmpl`, no replace.  Errors, in the general path's
  * order: those of frame_map_check, MM_EEXIST (a leaf in the way),
@@ -840,10 +861,7 @@ static int map_page(struct cursor *c, paddr_t pa, pte_t tmpl)
 		if (err)
 			return err;
 	}
-	n.tbl[i] = pte_make(&c->arch->fmt, tmpl, pa);
-	n.slot->nr_children++;
-	cursor_record_flush(c, t, t + MM_PAGE_SIZE);
-	c->va = t + MM_PAGE_SIZE;
+	install_page_leaf(c, &n, i, pte_make(&c->arch->fmt, tmpl, pa), t);
 	return MM_OK;
 }
 
@@ -944,15 +962,10 @@ static inline bool map_page_fast(struct cursor *c, paddr_t pa, uint64_t len,
 	if (!cursor_cached_leaf_node(c, t, &n))
 		return false;
 	unsigned i = mm_level_index(t, 1);
-	uint32_t rc = atomic_load_explicit(&c->pt->ft->slots[c->pend_block].refcount,
-					   memory_order_relaxed);
-	if (n.tbl[i] || (int64_t)rc + c->pend + 1 > (int64_t)FRAME_REF_MAX)
+	if (n.tbl[i] || !pend_has_room(c))
 		return false;
-	n.tbl[i] = pte_make(&c->arch->fmt, c->leaf_tmpl, pa);
-	n.slot->nr_children++;
 	c->pend++;
-	cursor_record_flush(c, t, t + MM_PAGE_SIZE);
-	c->va = t + MM_PAGE_SIZE;
+	install_page_leaf(c, &n, i, pte_make(&c->arch->fmt, c->leaf_tmpl, pa), t);
 	return true;
 }
 
