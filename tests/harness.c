@@ -379,6 +379,17 @@ void h_assert_check(struct harness *h, const char *where)
 		fail_msg("mm_check %s: violation (%d): %s", where, rc, buf);
 }
 
+void h_expect_violation(struct harness *h, const char *what)
+{
+	char buf[512];
+	int rc = h_check(h, buf, sizeof(buf));
+	if (rc == MM_OK)
+		fail_msg("mm_check did not notice: %s", what);
+	if (buf[0] == '\0')
+		fail_msg("mm_check noticed %s but gave no description", what);
+	print_message("  (%s) -> %s\n", what, buf);
+}
+
 void h_assert_check_open(struct harness *h, const struct cursor *c, const char *where)
 {
 	char buf[512];

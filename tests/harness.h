@@ -213,6 +213,8 @@ int h_unmap_pt(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t le
 
 /* Assert mm_check over every table of h is OK (prints the violation). */
 void h_assert_check(struct harness *h, const char *where);
+/* Assert mm_check reports a violation, with a description (printed); `what` names the corruption. */
+void h_expect_violation(struct harness *h, const char *what);
 /* The same with cursor `c` open (just flushed): mm_check_open. */
 void h_assert_check_open(struct harness *h, const struct cursor *c, const char *where);
 /* mm_check result (MM_OK or 1) with the text in buf. */

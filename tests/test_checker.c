@@ -22,17 +22,6 @@ static struct mm_prop rw(const struct harness *h)
 	return h_prop(h, MM_PROP_R | MM_PROP_W, MM_CACHE_WB);
 }
 
-/* mm_check must report something, with a description. */
-static void expect_violation(struct harness *h, const char *what)
-{
-	char buf[512];
-	if (h_check(h, buf, sizeof(buf)) == MM_OK)
-		fail_msg("mm_check did not notice: %s", what);
-	if (buf[0] == '\0')
-		fail_msg("mm_check noticed %s but gave no description", what);
-	print_message("  (%s) -> %s\n", what, buf);
-}
-
 /* mm_check_cursor on `c` must be OK. */
 static void assert_cursor_ok(const struct cursor *c, const char *where)
 {
@@ -70,7 +59,7 @@ static void test_user_upper_half_is_the_kernel_roots(void **state)
 	unsigned i = MM_PTES_PER_NODE / 2 + 44;
 	pte_t saved = uroot[i];
 	uroot[i] = kroot[i + 1];
-	expect_violation(h, "user root entry pointing at another kernel node");
+	h_expect_violation(h, "user root entry pointing at another kernel node");
 	uroot[i] = saved;
 	h_assert_check(h, "entry restored");
 
@@ -79,7 +68,7 @@ static void test_user_upper_half_is_the_kernel_roots(void **state)
 	h_assert_check(h, "user table without the kernel half");
 	pte_t *lroot = frame_to_virt(&h->ft, lone.root);
 	lroot[i] = kroot[i];
-	expect_violation(h, "kernel entry in a user table made without one");
+	h_expect_violation(h, "kernel entry in a user table made without one");
 	lroot[i] = 0;
 	h_assert_check(h, "entry removed");
 
@@ -97,7 +86,7 @@ static void test_node_left_locked(void **state)
 	H_OK(h_map(h, hv(h, 0x40000000), SZ_4K, 0x3000, rw(h), 0));
 	struct frame_slot *root = frame_slot_of(&h->ft, h->pt.root);
 	atomic_store(&root->lock, 1);
-	expect_violation(h, "root locked with no cursor open");
+	h_expect_violation(h, "root locked with no cursor open");
 	atomic_store(&root->lock, 0);
 	h_assert_check(h, "lock released");
 }
@@ -123,9 +112,9 @@ static void test_nr_tables(void **state)
 	assert_int_equal(l2->nr_children, 2);
 	assert_int_equal(l2->nr_tables, 1);
 	l2->nr_tables = 0;
-	expect_violation(h, "level-2 node counting no table entry");
+	h_expect_violation(h, "level-2 node counting no table entry");
 	l2->nr_tables = 2;
-	expect_violation(h, "level-2 node counting its leaf as a table");
+	h_expect_violation(h, "level-2 node counting its leaf as a table");
 	l2->nr_tables = 1;
 	h_assert_check(h, "nr_tables restored");
 	H_OK(h_unmap(h, v, 2 * SZ_2M, NULL));
@@ -160,12 +149,12 @@ static void test_zero_blocks(void **state)
 	uint64_t *w = frame_to_virt(&h->ft, frame_slot_pa(&h->ft, z));
 	uint64_t last = (((uint64_t)MM_PAGE_SIZE << z->order) / sizeof(*w)) - 1;
 	w[last] = 0x100;
-	expect_violation(h, "zero block with a word set in its last frame");
+	h_expect_violation(h, "zero block with a word set in its last frame");
 	w[last] = 0;
 	h_assert_check(h, "zero block cleared again");
 
 	h->ft.zones[H_ZONE_POOL].zero_blocks++;
-	expect_violation(h, "zone counts one zero block too many");
+	h_expect_violation(h, "zone counts one zero block too many");
 	h->ft.zones[H_ZONE_POOL].zero_blocks--;
 	h_assert_check(h, "zero-block count restored");
 }
@@ -179,7 +168,7 @@ static void test_hole_slot(void **state)
 	assert_int_equal(s->zone, FRAME_NO_ZONE);
 	uint32_t saved = atomic_load(&s->refcount);
 	atomic_store(&s->refcount, 1);
-	expect_violation(h, "hole slot with a reference count");
+	h_expect_violation(h, "hole slot with a reference count");
 	atomic_store(&s->refcount, saved);
 	h_assert_check(h, "hole restored");
 }

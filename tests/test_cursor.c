@@ -1859,17 +1859,6 @@ static void test_tlb_release_after_flush(void **state)
 
 /* ---- The checker can fail ---- */
 
-static void expect_violation(struct harness *h, const char *what)
-{
-	char buf[512];
-	int rc = h_check(h, buf, sizeof(buf));
-	if (rc == MM_OK)
-		fail_msg("mm_check did not notice: %s", what);
-	if (buf[0] == '\0')
-		fail_msg("mm_check noticed %s but gave no description", what);
-	print_message("  (%s) -> %s\n", what, buf);
-}
-
 /* The checker can fail: each deliberate corruption is reported, with text. */
 static void test_checker_detects_corruption(void **state)
 {
@@ -1891,39 +1880,39 @@ static void test_checker_detects_corruption(void **state)
 	l1slot = frame_slot_of(&h->ft, pte_table_addr(&h->arch.fmt, *l2e));
 
 	atomic_fetch_add(&data->map_count, 1);
-	expect_violation(h, "map_count one too high");
+	h_expect_violation(h, "map_count one too high");
 	atomic_fetch_sub(&data->map_count, 1);
 	h_assert_check(h, "map_count restored");
 
 	root->nr_children++;
-	expect_violation(h, "root nr_children one too high");
+	h_expect_violation(h, "root nr_children one too high");
 	root->nr_children--;
 	h_assert_check(h, "nr_children restored");
 
 	saved = *leaf;
 	*leaf = 0;
-	expect_violation(h, "leaf PTE cleared behind the mm's back");
+	h_expect_violation(h, "leaf PTE cleared behind the mm's back");
 	*leaf = saved;
 	h_assert_check(h, "PTE restored");
 
 	*leaf = pte_make(&h->arch.fmt, saved & ~h->arch.fmt.addr_mask, h->pt.root);
-	expect_violation(h, "leaf pointing at the root node");
+	h_expect_violation(h, "leaf pointing at the root node");
 	*leaf = saved;
 
 	saved32 = atomic_load(&data->refcount);
 	atomic_store(&data->refcount, FRAME_REF_UNUSED);
-	expect_violation(h, "mapped frame marked free");
+	h_expect_violation(h, "mapped frame marked free");
 	atomic_store(&data->refcount, saved32);
 	h_assert_check(h, "refcount restored");
 
 	saved8 = l1slot->level;
 	l1slot->level = 2;
-	expect_violation(h, "level-1 node labelled level 2");
+	h_expect_violation(h, "level-1 node labelled level 2");
 	l1slot->level = saved8;
 
 	saved8 = l1slot->usage;
 	l1slot->usage = FRAME_DATA;
-	expect_violation(h, "node slot labelled as data");
+	h_expect_violation(h, "node slot labelled as data");
 	l1slot->usage = saved8;
 	h_assert_check(h, "everything restored");
 }
