@@ -466,40 +466,44 @@ static bool check_cursor_path(struct checker *k, const struct cursor *c)
 	return true;
 }
 
-int mm_check_cursor(const struct cursor *c, char *buf, size_t buflen)
+/* mm_check_cursor's checks, in the style of the other passes: false on the first violation. */
+static bool check_cursor(struct checker *k, const struct cursor *c)
 {
-	struct checker k = { .ft = c->pt->ft, .pt = c->pt, .a = c->arch, .buf = buf, .len = buflen };
-	const struct pte_format *f = &k.a->fmt;
-	if (buflen)
-		buf[0] = 0;
+	const struct pte_format *f = &k->a->fmt;
 	if (!mm_is_aligned(c->va, MM_PAGE_SIZE) || c->va < c->start || c->va > c->end)
-		return fail(&k, "cursor VA unaligned or outside its range", "va", c->va, "end",
-			    c->end), 1;
-	if (c->guard_level < 1 || c->guard_level > k.a->levels || c->level < 1 ||
+		return fail(k, "cursor VA unaligned or outside its range", "va", c->va, "end",
+			    c->end);
+	if (c->guard_level < 1 || c->guard_level > k->a->levels || c->level < 1 ||
 	    c->level > c->guard_level)
-		return fail(&k, "cursor level outside 1..guard", "level", c->level, "guard",
-			    c->guard_level), 1;
-	uint64_t gspan = c->guard_level == k.a->levels ? 0 : mm_level_size(c->guard_level + 1);
+		return fail(k, "cursor level outside 1..guard", "level", c->level, "guard",
+			    c->guard_level);
+	uint64_t gspan = c->guard_level == k->a->levels ? 0 : mm_level_size(c->guard_level + 1);
 	uint64_t gbase = cursor_node_base(c->guard_level, c->start);
 	if (gspan && (c->end - 1 - gbase >= gspan || c->cache_va - gbase >= gspan))
-		return fail(&k, "guard node does not cover the cursor's range", "start", c->start,
-			    "end", c->end), 1;
+		return fail(k, "guard node does not cover the cursor's range", "start", c->start,
+			    "end", c->end);
 	/* The guard is the node reached from the root along `start`. */
 	paddr_t pa = c->pt->root;
-	for (unsigned l = k.a->levels; l > c->guard_level; l--) {
-		pte_t e = ((const pte_t *)frame_to_virt(k.ft, pa))[mm_level_index(c->start, l)];
+	for (unsigned l = k->a->levels; l > c->guard_level; l--) {
+		pte_t e = ((const pte_t *)frame_to_virt(k->ft, pa))[mm_level_index(c->start, l)];
 		if (!pte_is_present(e) || pte_is_leaf(f, e, l))
-			return fail(&k, "no table on the path from the root to the guard", "level", l,
-				    0, 0), 1;
+			return fail(k, "no table on the path from the root to the guard", "level", l,
+				    0, 0);
 		pa = pte_table_addr(f, e);
 	}
 	if (pa != c->node[c->guard_level])
-		return fail(&k, "guard node is not on the path of the range", "pa", pa, 0, 0), 1;
-	if (!check_cursor_path(&k, c) ||
-	    !check_held_subtree(&k, c->table[c->guard_level], c->guard_level, gbase, c->start,
-				c->end))
-		return 1;
-	return MM_OK;
+		return fail(k, "guard node is not on the path of the range", "pa", pa, 0, 0);
+	return check_cursor_path(k, c) &&
+	       check_held_subtree(k, c->table[c->guard_level], c->guard_level, gbase, c->start,
+				  c->end);
+}
+
+int mm_check_cursor(const struct cursor *c, char *buf, size_t buflen)
+{
+	struct checker k = { .ft = c->pt->ft, .pt = c->pt, .a = c->arch, .buf = buf, .len = buflen };
+	if (buflen)
+		buf[0] = 0;
+	return check_cursor(&k, c) ? MM_OK : 1;
 }
 
 /* ---- statistics ---- */
