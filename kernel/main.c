@@ -12,6 +12,7 @@
  */
 #include "arch.h"
 #include "kprintf.h"
+#include "mm_assert.h"
 #include "mm_boot.h"
 #include "script_mode.h"
 #include "selftest.h"
@@ -33,6 +34,13 @@ static const char *find_script(const char *cmdline)
 		if ((p == cmdline || p[-1] == ' ') && starts_with(p, "script="))
 			return p + 7;
 	return 0;
+}
+
+/* A broken mm invariant (MM_ASSERT) is fatal: report it and fail the run. */
+void mm_assert_failed(const char *file, int line, const char *cond)
+{
+	kprintf("mm assertion failed: %s:%d: %s\nRESULT FAIL\n", file, line, cond);
+	arch_exit(false);
 }
 
 void kmain(void)

@@ -25,6 +25,7 @@
 
 #include "cursor_internal.h"
 #include "frame_internal.h"
+#include "mm_assert.h"
 #include "pte.h"
 #include "spinlock.h"
 
@@ -200,6 +201,7 @@ static int reserve_nodes(struct cursor *c, unsigned n)
 static void take_node(struct cursor *c, unsigned level, uint64_t base, struct walk_node *out)
 {
 	struct frame_table *ft = c->pt->ft;
+	MM_ASSERT(c->reserve != FRAME_NIL); /* the dry pass reserved every node the real one takes */
 	struct frame_slot *s = &ft->slots[c->reserve];
 	c->reserve = s->next;
 	s->level = (uint8_t)level;

@@ -2,6 +2,7 @@
  * mm.h - everything an embedder needs: include this one header.
  *
  *   mm_types.h   types, geometry, error codes
+ *   mm_assert.h  MM_ASSERT and the embedder hook mm_assert_failed()
  *   prop.h       mapping properties
  *   arch.h       the architecture ops table (PTE format, encoders, TLB)
  *   pte.h        inline PTE helpers over the declarative format
@@ -17,6 +18,7 @@
 #include "check.h"
 #include "cursor.h"
 #include "frame.h"
+#include "mm_assert.h"
 #include "mm_types.h"
 #include "page_table.h"
 #include "prop.h"

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "harness.h"
 #include "fake_arch.h"
+#include "mm_assert.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,13 @@ const struct harness_param harness_kernel_x86 = { H_X86_64, PT_KERNEL, 0, 0 };
 const struct harness_param harness_kernel_sv48 = { H_SV48, PT_KERNEL, 0, 0 };
 const struct harness_param harness_user_fake48 = { H_FAKE48, PT_USER, 0, 0 };
 const struct harness_param harness_kernel_fake48 = { H_FAKE48, PT_KERNEL, 0, 0 };
+
+/* A broken mm invariant (MM_ASSERT) fails the test run loudly. */
+void mm_assert_failed(const char *file, int line, const char *cond)
+{
+	fprintf(stderr, "mm assertion failed: %s:%d: %s\n", file, line, cond);
+	abort();
+}
 
 #define H_DEFAULT_MEM (4 * GiB)
 #define H_DEFAULT_POOL (64 * MiB)

@@ -2,10 +2,20 @@
  * machine.c - the simulated machine of ptsim and its fuzz target
  * (machine.h).
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "machine.h"
+#include "mm_assert.h"
+
+/* A broken mm invariant (MM_ASSERT) stops the program loudly. */
+void mm_assert_failed(const char *file, int line, const char *cond)
+{
+	fprintf(stderr, "mm assertion failed: %s:%d: %s\n", file, line, cond);
+	abort();
+}
 
 /* Host TLB: there is none, every hook is a no-op. */
 static void tlb_page(void *ctx, vaddr_t va) { (void)ctx; (void)va; }

@@ -1,0 +1,31 @@
+/*
+ * mm_assert.h - invariant assertions inside the mm, through an embedder hook.
+ *
+ * MM_ASSERT(cond) states a fact the code relies on at that point: a
+ * precondition the caller guarantees, a pass that "cannot fail", a count
+ * that must balance.  It is not error handling: bad input from an API
+ * caller is answered with an error code, never with an assertion.
+ *
+ * With MM_DEBUG defined (host tests, ptsim, the demo kernels: meson option
+ * `mm_debug`, on by default) a false condition calls the embedder's hook
+ * mm_assert_failed(), which must not return (print and stop the CPU, abort
+ * the process, or longjmp out of a test that expects it).  Without
+ * MM_DEBUG the condition is not evaluated and costs nothing.
+ */
+#ifndef MM_ASSERT_H
+#define MM_ASSERT_H
+
+/*
+ * Provided by the embedder in MM_DEBUG builds.  `file`, `line` and `cond`
+ * (the condition's source text) say which assertion failed.
+ */
+__attribute__((__noreturn__)) void mm_assert_failed(const char *file, int line, const char *cond);
+
+#ifdef MM_DEBUG
+#define MM_ASSERT(cond) \
+	((cond) ? (void)0 : mm_assert_failed(__FILE__, __LINE__, #cond))
+#else
+#define MM_ASSERT(cond) ((void)0)
+#endif
+
+#endif /* MM_ASSERT_H */
