@@ -262,14 +262,14 @@ static void x86_paging_check(void)
 	uint64_t cr4 = x86_read_cr4();
 
 	if (given && req != PAGING_X86_64 && req != PAGING_X86_64_LA57) {
-		kprintf("x86: paging=");
+		kprintf("\nx86: paging=");
 		for (size_t i = 0; i < len; i++)
 			arch_putc(name[i]);
 		boot_fail(": unknown paging mode (x86_64 has x86_64, x86_64-la57)\n"
 			  "RESULT FAIL: boot (paging)");
 	}
 	if (req == PAGING_X86_64_LA57 && !x86_la57_cpu)
-		boot_fail("x86: paging=x86_64-la57: the CPU lacks LA57 (CPUID.(7,0):ECX[16] is 0; "
+		boot_fail("\nx86: paging=x86_64-la57: the CPU lacks LA57 (CPUID.(7,0):ECX[16] is 0; "
 			  "e.g. -cpu qemu64)\nRESULT FAIL: boot (paging)");
 	if ((x86_paging_request == ENTRY_REQ_LA57) != (req == PAGING_X86_64_LA57) ||
 	    (x86_paging_request == ENTRY_REQ_NONE) != !given)
