@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "machine.h"
+#include "arch/modes.h"
 #include "script.h"
 
 struct options {
@@ -31,8 +32,8 @@ static void out_stdout(void *ctx, const char *s, size_t n)
 /* Any option error: the usage line on stderr, exit 1. */
 static noreturn void usage(void)
 {
-	fprintf(stderr, "usage: ptsim [--arch x86_64|sv48] [--svpbmt] [--space user|kernel] "
-			"[--mem SIZE] [--pt-pool SIZE] [--check] [FILE|-]\n");
+	fprintf(stderr, "usage: ptsim [--arch x86_64|x86_64-la57|sv39|sv48|sv57] [--svpbmt] "
+			"[--space user|kernel] [--mem SIZE] [--pt-pool SIZE] [--check] [FILE|-]\n");
 	exit(1);
 }
 
@@ -61,7 +62,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		} else if (strcmp(a, "--check") == 0) {
 			o->check = true;
 		} else if (strcmp(a, "--arch") == 0 && val) {
-			if (strcmp(val, "x86_64") != 0 && strcmp(val, "sv48") != 0)
+			if (!mm_mode_find(val))
 				usage();
 			o->arch = val;
 			i++;
@@ -84,7 +85,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			usage();
 		}
 	}
-	if (o->svpbmt && strcmp(o->arch, "sv48") != 0)
+	if (o->svpbmt && !(mm_mode_find(o->arch)->optional & MM_FEAT_RV_SVPBMT))
 		usage();
 	if (o->mem == 0 || o->pool == 0 || !mm_is_aligned(o->mem, MM_PAGE_SIZE) ||
 	    !mm_is_aligned(o->pool, MM_PAGE_SIZE))
