@@ -719,11 +719,36 @@ static bool step_huge_1g(void)
 }
 
 /*
+ * The direct map uses the largest leaves the kernel half allows (one level
+ * below the root at most: 2 MiB on Sv39): for the largest leaf size that
+ * some aligned block of RAM can hold, that block's direct-map leaf has
+ * exactly that size.
+ */
+static bool direct_map_leaves_largest(void)
+{
+	const struct boot_info *bi = arch_boot_info();
+
+	for (unsigned level = page_table_max_leaf_level(&kmm.kpt); level >= 1; level--) {
+		uint64_t size = SZ_4K << (9 * (level - 1));
+		for (unsigned i = 0; i < bi->nr_ram; i++) {
+			paddr_t a = (bi->ram[i].base + size - 1) & ~(size - 1);
+			if (a + size > a && a + size <= bi->ram[i].base + bi->ram[i].size) {
+				kprintf("  direct map: %llu KiB leaves (at PA 0x%llx)\n",
+					(unsigned long long)(size >> 10), (unsigned long long)a);
+				return expect_leaf(&kmm.kpt, DIRECT_MAP_BASE + a, size, a);
+			}
+		}
+	}
+	return fail("no RAM block for any leaf size");
+}
+
+/*
  * The MMU is in the mode the mm was built for: the hardware's own register
  * (satp.MODE, CR4.LA57) names the mode the kernel chose, with the mm's
  * levels and VA width.  On 5-level modes the test window lies above the
  * 4-level boundary (non-canonical for a 4-level walk): a page mapped there
- * is loaded and stored, and seen through the direct map.
+ * is loaded and stored, and seen through the direct map.  Also: the
+ * direct map's leaves are the largest the mode allows.
  */
 static bool step_mode(void)
 {
@@ -741,6 +766,8 @@ static bool step_mode(void)
 	if (kmm.arch.levels != paging_mode_levels(hw) || kmm.arch.va_bits != paging_mode_va_bits(hw))
 		return fail("the mm's geometry (%u levels, %u bits) is not %s's", kmm.arch.levels,
 			    kmm.arch.va_bits, paging_mode_name(hw));
+	if (!direct_map_leaves_largest())
+		return false;
 	if (kmm.arch.levels < 5)
 		return true;
 	if (T_MODE >= 0xffff800000000000ull)
