@@ -12,17 +12,12 @@ own upper-half leaves.  Exit 0 on agreement, 1 otherwise, 77 (skipped)
 without gdb-multiarch.
 """
 import os
-import re
 import shutil
-import socket
-import subprocess
 import sys
-import threading
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(TOP, "tools"))
-import qemu_run  # noqa: E402
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tools", "gdb"))
+import live  # noqa: E402
 
 SCRIPTS = {
     "x86_64": "map 0x400000 2M 0 rwu huge;protect 0x401000 4K ru;protect 0x402000 4K -;"
@@ -32,38 +27,6 @@ SCRIPTS = {
                "mmio 0x40000000 2M 0x400000000 rw huge;map 0x7ffffffff000 4K 0x5000 xu;"
                "map 0x800000 8K 0x200000 rwx;dump",
 }
-LEAF = re.compile(r"^0x[0-9a-f]{16} \S+ 0x[0-9a-f]{16} \S+$")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def boot_until_ready(cmd, timeout):
-    """Start QEMU; return (process, serial lines up to READY) or fail."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    lines = []
-    for raw in proc.stdout:
-        line = raw.decode("ascii", "replace").rstrip("\r\n")
-        lines.append(line)
-        if line == "READY":
-            break
-    timer.cancel()
-    return proc, lines
-
-
-def ptdump(arch, kernel, port, args):
-    gdb_arch = "i386:x86-64" if arch == "x86_64" else "riscv:rv64"
-    cmd = ["gdb-multiarch", "-batch", "-nx", "-ex", f"set architecture {gdb_arch}",
-           "-ex", f"target remote 127.0.0.1:{port}",
-           "-ex", f"source {os.path.join(TOP, 'tools', 'gdb', 'ptdump.py')}",
-           "-ex", f"ptdump {args}", kernel]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    return r.returncode, [l for l in r.stdout.splitlines() if LEAF.match(l) or l == "end"], r
 
 
 def main():
@@ -71,10 +34,9 @@ def main():
     if shutil.which("gdb-multiarch") is None:
         print("gdb-multiarch not found (tools/setup-deps installs it): skipped")
         return 77
-    port = free_port()
-    cmd = qemu_run.qemu_command(arch, kernel, "script=" + SCRIPTS[arch],
-                                ["-gdb", f"tcp:127.0.0.1:{port}"] + sys.argv[3:])
-    proc, serial = boot_until_ready(cmd, 60)
+    port = live.free_port()
+    proc, serial = live.boot_until_ready(arch, kernel, "script=" + SCRIPTS[arch], port,
+                                         sys.argv[3:])
     failed = []
     try:
         if not serial or serial[-1] != "READY":
@@ -83,8 +45,8 @@ def main():
         sandbox = next(l for l in serial if l.startswith("SANDBOX "))
         base, size = (int(x, 16) for x in sandbox.split()[1:3])
         start = max(i for i, l in enumerate(serial) if l.startswith("ok"))
-        want = [l for l in serial[start + 1:] if LEAF.match(l) or l == "end"]
-        status, got, r = ptdump(arch, kernel, port, f"user sandbox={base:#x},{size:#x}")
+        want = [l for l in serial[start + 1:] if live.LEAF.match(l) or l == "end"]
+        status, got, r = live.run_ptdump(arch, kernel, port, f"user sandbox={base:#x},{size:#x}")
         if status != 0 or got != want:
             print(r.stdout[-2000:], r.stderr[-2000:])
             failed.append(f"ptdump user: {len(got)} lines, the kernel's dump {len(want)}")
@@ -92,9 +54,9 @@ def main():
                 if g != w:
                     failed.append(f"first difference: ptdump '{g}', dump '{w}'")
                     break
-        status, every, r = ptdump(arch, kernel, port, "all")
+        status, every, r = live.run_ptdump(arch, kernel, port, "all")
         upper = [l for l in every if l.startswith("0xffff")]
-        lower = [l for l in every if LEAF.match(l) and not l.startswith("0xffff")]
+        lower = [l for l in every if live.LEAF.match(l) and not l.startswith("0xffff")]
         if status != 0 or len(lower) != len(want) - 1 or not upper:
             failed.append(f"ptdump all: {len(lower)} user and {len(upper)} kernel leaves")
         print(f"{arch}: ptdump matched the kernel's dump ({len(want) - 1} leaves); "

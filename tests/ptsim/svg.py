@@ -126,6 +126,22 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for case in CASES:
             errs += check_case(ptsim, rsvg, tmp, *case)
+    odd = run([ptsim, "--format", "svg", "--title", 'a <b> & "c"\x01\xc3'], "")
+    texts = [t.text for t in ET.fromstring(odd.stdout).iter(NS + "text")] if not odd.returncode else []
+    if texts[:1] != ['a <b> & "c"???']:  # \x01 and the two UTF-8 bytes of \xc3
+        errs.append(f"--title not escaped: {texts[:1]}")
+    # The pictures in docs/ (tools/gdb/layout.py made them) are well-formed and render.
+    docs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs")
+    pictures = sorted(f for f in os.listdir(docs) if f.endswith(".svg"))
+    if not pictures:
+        errs.append("no picture in docs/")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in pictures:
+            root = ET.parse(os.path.join(docs, name)).getroot()
+            png = os.path.join(tmp, "d.png")
+            r = subprocess.run([rsvg, os.path.join(docs, name), "-o", png], capture_output=True)
+            if root.tag != NS + "svg" or r.returncode != 0 or png_size(png) is None:
+                errs.append(f"docs/{name} does not render: {r.stderr!r}")
     bad = run([ptsim, "--format", "svg"], "map 0x1000 4K 0 r\nbogus\n")
     if bad.returncode != 2 or bad.stdout or b"syntax 2" not in bad.stderr:
         errs.append(f"syntax error: exit {bad.returncode}, out {bad.stdout[:40]!r}, "

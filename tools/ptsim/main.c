@@ -22,6 +22,7 @@ struct options {
 	const char *file; /* NULL or "-": standard input */
 	bool svg;         /* --format svg: a picture instead of the text output */
 	bool from_dump;   /* --from-dump: FILE holds LEAF lines, not a script */
+	const char *title; /* --title: the picture's first line */
 };
 
 /* Output sink of the interpreter: standard output. */
@@ -67,7 +68,7 @@ static void out_svg(void *ctx, const char *s, size_t n)
 static noreturn void usage(void)
 {
 	fprintf(stderr, "usage: ptsim [--arch x86_64|sv48] [--svpbmt] [--space user|kernel] "
-			"[--mem SIZE] [--pt-pool SIZE] [--check] [--format text|svg [--from-dump]] "
+			"[--mem SIZE] [--pt-pool SIZE] [--check] [--format text|svg [--from-dump] [--title TEXT]] "
 			"[FILE|-]\n");
 	exit(1);
 }
@@ -106,6 +107,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 				usage();
 			o->svg = strcmp(val, "svg") == 0;
 			i++;
+		} else if (strcmp(a, "--title") == 0 && val) {
+			o->title = val;
+			i++;
 		} else if (strcmp(a, "--from-dump") == 0) {
 			o->from_dump = true;
 		} else if (strcmp(a, "--space") == 0 && val) {
@@ -129,7 +133,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->svpbmt && strcmp(o->arch, "sv48") != 0)
 		usage();
-	if (o->from_dump && !o->svg)
+	if ((o->from_dump || o->title) && !o->svg)
 		usage();
 	if (o->mem == 0 || o->pool == 0 || !mm_is_aligned(o->mem, MM_PAGE_SIZE) ||
 	    !mm_is_aligned(o->pool, MM_PAGE_SIZE))
@@ -177,7 +181,7 @@ static int draw_space(const struct options *o, struct script_env *env, struct sv
 		die("picture", MM_ENOMEM);
 	snprintf(title, sizeof(title), "ptsim --arch %s --space %s: %s", o->arch,
 		 o->kernel_space ? "kernel" : "user", o->file ? o->file : "-");
-	sink->pic->title = title;
+	sink->pic->title = o->title ? o->title : title;
 	sink->pic->levels = env->pt->arch->levels;
 	sink->pic->va_bits = env->pt->arch->va_bits;
 	svg_count_nodes(sink->pic, env->pt);
@@ -216,7 +220,7 @@ static int draw_dump(const struct options *o, const struct mm_arch *a)
 	if (in != stdin)
 		fclose(in);
 	snprintf(title, sizeof(title), "LEAF lines of %s (%s)", o->file ? o->file : "-", o->arch);
-	pic.title = title;
+	pic.title = o->title ? o->title : title;
 	pic.levels = a->levels;
 	pic.va_bits = a->va_bits;
 	svg_derive_nodes(&pic);

@@ -8,8 +8,8 @@
  * bar whose colour says the page size and whose length grows with the
  * run's bytes (log scale: 4K to 256T would not fit a linear one), the
  * property as five letter boxes and the cache policy, and the VA range,
- * leaf count and PA in text.  All text is ASCII hex and fixed words, so
- * nothing needs XML escaping.
+ * leaf count and PA in text.  All text but the title is ASCII hex and
+ * fixed words; the title (a file name, --title) is escaped.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +194,27 @@ static void put_text(FILE *o, int x, int y, const char *attrs, const char *text)
 	fprintf(o, "<text x=\"%d\" y=\"%d\" %s>%s</text>\n", x, y, attrs, text);
 }
 
+/* The title as a <text> element: & < > " escaped, other than printable ASCII as '?'. */
+static void put_title(FILE *o, const char *title)
+{
+	fprintf(o, "<text x=\"20\" y=\"26\" class=\"title\">");
+	for (const unsigned char *c = (const unsigned char *)title; *c; c++) {
+		if (*c == '&')
+			fputs("&amp;", o);
+		else if (*c == '<')
+			fputs("&lt;", o);
+		else if (*c == '>')
+			fputs("&gt;", o);
+		else if (*c == '"')
+			fputs("&quot;", o);
+		else if (*c < 0x20 || *c >= 0x7f)
+			fputc('?', o); /* control bytes (not XML), and bytes that may not be UTF-8 */
+		else
+			fputc(*c, o);
+	}
+	fputs("</text>\n", o);
+}
+
 /* One run row at `y`: bar, property boxes, text. */
 static void draw_run(FILE *o, int y, const struct svg_leaf *first, uint64_t count)
 {
@@ -293,7 +314,7 @@ void svg_write(FILE *o, const struct svg_picture *p)
 		   ".b{font-size:11px;font-weight:bold}.h{font-size:13px;font-weight:bold}"
 		   ".title{font-size:16px;font-weight:bold}</style>\n");
 	fprintf(o, "<rect width=\"%d\" height=\"%d\" fill=\"#fbfbf8\"/>\n", WIDTH, height);
-	put_text(o, 20, 26, "class=\"title\"", p->title);
+	put_title(o, p->title);
 	snprintf(text, sizeof(text), "%zu leaves, %zu runs, 0x%llx bytes mapped; %u levels, "
 				     "%u-bit VAs; nodes %s",
 		 p->nr_leaves, count_runs(p, 0, split) + count_runs(p, split, p->nr_leaves),
