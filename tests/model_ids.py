@@ -9,14 +9,15 @@
 - every ID cited next to "MODEL.md" anywhere in the tree (comments, docs,
   tests) is defined, and every "MODEL.md section N" / "MODEL.md §N" names
   a section that exists;
-- no ID is defined twice.
+- no ID is defined twice;
+- no file of the tree cites ../shared (the contracts live in docs/).
 """
 import os
 import re
 import sys
 
 ID = r"[FTMCOL]\d+"
-SCAN_DIRS = ["mm", "arch", "kernel", "tools", "tests", "docs", "examples"]
+SCAN_DIRS = ["mm", "arch", "kernel", "tools", "tests", "docs", "examples", "include"]
 SCAN_EXT = (".c", ".h", ".py", ".md", ".build", ".S", ".txt")
 
 
@@ -43,6 +44,10 @@ def main():
             errs.append(f"checker message cites undefined {got.group(1)}: {m!r}")
 
     cited = 0
+    for top_file in ("README.md", "CHANGELOG.md", "meson.build", "meson_options.txt"):
+        if os.path.exists(os.path.join(root, top_file)) and \
+                "../" + "shared" in open(os.path.join(root, top_file)).read():
+            errs.append(f"{top_file} cites ../shared")
     for d in SCAN_DIRS:
         for dirpath, _, files in os.walk(os.path.join(root, d)):
             if "subprojects" in dirpath.split(os.sep):
@@ -53,6 +58,8 @@ def main():
                 path = os.path.join(dirpath, f)
                 for n, line in enumerate(open(path, errors="replace"), 1):
                     where = f"{os.path.relpath(path, root)}:{n}"
+                    if "../" + "shared" in line:
+                        errs.append(f"{where}: cites ../{'shared'}")
                     for m in re.finditer(r"MODEL\.md(.*)", line):
                         rest = m.group(1)
                         for s in re.findall(r"(?:section|§)\s*(\d+)", rest):

@@ -1,5 +1,5 @@
 /*
- * main.c - ptsim, the host page-table simulator (docs/PTSIM.md; choices
+ * main.c - ptsim, the host page-table simulator (docs/SCRIPT.md; choices
  * the spec leaves open are in docs/PTSIM_USAGE.md).  Option parsing and
  * file reading; the machine is machine.c, the interpreter script.c.
  */
