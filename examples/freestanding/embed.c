@@ -75,7 +75,7 @@ static int embed_mm_init(uintptr_t pa_to_va)
 	if ((err = frame_table_init(&ft, (void *)(uintptr_t)(slots_pa + pa_to_va), RAM_BASE,
 				    RAM_BASE + RAM_SIZE, pa_to_va)) != MM_OK ||
 	    (err = frame_table_add_ram(&ft, RAM_BASE, RAM_SIZE, ZONE)) != MM_OK ||
-	    (err = frame_table_reserve(&ft, RAM_BASE, IMAGE_PA - RAM_BASE, FRAME_RESERVED)) ||
+	    (err = frame_table_reserve(&ft, RAM_BASE, IMAGE_PA - RAM_BASE, FRAME_RESERVED)) != MM_OK ||
 	    (err = frame_table_reserve(&ft, IMAGE_PA, IMAGE_SIZE, FRAME_KERNEL)) != MM_OK ||
 	    (err = frame_table_reserve(&ft, slots_pa, meta_pages, FRAME_METADATA)) != MM_OK)
 		return err;
