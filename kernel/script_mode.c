@@ -34,7 +34,7 @@ static void ram_list_add(struct ram_list *l, paddr_t base, uint64_t size)
 }
 
 /*
- * PTSIM.md's `mmio` rule: any PA that is not RAM and lies below the
+ * docs/SCRIPT.md's `mmio` rule: any PA that is not RAM and lies below the
  * encoder's PA width may be mapped as device memory.  So every gap
  * between the machine's RAM ranges (what the mm manages and what the
  * firmware reports that the kernel keeps for itself), from PA 0 to

@@ -10,7 +10,7 @@
 /*
  * Run the `;`-separated commands `cmds` (length len) against a fresh user
  * address space whose RAM PAs are offsets into the sandbox: print
- * `SANDBOX 0xBASE 0xSIZE`, the output lines of PTSIM.md, then activate that
+ * `SANDBOX 0xBASE 0xSIZE`, the output lines of docs/SCRIPT.md, then activate that
  * address space, print `READY` and halt.  Never returns.
  */
 __attribute__((noreturn)) void script_mode_run(const char *cmds, size_t len);

@@ -95,7 +95,7 @@ static bool for_each_block(struct checker *k, bool (*fn)(struct checker *, struc
 	for (uint64_t i = 0; i < ft->nr_slots;) {
 		struct frame_slot *s = &ft->slots[i];
 		if (!(atomic_load(&s->flags) & FRAME_F_HEAD))
-			return fail(k, "slot is inside no block", "pa", frame_slot_pa(ft, s), 0, 0);
+			return fail(k, "F2: slot is inside no block", "pa", frame_slot_pa(ft, s), 0, 0);
 		if (!fn(k, s))
 			return false;
 		i += (uint64_t)1 << s->order;
@@ -118,14 +118,14 @@ static bool check_tracked_leaf(struct checker *k, paddr_t pa, uint64_t size, uin
 	for (paddr_t cur = pa; cur < pa + size;) {
 		struct frame_slot *h = frame_block_head(k->ft, cur);
 		if (!h)
-			return fail(k, "leaf covers a hole in RAM", "va", va, "pa", cur);
+			return fail(k, "M2: leaf covers a hole in RAM", "va", va, "pa", cur);
 		uint32_t rc = atomic_load(&h->refcount);
 		if (h->usage == FRAME_UNUSED)
-			return fail(k, "leaf maps a free frame", "va", va, "pa", cur);
+			return fail(k, "M2: leaf maps a free frame", "va", va, "pa", cur);
 		if (h->usage == FRAME_PT_NODE)
-			return fail(k, "leaf maps a page-table node", "va", va, "pa", cur);
+			return fail(k, "M1: leaf maps a page-table node", "va", va, "pa", cur);
 		if (h->usage != FRAME_DATA || rc == FRAME_REF_UNIQUE)
-			return fail(k, "leaf maps a frame that is not a data frame", "va", va, "pa", cur);
+			return fail(k, "M2: leaf maps a frame that is not a data frame", "va", va, "pa", cur);
 		h->scratch++;
 		cur = frame_slot_pa(k->ft, h) + ((uint64_t)MM_PAGE_SIZE << h->order);
 	}
@@ -140,29 +140,29 @@ static bool check_leaf(struct checker *k, pte_t e, unsigned level, uint64_t va)
 	struct mm_prop p = a->leaf_prop(a, e, level);
 
 	if (level > page_table_max_leaf_level(k->pt))
-		return fail(k, "leaf at a level that may not hold one", "va", va, "level", level);
+		return fail(k, "T5: leaf at a level that may not hold one", "va", va, "level", level);
 	if (a->prop_check(a, p) != MM_OK)
-		return fail(k, "leaf property not expressible", "va", va, "pte", e);
+		return fail(k, "T6: leaf property not expressible", "va", va, "pte", e);
 	if (p.flags & (k->pt->space == PT_USER ? MM_PROP_G : MM_PROP_U))
-		return fail(k, "leaf property not allowed in this half", "va", va, "pte", e);
+		return fail(k, "T6: leaf property not allowed in this half", "va", va, "pte", e);
 	/* The entry must be exactly the encoding of what it decodes to (plus the tag). */
 	pte_t tag = e & a->fmt.untracked;
 	if (pte_make(&a->fmt, a->leaf_template(a, p, level) | tag, pa) != e)
-		return fail(k, "leaf entry is not canonical (stray bits or misaligned PA)", "va",
+		return fail(k, "T4: leaf entry is not canonical (stray bits or misaligned PA)", "va",
 			    va, "pte", e);
 	if (tag) {
 		/* Untracked RAM: kernel tables only, all RAM, counted nowhere. */
 		if (k->pt->space != PT_KERNEL)
-			return fail(k, "untracked leaf in a user table", "va", va, "pte", e);
+			return fail(k, "M6: untracked leaf in a user table", "va", va, "pte", e);
 		if (!frame_range_is_ram(k->ft, pa, size))
-			return fail(k, "untracked leaf maps memory that is not RAM", "va", va, "pa",
+			return fail(k, "M6: untracked leaf maps memory that is not RAM", "va", va, "pa",
 				    pa);
 		return true;
 	}
 	if (frame_is_ram(k->ft, pa) || frame_range_touches_ram(k->ft, pa, size))
 		return check_tracked_leaf(k, pa, size, va);
 	if (!frame_range_is_mmio(k->ft, pa, size))
-		return fail(k, "leaf maps neither RAM nor a registered MMIO window", "va", va,
+		return fail(k, "M5: leaf maps neither RAM nor a registered MMIO window", "va", va,
 			    "pa", pa);
 	return true;
 }
@@ -190,7 +190,7 @@ static bool check_table_entry(struct checker *k, pte_t e, unsigned level, uint64
 	const struct mm_arch *a = k->a;
 	paddr_t child = pte_table_addr(&a->fmt, e);
 	if (pte_make(&a->fmt, a->table_template(a, level), child) != e)
-		return fail(k, "table entry is not canonical", "va", va, "pte", e);
+		return fail(k, "T4: table entry is not canonical", "va", va, "pte", e);
 	return check_node(k, child, level - 1, va);
 }
 
@@ -202,21 +202,21 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 	vaddr_t va = cursor_canonical(a, base);
 
 	if (!s || frame_block_head(k->ft, pa) != s)
-		return fail(k, "table entry points outside the frame table", "va", va, "pa", pa);
+		return fail(k, "T1: table entry points outside the frame table", "va", va, "pa", pa);
 	if (s->usage != FRAME_PT_NODE)
-		return fail(k, "table entry points to a frame that is not a node", "va", va, "pa",
+		return fail(k, "T1: table entry points to a frame that is not a node", "va", va, "pa",
 			    pa);
 	if (s->level != level)
-		return fail(k, "node level differs from its depth", "pa", pa, "level", s->level);
+		return fail(k, "T1: node level differs from its depth", "pa", pa, "level", s->level);
 	if (atomic_load(&s->flags) & (FRAME_F_DETACHED | FRAME_F_PENDING))
-		return fail(k, "node in the tree is marked detached", "pa", pa, 0, 0);
+		return fail(k, "T9: node in the tree is marked detached", "pa", pa, 0, 0);
 	if (atomic_load(&s->refcount) != 1)
-		return fail(k, "node reference count is not 1", "pa", pa, "count",
+		return fail(k, "T2: node reference count is not 1", "pa", pa, "count",
 			    atomic_load(&s->refcount));
 	if (atomic_load(&s->lock) != 0 && !held_by_open_cursor(k, pa, level, base))
-		return fail(k, "node locked by no open cursor", "pa", pa, "level", level);
+		return fail(k, "T9: node locked by no open cursor", "pa", pa, "level", level);
 	if (++s->scratch != 1)
-		return fail(k, "node reached by more than one path", "pa", pa, 0, 0);
+		return fail(k, "T2: node reached by more than one path", "pa", pa, 0, 0);
 
 	const pte_t *tbl = frame_to_virt(k->ft, pa);
 	bool root = level == a->levels;
@@ -233,7 +233,7 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 		if (root && upper != (k->pt->space == PT_KERNEL)) {
 			if (k->pt->space == PT_USER)
 				continue; /* shared kernel entries: check_user_upper_half */
-			return fail(k, "kernel table maps the lower half", "va",
+			return fail(k, "T7: kernel table maps the lower half", "va",
 				    cursor_canonical(a, eva), 0, 0);
 		}
 		bool ok = pte_is_leaf(&a->fmt, e, level)
@@ -243,17 +243,17 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 			return false;
 	}
 	if (present != s->nr_children)
-		return fail(k, "nr_children differs from the present entries", "pa", pa,
+		return fail(k, "T3: nr_children differs from the present entries", "pa", pa,
 			    "nr_children", s->nr_children);
 	if (tables != s->nr_tables)
-		return fail(k, "nr_tables differs from the table entries", "pa", pa, "nr_tables",
+		return fail(k, "T3: nr_tables differs from the table entries", "pa", pa, "nr_tables",
 			    s->nr_tables);
 	if (present == 0 && cursor_node_reclaimable(k->pt, level))
-		return fail(k, "empty node left in the tree", "pa", pa, "level", level);
+		return fail(k, "T8: empty node left in the tree", "pa", pa, "level", level);
 	if (root && k->pt->space == PT_KERNEL) {
 		for (unsigned i = MM_PTES_PER_NODE / 2; i < MM_PTES_PER_NODE; i++)
 			if (!pte_is_present(tbl[i]) || pte_is_leaf(&a->fmt, tbl[i], level))
-				return fail(k, "kernel root entry is not a preallocated table", "index",
+				return fail(k, "T7: kernel root entry is not a preallocated table", "index",
 					    i, 0, 0);
 	}
 	return true;
@@ -270,7 +270,7 @@ static bool check_user_upper_half(struct checker *k)
 	for (unsigned i = MM_PTES_PER_NODE / 2; i < MM_PTES_PER_NODE; i++) {
 		pte_t want = ktbl ? ktbl[i] : 0;
 		if (tbl[i] != want)
-			return fail(k, "user root upper-half entry differs from the kernel root's",
+			return fail(k, "T7: user root upper-half entry differs from the kernel root's",
 				    "index", i, "pte", tbl[i]);
 	}
 	return true;
@@ -290,7 +290,7 @@ static bool check_zero_block(struct checker *k, struct frame_slot *s)
 	for (uint64_t i = 0; i < n; i++)
 		acc |= w[i];
 	if (acc)
-		return fail(k, "zero block holds non-zero data", "pa", pa, "order", s->order);
+		return fail(k, "F7: zero block holds non-zero data", "pa", pa, "order", s->order);
 	return true;
 }
 
@@ -302,45 +302,45 @@ static bool check_block(struct checker *k, struct frame_slot *s)
 
 	if (s->zone == FRAME_NO_ZONE) {
 		if (s->order != 0 || s->usage != FRAME_RESERVED || rc != FRAME_REF_UNIQUE)
-			return fail(k, "hole slot is not a reserved, owned single frame", "pa", pa,
+			return fail(k, "F5: hole slot is not a reserved, owned single frame", "pa", pa,
 				    0, 0);
 		return true;
 	}
 	if ((uint64_t)(s - k->ft->slots) + ((uint64_t)1 << s->order) > k->ft->nr_slots ||
 	    !mm_is_aligned(pa >> MM_PAGE_SHIFT, (uint64_t)1 << s->order))
-		return fail(k, "block misaligned or past the window", "pa", pa, "order", s->order);
+		return fail(k, "F2: block misaligned or past the window", "pa", pa, "order", s->order);
 	if (flags & FRAME_F_PENDING)
-		return fail(k, "block still pending release with no cursor open", "pa", pa, 0, 0);
+		return fail(k, "F8: block still pending release with no cursor open", "pa", pa, 0, 0);
 	switch (s->usage) {
 	case FRAME_UNUSED:
 		if (rc != FRAME_REF_UNUSED)
-			return fail(k, "free block has a reference count", "pa", pa, "count", rc);
+			return fail(k, "F3: free block has a reference count", "pa", pa, "count", rc);
 		if ((flags & FRAME_F_ZERO) && !check_zero_block(k, s))
 			return false;
 		break;
 	case FRAME_DATA:
 		if (rc == 0 || rc > FRAME_REF_MAX)
-			return fail(k, "data block reference count out of range", "pa", pa, "count",
+			return fail(k, "F3: data block reference count out of range", "pa", pa, "count",
 				    rc);
 		if (s->map_count != s->scratch)
-			return fail(k, "data block map_count differs from the leaves covering it",
+			return fail(k, "M3: data block map_count differs from the leaves covering it",
 				    "pa", pa, "map_count", s->map_count);
 		if (rc < s->map_count)
-			return fail(k, "data block has fewer references than mappings", "pa", pa,
+			return fail(k, "M4: data block has fewer references than mappings", "pa", pa,
 				    "count", rc);
 		break;
 	case FRAME_PT_NODE:
 		if (s->scratch != 1)
-			return fail(k, "node not reachable from any given table", "pa", pa, 0, 0);
+			return fail(k, "M7: node not reachable from any given table", "pa", pa, 0, 0);
 		break;
 	case FRAME_KERNEL:
 	case FRAME_METADATA:
 	case FRAME_RESERVED:
 		if (rc != FRAME_REF_UNIQUE)
-			return fail(k, "owned block is not UNIQUE", "pa", pa, "count", rc);
+			return fail(k, "F3: owned block is not UNIQUE", "pa", pa, "count", rc);
 		break;
 	default:
-		return fail(k, "block has an unknown usage", "pa", pa, "usage", s->usage);
+		return fail(k, "F5: block has an unknown usage", "pa", pa, "usage", s->usage);
 	}
 	return true;
 }
@@ -357,20 +357,20 @@ static bool check_free_lists(struct checker *k)
 			     i = ft->slots[i].next) {
 				struct frame_slot *s = &ft->slots[i];
 				if (i >= ft->nr_slots || ++steps > ft->nr_slots)
-					return fail(k, "free list corrupt", "zone", z, "order", o);
+					return fail(k, "F7: free list corrupt", "zone", z, "order", o);
 				if (s->usage != FRAME_UNUSED || s->order != o || s->zone != z ||
 				    !(atomic_load(&s->flags) & FRAME_F_HEAD))
-					return fail(k, "free list holds a block that is not free",
+					return fail(k, "F7: free list holds a block that is not free",
 						    "pa", frame_slot_pa(ft, s), "order", o);
 				frames += (uint64_t)1 << o;
 				zero_blocks += (atomic_load(&s->flags) & FRAME_F_ZERO) != 0;
 			}
 		}
 		if (frames != ft->zones[z].free_frames)
-			return fail(k, "zone free count differs from its lists", "zone", z,
+			return fail(k, "F7: zone free count differs from its lists", "zone", z,
 				    "frames", frames);
 		if (zero_blocks != ft->zones[z].zero_blocks)
-			return fail(k, "zone zero-block count differs from its lists", "zone", z,
+			return fail(k, "F7: zone zero-block count differs from its lists", "zone", z,
 				    "zero_blocks", zero_blocks);
 	}
 	return true;
@@ -414,9 +414,9 @@ static bool check_held_node(struct checker *k, paddr_t pa, unsigned level, const
 	if (!s || s->usage != FRAME_PT_NODE || s->level != level)
 		return fail(k, what, "pa", pa, "level", level);
 	if (atomic_load(&s->flags) & FRAME_F_DETACHED)
-		return fail(k, "cursor holds a detached node", "pa", pa, "level", level);
+		return fail(k, "C4: cursor holds a detached node", "pa", pa, "level", level);
 	if (atomic_load(&s->lock) == 0)
-		return fail(k, "node under the cursor's range is not locked", "pa", pa, "level",
+		return fail(k, "C4: node under the cursor's range is not locked", "pa", pa, "level",
 			    level);
 	return true;
 }
@@ -436,7 +436,7 @@ static bool check_held_subtree(struct checker *k, const pte_t *tbl, unsigned lev
 			continue;
 		uint64_t e_start = base + (uint64_t)i * size, e_end = e_start + size;
 		paddr_t child = pte_table_addr(f, e);
-		if (!check_held_node(k, child, level - 1, "table entry under the cursor is not a node"))
+		if (!check_held_node(k, child, level - 1, "C4: table entry under the cursor is not a node"))
 			return false;
 		if (!check_held_subtree(k, frame_to_virt(k->ft, child), level - 1, e_start,
 					lo > e_start ? lo : e_start, hi < e_end ? hi : e_end))
@@ -452,15 +452,15 @@ static bool check_cursor_path(struct checker *k, const struct cursor *c)
 	for (unsigned l = c->level; l <= c->guard_level; l++) {
 		if (c->table[l] != frame_to_virt(k->ft, c->node[l]) ||
 		    c->slot[l] != frame_slot_of(k->ft, c->node[l]))
-			return fail(k, "cursor path: table or slot does not match its node", "level",
+			return fail(k, "C4: cursor path: table or slot does not match its node", "level",
 				    l, "pa", c->node[l]);
-		if (!check_held_node(k, c->node[l], l, "cursor path entry is not a node of its level"))
+		if (!check_held_node(k, c->node[l], l, "C4: cursor path entry is not a node of its level"))
 			return false;
 		if (l == c->guard_level)
 			break;
 		pte_t e = c->table[l + 1][mm_level_index(c->cache_va, l + 1)];
 		if (!pte_is_present(e) || pte_is_leaf(f, e, l + 1) || pte_table_addr(f, e) != c->node[l])
-			return fail(k, "cursor path: node is not the child of the one above", "level",
+			return fail(k, "C4: cursor path: node is not the child of the one above", "level",
 				    l, "va", cursor_canonical(k->a, c->cache_va));
 	}
 	return true;
@@ -471,28 +471,28 @@ static bool check_cursor(struct checker *k, const struct cursor *c)
 {
 	const struct pte_format *f = &k->a->fmt;
 	if (!mm_is_aligned(c->va, MM_PAGE_SIZE) || c->va < c->start || c->va > c->end)
-		return fail(k, "cursor VA unaligned or outside its range", "va", c->va, "end",
+		return fail(k, "C1: cursor VA unaligned or outside its range", "va", c->va, "end",
 			    c->end);
 	if (c->guard_level < 1 || c->guard_level > k->a->levels || c->level < 1 ||
 	    c->level > c->guard_level)
-		return fail(k, "cursor level outside 1..guard", "level", c->level, "guard",
+		return fail(k, "C2: cursor level outside 1..guard", "level", c->level, "guard",
 			    c->guard_level);
 	uint64_t gspan = c->guard_level == k->a->levels ? 0 : mm_level_size(c->guard_level + 1);
 	uint64_t gbase = cursor_node_base(c->guard_level, c->start);
 	if (gspan && (c->end - 1 - gbase >= gspan || c->cache_va - gbase >= gspan))
-		return fail(k, "guard node does not cover the cursor's range", "start", c->start,
+		return fail(k, "C3: guard node does not cover the cursor's range", "start", c->start,
 			    "end", c->end);
 	/* The guard is the node reached from the root along `start`. */
 	paddr_t pa = c->pt->root;
 	for (unsigned l = k->a->levels; l > c->guard_level; l--) {
 		pte_t e = ((const pte_t *)frame_to_virt(k->ft, pa))[mm_level_index(c->start, l)];
 		if (!pte_is_present(e) || pte_is_leaf(f, e, l))
-			return fail(k, "no table on the path from the root to the guard", "level", l,
+			return fail(k, "C3: no table on the path from the root to the guard", "level", l,
 				    0, 0);
 		pa = pte_table_addr(f, e);
 	}
 	if (pa != c->node[c->guard_level])
-		return fail(k, "guard node is not on the path of the range", "pa", pa, 0, 0);
+		return fail(k, "C3: guard node is not on the path of the range", "pa", pa, 0, 0);
 	return check_cursor_path(k, c) &&
 	       check_held_subtree(k, c->table[c->guard_level], c->guard_level, gbase, c->start,
 				  c->end);

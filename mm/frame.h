@@ -48,7 +48,9 @@
 #ifndef MM_FRAME_H
 #define MM_FRAME_H
 
+#ifndef __cplusplus
 #include <stdatomic.h>
+#endif
 
 #include "mm_types.h"
 
@@ -94,20 +96,20 @@ enum frame_flag {
 
 /* One 4 KiB frame's metadata; fields other than zone are valid at heads. */
 struct frame_slot {
-	_Atomic uint32_t refcount; /* see above */
+	MM_ATOMIC(uint32_t) refcount; /* see above */
 	union {
-		_Atomic uint32_t map_count; /* data: leaves mapping this block */
+		MM_ATOMIC(uint32_t) map_count; /* data: leaves mapping this block */
 		uint32_t nr_children;       /* node: present entries (node lock) */
 	};
 	uint32_t next, prev;  /* free-list / release-list links (slot index) */
-	_Atomic uint32_t gen; /* node: bumped each time the block becomes a node */
+	MM_ATOMIC(uint32_t) gen; /* node: bumped each time the block becomes a node */
 	uint32_t scratch;     /* tallies of the checker and statistics */
 	uint8_t usage;        /* enum frame_usage */
 	uint8_t order;        /* block size: 2^order frames */
 	uint8_t level;        /* node: its level */
 	uint8_t zone;         /* zone of this frame (every slot), or FRAME_NO_ZONE */
-	_Atomic uint8_t flags; /* frame_flag bits */
-	_Atomic uint8_t lock;  /* node lock (see spinlock.h) */
+	MM_ATOMIC(uint8_t) flags; /* frame_flag bits */
+	MM_ATOMIC(uint8_t) lock;  /* node lock (see spinlock.h) */
 	uint16_t nr_tables;    /* node: entries pointing to child nodes (node lock) */
 };
 
@@ -136,7 +138,7 @@ struct frame_table {
 	 * (frame_table_limit_pa; 64 until limited): no window may reach 2^pa_bits.
 	 */
 	uint8_t pa_bits;
-	_Atomic uint8_t lock; /* free lists */
+	MM_ATOMIC(uint8_t) lock; /* free lists */
 	frame_fail_hook fail_hook;
 	void *fail_ctx;
 };

@@ -14,6 +14,20 @@
 #ifndef MM_H
 #define MM_H
 
+/*
+ * C++: the declarations below have C linkage.  The C library headers the
+ * mm uses come first, outside the extern "C" block (their guards make the
+ * inner includes no-ops).  A C++ file includes this header, not the
+ * others one by one.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include "arch.h"
 #include "check.h"
 #include "cursor.h"
@@ -23,5 +37,9 @@
 #include "page_table.h"
 #include "prop.h"
 #include "pte.h"
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* MM_H */

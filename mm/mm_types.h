@@ -16,6 +16,25 @@ typedef uint64_t paddr_t; /* physical address */
 typedef uint64_t vaddr_t; /* virtual address (canonical form at the API) */
 typedef uint64_t pte_t;   /* one page-table entry, as the hardware sees it */
 
+/*
+ * MM_ATOMIC(T): an atomic member of a public struct.  A C++ translation
+ * unit (which cannot spell C11's _Atomic) sees the plain type instead: for
+ * the 1-, 4- and 8-byte types used, GCC and Clang give _Atomic T the size
+ * and alignment of T (asserted below for C, and tests/cxx compares the
+ * struct layouts C and C++ see), so both agree on every offset.  C++ code
+ * reads no such member; only the mm touches them, atomically.
+ */
+#ifdef __cplusplus
+#define MM_ATOMIC(T) T
+#else
+#define MM_ATOMIC(T) _Atomic(T)
+_Static_assert(sizeof(_Atomic(uint8_t)) == 1 && _Alignof(_Atomic(uint8_t)) == 1, "atomic u8");
+_Static_assert(sizeof(_Atomic(uint32_t)) == 4 && _Alignof(_Atomic(uint32_t)) == _Alignof(uint32_t),
+	       "atomic u32");
+_Static_assert(sizeof(_Atomic(uint64_t)) == 8 && _Alignof(_Atomic(uint64_t)) == _Alignof(uint64_t),
+	       "atomic u64");
+#endif
+
 #define MM_PAGE_SHIFT 12
 #define MM_PAGE_SIZE ((uint64_t)1 << MM_PAGE_SHIFT)
 #define MM_PTE_BITS 9 /* log2(entries per node) */

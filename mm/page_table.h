@@ -44,9 +44,9 @@ struct page_table {
 	 * exact while no cursor is open on it (a cursor adds its changes at
 	 * each flush, not one atomic update per node).
 	 */
-	_Atomic uint64_t nr_nodes;
+	MM_ATOMIC(uint64_t) nr_nodes;
 	/* Lockless walks that met a node detached or reused under them and retried. */
-	_Atomic uint64_t walk_retries;
+	MM_ATOMIC(uint64_t) walk_retries;
 	/*
 	 * Test hook (NULL in production): called by a lockless walk just
 	 * before it locks the node it stopped at (PA, level), i.e. inside the

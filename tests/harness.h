@@ -199,7 +199,7 @@ vaddr_t h_canonical(const struct harness *h, uint64_t off);
 struct mm_prop h_prop(const struct harness *h, unsigned rwx, enum mm_cache cache);
 /*
  * The contract's answer for property `p` in h->pt's space and encoder
- * (PTSIM.md "Properties"; fakes: fake_arch.c): MM_OK, MM_EINVAL or
+ * (docs/SCRIPT.md "Properties"; fakes: fake_arch.c): MM_OK, MM_EINVAL or
  * MM_ENOTSUP.  `svpbmt`: the RISC-V encoder has Svpbmt.
  */
 int h_expected_prop_result(const struct harness *h, struct mm_prop p, bool svpbmt);

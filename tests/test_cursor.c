@@ -303,7 +303,7 @@ static void test_map_huge_greedy(void **state)
 	h_snapshot_free(&s);
 }
 
-/* MODEL.md 6: a range exactly covering one huge entry maps as that page. */
+/* MODEL.md L1: a range exactly covering one huge entry maps as that page. */
 static void test_exact_cover_is_one_huge_leaf(void **state)
 {
 	struct harness *h = *state;
@@ -781,7 +781,7 @@ static void expect_hw_not_present(struct harness *h, vaddr_t va, unsigned level)
 			 (unsigned long long)va, level, (unsigned long long)*e);
 }
 
-/* MODEL.md 6: a no-access mapping stays a mapping, and protect restores it. */
+/* MODEL.md L4: a no-access mapping stays a mapping, and protect restores it. */
 static void test_noaccess_stays_mapped(void **state)
 {
 	struct harness *h = *state;

@@ -1,6 +1,6 @@
 /*
  * test_random.c - seeded randomized differential test of the cursor
- * against a small reference model of the contract (PTSIM.md "Semantics").
+ * against a small reference model of the contract (docs/SCRIPT.md "Semantics").
  *
  * The model is a sorted list of leaves {offset, size, pa, prop, mmio}
  * (offsets from the start of the table's half) with the contract's rules

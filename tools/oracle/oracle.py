@@ -142,7 +142,7 @@ def parse_leaves(lines):
     return leaves
 
 
-# The one-line answers each command may give (PTSIM.md).  `syntax` is never
+# The one-line answers each command may give (docs/SCRIPT.md).  `syntax` is never
 # a valid answer: the kernel stops the script there.
 LEAF_OR_NONE = LEAF_RE.pattern[1:-1] + r"|none"
 ANSWER_RE = {

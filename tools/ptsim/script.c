@@ -208,7 +208,7 @@ bool script_parse_number(const char *s, size_t len, uint64_t *out)
 		if (shift != 0)
 			n--;
 	}
-	if (n >= 2 && s[0] == '0' && s[1] == 'x') { /* `0x` only, as PTSIM.md says */
+	if (n >= 2 && s[0] == '0' && s[1] == 'x') { /* `0x` only, as docs/SCRIPT.md says */
 		base = 16;
 		i = 2;
 	}

@@ -1,5 +1,5 @@
 /*
- * script.h - the page-table script language (docs/PTSIM.md), freestanding.
+ * script.h - the page-table script language (docs/SCRIPT.md), freestanding.
  *
  * The same interpreter runs in the host simulator (tools/ptsim/main.c) and
  * in the kernel (`script=CMDS`).  It parses one command per call, performs
