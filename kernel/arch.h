@@ -8,7 +8,8 @@
  * the real kernel page table with the mm (kernel/mm_boot.c), activates it,
  * and runs the self-test or a script.
  *
- * Virtual memory layout (both architectures, upper half only):
+ * Virtual memory layout (upper half only), computed from the paging mode
+ * by kernel_layout_of() (layout.h; e.g. 48-bit modes):
  *
  *   0xffff800000000000  DIRECT_MAP_BASE  all RAM, PA + DIRECT_MAP_BASE,
  *                                        rw, nx, global, huge pages
@@ -16,14 +17,19 @@
  *                                        rw, nx, global, uncached
  *   0xffffffff80000000  the kernel image (arch-specific link address),
  *                                        text rx, rodata r, data+bss rw
+ *
+ * The arch chooses the mode before paging is on (it needs the mode's
+ * layout for its boot table) and sets kernel_layout.
  */
 #ifndef KERNEL_ARCH_H
 #define KERNEL_ARCH_H
 
 #include "../mm/mm.h"
+#include "layout.h"
 
-#define DIRECT_MAP_BASE 0xffff800000000000ull
-#define MMIO_MAP_BASE 0xffffc00000000000ull
+/* The bases of the mode in force (kernel_layout, set by the arch at boot). */
+#define DIRECT_MAP_BASE (kernel_layout.direct_map)
+#define MMIO_MAP_BASE (kernel_layout.mmio_map)
 
 #define BOOT_MAX_RANGES 16
 
@@ -60,6 +66,10 @@ struct boot_info {
 	/* Device windows the kernel maps (console, exit device). */
 	struct phys_range mmio[BOOT_MAX_RANGES];
 	unsigned nr_mmio;
+	/* RAM the firmware reports that the kernel keeps from the mm (x86: the
+	 * first MiB): not for the mm, and not device memory either. */
+	struct phys_range other_ram[BOOT_MAX_RANGES];
+	unsigned nr_other_ram;
 	struct image_section text, rodata, data; /* data includes bss and the boot stack */
 	const char *cmdline; /* NUL-terminated, through the direct map or image */
 };
@@ -81,6 +91,19 @@ __attribute__((noreturn)) void arch_exit(bool pass);
  * device tree) and the arch's TLB ops (invlpg / sfence.vma, CR3 / satp).
  */
 void arch_mm_init(struct mm_arch *a);
+
+/*
+ * The paging mode the MMU is in, read back from the hardware (RISC-V
+ * satp.MODE, x86 CR4.LA57 with CR0.PG), the raw register in *reg; the
+ * self-test holds it against the mm's geometry and kernel_layout.
+ */
+enum paging_mode arch_paging_readback(uint64_t *reg);
+
+/*
+ * How the arch chose the mode, one line for the boot log (what the CPU
+ * offers, what the command line asked).
+ */
+const char *arch_paging_choice(void);
 
 /* Short description of the paging features in force, for the boot log. */
 const char *arch_mm_features(void);

@@ -49,6 +49,12 @@ void kmain(void)
 	const char *script;
 
 	kprintf("\nptmm kernel: cmdline \"%s\"\n", bi->cmdline);
+	kprintf("paging: %s\n", arch_paging_choice());
+	kprintf("layout: %s direct 0x%llx mmio 0x%llx test 0x%llx image 0x%llx\n",
+		paging_mode_name(kernel_layout.mode), (unsigned long long)kernel_layout.direct_map,
+		(unsigned long long)kernel_layout.mmio_map,
+		(unsigned long long)kernel_layout.test_window,
+		(unsigned long long)kernel_layout.image_base);
 	mm_boot(bi);
 	script = find_script(bi->cmdline);
 	if (script)

@@ -225,6 +225,13 @@ static void kernel_table_init(const struct boot_info *bi)
 	if (err)
 		mm_boot_fail("page_table_init_kernel", err);
 	for (unsigned i = 0; i < bi->nr_ram; i++)
+		if (bi->ram[i].base + bi->ram[i].size > kernel_layout.direct_map_span)
+			mm_boot_fail("RAM beyond the direct map's reach in this paging mode", MM_ERANGE);
+	for (unsigned i = 0; i < bi->nr_mmio; i++)
+		if (bi->mmio[i].base + bi->mmio[i].size > kernel_layout.mmio_map_span)
+			mm_boot_fail("a device beyond the device map's reach in this paging mode",
+				     MM_ERANGE);
+	for (unsigned i = 0; i < bi->nr_ram; i++)
 		boot_map("direct map", DIRECT_MAP_BASE + bi->ram[i].base, bi->ram[i].size,
 			 bi->ram[i].base, MM_PROP_R | MM_PROP_W, MM_CACHE_WB,
 			 MM_MAP_UNTRACKED | MM_MAP_HUGE);
@@ -269,6 +276,10 @@ static void print_layout(const struct boot_info *bi)
 void mm_boot(const struct boot_info *bi)
 {
 	arch_mm_init(&kmm.arch);
+	/* The layout was computed from the mode: the encoder must be that mode's. */
+	if (kmm.arch.va_bits != kernel_layout.va_bits ||
+	    kmm.arch.levels != paging_mode_levels(kernel_layout.mode))
+		mm_boot_fail("the encoder's geometry is not the paging mode's", MM_EINVAL);
 	frames_init(bi);
 	kernel_table_init(bi);
 	if (!kmm_check("kernel table built"))

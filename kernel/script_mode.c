@@ -9,16 +9,60 @@
 #include "kprintf.h"
 #include "mm_boot.h"
 
-/*
- * Device memory for `mmio` commands: besides the arch's device windows,
- * physical address space above RAM that scripts may map as device memory
- * to exercise 1 GiB leaves (16..32 GiB) and, on Sv48, a 512 GiB leaf
- * (512 GiB..1 TiB) without that much RAM.  Nothing ever accesses it.
- */
-static const struct phys_range script_mmio[] = {
-	{ 0x400000000ull, 0x400000000ull },
-	{ 0x8000000000ull, 0x8000000000ull },
+/* Page-aligned RAM ranges of the machine (sorted by base), for device_space_register. */
+struct ram_list {
+	struct phys_range r[2 * BOOT_MAX_RANGES];
+	unsigned n;
 };
+
+/* Add [base, base+size) rounded outward to pages, keeping the list sorted. */
+static void ram_list_add(struct ram_list *l, paddr_t base, uint64_t size)
+{
+	paddr_t lo = base & ~(MM_PAGE_SIZE - 1);
+	paddr_t hi = (base + size + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1);
+	unsigned i = l->n;
+
+	if (hi <= lo || l->n == sizeof(l->r) / sizeof(l->r[0]))
+		return;
+	while (i > 0 && l->r[i - 1].base > lo) {
+		l->r[i] = l->r[i - 1];
+		i--;
+	}
+	l->r[i].base = lo;
+	l->r[i].size = hi - lo;
+	l->n++;
+}
+
+/*
+ * docs/SCRIPT.md's `mmio` rule: any PA that is not RAM and lies below the
+ * encoder's PA width may be mapped as device memory.  So every gap
+ * between the machine's RAM ranges (what the mm manages and what the
+ * firmware reports that the kernel keeps for itself), from PA 0 to
+ * 2^pa_bits, becomes one MMIO window of the frame table.  Nothing ever
+ * accesses these PAs; script mappings of them only exist to be looked at.
+ * Prints each window.
+ */
+static void device_space_register(const struct boot_info *bi)
+{
+	struct ram_list ram = { .n = 0 };
+	paddr_t limit = 1ull << kmm.arch.pa_bits, pa = 0;
+
+	for (unsigned i = 0; i < bi->nr_ram; i++)
+		ram_list_add(&ram, bi->ram[i].base, bi->ram[i].size);
+	for (unsigned i = 0; i < bi->nr_other_ram; i++)
+		ram_list_add(&ram, bi->other_ram[i].base, bi->other_ram[i].size);
+	for (unsigned i = 0; i <= ram.n; i++) {
+		paddr_t end = i < ram.n ? ram.r[i].base : limit;
+		if (end > pa) {
+			int err = frame_table_add_mmio(&kmm.ft, pa, end - pa);
+			kprintf("script: device window 0x%llx 0x%llx%s%s\n", (unsigned long long)pa,
+				(unsigned long long)(end - pa), err ? ": not registered, " : "",
+				err ? mm_strerror(err) : "");
+		}
+		if (i < ram.n && ram.r[i].base + ram.r[i].size > pa)
+			pa = ram.r[i].base + ram.r[i].size;
+	}
+}
 
 static struct page_table script_pt;
 
@@ -47,13 +91,7 @@ void script_mode_run(const char *cmds, size_t len)
 		arch_exit(false);
 	}
 	kmm.user = &script_pt;
-	for (unsigned i = 0; i < sizeof(script_mmio) / sizeof(script_mmio[0]); i++) {
-		const struct phys_range *w = &script_mmio[i];
-		err = frame_table_add_mmio(&kmm.ft, w->base, w->size);
-		kprintf("script: device window 0x%llx 0x%llx%s%s\n", (unsigned long long)w->base,
-			(unsigned long long)w->size, err ? ": not registered, " : "",
-			err ? mm_strerror(err) : "");
-	}
+	device_space_register(arch_boot_info());
 	env = (struct script_env){
 		.pt = &script_pt,
 		.ft = &kmm.ft,

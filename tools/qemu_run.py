@@ -5,13 +5,23 @@ One place knows how each architecture is started, so boot tests and
 ad-hoc runs agree:
 
     tools/qemu_run.py riscv64 build-riscv64/kernel/kernel.elf -- 'script=...'
+    tools/qemu_run.py --mmu-type sv57 riscv64 build-riscv64/kernel/kernel.elf
+
+--mmu-type (riscv64 only) boots with QEMU's own device tree, dumped for
+the same machine, with /cpus/cpu@0/mmu-type rewritten to riscv,NAME
+(sv39, sv48, sv57 or none): QEMU 7.2 always says riscv,sv48 (riscv,none
+with mmu=false), and the kernel takes mmu-type as the cap of its paging
+mode, so this is how the Sv57 default and a lying device tree are tested.
 
 Exit statuses follow the guest: on riscv the sifive_test device gives
 33 for a pass; on x86 isa-debug-exit gives an odd status (v << 1 | 1).
 """
 import argparse
+import hashlib
+import os
 import subprocess
 import sys
+import tempfile
 import threading
 
 # riscv64: OpenSBI (QEMU's default firmware) enters the kernel in S-mode.
@@ -35,15 +45,53 @@ COMMANDS = {
 }
 
 
-def qemu_command(arch, kernel, append="", extra=()):
-    """Return the argv that boots `kernel` on `arch` with command line `append`.
+MMU_TYPES = ("sv39", "sv48", "sv57", "none")
 
-    Raises KeyError for an architecture this helper does not know."""
+
+def patched_dtb(extra, mmu_type):
+    """Path of QEMU's riscv virt device tree for this machine (RISCV64_BASE +
+    `extra`) with mmu-type set to riscv,`mmu_type`.  Dumped once per machine
+    and kept in the temporary directory (written atomically: tests run in
+    parallel).  Raises ValueError if the dump has no single mmu-type to patch."""
+    if mmu_type not in MMU_TYPES:
+        raise ValueError(f"--mmu-type must be one of {', '.join(MMU_TYPES)}")
+    base = RISCV64_BASE + list(extra)
+    key = hashlib.sha256(repr((base, mmu_type)).encode()).hexdigest()[:16]
+    path = os.path.join(tempfile.gettempdir(), f"ptmm-virt-{key}.dtb")
+    if os.path.exists(path):
+        return path
+    with tempfile.TemporaryDirectory(prefix="ptmm-dtb-") as tmp:
+        dump = os.path.join(tmp, "virt.dtb")
+        subprocess.run(base + ["-machine", "dumpdtb=" + dump], check=True, timeout=30,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        blob = open(dump, "rb").read()
+        old = [t for t in (b"riscv,sv39\0", b"riscv,sv48\0", b"riscv,sv57\0", b"riscv,none\0")
+               if t in blob]
+        if len(old) != 1 or blob.count(old[0]) != 1:
+            raise ValueError("QEMU's device tree has no single mmu-type to rewrite")
+        out = os.path.join(tmp, "patched.dtb")
+        with open(out, "wb") as f:
+            f.write(blob.replace(old[0], b"riscv," + mmu_type.encode() + b"\0"))
+        os.replace(out, path)
+    return path
+
+
+def qemu_command(arch, kernel, append="", extra=(), mmu_type=None):
+    """Return the argv that boots `kernel` on `arch` with command line `append`,
+    `extra` QEMU arguments, and (riscv64) a device tree whose mmu-type is
+    `mmu_type` (see patched_dtb).
+
+    Raises KeyError for an architecture this helper does not know, ValueError
+    for an mmu_type it cannot apply."""
     if arch not in COMMANDS:
         raise KeyError(f"unknown architecture {arch!r}; known: {sorted(COMMANDS)}")
     cmd = list(COMMANDS[arch]) + ["-kernel", kernel]
     if append:
         cmd += ["-append", append]
+    if mmu_type is not None:
+        if arch != "riscv64":
+            raise ValueError("--mmu-type is for riscv64 only")
+        cmd += ["-dtb", patched_dtb(extra, mmu_type)]
     return cmd + list(extra)
 
 
@@ -55,12 +103,17 @@ def main():
     p.add_argument("append", nargs="?", default="")
     p.add_argument("--timeout", type=float, default=30.0)
     p.add_argument("--print", action="store_true", help="print the command only")
+    p.add_argument("--mmu-type", choices=MMU_TYPES,
+                   help="riscv64: boot with QEMU's device tree saying mmu-type riscv,NAME")
+    p.add_argument("--qemu-arg", action="append", default=[], metavar="ARG",
+                   help="one more QEMU argument (repeatable; e.g. --qemu-arg=-cpu "
+                        "--qemu-arg=qemu64)")
     p.add_argument("--stop-at", metavar="LINE",
                    help="stop QEMU and exit 0 once the guest prints this line (e.g. READY)")
     a = p.parse_args()
     try:
-        cmd = qemu_command(a.arch, a.kernel, a.append)
-    except KeyError as e:
+        cmd = qemu_command(a.arch, a.kernel, a.append, a.qemu_arg, a.mmu_type)
+    except (KeyError, ValueError) as e:
         print(f"qemu_run: {e}", file=sys.stderr)
         return 2
     if a.print:

@@ -1,7 +1,8 @@
 /*
  * boot.c - RISC-V side of kernel/arch.h: the boot info from the device
- * tree, the Sv48 encoder with the CPU's features, and riscv_boot_main(),
- * called by entry.S on the boot page table.
+ * tree, the encoder of the paging mode early.c chose (Sv39, Sv48, Sv57)
+ * with the CPU's features, and riscv_boot_main(), called by entry.S on
+ * the boot page table.
  *
  * What the device tree gives (QEMU virt, OpenSBI 1.1):
  *   /#address-cells, /#size-cells   cells of /memory reg (QEMU: 2 and 2)
@@ -9,7 +10,7 @@
  *   /reserved-memory/#...-cells     cells of its children's reg
  *   /reserved-memory/<node>/reg     firmware (OpenSBI's PMP-protected area)
  *   /chosen/bootargs                the -append string
- *   /cpus/cpu@0/mmu-type            must be "riscv,sv48"
+ *   /cpus/cpu@0/mmu-type            caps the paging mode (read by early.c)
  *   /cpus/cpu@0/riscv,isa           "..._svpbmt" when the CPU has Svpbmt
  * The FDT blob itself is reserved (it is in RAM, near the top).
  */
@@ -29,7 +30,7 @@ extern char __data_start[], __data_end[];
 static struct boot_info boot;
 static char cmdline[CMDLINE_MAX];
 static bool has_svpbmt;
-static bool mmu_sv48;
+static char features_text[96];
 
 /* Cells of a reg (address, size) under a node; the devicetree defaults are 2 and 1. */
 struct reg_cells {
@@ -167,11 +168,9 @@ static bool on_prop(void *ctx, const char *const *names, unsigned depth, const c
 		add_reg(boot.reserved, &boot.nr_reserved, value, len, reserved_cells, false);
 	} else if (depth == 1 && str_eq(names[1], "chosen") && str_eq(prop, "bootargs")) {
 		copy_bootargs(value, len);
-	} else if (depth == 2 && str_eq(names[1], "cpus") && str_eq(names[2], "cpu@0")) {
-		if (str_eq(prop, "mmu-type"))
-			mmu_sv48 = len >= 10 && memcmp(value, "riscv,sv48", 10) == 0;
-		else if (str_eq(prop, "riscv,isa"))
-			has_svpbmt = isa_has(value, len, "svpbmt");
+	} else if (depth == 2 && str_eq(names[1], "cpus") && str_eq(names[2], "cpu@0") &&
+		   str_eq(prop, "riscv,isa")) {
+		has_svpbmt = isa_has(value, len, "svpbmt");
 	}
 	return true;
 }
@@ -187,8 +186,6 @@ static void boot_info_init(paddr_t fdt_pa)
 		boot_fail("malformed device tree");
 	if (boot.nr_ram == 0)
 		boot_fail("no /memory node in the device tree");
-	if (!mmu_sv48)
-		boot_fail("the CPU's mmu-type is not riscv,sv48");
 	range_add(boot.reserved, &boot.nr_reserved, fdt_pa, fdt_totalsize(fdt), false);
 	boot.cmdline = cmdline;
 	boot.nr_mmio = 0;
@@ -204,15 +201,55 @@ const struct boot_info *arch_boot_info(void)
 	return &boot;
 }
 
-/* The Sv48 encoder with Svpbmt exactly when the device tree says so. */
+/* The encoder of the mode in force, with Svpbmt exactly when the device tree says so. */
 void arch_mm_init(struct mm_arch *a)
 {
-	mm_arch_sv48_init(a, has_svpbmt ? MM_FEAT_RV_SVPBMT : 0, &riscv_tlb_ops);
+	uint32_t features = has_svpbmt ? MM_FEAT_RV_SVPBMT : 0;
+
+	if (riscv_paging.mode == PAGING_SV39)
+		mm_arch_sv39_init(a, features, &riscv_tlb_ops);
+	else if (riscv_paging.mode == PAGING_SV57)
+		mm_arch_sv57_init(a, features, &riscv_tlb_ops);
+	else
+		mm_arch_sv48_init(a, features, &riscv_tlb_ops);
 }
 
 const char *arch_mm_features(void)
 {
-	return has_svpbmt ? "riscv Sv48, Svpbmt" : "riscv Sv48, no Svpbmt";
+	if (!features_text[0]) {
+		const char *words[] = { "riscv ", paging_mode_name(riscv_paging.mode),
+					has_svpbmt ? ", Svpbmt" : ", no Svpbmt" };
+		size_t n = 0;
+		for (unsigned i = 0; i < 3; i++)
+			for (const char *w = words[i]; *w && n < sizeof(features_text) - 1; w++)
+				features_text[n++] = *w;
+		features_text[n] = 0;
+	}
+	return features_text;
+}
+
+const char *arch_paging_choice(void)
+{
+	return riscv_paging.choice;
+}
+
+/* satp.MODE as the hart reports it now: 8 Sv39, 9 Sv48, 10 Sv57. */
+enum paging_mode arch_paging_readback(uint64_t *reg)
+{
+	uint64_t satp;
+
+	__asm__ volatile("csrr %0, satp" : "=r"(satp));
+	*reg = satp;
+	switch (satp >> 60) {
+	case 8:
+		return PAGING_SV39;
+	case 9:
+		return PAGING_SV48;
+	case 10:
+		return PAGING_SV57;
+	default:
+		return PAGING_NONE;
+	}
 }
 
 /* The UART and the test device move to MMIO_MAP_BASE with the mm's table. */
@@ -237,6 +274,7 @@ bool arch_user_exec_refused(void)
 void riscv_boot_main(uint64_t hartid, uint64_t fdt_pa)
 {
 	(void)hartid;
+	riscv_devices_use_direct_map();
 	riscv_trap_init();
 	boot_info_init(fdt_pa);
 	kmain();

@@ -16,8 +16,14 @@
 #define EXIT_CODE_PASS 33u
 #define EXIT_CODE_FAIL 1u
 
-/* Base added to a device PA; the boot table's direct map at first. */
-static uintptr_t device_base = DIRECT_MAP_BASE;
+/* Base added to a device PA: the boot table's direct map, then MMIO_MAP_BASE. */
+static uintptr_t device_base;
+
+/* Device accesses through the boot table's direct map (see riscv.h). */
+void riscv_devices_use_direct_map(void)
+{
+	device_base = DIRECT_MAP_BASE;
+}
 
 /* Switches device accesses to the mm's MMIO window (see riscv.h). */
 void riscv_devices_use_mmio_map(void)

@@ -5,21 +5,18 @@
  * a1 = FDT physical address.  The image is linked at 0xffffffff80200000,
  * so until paging is on only PC-relative addressing (lla) is used.
  *
- * Builds a static Sv48 boot table out of 1 GiB leaves (V R W X A D):
- *   identity  VA 0x80000000         -> PA 0x80000000 (so the instruction
- *                                      after `csrw satp` is fetchable)
- *   image     VA 0xffffffff80000000 -> PA 0x80000000
- *   direct    VA 0xffff800000000000 + PA -> PA, for PA in [0, 4 GiB)
- * then switches satp (mode 9) and continues at the high VA with a stack,
- * calling riscv_boot_main(hartid, fdt_pa) which never returns.
- * The boot table is replaced by the mm's kernel table in kmain.
+ * 1. Zero .bss; gp and sp at their physical addresses; an early trap
+ *    vector, so a trap before paging is reported instead of looping.
+ * 2. riscv_early() (early.c, still at the PA): reads mmu-type and
+ *    paging= from the FDT, probes satp (riscv_satp_probe below), picks
+ *    the mode or refuses it (SBI console, failing exit), and builds the
+ *    boot table for that mode's layout: identity of the image's GiB, the
+ *    image at its link address, PA [0, 4 GiB) at the direct map.
+ * 3. satp = the value it returned, fenced on both sides; continue at the
+ *    high VA with the boot stack, calling riscv_boot_main(hartid, fdt_pa),
+ *    which never returns.  The boot table is replaced by the mm's kernel
+ *    table in kmain.
  */
-#define PTE_TABLE 0x01            /* V only: points to the next level */
-#define PTE_GIGA_RWX 0xcf         /* V R W X A D */
-#define IMAGE_GIB_PPN 0x80000     /* PA 0x80000000 >> 12 */
-#define DIRECT_GIBS 4
-#define SATP_SV48 9
-
 	.section .text.entry, "ax"
 	.globl _start
 _start:
@@ -35,54 +32,21 @@ _start:
 	addi t0, t0, 8
 	j 1b
 2:
-	lla t0, boot_l4
-	lla t1, boot_l3_low
-	lla t2, boot_l3_high
-	lla t3, boot_l3_direct
+	/* Physical gp and sp: early.c runs at the load address. */
+	.option push
+	.option norelax
+	lla gp, __global_pointer$
+	.option pop
+	lla sp, boot_stack_top
+	lla t0, early_trap
+	csrw stvec, t0
 
-	/* Root entries: 0 (low half), 256 (direct map), 511 (image). */
-	srli t4, t1, 12
-	slli t4, t4, 10
-	ori t4, t4, PTE_TABLE
-	sd t4, 0(t0)
-	srli t4, t3, 12
-	slli t4, t4, 10
-	ori t4, t4, PTE_TABLE
-	li t5, 256 * 8
-	add t5, t5, t0
-	sd t4, 0(t5)
-	srli t4, t2, 12
-	slli t4, t4, 10
-	ori t4, t4, PTE_TABLE
-	li t5, 511 * 8
-	add t5, t5, t0
-	sd t4, 0(t5)
+	mv a0, s0
+	mv a1, s1
+	call riscv_early
 
-	/* The image's GiB: identity (L3 index 2) and high (L3 index 510). */
-	li t4, (IMAGE_GIB_PPN << 10) | PTE_GIGA_RWX
-	sd t4, 2 * 8(t1)
-	li t5, 510 * 8
-	add t5, t5, t2
-	sd t4, 0(t5)
-
-	/* Direct map: GiB i of PA at L3 index i. */
-	li t5, 0
-	li t6, DIRECT_GIBS
-3:	slli t4, t5, 18 + 10
-	ori t4, t4, PTE_GIGA_RWX
-	slli a2, t5, 3
-	add a2, a2, t3
-	sd t4, 0(a2)
-	addi t5, t5, 1
-	blt t5, t6, 3b
-
-	/* satp = mode 9 | root PPN, fenced on both sides. */
-	srli t4, t0, 12
-	li t5, SATP_SV48
-	slli t5, t5, 60
-	or t4, t4, t5
 	sfence.vma
-	csrw satp, t4
+	csrw satp, a0
 	sfence.vma
 
 	/* `la` under medany is PC-relative too, so load the absolute high
@@ -101,17 +65,44 @@ high_entry:
 4:	wfi
 	j 4b
 
+/*
+ * uint64_t riscv_satp_probe(uint64_t satp): write satp, read it back,
+ * write 0 again; returns what was read.  A MODE the CPU lacks leaves satp
+ * unchanged (WARL); one it has turns translation on between the two
+ * writes, so the caller's root must identity-map this code (early.c's
+ * probe root).  Touches no memory.
+ */
+	.globl riscv_satp_probe
+riscv_satp_probe:
+	sfence.vma
+	csrw satp, a0
+	sfence.vma
+	csrr a0, satp
+	csrw satp, zero
+	sfence.vma
+	ret
+
+/* A trap before paging: satp back to 0, then report it (early.c). */
+	.balign 4
+early_trap:
+	csrw satp, zero
+	sfence.vma
+	lla sp, boot_stack_top
+	csrr a0, scause
+	csrr a1, sepc
+	csrr a2, stval
+	call riscv_early_trap
+5:	wfi
+	j 5b
+
 	.balign 8
 high_entry_addr:
 	.dword high_entry
+	.globl riscv_image_link_va
+riscv_image_link_va:
+	.dword _start
 
 	.bss
-	.balign 4096
-	.globl boot_l4
-boot_l4:	.space 4096
-boot_l3_low:	.space 4096
-boot_l3_high:	.space 4096
-boot_l3_direct:	.space 4096
 	.balign 16
 boot_stack:	.space 16384
 	.globl boot_stack_top

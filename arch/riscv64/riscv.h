@@ -5,7 +5,10 @@
 #ifndef ARCH_RISCV64_RISCV_H
 #define ARCH_RISCV64_RISCV_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "../../kernel/layout.h"
 
 #define UART_PA 0x10000000ull
 #define UART_SIZE 0x1000ull
@@ -14,13 +17,35 @@
 
 /*
  * The device windows are reached through the boot table's direct map
- * (DIRECT_MAP_BASE + PA) until the mm's kernel table is active, then
- * through MMIO_MAP_BASE + PA.  Call once, right after activation.
+ * (DIRECT_MAP_BASE + PA: riscv_devices_use_direct_map, first thing on the
+ * boot table) until the mm's kernel table is active, then through
+ * MMIO_MAP_BASE + PA (riscv_devices_use_mmio_map, right after activation).
  */
+void riscv_devices_use_direct_map(void);
 void riscv_devices_use_mmio_map(void);
 
 /* VA of device physical address pa under the mapping now in force. */
 uintptr_t riscv_device_va(uint64_t pa);
+
+/*
+ * The paging mode chosen before paging went on (early.c), for the rest of
+ * the kernel: tlb.c's satp writes, the boot log, arch_paging_readback.
+ * Index [PAGING_SV39..PAGING_SV57] of takes/readback: the satp probe.
+ */
+struct riscv_paging {
+	enum paging_mode mode;   /* in force */
+	enum paging_mode cap;    /* from mmu-type (valid if mmu_type_given) */
+	bool mmu_type_given, mmu_type_unknown, forced;
+	char mmu_type[24];
+	bool takes[PAGING_SV57 + 1];
+	uint64_t readback[PAGING_SV57 + 1];
+	uint64_t satp;           /* the boot table's */
+	char choice[192];        /* how the mode was chosen, for the boot log */
+};
+extern struct riscv_paging riscv_paging;
+
+/* Mode choice and boot table before paging; returns the satp to write (early.c). */
+uint64_t riscv_early(uint64_t hartid, uint64_t fdt_pa);
 
 /* sfence.vma / satp operations for the mm (tlb.c). */
 struct mm_tlb_ops;

@@ -1,6 +1,7 @@
 /*
- * tlb.c - Sv48 TLB maintenance and address-space switch for the mm
- * (struct mm_tlb_ops).  Single hart: local sfence.vma suffices.
+ * tlb.c - RISC-V TLB maintenance and address-space switch for the mm
+ * (struct mm_tlb_ops), in the paging mode early.c chose (satp.MODE 8, 9
+ * or 10).  Single hart: local sfence.vma suffices.
  */
 #include <stdint.h>
 
@@ -8,19 +9,19 @@
 #include "riscv.h"
 
 #define PAGE_SIZE 4096ull
-#define SATP_MODE_SV48 (9ull << 60)
+#define SATP_MODE_MASK (0xfull << 60)
 /* Above this many pages one global fence is cheaper than a loop. */
 #define FLUSH_RANGE_MAX_PAGES 64ull
 
 /* Drops any translation of va (all ASIDs). */
-static void sv48_flush_page(void *ctx, vaddr_t va)
+static void sv_flush_page(void *ctx, vaddr_t va)
 {
 	(void)ctx;
 	__asm__ volatile("sfence.vma %0, zero" : : "r"(va) : "memory");
 }
 
 /* Drops every translation. */
-static void sv48_flush_all(void *ctx)
+static void sv_flush_all(void *ctx)
 {
 	(void)ctx;
 	__asm__ volatile("sfence.vma" : : : "memory");
@@ -30,34 +31,34 @@ static void sv48_flush_all(void *ctx)
  * Drops the translations of [va, va+len): page by page for small ranges,
  * everything for large ones (or if the range wraps).
  */
-static void sv48_flush_range(void *ctx, vaddr_t va, uint64_t len)
+static void sv_flush_range(void *ctx, vaddr_t va, uint64_t len)
 {
 	uint64_t pages = (len + PAGE_SIZE - 1) / PAGE_SIZE;
 
 	if (pages > FLUSH_RANGE_MAX_PAGES || va + len < va) {
-		sv48_flush_all(ctx);
+		sv_flush_all(ctx);
 		return;
 	}
 	for (uint64_t i = 0; i < pages; i++)
-		sv48_flush_page(ctx, va + i * PAGE_SIZE);
+		sv_flush_page(ctx, va + i * PAGE_SIZE);
 }
 
 /*
- * Makes the table rooted at physical `root` current: satp = Sv48 | PPN
- * (ASID 0), fenced so no translation from the old table survives.
+ * Makes the table rooted at physical `root` current: satp = the mode in
+ * force | PPN (ASID 0), fenced so no translation from the old table survives.
  */
-static void sv48_activate(void *ctx, paddr_t root)
+static void sv_activate(void *ctx, paddr_t root)
 {
-	uint64_t satp = SATP_MODE_SV48 | (root / PAGE_SIZE);
+	uint64_t satp = (riscv_paging.satp & SATP_MODE_MASK) | (root / PAGE_SIZE);
 
 	(void)ctx;
 	__asm__ volatile("sfence.vma\n\tcsrw satp, %0\n\tsfence.vma" : : "r"(satp) : "memory");
 }
 
 const struct mm_tlb_ops riscv_tlb_ops = {
-	.flush_page = sv48_flush_page,
-	.flush_range = sv48_flush_range,
-	.flush_all = sv48_flush_all,
-	.activate = sv48_activate,
+	.flush_page = sv_flush_page,
+	.flush_range = sv_flush_range,
+	.flush_all = sv_flush_all,
+	.activate = sv_activate,
 	.ctx = 0,
 };

@@ -4,6 +4,7 @@
  * halt, user access, and x86_boot_main() called by entry.S.
  */
 #include "../../kernel/arch.h"
+#include "../../kernel/kprintf.h"
 #include "x86.h"
 
 #define KERNEL_VMA 0xffffffff80000000ull
@@ -37,6 +38,9 @@ struct hvm_memmap_entry {
 
 extern const struct mm_tlb_ops x86_tlb_ops;
 extern uint32_t x86_pvh_start_info_pa;
+extern uint32_t x86_la57_cpu, x86_la57_on, x86_paging_request; /* entry.S */
+#define ENTRY_REQ_NONE 0
+#define ENTRY_REQ_LA57 2
 extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
 extern char __data_start[], __data_end[];
 
@@ -44,6 +48,7 @@ struct x86_features x86_cpu;
 static struct boot_info boot;
 static char cmdline[CMDLINE_MAX];
 static char features_text[96];
+static char choice_text[128];
 
 /* Physical memory through the boot direct map (and later the mm's). */
 static const void *phys_to_virt(paddr_t pa)
@@ -150,8 +155,16 @@ static void boot_ram_from_memmap(const struct hvm_start_info *si)
 			continue;
 		paddr_t start = (e[i].addr + PAGE - 1) & ~(PAGE - 1);
 		paddr_t end = (e[i].addr + e[i].size) & ~(PAGE - 1);
-		if (start < LOW_RESERVED_END)
+		if (start < LOW_RESERVED_END) {
+			/* RAM all the same: never device memory (whole pages, rounded outward). */
+			paddr_t lo = e[i].addr & ~(PAGE - 1);
+			paddr_t hi = (e[i].addr + e[i].size + PAGE - 1) & ~(PAGE - 1);
+			if (hi > LOW_RESERVED_END)
+				hi = LOW_RESERVED_END;
+			if (lo < hi && !range_add(boot.other_ram, &boot.nr_other_ram, lo, hi - lo))
+				boot_fail("x86: too many RAM ranges in the PVH memory map");
 			start = LOW_RESERVED_END;
+		}
 		if (end <= start)
 			continue;
 		if (!range_add(boot.ram, &boot.nr_ram, start, end - start))
@@ -202,15 +215,89 @@ const struct boot_info *arch_boot_info(void)
 	return &boot;
 }
 
-/* Append a NUL-terminated word to features_text (bounded). */
-static void features_add(const char *word)
+/* Append a NUL-terminated word to the buffer buf of size `size` (bounded). */
+static void text_add(char *buf, unsigned size, const char *word)
 {
 	unsigned n = 0;
-	while (features_text[n])
+	while (buf[n])
 		n++;
-	while (*word && n < sizeof(features_text) - 1)
-		features_text[n++] = *word++;
-	features_text[n] = 0;
+	while (*word && n < size - 1)
+		buf[n++] = *word++;
+	buf[n] = 0;
+}
+
+static void features_add(const char *word)
+{
+	text_add(features_text, sizeof(features_text), word);
+}
+
+/*
+ * The layout of the mode entry.S turned on, before anything touches the
+ * direct map.  entry.S put the direct map at root entry 256 in both
+ * modes, which is where kernel_layout_of() puts it too: checked here.
+ */
+static void x86_layout_init(void)
+{
+	enum paging_mode m = x86_la57_on ? PAGING_X86_64_LA57 : PAGING_X86_64;
+	unsigned shift = 12 + 9 * (paging_mode_levels(m) - 1);
+
+	kernel_layout = kernel_layout_of(m);
+	if (kernel_layout.direct_map != kernel_layout.half_base ||
+	    kernel_layout.half_base != (0 - (256ull << shift)))
+		boot_fail("x86: kernel_layout_of() and entry.S disagree on the direct map");
+}
+
+/*
+ * Judge the command line's paging= against what entry.S did: an unknown
+ * name, or x86_64-la57 on a CPU without LA57, is refused (entry.S went on
+ * in 4-level, which always works, so that this message can be printed);
+ * then CR4.LA57 must be what entry.S was to choose.
+ */
+static void x86_paging_check(void)
+{
+	bool given, want_la57;
+	const char *name;
+	size_t len;
+	enum paging_mode req = paging_mode_requested(boot.cmdline, &given, &name, &len);
+	uint64_t cr4 = x86_read_cr4();
+
+	if (given && req != PAGING_X86_64 && req != PAGING_X86_64_LA57) {
+		kprintf("\nx86: paging=");
+		for (size_t i = 0; i < len; i++)
+			arch_putc(name[i]);
+		boot_fail(": unknown paging mode (x86_64 has x86_64, x86_64-la57)\n"
+			  "RESULT FAIL: boot (paging)");
+	}
+	if (req == PAGING_X86_64_LA57 && !x86_la57_cpu)
+		boot_fail("\nx86: paging=x86_64-la57: the CPU lacks LA57 (CPUID.(7,0):ECX[16] is 0; "
+			  "e.g. -cpu qemu64)\nRESULT FAIL: boot (paging)");
+	if ((x86_paging_request == ENTRY_REQ_LA57) != (req == PAGING_X86_64_LA57) ||
+	    (x86_paging_request == ENTRY_REQ_NONE) != !given)
+		boot_fail("x86: entry.S read the paging= word differently (bug)");
+	want_la57 = x86_la57_cpu && (!given || req == PAGING_X86_64_LA57);
+	if (!!(cr4 & X86_CR4_LA57) != want_la57 || !!x86_la57_on != want_la57)
+		boot_fail("x86: CR4.LA57 is not what the entry was to set (bug)");
+	text_add(choice_text, sizeof(choice_text), paging_mode_name(kernel_layout.mode));
+	text_add(choice_text, sizeof(choice_text),
+		 given ? " (paging= on the command line)" : " (largest the CPU has)");
+	text_add(choice_text, sizeof(choice_text),
+		 x86_la57_cpu ? "; CPUID LA57: yes" : "; CPUID LA57: no");
+}
+
+const char *arch_paging_choice(void)
+{
+	return choice_text;
+}
+
+/* CR0.PG and CR4.LA57 as the CPU has them now. */
+enum paging_mode arch_paging_readback(uint64_t *reg)
+{
+	uint64_t cr4 = x86_read_cr4();
+
+	*reg = cr4;
+	if (!(x86_read_cr0() & (1ull << 31)))
+		return PAGING_NONE;
+	return (cr4 & X86_CR4_LA57) ? PAGING_X86_64_LA57 : PAGING_X86_64;
 }
 
 /* The encoder with exactly the features this CPU has, and the x86 TLB ops. */
@@ -222,14 +309,19 @@ void arch_mm_init(struct mm_arch *a)
 		features |= MM_FEAT_X86_NX;
 	if (x86_cpu.pdpe1gb)
 		features |= MM_FEAT_X86_1G;
-	mm_arch_x86_64_init(a, features, &x86_tlb_ops);
+	if (kernel_layout.mode == PAGING_X86_64_LA57)
+		mm_arch_x86_64_la57_init(a, features, &x86_tlb_ops);
+	else
+		mm_arch_x86_64_init(a, features, &x86_tlb_ops);
 }
 
 const char *arch_mm_features(void)
 {
 	if (features_text[0])
 		return features_text;
-	features_add("x86_64 4-level, PAT WC=4");
+	features_add(kernel_layout.mode == PAGING_X86_64_LA57 ? "x86_64-la57 5-level"
+							       : "x86_64 4-level");
+	features_add(", PAT WC=4");
 	features_add(x86_cpu.nx ? ", NX" : ", no NX");
 	features_add(x86_cpu.pdpe1gb ? ", 1G" : ", no 1G");
 	features_add(x86_cpu.pge ? ", PGE" : ", no PGE");
@@ -290,9 +382,11 @@ void arch_sync_icache(void)
 /* C entry from entry.S (higher half, boot page tables): set up, then kmain. */
 void x86_boot_main(void)
 {
+	x86_layout_init();
 	x86_serial_init();
 	x86_trap_init();
 	x86_cpu_init();
 	x86_boot_info_init();
+	x86_paging_check();
 	kmain();
 }

@@ -10,6 +10,7 @@
 
 #define X86_CR0_WP (1ull << 16)
 #define X86_CR4_PGE (1ull << 7)
+#define X86_CR4_LA57 (1ull << 12)
 #define X86_CR4_SMEP (1ull << 20)
 #define X86_CR4_SMAP (1ull << 21)
 #define X86_MSR_EFER 0xc0000080u

@@ -1,21 +1,32 @@
 #!/usr/bin/env python3
 """Boot tests of the kernel under QEMU (and the host half of the script tests).
 
-    run_boot.py selftest ARCH KERNEL [QEMU_ARG ...]
-        Boot with the default command line.  Pass only if the log has
-        `RESULT PASS` and QEMU exits with status 33 (any other status, a
-        timeout, or `RESULT FAIL` fails; on x86 a triple fault exits 0).
+    run_boot.py selftest ARCH KERNEL [OPTIONS] [QEMU_ARG ...]
+        Boot with the default command line (or --append).  Pass only if the
+        log has `RESULT PASS`, QEMU exits with status 33 (any other status,
+        a timeout, or `RESULT FAIL` fails; on x86 a triple fault exits 0)
+        and, with --mode, the kernel's `layout:` line names that mode.
 
-    run_boot.py script ARCH KERNEL SCRIPT EXPECTED
-        Boot with `script=` + SCRIPT's commands joined by `;`.  The lines
-        between `SANDBOX 0xBASE 0xSIZE` and `READY` must equal EXPECTED byte
-        for byte; the sandbox must be 1 GiB aligned and at least 64 MiB.
+    run_boot.py refuse ARCH KERNEL --expect=REGEX [OPTIONS] [QEMU_ARG ...]
+        A boot the kernel must refuse: a line matching REGEX, `RESULT FAIL`,
+        and QEMU's failing status 1, within the timeout (never a hang).
 
-    run_boot.py host PTSIM ARCH SCRIPT EXPECTED
-        Run the host simulator on the same script (`--mem 1G`, checker on)
-        and compare with the same EXPECTED: the kernel and ptsim agree.
+    run_boot.py script ARCH KERNEL SCRIPT EXPECTED [OPTIONS]
+        Boot with `script=` + SCRIPT's commands joined by `;` (after
+        `paging=MODE` with --mode).  The lines between `SANDBOX 0xBASE
+        0xSIZE` and `READY` must equal EXPECTED byte for byte; the sandbox
+        must be 1 GiB aligned and at least 64 MiB.
 
-ARCH is riscv64 or x86_64.  Exit status 0 = pass, 1 = fail.
+    run_boot.py host PTSIM MODE SCRIPT EXPECTED
+        Run the host simulator on the same script (`--arch MODE --mem 1G`,
+        checker on) and compare with the same EXPECTED: the kernel and ptsim
+        agree.  MODE is a ptsim --arch name (riscv64 and x86_64 stand for
+        sv48 and x86_64).
+
+OPTIONS: --mode=MODE (the paging mode, e.g. sv39, x86_64-la57), --append=TEXT
+(more command line), --mmu-type=NAME (riscv64: tools/qemu_run.py's device
+tree with that mmu-type).  ARCH is riscv64 or x86_64.  Exit status 0 =
+pass, 1 = fail.
 """
 import os
 import re
@@ -34,11 +45,14 @@ PTSIM_ARCH = {"riscv64": "sv48", "x86_64": "x86_64"}
 SANDBOX_RE = re.compile(r"^SANDBOX 0x([0-9a-f]+) 0x([0-9a-f]+)$")
 
 
-def boot(arch, kernel, append="", extra=(), stop_at=None):
+LAYOUT_RE = re.compile(r"^layout: (\S+) ")
+
+
+def boot(arch, kernel, append="", extra=(), stop_at=None, mmu_type=None):
     """Run QEMU until it exits, prints the line `stop_at` (then it is
     killed: script mode halts the CPU), or the timeout; QEMU is always
     stopped.  Returns (exit status or None, log lines)."""
-    cmd = qemu_run.qemu_command(arch, kernel, append, extra)
+    cmd = qemu_run.qemu_command(arch, kernel, append, extra, mmu_type)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
     timer = threading.Timer(TIMEOUT, proc.kill)
@@ -83,20 +97,55 @@ def read_expected(path):
         return f.read().rstrip("\n").split("\n")
 
 
-def run_selftest(arch, kernel, extra):
-    status, lines = boot(arch, kernel, "", extra)
-    log = [l for l in lines if l.startswith(("selftest", "  ", "RESULT", "mm:", "ram "))]
+def mode_in_log(lines):
+    """The paging mode the kernel's `layout:` line names, or None."""
+    for l in lines:
+        m = LAYOUT_RE.match(l)
+        if m:
+            return m.group(1)
+    return None
+
+
+def run_selftest(arch, kernel, extra, opts):
+    append = " ".join(w for w in (opts.get("append", ""),) if w)
+    status, lines = boot(arch, kernel, append, extra, mmu_type=opts.get("mmu-type"))
+    log = [l for l in lines if l.startswith(("selftest", "  ", "RESULT", "mm:", "ram ", "paging:",
+                                             "layout:"))]
     print("\n".join(log))
     passed = "RESULT PASS" in lines and status == 33
     if not passed:
         print("\n".join(lines[-40:]))
         print(f"FAIL: status {status} (33 expected), RESULT PASS "
               f"{'present' if 'RESULT PASS' in lines else 'missing'}")
+    want = opts.get("mode")
+    if want is not None and mode_in_log(lines) != want:
+        print(f"FAIL: the kernel ran in {mode_in_log(lines)}, {want} expected")
+        passed = False
     return passed
 
 
-def run_script(arch, kernel, script, expected_path):
-    status, lines = boot(arch, kernel, "script=" + script_commands(script), stop_at="READY")
+def run_refuse(arch, kernel, extra, opts):
+    status, lines = boot(arch, kernel, opts.get("append", ""), extra,
+                         mmu_type=opts.get("mmu-type"))
+    print("\n".join(lines[-6:]))
+    want = re.compile(opts["expect"])
+    ok = True
+    if not any(want.search(l) for l in lines):
+        print(f"FAIL: no line matches {opts['expect']!r}")
+        ok = False
+    if not any(l.startswith("RESULT FAIL") for l in lines):
+        print("FAIL: no RESULT FAIL line")
+        ok = False
+    if status != 1:
+        print(f"FAIL: QEMU status {status} (1 expected: a clean failing stop)")
+        ok = False
+    return ok
+
+
+def run_script(arch, kernel, script, expected_path, opts):
+    mode = opts.get("mode")
+    append = ("paging=" + mode + " " if mode else "") + "script=" + script_commands(script)
+    status, lines = boot(arch, kernel, append, stop_at="READY", mmu_type=opts.get("mmu-type"))
     start = next((i for i, l in enumerate(lines) if SANDBOX_RE.match(l)), None)
     ready = next((i for i, l in enumerate(lines) if l == "READY"), None)
     if start is None or ready is None or ready < start:
@@ -105,14 +154,18 @@ def run_script(arch, kernel, script, expected_path):
         return False
     base, size = (int(x, 16) for x in SANDBOX_RE.match(lines[start]).groups())
     ok = True
+    if mode is not None and mode_in_log(lines) != mode:
+        print(f"FAIL: the kernel ran in {mode_in_log(lines)}, {mode} expected")
+        ok = False
     if base % (1 << 30) or size < (64 << 20):
         print(f"FAIL: sandbox 0x{base:x} 0x{size:x} is not 1 GiB aligned and >= 64 MiB")
         ok = False
     return compare(script, lines[start + 1:ready], read_expected(expected_path)) and ok
 
 
-def run_host(ptsim, arch, script, expected_path):
-    run = subprocess.run([ptsim, "--arch", PTSIM_ARCH[arch], "--mem", "1G", "--check", script],
+def run_host(ptsim, mode, script, expected_path):
+    run = subprocess.run([ptsim, "--arch", PTSIM_ARCH.get(mode, mode), "--mem", "1G", "--check",
+                          script],
                          stdout=subprocess.PIPE, timeout=TIMEOUT)
     got = run.stdout.decode("ascii", "replace").rstrip("\n").split("\n")
     ok = compare(script, got, read_expected(expected_path))
@@ -122,12 +175,26 @@ def run_host(ptsim, arch, script, expected_path):
     return ok
 
 
+def split_options(args):
+    """(--name=value options as a dict, the other arguments in order)."""
+    opts, rest = {}, []
+    for w in args:
+        if w.startswith("--") and "=" in w:
+            k, v = w[2:].split("=", 1)
+            opts[k] = v
+        else:
+            rest.append(w)
+    return opts, rest
+
+
 def main():
-    a = sys.argv[1:]
+    opts, a = split_options(sys.argv[1:])
     if len(a) >= 3 and a[0] == "selftest":
-        ok = run_selftest(a[1], a[2], a[3:])
+        ok = run_selftest(a[1], a[2], a[3:], opts)
+    elif len(a) >= 3 and a[0] == "refuse" and "expect" in opts:
+        ok = run_refuse(a[1], a[2], a[3:], opts)
     elif len(a) == 5 and a[0] == "script":
-        ok = run_script(a[1], a[2], a[3], a[4])
+        ok = run_script(a[1], a[2], a[3], a[4], opts)
     elif len(a) == 5 and a[0] == "host":
         ok = run_host(a[1], a[2], a[3], a[4])
     else:

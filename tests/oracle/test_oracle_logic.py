@@ -312,11 +312,35 @@ class Logic(unittest.TestCase):
         with self.assertRaises(oracle.OracleError):
             oracle.perturb_expected(present, ["perm:0x401000:w"])        # no leaf starts there
 
+    def test_no_access_with_u_or_g_is_absent(self):
+        leaves = oracle.parse_leaves([
+            "0x0000000000400000 4K 0x0000000000001000 ---u-:wb",
+            "0x0000000000401000 4K 0x0000000000002000 ----g:wb",
+            "0x0000000000402000 4K 0x0000000000003000 -----:wb",
+            "0x0000000000403000 4K 0x0000000000004000 r--u-:wb",
+        ])
+        present, absent = oracle.expected_user_view(leaves, 0)
+        self.assertEqual(absent, [(0x400000, 1 << 12), (0x401000, 1 << 12), (0x402000, 1 << 12)])
+        self.assertEqual([l[0] for l in present], [0x403000])
+
+    def test_mode_from_layout_line(self):
+        serial = "paging: sv39 (...)\nlayout: sv39 direct 0xffffffc000000000 mmio 0x1 test 0x2 image 0x3\n"
+        self.assertEqual(oracle.mode_from_log(serial), ("sv39", 0xffffffc000000000))
+        self.assertIsNone(oracle.mode_from_log("no layout here\n"))
+        try:
+            oracle.configure_mode("x86_64-la57")
+            self.assertEqual((oracle.USER_TOP, oracle.DIRECT_MAP_BASE, oracle.CANON),
+                             (1 << 56, 0xff00000000000000, (1 << 57) - 1))
+        finally:
+            oracle.configure_mode("x86_64")
+        self.assertEqual(oracle.DIRECT_MAP_BASE, 0xffff800000000000)
+
     def test_live_edit_spec(self):
         self.assertEqual(oracle.parse_live_edit("pd:0xffff800040200000:-p*511"),
                          (21, 0xffff800040200000, [(False, 1)], 511))
         self.assertEqual(oracle.parse_live_edit("pml4:0x400000:-u,-w,+nx")[2],
                          [(False, 4), (False, 2), (True, 1 << 63)])
+        self.assertEqual(oracle.parse_live_edit("pml5:0x400000:+nx")[0], 48)
         with self.assertRaises(oracle.OracleError):
             oracle.parse_live_edit("pd:0x400000:-x")
 

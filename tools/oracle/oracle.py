@@ -30,21 +30,49 @@ import sys
 import tempfile
 import time
 
-USER_TOP = 1 << 47                      # both arches: lower canonical half
+# The paging mode's geometry: set by configure_mode() from the kernel's
+# `layout:` boot line (48-bit values until then).
+VA_BITS = 48
+USER_TOP = 1 << 47                      # the lower canonical half
 DIRECT_MAP_BASE = 0xffff800000000000
+CANON = (1 << 48) - 1                    # x86 info mem works on uncanonical VAs
 KIMAGE_BASE = 0xffffffff80000000
 K4, M2, G1 = 1 << 12, 1 << 21, 1 << 30
-SIZE_WORDS = {"4K": K4, "2M": M2, "1G": G1, "512G": 1 << 39}
+SIZE_WORDS = {"4K": K4, "2M": M2, "1G": G1, "512G": 1 << 39, "256T": 1 << 48}
 SIZE_NAMES = {v: k for k, v in SIZE_WORDS.items()}
 RV_PA_MASK = (1 << 56) - 1               # riscv PAs are 56 bits
 RAM_BASE = {"riscv64": 0x80000000, "x86_64": 0}
 
-LEAF_RE = re.compile(r"^0x([0-9a-f]{16}) (4K|2M|1G|512G) 0x([0-9a-f]{16}) ([rwxug-]{5}):(wb|wt|uc|wc)$")
+LEAF_RE = re.compile(r"^0x([0-9a-f]{16}) (4K|2M|1G|512G|256T) 0x([0-9a-f]{16}) ([rwxug-]{5}):(wb|wt|uc|wc)$")
 SANDBOX_RE = re.compile(r"SANDBOX 0x([0-9a-fA-F]+) (\S+)")
 RV_ROW_RE = re.compile(r"^([0-9a-f]{16}) ([0-9a-f]+) ([0-9a-f]{16}) ([r-][w-][x-][u-][g-][a-][d-])$")
 X86_ROW_RE = re.compile(r"^([0-9a-f]{16}): ([0-9a-f]{16}) ([X-][G-][P-][D-][A-][C-][T-][U-][W-])$")
 X86_MEM_RE = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16}) ([0-9a-f]{16}) ([u-])r([w-])$")
 XP_RE = re.compile(r"^([0-9a-f]+): ((?:0x[0-9a-f]+ ?)+)$")
+LAYOUT_RE = re.compile(r"^layout: (\S+) direct 0x([0-9a-f]+) ")
+MODE_VA_BITS = {"sv39": 39, "sv48": 48, "sv57": 57, "x86_64": 48, "x86_64-la57": 57}
+ARCH_MODES = {"riscv64": ("sv39", "sv48", "sv57"), "x86_64": ("x86_64", "x86_64-la57")}
+
+
+def configure_mode(mode, direct_map=None):
+    """Set the geometry globals for paging mode `mode`: the user half's top,
+    the x86 info mem VA mask, and the direct map's base (the kernel's own
+    figure when given, else the base of the kernel half, as docs/BOOT.md
+    lays it out)."""
+    global VA_BITS, USER_TOP, DIRECT_MAP_BASE, CANON
+    VA_BITS = MODE_VA_BITS[mode]
+    USER_TOP = 1 << (VA_BITS - 1)
+    CANON = (1 << VA_BITS) - 1
+    DIRECT_MAP_BASE = direct_map if direct_map is not None else (1 << 64) - USER_TOP
+
+
+def mode_from_log(serial):
+    """(mode, direct map base) from the kernel's `layout:` line, or None."""
+    for line in serial.splitlines():
+        m = LAYOUT_RE.match(line.strip())
+        if m and m.group(1) in MODE_VA_BITS:
+            return m.group(1), int(m.group(2), 16)
+    return None
 
 
 class OracleError(Exception):
@@ -198,11 +226,13 @@ def mmio_ranges(cmds, outputs):
 def expected_user_view(leaves, base, absolute=()):
     """Split the dump into (present, absent): present leaves as
     (va, size, absolute pa, set of rwxug letters); absent = the no-access
-    leaves (`-----`) which the hardware must see as not present.  PAs are
-    sandbox offsets except for leaves inside the `absolute` (mmio) VA ranges."""
+    leaves (no r, w or x: `-----`, and `---u-` / `----g` alike, since u and
+    g grant nothing by themselves) which the hardware must see as not
+    present.  PAs are sandbox offsets except for leaves inside the
+    `absolute` (mmio) VA ranges."""
     present, absent = [], []
     for va, size, pa, prop, _cache in leaves:
-        if prop == "-----":
+        if prop[:3] == "---":
             absent.append((va, size))
             continue
         shift = 0 if any(a <= va < b for a, b in absolute) else base
@@ -216,7 +246,7 @@ def perturb_expected(present, specs):
     """--test-perturb: change the expected view before comparing, so a test
     can prove the comparison fails against live QEMU.  SPEC is
     `perm:VA:LETTER` (flip one of r w x u g), `pa:VA:DELTA` (add DELTA,
-    may be negative) or `size:VA:SIZE` (4K/2M/1G/512G), applied to the
+    may be negative) or `size:VA:SIZE` (4K/2M/1G/512G/256T), applied to the
     present expected leaf that starts at VA."""
     present = list(present)
     for spec in specs:
@@ -236,7 +266,7 @@ def perturb_expected(present, specs):
             pa += int(parts[2], 0)
         else:
             if parts[2] not in SIZE_WORDS:
-                raise OracleError("--test-perturb %r: size is one of 4K 2M 1G 512G" % spec)
+                raise OracleError("--test-perturb %r: size is one of 4K 2M 1G 512G 256T" % spec)
             size = SIZE_WORDS[parts[2]]
         present[idx] = (lva, size, pa, frozenset(attrs))
     return present
@@ -390,6 +420,9 @@ def collect_riscv(hmp):
     levels = RV_LEVELS.get(satp >> 60)
     if levels is None:
         raise OracleError("satp 0x%x: paging off or a mode this tool does not walk" % satp)
+    if 12 + 9 * levels != VA_BITS:
+        raise OracleError("satp 0x%x: %d levels, but the kernel's layout line says %d-bit VAs"
+                          % (satp, levels, VA_BITS))
     leaves = riscv_walk_user(Tables(hmp), (satp & RV_PPN_MASK) << 12, levels)
     top = 1 << (12 + 9 * levels - 1)
     walked, shown = merge_ranges(leaves), merge_ranges([r for r in rows if r[0] < top])
@@ -404,7 +437,6 @@ def collect_riscv(hmp):
 
 X86_ADDR = 0x3fffffffff000              # the PA bits QEMU's walkers take from an entry
 X86_P, X86_W, X86_U, X86_PS, X86_NX = 1, 1 << 1, 1 << 2, 1 << 7, 1 << 63
-CANON = (1 << 48) - 1                    # info mem works on 48-bit (uncanonical) VAs
 
 
 def parse_info_tlb_x86(text):
@@ -423,10 +455,10 @@ def parse_info_tlb_x86(text):
 
 
 def parse_info_mem_x86(text):
-    """x86 `info mem` as sorted (start, size, u, w) over 48-bit VAs.  QEMU
-    merges by protection only and prints the U and W bits ANDed over all
-    levels.  The printed end of the last range can wrap (1 << 48 is not
-    canonicalised), so start + size is used."""
+    """x86 `info mem` as sorted (start, size, u, w) over 48- or 57-bit VAs
+    (VA_BITS).  QEMU merges by protection only and prints the U and W bits
+    ANDed over all levels.  The printed end of the last range can wrap
+    (1 << VA_BITS is not canonicalised), so start + size is used."""
     out = []
     for line in text.splitlines():
         line = line.strip()
@@ -483,14 +515,15 @@ def x86_leaf_sizes(rows, hmp):
 
 
 def x86_upper_entries(tables, cr3, va, size, pa):
-    """The entries above the leaf of `size` at `va` (PML4E first), read with
-    xp from CR3.  The walk must agree with info tlb and the probed size
-    (present entries, PS exactly at the leaf level, the leaf's PA), or it
-    raises: then one of the two readings is wrong."""
+    """The entries above the leaf of `size` at `va` (PML5E or PML4E first),
+    read with xp from CR3.  The walk must agree with info tlb and the probed
+    size (present entries, PS exactly at the leaf level, the leaf's PA), or
+    it raises: then one of the two readings is wrong."""
     path, table = [], cr3 & X86_ADDR
-    for shift in (39, 30, 21):
+    shifts = (48, 39, 30, 21) if VA_BITS == 57 else (39, 30, 21)
+    for shift in shifts:
         e = tables(table)[(va >> shift) & 511]
-        leaf_here = (1 << shift) == size          # never at the PML4 (no 512G on x86)
+        leaf_here = (1 << shift) == size          # never at the PML4/PML5 (no 512G on x86)
         if not e & X86_P or bool(e & X86_PS) != leaf_here:
             raise OracleError("the walk from CR3 0x%x disagrees with info tlb at va 0x%x "
                               "(size %s, entry 0x%x at level shift %d)"
@@ -502,7 +535,7 @@ def x86_upper_entries(tables, cr3, va, size, pa):
             return path
         path.append(e)
         table = e & X86_ADDR
-    return path                          # 4K: PML4E, PDPTE, PDE
+    return path                          # 4K: (PML5E,) PML4E, PDPTE, PDE
 
 
 def x86_effective_uw(mem, va, size):
@@ -516,24 +549,39 @@ def x86_effective_uw(mem, va, size):
     return mem[i][2], mem[i][3]
 
 
+def x86_walk_uw(own, path):
+    """Effective (u, w) of a leaf from its own bits and the entries above it
+    (what QEMU's info mem computes on 4-level paging: U and W ANDed over
+    every level)."""
+    return ("u" in own and all(e & X86_U for e in path),
+            "w" in own and all(e & X86_W for e in path))
+
+
 def collect_x86(hmp):
     """x86_64: the leaves from `info tlb`, sized with gva2gpa probes; U and W
     in force from `info mem` (ANDed over the levels by QEMU); NX in force =
     the leaf's X or NX in any entry above it (read with xp from CR3), and
     only when EFER.NXE is set."""
     rows = parse_info_tlb_x86(hmp("info tlb"))
-    mem = parse_info_mem_x86(hmp("info mem"))
+    # QEMU 7.2's info mem prints nothing under LA57: there the AND of U and W
+    # over the levels is taken from the xp-read walk instead (x86_walk_uw).
+    mem = parse_info_mem_x86(hmp("info mem")) if VA_BITS == 48 else None
     regs = hmp("info registers")
     cr3, cr4, efer = register(regs, "CR3"), register(regs, "CR4"), register(regs, "EFER")
-    if cr4 & (1 << 12):
-        raise OracleError("CR4.LA57 is set: 5-level paging is not walked by this tool")
+    if bool(cr4 & (1 << 12)) != (VA_BITS == 57):
+        raise OracleError("CR4.LA57 is %d, but the kernel's layout line says %d-bit VAs"
+                          % (bool(cr4 & (1 << 12)), VA_BITS))
     nxe = bool(efer & (1 << 11))
     tables = Tables(hmp)
     leaves = []
     for (va, pa, flags), size in zip(rows, x86_leaf_sizes(rows, hmp)):
         own = x86_attrs(flags)
-        upper_nx = any(e & X86_NX for e in x86_upper_entries(tables, cr3, va, size, pa))
-        u, w = x86_effective_uw(mem, va, size)
+        path = x86_upper_entries(tables, cr3, va, size, pa)
+        upper_nx = any(e & X86_NX for e in path)
+        if mem is not None:
+            u, w = x86_effective_uw(mem, va, size)
+        else:
+            u, w = x86_walk_uw(own, path)
         attrs = {"r"} | (own & {"g"})
         if not nxe or ("x" in own and not upper_nx):
             attrs.add("x")
@@ -749,12 +797,22 @@ def default_ram(arch, mem_bytes):
 
 # ---------------------------------------------------------------- QEMU
 
-def qemu_command(arch, kernel, append, serial_path, qmp_path, mem, extra):
-    """The QEMU command line (own builder; see docs/ORACLE.md)."""
+def sv57_dtb(mem, extra):
+    """QEMU's riscv virt device tree with mmu-type riscv,sv57 (QEMU 7.2's says
+    riscv,sv48, which caps the kernel at Sv48), from tools/qemu_run.py."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    import qemu_run  # noqa: E402  (the one place that rewrites the device tree)
+    return qemu_run.patched_dtb(["-m", mem] + list(extra), "sv57")
+
+
+def qemu_command(arch, kernel, append, serial_path, qmp_path, mem, extra, paging=None):
+    """The QEMU command line (own builder; see docs/ORACLE.md).  Sv57 boots
+    with a device tree that allows it (sv57_dtb)."""
     common = ["-m", mem, "-display", "none", "-no-reboot", "-serial", "file:" + serial_path,
               "-qmp", "unix:%s,server=on,wait=off" % qmp_path, "-kernel", kernel, "-append", append]
     if arch == "riscv64":
-        return ["qemu-system-riscv64", "-machine", "virt", "-bios", "default"] + common + extra
+        dtb = ["-dtb", sv57_dtb(mem, extra)] if paging == "sv57" else []
+        return ["qemu-system-riscv64", "-machine", "virt", "-bios", "default"] + common + dtb + extra
     return ["qemu-system-x86_64", "-cpu", "max", "-nic", "none",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=4"] + common + extra
 
@@ -837,16 +895,16 @@ class Gdb:
 
 
 # Test-only live edits (x86): LEVEL:VA:OPS[*N], e.g. pml4:0x400000:-u,-w
-LEVEL_SHIFT = {"pml4": 39, "pdpt": 30, "pd": 21, "pt": 12}
+LEVEL_SHIFT = {"pml5": 48, "pml4": 39, "pdpt": 30, "pd": 21, "pt": 12}
 EDIT_BITS = {"p": X86_P, "w": X86_W, "u": X86_U, "nx": X86_NX}
 
 
 def parse_live_edit(spec):
     """--test-live-edit LEVEL:VA:OPS[*N] -> (shift, va, [(set?, mask)], n)."""
-    m = re.fullmatch(r"(pml4|pdpt|pd|pt):(0x[0-9a-fA-F]+|\d+):((?:[+-](?:p|w|u|nx),?)+)(?:\*(\d+))?",
+    m = re.fullmatch(r"(pml5|pml4|pdpt|pd|pt):(0x[0-9a-fA-F]+|\d+):((?:[+-](?:p|w|u|nx),?)+)(?:\*(\d+))?",
                      spec)
     if not m:
-        raise OracleError("--test-live-edit %r: want LEVEL:VA:OPS[*N], LEVEL pml4|pdpt|pd|pt, "
+        raise OracleError("--test-live-edit %r: want LEVEL:VA:OPS[*N], LEVEL pml5|pml4|pdpt|pd|pt, "
                           "OPS like -u,-w,+nx,-p" % spec)
     ops = [(op[0] == "+", EDIT_BITS[op[1:]]) for op in m.group(3).rstrip(",").split(",")]
     return LEVEL_SHIFT[m.group(1)], int(m.group(2), 0), ops, int(m.group(4) or 1)
@@ -859,7 +917,9 @@ def apply_live_edits(hmp, gdb, cr3, specs):
     for spec in specs:
         shift, va, ops, n = parse_live_edit(spec)
         tables, table = Tables(hmp), cr3 & X86_ADDR       # fresh: earlier edits show
-        for s in (39, 30, 21, 12):
+        if shift == 48 and VA_BITS != 57:
+            raise OracleError("--test-live-edit %r: no PML5 in 4-level paging" % spec)
+        for s in ((48,) if VA_BITS == 57 else ()) + (39, 30, 21, 12):
             if s == shift:
                 break
             e = tables(table)[(va >> s) & 511]
@@ -897,8 +957,10 @@ def _die_with_parent(parent):
     return fn
 
 
-def run_qemu(arch, kernel, cmds, mem, timeout, extra, live_edits=()):
-    """Boot, wait for READY, collect the live view; always stop QEMU and
+def run_qemu(arch, kernel, cmds, mem, timeout, extra, live_edits=(), paging=None):
+    """Boot (with `paging=MODE` first on the command line when `paging` is
+    given), wait for READY, take the paging mode from the kernel's `layout:`
+    line (configure_mode), collect the live view; always stop QEMU and
     remove the temporary directory.  Returns (serial text, LiveView,
     transcript of (monitor command, answer))."""
     tmp = tempfile.mkdtemp(prefix="oracle-")
@@ -908,8 +970,8 @@ def run_qemu(arch, kernel, cmds, mem, timeout, extra, live_edits=()):
         gdb_path = os.path.join(tmp, "gdb.sock")
         if live_edits:
             extra = extra + ["-gdb", "unix:%s,server=on,wait=off" % gdb_path]
-        argv = qemu_command(arch, kernel, "script=" + ";".join(cmds), serial_path, qmp_path,
-                            mem, extra)
+        append = ("paging=%s " % paging if paging else "") + "script=" + ";".join(cmds)
+        argv = qemu_command(arch, kernel, append, serial_path, qmp_path, mem, extra, paging)
         deadline = time.monotonic() + timeout
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, preexec_fn=_die_with_parent(os.getpid()))
@@ -937,6 +999,14 @@ def run_qemu(arch, kernel, cmds, mem, timeout, extra, live_edits=()):
             transcript.append((line, text))
             return text
 
+        layout = mode_from_log(serial)
+        if layout is not None:
+            if layout[0] not in ARCH_MODES[arch]:
+                raise OracleError("the kernel runs in %s, not an %s mode" % (layout[0], arch))
+            configure_mode(*layout)
+        if paging is not None and (layout is None or layout[0] != paging):
+            raise OracleError("--paging %s, but the kernel's layout line says %s"
+                              % (paging, layout[0] if layout else "nothing"))
         if live_edits:
             if arch != "x86_64":
                 raise OracleError("--test-live-edit is implemented for x86_64 only")
@@ -1016,6 +1086,9 @@ def main(argv=None):
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--script", help="commands separated by ';'")
     src.add_argument("--script-file", help="a ptsim script file")
+    ap.add_argument("--paging", choices=sorted(MODE_VA_BITS),
+                    help="paging mode: paging=MODE on the kernel command line (default: the "
+                         "kernel's own choice); the kernel must report it")
     ap.add_argument("--mem", default="2G", help="QEMU -m (default 2G)")
     ap.add_argument("--timeout", type=int, default=30, help="seconds until QEMU is stopped")
     ap.add_argument("--allow-errors", action="store_true",
@@ -1040,8 +1113,10 @@ def main(argv=None):
     old = {s: signal.signal(s, _on_signal) for s in HANDLED_SIGNALS}
     try:
         sections = None if args.no_kernel_half else elf_sections(args.kernel)
+        if args.paging is not None and args.paging not in ARCH_MODES[args.arch]:
+            raise OracleError("--paging %s is not an %s mode" % (args.paging, args.arch))
         serial, live, transcript = run_qemu(args.arch, args.kernel, cmds, args.mem, args.timeout,
-                                            args.qemu_arg, args.test_live_edit)
+                                            args.qemu_arg, args.test_live_edit, args.paging)
         if args.verbose:
             print(serial)
             for line, answer in transcript:
@@ -1067,8 +1142,10 @@ def main(argv=None):
     if diffs:
         print("oracle: %s: %d difference(s)" % (args.arch, len(diffs)))
         return 1
-    print("oracle: %s: live page tables agree: %d user leaves (sandbox 0x%x)%s"
-          % (args.arch, len(leaves), base, "" if args.no_kernel_half else ", kernel half ok"))
+    mode = mode_from_log(serial)
+    print("oracle: %s%s: live page tables agree: %d user leaves (sandbox 0x%x)%s"
+          % (args.arch, " " + mode[0] if mode else "", len(leaves), base,
+             "" if args.no_kernel_half else ", kernel half ok"))
     return 0
 
 
