@@ -20,14 +20,24 @@
  * kernel and the host tests.  The TLB hooks are supplied by the embedder
  * (arch/<arch>/tlb.c in the kernel, a recording fake in host tests).
  *
- * Levels: 1 holds 4 KiB leaves, `levels` is the root.  Both targets have
- * 4 levels and 48-bit virtual addresses:
+ * Geometry.  Level 1 holds 4 KiB leaves and `levels` (3, 4 or 5) is the
+ * root; each level indexes 9 VA bits, so the VA width is 12 + 9 * levels
+ * (39, 48 or 57).  The mm core reads the geometry only from this table
+ * (levels, va_bits, max_leaf_level, pa_bits) and assumes no mode:
  *
- *     63      48 47    39 38    30 29    21 20    12 11       0
- *    +----------+--------+--------+--------+--------+----------+
- *    | sign ext | L4 idx | L3 idx | L2 idx | L1 idx |  offset  |
- *    +----------+--------+--------+--------+--------+----------+
- *                  512G      1G       2M       4K   leaf sizes
+ *     63     B B-1        ...       30 29    21 20    12 11       0
+ *    +--------+-------+-----+--------+--------+--------+----------+
+ *    |sign ext| L(n)  | ... | L3 idx | L2 idx | L1 idx |  offset  |
+ *    +--------+-------+-----+--------+--------+--------+----------+
+ *                      ...      1G       2M       4K   one entry maps
+ *
+ *    B = va_bits; n = levels; an entry at level L maps 4K * 512^(L-1):
+ *    4K, 2M, 1G, 512G (L4), 256T (L5).
+ *
+ * The lower half [0, 2^(B-1)) is user space, the upper half
+ * [2^64 - 2^(B-1), 2^64) kernel space; each is half of the root's entries.
+ * The encoders (arch/<arch>/pte.c) and their modes are listed in
+ * docs/DESIGN.md.
  */
 #ifndef MM_ARCH_H
 #define MM_ARCH_H
@@ -65,12 +75,18 @@ enum mm_arch_feature {
 };
 
 struct mm_arch {
-	const char *name; /* "x86_64", "sv48" */
+	/* The mode's name: "x86_64", "x86_64-la57", "sv39", "sv48", "sv57". */
+	const char *name;
 
 	/* Geometry. */
-	uint8_t levels;         /* number of levels (root = levels) */
-	uint8_t va_bits;        /* significant VA bits; canonical = sign-extended */
+	uint8_t levels;         /* number of levels (root = levels): 3, 4 or 5 */
+	uint8_t va_bits;        /* significant VA bits (12 + 9 * levels); canonical = sign-extended */
 	uint8_t max_leaf_level; /* highest level that may hold a leaf */
+	/*
+	 * Physical address width a leaf can hold: a PA at or above
+	 * 2^pa_bits cannot be encoded (52 on x86-64, 56 on RISC-V).
+	 */
+	uint8_t pa_bits;
 	uint32_t features;      /* mm_arch_feature bits in force */
 
 	struct pte_format fmt;
@@ -91,9 +107,22 @@ struct mm_arch {
 	const struct mm_tlb_ops *tlb;
 };
 
-/* The encoders, in arch/x86_64/pte.c and arch/riscv64/pte.c. */
+/*
+ * The encoders, in arch/x86_64/pte.c and arch/riscv64/pte.c: one per PTE
+ * format, one init function per paging mode.  Each fills `a` completely,
+ * keeps only the `features` its format knows, and keeps `tlb` by reference.
+ *
+ *   x86_64       4 levels, 48-bit VA; MM_FEAT_X86_NX, MM_FEAT_X86_1G
+ *   x86_64-la57  5 levels, 57-bit VA (CR4.LA57); same features
+ *   sv39         3 levels, 39-bit VA; MM_FEAT_RV_SVPBMT
+ *   sv48         4 levels, 48-bit VA; MM_FEAT_RV_SVPBMT
+ *   sv57         5 levels, 57-bit VA; MM_FEAT_RV_SVPBMT
+ */
 void mm_arch_x86_64_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
+void mm_arch_x86_64_la57_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
+void mm_arch_sv39_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
 void mm_arch_sv48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
+void mm_arch_sv57_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
 
 /* True if `va` is canonical (bits 63..va_bits-1 all equal). */
 static inline bool mm_arch_va_canonical(const struct mm_arch *a, vaddr_t va)

@@ -3,8 +3,9 @@
  * The changing operations (map, unmap, protect) are in cursor_ops.c.
  *
  * Addresses.  Inside the mm a VA is a *tree offset*: the VA modulo
- * 2^va_bits.  The user half is [0, 2^47), the kernel half [2^47, 2^48); an
- * end offset of 2^48 (the top of the address space) cannot overflow.
+ * 2^va_bits.  The user half is [0, 2^(va_bits-1)), the kernel half
+ * [2^(va_bits-1), 2^va_bits); as va_bits is at most 57, an end offset of
+ * 2^va_bits (the top of the address space) cannot overflow.
  *
  * Locking (MODEL.md section 4).
  *  1. Find the guard: the deepest existing node whose range covers
@@ -49,7 +50,7 @@ vaddr_t cursor_va(const struct cursor *c)
 {
 	/*
 	 * Relative to the half, not sign-extended: the end of the user half
-	 * is 2^47 and the end of the kernel half wraps to 0, like va + len.
+	 * is 2^(va_bits-1) and the end of the kernel half wraps to 0, like va + len.
 	 */
 	uint64_t half_off = c->pt->space == PT_KERNEL ? page_table_space_size(c->pt) : 0;
 	return page_table_space_base(c->pt) + (c->va - half_off);
@@ -184,7 +185,7 @@ static void lock_subtree(struct cursor *c, const pte_t *tbl, const struct frame_
 /* First offset covered by the node at `level` that covers offset `t`. */
 uint64_t cursor_node_base(unsigned level, uint64_t t)
 {
-	/* A node at level l spans one entry of level l+1 (the root: 2^48). */
+	/* A node at level l spans one entry of level l+1 (the root: 2^va_bits). */
 	uint64_t span = mm_level_size(level + 1);
 	return t & ~(span - 1);
 }

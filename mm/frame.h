@@ -16,8 +16,8 @@
  * general a leaf costs one update per block it intersects: one for a leaf
  * inside one allocated block (how a kernel maps an allocation), more only
  * where the caller maps frames allocated separately as one leaf; and as
- * the largest block is 1 GiB (FRAME_MAX_ORDER), a 512 GiB Sv48 leaf over
- * RAM costs one update per GiB.  frame_block_head() finds the head of the
+ * the largest block is 1 GiB (FRAME_MAX_ORDER), a 512 GiB or 256 TiB
+ * RISC-V leaf over RAM costs one update per GiB.  frame_block_head() finds the head of the
  * block holding any frame in at most FRAME_MAX_ORDER + 1 probes.
  *
  * Reference counts (MODEL.md section 1), on the head slot:

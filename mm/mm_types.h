@@ -39,9 +39,14 @@ _Static_assert(sizeof(_Atomic(uint64_t)) == 8 && _Alignof(_Atomic(uint64_t)) == 
 #define MM_PAGE_SIZE ((uint64_t)1 << MM_PAGE_SHIFT)
 #define MM_PTE_BITS 9 /* log2(entries per node) */
 #define MM_PTES_PER_NODE (1u << MM_PTE_BITS)
-#define MM_MAX_LEVELS 4 /* both targets: level 1 = 4K leaves, level 4 = root */
+/*
+ * Deepest tree any encoder describes: level 1 = 4K leaves, the root is level
+ * 3, 4 or 5 (Sv39; x86-64 4-level and Sv48; LA57 and Sv57).  Only array
+ * bounds use it; every walk takes its depth from mm_arch.levels.
+ */
+#define MM_MAX_LEVELS 5
 
-/* Size of the region one entry at `level` covers: 4K, 2M, 1G, 512G. */
+/* Size of the region one entry at `level` covers: 4K, 2M, 1G, 512G, 256T (1..5). */
 static inline uint64_t mm_level_size(unsigned level)
 {
 	return (uint64_t)1 << (MM_PAGE_SHIFT + MM_PTE_BITS * (level - 1));

@@ -175,6 +175,7 @@ void mm_arch_fake48_init(struct mm_arch *a, uint32_t features, const struct mm_t
 		.levels = FAKE_LEVELS,
 		.va_bits = FAKE_VA_BITS,
 		.max_leaf_level = FAKE_MAX_LEAF_LEVEL,
+		.pa_bits = MM_PAGE_SHIFT + FAKE_PPN_HIGH + 1 - FAKE_PPN_LOW,
 		.features = 0,
 		.fmt = {
 			.addr_mask = FAKE_PTE_PPN_MASK,

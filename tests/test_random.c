@@ -76,6 +76,7 @@ struct model {
 	struct leaf *v;
 	size_t n, cap;
 	unsigned max_level; /* highest leaf level */
+	unsigned levels;    /* the tree's depth (root level) */
 	bool kernel;
 };
 
@@ -257,15 +258,15 @@ static unsigned size_level(uint64_t size)
 /*
  * Nodes: the root, plus for each level L below it the distinct level-L
  * nodes on paths to leaves (a leaf of level l lies below nodes of levels
- * l..levels-1); the kernel's level-3 nodes are all preallocated.
+ * l..levels-1); the kernel's level-(levels-1) nodes are all preallocated.
  * Leaves are sorted, so each level's node ids come in order.
  */
 static uint64_t model_nodes(const struct model *m)
 {
 	uint64_t nodes = 1;
-	for (unsigned level = 1; level < MM_MAX_LEVELS; level++) {
+	for (unsigned level = 1; level < m->levels; level++) {
 		uint64_t last = UINT64_MAX, count = 0;
-		if (m->kernel && level == MM_MAX_LEVELS - 1) {
+		if (m->kernel && level == m->levels - 1) {
 			nodes += MM_PTES_PER_NODE / 2;
 			continue;
 		}
@@ -984,6 +985,7 @@ static void test_random_differential(void **state)
 	r.seed = env_u64("MM_TEST_SEED", DEFAULT_SEED);
 	rng_state = r.seed ^ ((uint64_t)h->param.arch << 32) ^ ((uint64_t)h->param.space << 40);
 	r.m.max_level = (unsigned)size_level(h_max_leaf_size(h));
+	r.m.levels = h->arch.levels;
 	r.m.kernel = h_is_kernel(h);
 	r.tight_pool = h->pool_size < 4 * MiB;
 	/* Operations on the harness go through cursors here; the harness

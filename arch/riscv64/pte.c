@@ -1,8 +1,11 @@
 /*
- * riscv64/pte.c - the PTE encoder for RISC-V Sv48 (4 levels, 48-bit VA).
+ * riscv64/pte.c - the PTE encoder for RISC-V in its three paging modes:
+ * Sv39 (3 levels, 39-bit VA), Sv48 (4 levels, 48-bit VA) and Sv57
+ * (5 levels, 57-bit VA).  The entry format is the same in all three and at
+ * every level; only the depth differs.
  *
- * One entry, as the hardware reads it (RISC-V privileged spec, "Sv39"/"Sv48",
- * and the Svpbmt extension):
+ * One entry, as the hardware reads it (RISC-V privileged spec, "Sv39",
+ * "Sv48", "Sv57", and the Svpbmt extension):
  *
  *   63 62 61 60      54 53                          10  9  8  7  6  5  4  3  2  1  0
  *  +--+-----+----------+------------------------------+-----+--+--+--+--+--+--+--+--+
@@ -28,7 +31,9 @@
  *  61..62 PBMT  Svpbmt memory type                    cache           0
  *  63     N     Svnapot, unused                       0               0
  *
- * Levels: 4; a leaf may sit at any level (4K, 2M, 1G, 512G).  Above level 1,
+ * Levels: 3, 4 or 5; a leaf may sit at any level (4K, 2M, 1G, and 512G in
+ * Sv48 and Sv57, 256T in Sv57).  Physical addresses are 56 bits wide in
+ * every mode (a 44-bit PPN).  Above level 1,
  * an entry is a leaf iff any of R, W, X is set, or (our software rule) the
  * no-access marker is set.
  *
@@ -48,49 +53,52 @@
 #include "arch.h"
 #include "pte.h"
 
-#define SV48_BIT(n) ((pte_t)1 << (n))
+#define RV_BIT(n) ((pte_t)1 << (n))
 
-#define SV48_PTE_V SV48_BIT(0)
-#define SV48_PTE_R SV48_BIT(1)
-#define SV48_PTE_W SV48_BIT(2)
-#define SV48_PTE_X SV48_BIT(3)
-#define SV48_PTE_U SV48_BIT(4)
-#define SV48_PTE_G SV48_BIT(5)
-#define SV48_PTE_A SV48_BIT(6)
-#define SV48_PTE_D SV48_BIT(7)
-#define SV48_PTE_NOACCESS SV48_BIT(8) /* RSW: reserved for supervisor software */
-#define SV48_PTE_UNTRACKED SV48_BIT(9) /* RSW: leaf of an untracked mapping (mm) */
-#define SV48_PTE_RWX (SV48_PTE_R | SV48_PTE_W | SV48_PTE_X)
+#define RV_PTE_V RV_BIT(0)
+#define RV_PTE_R RV_BIT(1)
+#define RV_PTE_W RV_BIT(2)
+#define RV_PTE_X RV_BIT(3)
+#define RV_PTE_U RV_BIT(4)
+#define RV_PTE_G RV_BIT(5)
+#define RV_PTE_A RV_BIT(6)
+#define RV_PTE_D RV_BIT(7)
+#define RV_PTE_NOACCESS RV_BIT(8) /* RSW: reserved for supervisor software */
+#define RV_PTE_UNTRACKED RV_BIT(9) /* RSW: leaf of an untracked mapping (mm) */
+#define RV_PTE_RWX (RV_PTE_R | RV_PTE_W | RV_PTE_X)
 
-#define SV48_PPN_LOW 10
-#define SV48_PPN_HIGH 53 /* 44-bit PPN: 56-bit physical addresses */
-#define SV48_PTE_PPN_MASK \
-	((SV48_BIT(SV48_PPN_HIGH + 1) - 1) & ~(SV48_BIT(SV48_PPN_LOW) - 1))
+#define RV_PPN_LOW 10
+#define RV_PPN_HIGH 53 /* 44-bit PPN: 56-bit physical addresses */
+#define RV_PTE_PPN_MASK \
+	((RV_BIT(RV_PPN_HIGH + 1) - 1) & ~(RV_BIT(RV_PPN_LOW) - 1))
 
-#define SV48_PBMT_SHIFT 61
-#define SV48_PTE_PBMT_MASK ((pte_t)3 << SV48_PBMT_SHIFT)
-#define SV48_PBMT_PMA 0u /* the platform's memory attributes (WB for RAM) */
-#define SV48_PBMT_NC 1u  /* non-cacheable, idempotent, weakly ordered */
-#define SV48_PBMT_IO 2u  /* non-cacheable, non-idempotent, strongly ordered */
+#define RV_PBMT_SHIFT 61
+#define RV_PTE_PBMT_MASK ((pte_t)3 << RV_PBMT_SHIFT)
+#define RV_PBMT_PMA 0u /* the platform's memory attributes (WB for RAM) */
+#define RV_PBMT_NC 1u  /* non-cacheable, idempotent, weakly ordered */
+#define RV_PBMT_IO 2u  /* non-cacheable, non-idempotent, strongly ordered */
 
-#define SV48_LEVELS 4
-#define SV48_VA_BITS 48
-#define SV48_MAX_LEAF_LEVEL 4
+#define RV_PA_BITS (MM_PAGE_SHIFT + RV_PPN_HIGH + 1 - RV_PPN_LOW)
+
+#define RV_LEVELS_SV39 3
+#define RV_LEVELS_SV48 4
+#define RV_LEVELS_SV57 5
 
 /* The geometry matches the generic one of mm_types.h. */
-_Static_assert(SV48_LEVELS <= MM_MAX_LEVELS, "more levels than the mm supports");
-_Static_assert(MM_PAGE_SHIFT + SV48_LEVELS * MM_PTE_BITS == SV48_VA_BITS,
-	       "4 levels of 9 index bits over 4K pages make a 48-bit VA");
-_Static_assert(SV48_MAX_LEAF_LEVEL == SV48_LEVELS, "Sv48 allows a leaf at every level");
+_Static_assert(RV_LEVELS_SV57 <= MM_MAX_LEVELS, "more levels than the mm supports");
+_Static_assert(MM_PAGE_SHIFT + RV_LEVELS_SV39 * MM_PTE_BITS == 39, "Sv39: 3 levels of 9 bits");
+_Static_assert(MM_PAGE_SHIFT + RV_LEVELS_SV48 * MM_PTE_BITS == 48, "Sv48: 4 levels of 9 bits");
+_Static_assert(MM_PAGE_SHIFT + RV_LEVELS_SV57 * MM_PTE_BITS == 57, "Sv57: 5 levels of 9 bits");
+_Static_assert(RV_PA_BITS == 56, "a 44-bit PPN over 4K frames: 56-bit physical addresses");
 /* Bit positions. */
-_Static_assert(SV48_PTE_PPN_MASK == 0x003ffffffffffc00ull, "PPN is bits 10..53");
-_Static_assert(((SV48_PTE_V | SV48_PTE_RWX | SV48_PTE_U | SV48_PTE_G | SV48_PTE_A | SV48_PTE_D |
-		 SV48_PTE_NOACCESS | SV48_PTE_UNTRACKED) & ~(SV48_BIT(SV48_PPN_LOW) - 1)) == 0,
+_Static_assert(RV_PTE_PPN_MASK == 0x003ffffffffffc00ull, "PPN is bits 10..53");
+_Static_assert(((RV_PTE_V | RV_PTE_RWX | RV_PTE_U | RV_PTE_G | RV_PTE_A | RV_PTE_D |
+		 RV_PTE_NOACCESS | RV_PTE_UNTRACKED) & ~(RV_BIT(RV_PPN_LOW) - 1)) == 0,
 	       "flag and software bits lie below the PPN");
-_Static_assert((SV48_PTE_PBMT_MASK & SV48_PTE_PPN_MASK) == 0, "PBMT lies above the PPN");
-_Static_assert(SV48_PTE_PBMT_MASK == (SV48_BIT(61) | SV48_BIT(62)), "PBMT is bits 61..62");
+_Static_assert((RV_PTE_PBMT_MASK & RV_PTE_PPN_MASK) == 0, "PBMT lies above the PPN");
+_Static_assert(RV_PTE_PBMT_MASK == (RV_BIT(61) | RV_BIT(62)), "PBMT is bits 61..62");
 
-static bool sv48_has_svpbmt(const struct mm_arch *a)
+static bool rv_has_svpbmt(const struct mm_arch *a)
 {
 	return (a->features & MM_FEAT_RV_SVPBMT) != 0;
 }
@@ -99,15 +107,15 @@ static bool sv48_has_svpbmt(const struct mm_arch *a)
  * The PBMT field for `cache`.  Assumes prop_check accepted it, so cache is
  * WB, or WC/UC with Svpbmt (WT never reaches here).
  */
-static pte_t sv48_pbmt_bits(enum mm_cache cache)
+static pte_t rv_pbmt_bits(enum mm_cache cache)
 {
-	pte_t type = SV48_PBMT_PMA;
+	pte_t type = RV_PBMT_PMA;
 
 	if (cache == MM_CACHE_WC)
-		type = SV48_PBMT_NC;
+		type = RV_PBMT_NC;
 	else if (cache == MM_CACHE_UC)
-		type = SV48_PBMT_IO;
-	return type << SV48_PBMT_SHIFT;
+		type = RV_PBMT_IO;
+	return type << RV_PBMT_SHIFT;
 }
 
 /*
@@ -115,12 +123,12 @@ static pte_t sv48_pbmt_bits(enum mm_cache cache)
  * produced here; it yields MM_CACHE_COUNT, which prop_check refuses, so such
  * an entry is reported as inexpressible instead of being read as another type.
  */
-static uint8_t sv48_cache_of(pte_t pte)
+static uint8_t rv_cache_of(pte_t pte)
 {
-	switch ((pte & SV48_PTE_PBMT_MASK) >> SV48_PBMT_SHIFT) {
-	case SV48_PBMT_PMA: return MM_CACHE_WB;
-	case SV48_PBMT_NC: return MM_CACHE_WC;
-	case SV48_PBMT_IO: return MM_CACHE_UC;
+	switch ((pte & RV_PTE_PBMT_MASK) >> RV_PBMT_SHIFT) {
+	case RV_PBMT_PMA: return MM_CACHE_WB;
+	case RV_PBMT_NC: return MM_CACHE_WC;
+	case RV_PBMT_IO: return MM_CACHE_UC;
 	}
 	return MM_CACHE_COUNT;
 }
@@ -131,7 +139,7 @@ static uint8_t sv48_cache_of(pte_t pte)
  * Unsupported (MM_ENOTSUP): WT always, WC/UC without Svpbmt.  Execute-only
  * is valid on RISC-V.
  */
-static int sv48_prop_check(const struct mm_arch *a, struct mm_prop p)
+static int rv_prop_check(const struct mm_arch *a, struct mm_prop p)
 {
 	if ((p.flags & ~MM_PROP_ALL) != 0 || p.cache >= MM_CACHE_COUNT)
 		return MM_EINVAL;
@@ -141,36 +149,36 @@ static int sv48_prop_check(const struct mm_arch *a, struct mm_prop p)
 	if (p.cache == MM_CACHE_WT)
 		return MM_ENOTSUP;
 	/* Without Svpbmt the PBMT bits are reserved: only the PMA (WB) applies. */
-	if (p.cache != MM_CACHE_WB && !sv48_has_svpbmt(a))
+	if (p.cache != MM_CACHE_WB && !rv_has_svpbmt(a))
 		return MM_ENOTSUP;
 	return MM_OK;
 }
 
 /*
- * Non-address bits of a leaf with property `p` at `level` (1..4; the
+ * Non-address bits of a leaf with property `p` at `level` (1..levels; the
  * encoding does not depend on the level).  Assumes prop_check(p) == MM_OK.
  */
-static pte_t sv48_leaf_template(const struct mm_arch *a, struct mm_prop p, unsigned level)
+static pte_t rv_leaf_template(const struct mm_arch *a, struct mm_prop p, unsigned level)
 {
-	pte_t t = SV48_PTE_A | SV48_PTE_D | sv48_pbmt_bits((enum mm_cache)p.cache);
+	pte_t t = RV_PTE_A | RV_PTE_D | rv_pbmt_bits((enum mm_cache)p.cache);
 
 	(void)a;
 	(void)level;
 	/* No-access: invalid to the hardware, the marker makes it a leaf to the mm. */
 	if (mm_prop_is_noaccess(p))
-		t |= SV48_PTE_NOACCESS;
+		t |= RV_PTE_NOACCESS;
 	else
-		t |= SV48_PTE_V;
+		t |= RV_PTE_V;
 	if (p.flags & MM_PROP_R)
-		t |= SV48_PTE_R;
+		t |= RV_PTE_R;
 	if (p.flags & MM_PROP_W)
-		t |= SV48_PTE_W;
+		t |= RV_PTE_W;
 	if (p.flags & MM_PROP_X)
-		t |= SV48_PTE_X;
+		t |= RV_PTE_X;
 	if (p.flags & MM_PROP_U)
-		t |= SV48_PTE_U;
+		t |= RV_PTE_U;
 	if (p.flags & MM_PROP_G)
-		t |= SV48_PTE_G;
+		t |= RV_PTE_G;
 	return t;
 }
 
@@ -179,11 +187,11 @@ static pte_t sv48_leaf_template(const struct mm_arch *a, struct mm_prop p, unsig
  * makes it a pointer; A, D and U are reserved in non-leaf entries, and
  * permissions are enforced at the leaf.
  */
-static pte_t sv48_table_template(const struct mm_arch *a, unsigned level)
+static pte_t rv_table_template(const struct mm_arch *a, unsigned level)
 {
 	(void)a;
 	(void)level;
-	return SV48_PTE_V;
+	return RV_PTE_V;
 }
 
 /*
@@ -191,51 +199,72 @@ static pte_t sv48_table_template(const struct mm_arch *a, unsigned level)
  * only from a valid entry; the no-access marker, A and D are not part of the
  * result.
  */
-static struct mm_prop sv48_leaf_prop(const struct mm_arch *a, pte_t pte, unsigned level)
+static struct mm_prop rv_leaf_prop(const struct mm_arch *a, pte_t pte, unsigned level)
 {
 	unsigned flags = 0;
 
 	(void)a;
 	(void)level;
-	if (pte & SV48_PTE_V) {
-		if (pte & SV48_PTE_R)
+	if (pte & RV_PTE_V) {
+		if (pte & RV_PTE_R)
 			flags |= MM_PROP_R;
-		if (pte & SV48_PTE_W)
+		if (pte & RV_PTE_W)
 			flags |= MM_PROP_W;
-		if (pte & SV48_PTE_X)
+		if (pte & RV_PTE_X)
 			flags |= MM_PROP_X;
 	}
-	if (pte & SV48_PTE_U)
+	if (pte & RV_PTE_U)
 		flags |= MM_PROP_U;
-	if (pte & SV48_PTE_G)
+	if (pte & RV_PTE_G)
 		flags |= MM_PROP_G;
-	return mm_prop_make(flags, (enum mm_cache)sv48_cache_of(pte));
+	return mm_prop_make(flags, (enum mm_cache)rv_cache_of(pte));
 }
 
 /*
- * Fill `a` for Sv48.  `features` may hold MM_FEAT_RV_SVPBMT (the CPU has
- * Svpbmt); other bits are not RISC-V features and are dropped.  `tlb` is
- * kept by reference.
+ * Fill `a` for the RISC-V mode `name` with `levels` (3, 4 or 5).  A leaf
+ * may sit at every level, the root included.  `features` may hold
+ * MM_FEAT_RV_SVPBMT (the CPU has Svpbmt); other bits are not RISC-V
+ * features and are dropped.  `tlb` is kept by reference.
  */
-void mm_arch_sv48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+static void rv_init(struct mm_arch *a, const char *name, unsigned levels, uint32_t features,
+		    const struct mm_tlb_ops *tlb)
 {
 	*a = (struct mm_arch){
-		.name = "sv48",
-		.levels = SV48_LEVELS,
-		.va_bits = SV48_VA_BITS,
-		.max_leaf_level = SV48_MAX_LEAF_LEVEL,
+		.name = name,
+		.levels = (uint8_t)levels,
+		.va_bits = (uint8_t)(MM_PAGE_SHIFT + levels * MM_PTE_BITS),
+		.max_leaf_level = (uint8_t)levels,
+		.pa_bits = RV_PA_BITS,
 		.features = features & MM_FEAT_RV_SVPBMT,
 		.fmt = {
-			.addr_mask = SV48_PTE_PPN_MASK,
-			.addr_shift = SV48_PPN_LOW,
+			.addr_mask = RV_PTE_PPN_MASK,
+			.addr_shift = RV_PPN_LOW,
 			/* A no-access leaf has R=W=X=0: the marker keeps it a leaf. */
-			.leaf_bits = SV48_PTE_RWX | SV48_PTE_NOACCESS,
-			.untracked = SV48_PTE_UNTRACKED,
+			.leaf_bits = RV_PTE_RWX | RV_PTE_NOACCESS,
+			.untracked = RV_PTE_UNTRACKED,
 		},
-		.prop_check = sv48_prop_check,
-		.leaf_template = sv48_leaf_template,
-		.table_template = sv48_table_template,
-		.leaf_prop = sv48_leaf_prop,
+		.prop_check = rv_prop_check,
+		.leaf_template = rv_leaf_template,
+		.table_template = rv_table_template,
+		.leaf_prop = rv_leaf_prop,
 		.tlb = tlb,
 	};
+}
+
+/* Sv39: 3 levels, 39-bit VA, leaves up to 1G; see rv_init. */
+void mm_arch_sv39_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+{
+	rv_init(a, "sv39", RV_LEVELS_SV39, features, tlb);
+}
+
+/* Sv48: 4 levels, 48-bit VA, leaves up to 512G; see rv_init. */
+void mm_arch_sv48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+{
+	rv_init(a, "sv48", RV_LEVELS_SV48, features, tlb);
+}
+
+/* Sv57: 5 levels, 57-bit VA, leaves up to 256T; see rv_init. */
+void mm_arch_sv57_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+{
+	rv_init(a, "sv57", RV_LEVELS_SV57, features, tlb);
 }

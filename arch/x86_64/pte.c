@@ -1,7 +1,10 @@
 /*
- * x86_64/pte.c - the PTE encoder for x86-64 4-level paging (IA-32e, 48-bit VA).
+ * x86_64/pte.c - the PTE encoder for x86-64 paging (IA-32e) in its two
+ * modes: 4-level (48-bit VA, "x86_64") and 5-level (57-bit VA, CR4.LA57,
+ * "x86_64-la57").  Both use the same entry format at every level.
  *
- * One entry, as the hardware reads it (Intel SDM vol. 3A, "4-level paging"):
+ * One entry, as the hardware reads it (Intel SDM vol. 3A, "4-level paging and
+ * 5-level paging"):
  *
  *   63  62     52 51                                12 11 10  9  8  7  6  5  4  3  2  1  0
  *  +--+---------+------------------------------------+-----+--+--+--+--+--+--+--+--+--+--+
@@ -28,8 +31,11 @@
  *  12-51 address  4K frame number; a huge leaf's PA is aligned to its size
  *  63   NX        not executable (only with EFER.NXE)   !x       !x          0
  *
- * Levels: 4 (PML4 = 4, PDPT = 3, PD = 2, PT = 1).  Leaves are 4K at level 1,
- * 2M at level 2 and, with CPUID pdpe1gb, 1G at level 3.
+ * Levels: 4 (PML4 = 4, PDPT = 3, PD = 2, PT = 1), or 5 with LA57 (PML5 = 5
+ * above the PML4).  In both modes leaves are 4K at level 1, 2M at level 2
+ * and, with CPUID pdpe1gb, 1G at level 3; PML4 and PML5 entries are always
+ * tables (PS is reserved there).  Physical addresses are 52 bits wide in
+ * both modes (the architectural MAXPHYADDR limit).
  *
  * Memory types go through the PAT: the index is (PAT, PCD, PWT).  We use
  *
@@ -74,15 +80,19 @@
 #define X86_PTE_ADDR_MASK \
 	((X86_BIT(X86_ADDR_HIGH + 1) - 1) & ~(X86_BIT(X86_ADDR_LOW) - 1))
 
-#define X86_LEVELS 4
-#define X86_VA_BITS 48
+#define X86_PA_BITS (X86_ADDR_HIGH + 1)
+
+#define X86_LEVELS_4 4 /* 4-level paging: 48-bit VA */
+#define X86_LEVELS_5 5 /* 5-level paging (LA57): 57-bit VA */
 #define X86_MAX_LEAF_LEVEL_1G 3
 #define X86_MAX_LEAF_LEVEL_2M 2
 
 /* The geometry matches the generic one of mm_types.h. */
-_Static_assert(X86_LEVELS <= MM_MAX_LEVELS, "more levels than the mm supports");
-_Static_assert(MM_PAGE_SHIFT + X86_LEVELS * MM_PTE_BITS == X86_VA_BITS,
+_Static_assert(X86_LEVELS_5 <= MM_MAX_LEVELS, "more levels than the mm supports");
+_Static_assert(MM_PAGE_SHIFT + X86_LEVELS_4 * MM_PTE_BITS == 48,
 	       "4 levels of 9 index bits over 4K pages make a 48-bit VA");
+_Static_assert(MM_PAGE_SHIFT + X86_LEVELS_5 * MM_PTE_BITS == 57,
+	       "5 levels of 9 index bits over 4K pages make a 57-bit VA");
 _Static_assert(X86_ADDR_LOW == MM_PAGE_SHIFT, "the address field starts at the 4K frame number");
 /* Bit positions. */
 _Static_assert(X86_PTE_PS == X86_PTE_PAT_4K, "PS and the 4K PAT bit share bit 7");
@@ -253,20 +263,24 @@ static struct mm_prop x86_leaf_prop(const struct mm_arch *a, pte_t pte, unsigned
 }
 
 /*
- * Fill `a` for x86-64 4-level paging.  `features` may hold MM_FEAT_X86_NX
- * (EFER.NXE is set) and MM_FEAT_X86_1G (1 GiB leaves); other bits are not
- * x86 features and are dropped.  `tlb` is kept by reference.
+ * Fill `a` for x86-64 paging with `levels` (4 or 5) under the mode name
+ * `name`.  `features` may hold MM_FEAT_X86_NX (EFER.NXE is set) and
+ * MM_FEAT_X86_1G (1 GiB leaves); other bits are not x86 features and are
+ * dropped.  `tlb` is kept by reference.
  */
-void mm_arch_x86_64_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+static void x86_init(struct mm_arch *a, const char *name, unsigned levels, uint32_t features,
+		     const struct mm_tlb_ops *tlb)
 {
 	uint32_t in_force = features & (MM_FEAT_X86_NX | MM_FEAT_X86_1G);
 
 	*a = (struct mm_arch){
-		.name = "x86_64",
-		.levels = X86_LEVELS,
-		.va_bits = X86_VA_BITS,
+		.name = name,
+		.levels = (uint8_t)levels,
+		.va_bits = (uint8_t)(MM_PAGE_SHIFT + levels * MM_PTE_BITS),
+		/* The same leaf sizes in both modes: PML4/PML5 entries are tables. */
 		.max_leaf_level = (in_force & MM_FEAT_X86_1G) ? X86_MAX_LEAF_LEVEL_1G :
 								X86_MAX_LEAF_LEVEL_2M,
+		.pa_bits = X86_PA_BITS,
 		.features = in_force,
 		.fmt = {
 			.addr_mask = X86_PTE_ADDR_MASK,
@@ -281,4 +295,16 @@ void mm_arch_x86_64_init(struct mm_arch *a, uint32_t features, const struct mm_t
 		.leaf_prop = x86_leaf_prop,
 		.tlb = tlb,
 	};
+}
+
+/* x86-64 4-level paging (48-bit VA); see x86_init. */
+void mm_arch_x86_64_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+{
+	x86_init(a, "x86_64", X86_LEVELS_4, features, tlb);
+}
+
+/* x86-64 5-level paging (CR4.LA57, 57-bit VA); see x86_init. */
+void mm_arch_x86_64_la57_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+{
+	x86_init(a, "x86_64-la57", X86_LEVELS_5, features, tlb);
 }
