@@ -124,6 +124,16 @@ void mm_arch_sv39_init(struct mm_arch *a, uint32_t features, const struct mm_tlb
 void mm_arch_sv48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
 void mm_arch_sv57_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
 
+/*
+ * True if every byte of [pa, pa+len) is below 2^pa_bits, i.e. a leaf can
+ * hold the range (false also if pa + len wraps).  Assumes len > 0.
+ */
+static inline bool mm_arch_pa_fits(const struct mm_arch *a, paddr_t pa, uint64_t len)
+{
+	uint64_t last = pa + (len - 1);
+	return last >= pa && (a->pa_bits >= 64 || (last >> a->pa_bits) == 0);
+}
+
 /* True if `va` is canonical (bits 63..va_bits-1 all equal). */
 static inline bool mm_arch_va_canonical(const struct mm_arch *a, vaddr_t va)
 {

@@ -138,7 +138,8 @@ int cursor_find_next(struct cursor *c, uint64_t len, struct mm_mapping *out);
  * leaf is 4 KiB; with it, the largest page that VA/PA alignment and the
  * remaining length allow at each step.  A leaf around va is split first.
  * Advances the current VA by len.
- * Errors: MM_EINVAL, MM_EALIGN, MM_ERANGE, MM_EEXIST, MM_ENOMEM, MM_EPERM,
+ * Errors: MM_EINVAL, MM_EALIGN, MM_ERANGE (also: [pa, pa+len) reaches
+ * 2^arch->pa_bits, which no PTE can hold), MM_EEXIST, MM_ENOMEM, MM_EPERM,
  * MM_ENOTSUP.
  */
 int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, unsigned flags);

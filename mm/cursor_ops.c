@@ -1022,7 +1022,13 @@ static __attribute__((noinline)) int cursor_map_slow(struct cursor *c, paddr_t p
 	err = cached ? MM_OK : check_prop(c, prop);
 	if (err)
 		return err;
-	if (pa + len < pa)
+	/*
+	 * A PA the PTE cannot hold would be silently truncated.  (The fast
+	 * path needs no such check: it maps only frames of a RAM block the
+	 * cursor already references, inside the slot window, which
+	 * page_table_init_* keeps below 2^pa_bits.)
+	 */
+	if (!mm_arch_pa_fits(c->arch, pa, len))
 		return MM_ERANGE;
 	/* One page of tracked RAM, nothing to replace: no dry run needed. */
 	if (len == MM_PAGE_SIZE && !(flags & ~(unsigned)MM_MAP_HUGE))

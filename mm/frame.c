@@ -246,6 +246,7 @@ int frame_table_init(struct frame_table *ft, void *slots, paddr_t lo, paddr_t hi
 	ft->base_pfn = lo >> MM_PAGE_SHIFT;
 	ft->nr_slots = (hi - lo) >> MM_PAGE_SHIFT;
 	ft->virt_offset = virt_offset;
+	ft->pa_bits = 64;
 	for (unsigned z = 0; z < FRAME_MAX_ZONES; z++)
 		for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++)
 			ft->zones[z].free_head[o] = FRAME_NIL;
@@ -418,13 +419,33 @@ int frame_table_reserve(struct frame_table *ft, paddr_t pa, uint64_t len, enum f
 	return MM_OK;
 }
 
+/* True if [pa, pa+len) (len > 0, no wrap) lies below 2^bits. */
+static bool range_below_bits(paddr_t pa, uint64_t len, unsigned bits)
+{
+	return bits >= 64 || ((pa + len - 1) >> bits) == 0;
+}
+
+int frame_table_limit_pa(struct frame_table *ft, unsigned pa_bits)
+{
+	if (pa_bits == 0 || pa_bits > 64)
+		return MM_EINVAL;
+	if (!range_below_bits(ft->base_pfn << MM_PAGE_SHIFT, ft->nr_slots << MM_PAGE_SHIFT, pa_bits))
+		return MM_ERANGE;
+	for (unsigned i = 0; i < ft->nr_mmio; i++)
+		if (!range_below_bits(ft->mmio[i].base, ft->mmio[i].size, pa_bits))
+			return MM_ERANGE;
+	if (pa_bits < ft->pa_bits)
+		ft->pa_bits = (uint8_t)pa_bits;
+	return MM_OK;
+}
+
 int frame_table_add_mmio(struct frame_table *ft, paddr_t pa, uint64_t len)
 {
 	if (!mm_is_aligned(pa, MM_PAGE_SIZE) || !mm_is_aligned(len, MM_PAGE_SIZE))
 		return MM_EALIGN;
 	if (len == 0 || pa + len < pa)
 		return MM_EINVAL;
-	if (frame_range_touches_ram(ft, pa, len))
+	if (!range_below_bits(pa, len, ft->pa_bits) || frame_range_touches_ram(ft, pa, len))
 		return MM_ERANGE;
 	if (ft->nr_mmio == FRAME_MAX_MMIO)
 		return MM_ENOMEM;

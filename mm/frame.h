@@ -133,6 +133,11 @@ struct frame_table {
 	unsigned nr_mmio;
 	struct { paddr_t base; uint64_t size; } ram[FRAME_MAX_RAM]; /* merged RAM ranges */
 	unsigned nr_ram;
+	/*
+	 * Physical address width of the PTEs that map this memory
+	 * (frame_table_limit_pa; 64 until limited): no window may reach 2^pa_bits.
+	 */
+	uint8_t pa_bits;
 	MM_ATOMIC(uint8_t) lock; /* free lists */
 	frame_fail_hook fail_hook;
 	void *fail_ctx;
@@ -172,9 +177,22 @@ int frame_table_reserve(struct frame_table *ft, paddr_t pa, uint64_t len, enum f
 
 /*
  * Register a device-memory window (outside RAM).  MM_ERANGE if it touches
- * RAM (and frame_table_add_ram refuses RAM that touches a window).
+ * RAM (and frame_table_add_ram refuses RAM that touches a window), or if
+ * it reaches 2^pa_bits of frame_table_limit_pa (a PTE could not hold it).
+ * Errors also: MM_EALIGN, MM_EINVAL (zero length or wrapping past 2^64),
+ * MM_ENOMEM (FRAME_MAX_MMIO windows already).
  */
 int frame_table_add_mmio(struct frame_table *ft, paddr_t pa, uint64_t len);
+
+/*
+ * Declare that PTEs of `pa_bits`-bit physical addresses map this memory
+ * (page_table_init_* does it with the encoder's pa_bits).  From then on
+ * frame_table_add_mmio refuses windows at or above 2^pa_bits.  The limit
+ * only ever shrinks.  MM_ERANGE, changing nothing, if the slot window or a
+ * registered MMIO window already reaches 2^pa_bits; MM_EINVAL if pa_bits
+ * is 0 or above 64.
+ */
+int frame_table_limit_pa(struct frame_table *ft, unsigned pa_bits);
 
 /* Let `map` claim free frames of `zone` (default: not claimable). */
 void frame_zone_set_claimable(struct frame_table *ft, unsigned zone, bool claimable);

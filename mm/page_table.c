@@ -43,7 +43,10 @@ int page_table_init_kernel(struct page_table *pt, const struct mm_arch *arch,
 {
 	*pt = (struct page_table){ .arch = arch, .ft = ft, .node_zone = node_zone,
 				   .space = PT_KERNEL };
-	int err = frame_node_alloc(ft, node_zone, arch->levels, &pt->root);
+	int err = frame_table_limit_pa(ft, arch->pa_bits);
+	if (err)
+		return err;
+	err = frame_node_alloc(ft, node_zone, arch->levels, &pt->root);
 	if (err)
 		return err;
 	pte_t *root = node_table(pt, pt->root);
@@ -74,7 +77,10 @@ int page_table_init_user(struct page_table *pt, const struct mm_arch *arch,
 {
 	*pt = (struct page_table){ .arch = arch, .ft = ft, .node_zone = node_zone,
 				   .space = PT_USER, .kernel = kernel };
-	int err = frame_node_alloc(ft, node_zone, arch->levels, &pt->root);
+	int err = frame_table_limit_pa(ft, arch->pa_bits);
+	if (err)
+		return err;
+	err = frame_node_alloc(ft, node_zone, arch->levels, &pt->root);
 	if (err)
 		return err;
 	if (kernel) {

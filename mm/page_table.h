@@ -59,14 +59,17 @@ struct page_table {
 
 /*
  * Create the kernel page table: a root and its preallocated upper-half
- * level-(levels-1) nodes.  Errors: MM_ENOMEM (nothing allocated then).
+ * level-(levels-1) nodes.  First limits `ft` to the encoder's PA width
+ * (frame_table_limit_pa).  Errors: MM_ERANGE (ft's memory reaches
+ * 2^arch->pa_bits), MM_ENOMEM; nothing allocated then.
  */
 int page_table_init_kernel(struct page_table *pt, const struct mm_arch *arch,
 			   struct frame_table *ft, unsigned node_zone);
 
 /*
  * Create a user page table.  If `kernel` is not NULL its upper half is
- * shared into the new root.  Errors: MM_ENOMEM.
+ * shared into the new root.  Limits `ft` like page_table_init_kernel.
+ * Errors: MM_ERANGE, MM_ENOMEM; nothing allocated then.
  */
 int page_table_init_user(struct page_table *pt, const struct mm_arch *arch,
 			 struct frame_table *ft, unsigned node_zone,

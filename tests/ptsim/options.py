@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 
-USAGE = re.compile(rb"^usage: ptsim \[--arch x86_64\|sv48\].*\[FILE\|-\]\n\Z")
+USAGE = re.compile(rb"^usage: ptsim \[--arch x86_64\|x86_64-la57\|sv39\|sv48\|sv57\].*\[FILE\|-\]\n\Z")
 LIMIT = re.compile(rb"^ptsim: --mem \+ --pt-pool must be at most 16T - 8K \(0xfffffffe000\)")
 EMPTY = b"nodes=1 mapped=0x0 frames=0\n"
 
@@ -29,14 +29,21 @@ def cases(tmpdir):
     for opt in ("--mem", "--pt-pool"):
         for s in bad_sizes:
             out.append((f"{opt} {s!r}", [opt, s], b"stats\n", 1, b"", USAGE))
+    # Every mode of PTSIM.md is accepted (Svpbmt with the RISC-V ones).
+    for arch in ("x86_64", "x86_64-la57", "sv39", "sv48", "sv57"):
+        out.append(("--arch " + arch, ["--arch", arch], b"stats\n", 0, EMPTY, None))
+    for arch in ("sv39", "sv48", "sv57"):
+        out.append(("--arch %s --svpbmt" % arch, ["--arch", arch, "--svpbmt"], b"stats\n", 0,
+                    EMPTY, None))
     # Valid sizes parse like script numbers: 08K is decimal (not octal, not an error).
     out.append(("--pt-pool 08K", ["--pt-pool", "08K"], b"stats\n", 0, EMPTY, None))
     out.append(("--mem 0x10M", ["--mem", "0x10M", "--pt-pool", "16K"],
                 b"map 0 4K 0xfff000 r\nmap 0x1000 4K 0x1000000 r\n", 0, b"ok\nerror perm\n", None))
     # Other option errors: usage on stderr, exit 1, nothing on stdout.
-    for argv in (["--mem"], ["--arch"], ["--arch", "sv39"], ["--space", "both"], ["--svpbmt"],
-                 ["--arch", "x86_64", "--svpbmt"], ["--bogus"], ["-x"], ["a.pt", "b.pt"],
-                 ["-", "-"]):
+    for argv in (["--mem"], ["--arch"], ["--arch", "sv32"], ["--arch", "SV39"],
+                 ["--arch", "x86_64-la48"], ["--space", "both"], ["--svpbmt"],
+                 ["--arch", "x86_64", "--svpbmt"], ["--arch", "x86_64-la57", "--svpbmt"],
+                 ["--bogus"], ["-x"], ["a.pt", "b.pt"], ["-", "-"]):
         out.append((" ".join(argv), argv, b"stats\n", 1, b"", USAGE))
     # FILE: "-" is standard input; a missing or unreadable FILE exits 1.
     out.append(("FILE -", ["-"], b"stats\n", 0, EMPTY, None))

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "machine.h"
+#include "arch/modes.h"
 #include "mm_assert.h"
 
 /* A broken mm invariant (MM_ASSERT) stops the program loudly. */
@@ -33,23 +34,18 @@ static const struct mm_tlb_ops host_tlb = {
 
 bool ptsim_arch_init(struct mm_arch *a, const char *name, bool svpbmt)
 {
-	if (strcmp(name, "x86_64") == 0 && !svpbmt) {
-		mm_arch_x86_64_init(a, MM_FEAT_X86_NX | MM_FEAT_X86_1G, &host_tlb);
-		return true;
-	}
-	if (strcmp(name, "sv48") == 0) {
-		mm_arch_sv48_init(a, svpbmt ? MM_FEAT_RV_SVPBMT : 0, &host_tlb);
-		return true;
-	}
-	return false;
+	const struct mm_mode *m = mm_mode_find(name);
+
+	/* --svpbmt names the mode's optional feature; only RISC-V has one. */
+	if (!m || (svpbmt && !(m->optional & MM_FEAT_RV_SVPBMT)))
+		return false;
+	mm_mode_init(m, a, svpbmt, &host_tlb);
+	return true;
 }
 
 paddr_t ptsim_pa_limit(const struct mm_arch *a)
 {
-	/* The field holds PFNs 0 .. (mask >> shift): one past the last is the limit. */
-	uint64_t frames = (a->fmt.addr_mask >> a->fmt.addr_shift) + 1;
-
-	return frames << MM_PAGE_SHIFT;
+	return (paddr_t)1 << a->pa_bits;
 }
 
 /* Host memory of at least `bytes` at *p (reserved once, then reused). */

@@ -32,16 +32,14 @@ struct ptsim_machine {
 };
 
 /*
- * Initialise `a` as architecture `name` ("x86_64": NX and 1G pages always
- * on; "sv48": Svpbmt if `svpbmt`).  False for an unknown name or
- * `svpbmt` with x86_64.
+ * Initialise `a` as the paging mode `name` (arch/modes.h: x86_64 and
+ * x86_64-la57 with NX and 1G pages always on; sv39, sv48, sv57 with
+ * Svpbmt if `svpbmt`).  False for an unknown name or `svpbmt` with an x86
+ * mode.
  */
 bool ptsim_arch_init(struct mm_arch *a, const char *name, bool svpbmt);
 
-/*
- * First PA that `a`'s PTE address field cannot hold, derived from
- * a->fmt (x86_64: 2^52, sv48: 2^56).  The field must be contiguous.
- */
+/* First PA that `a`'s PTEs cannot hold: 2^pa_bits (x86: 2^52, RISC-V: 2^56). */
 paddr_t ptsim_pa_limit(const struct mm_arch *a);
 
 /*

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "machine.h"
+#include "arch/modes.h"
 #include "script.h"
 #include "svg.h"
 
@@ -67,8 +68,8 @@ static void out_svg(void *ctx, const char *s, size_t n)
 /* Any option error: the usage line on stderr, exit 1. */
 static noreturn void usage(void)
 {
-	fprintf(stderr, "usage: ptsim [--arch x86_64|sv48] [--svpbmt] [--space user|kernel] "
-			"[--mem SIZE] [--pt-pool SIZE] [--check] [--format text|svg [--from-dump] [--title TEXT]] "
+	fprintf(stderr, "usage: ptsim [--arch x86_64|x86_64-la57|sv39|sv48|sv57] [--svpbmt] "
+			"[--space user|kernel] [--mem SIZE] [--pt-pool SIZE] [--check] [--format text|svg [--from-dump] [--title TEXT]] "
 			"[FILE|-]\n");
 	exit(1);
 }
@@ -98,7 +99,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		} else if (strcmp(a, "--check") == 0) {
 			o->check = true;
 		} else if (strcmp(a, "--arch") == 0 && val) {
-			if (strcmp(val, "x86_64") != 0 && strcmp(val, "sv48") != 0)
+			if (!mm_mode_find(val))
 				usage();
 			o->arch = val;
 			i++;
@@ -131,7 +132,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			usage();
 		}
 	}
-	if (o->svpbmt && strcmp(o->arch, "sv48") != 0)
+	if (o->svpbmt && !(mm_mode_find(o->arch)->optional & MM_FEAT_RV_SVPBMT))
 		usage();
 	if ((o->from_dump || o->title) && !o->svg)
 		usage();

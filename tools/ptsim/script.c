@@ -77,7 +77,7 @@ static int syntax(struct script_env *env, unsigned lineno, const char *text)
 	return SCRIPT_SYNTAX;
 }
 
-/* Name of a leaf size (4K..512G); sizes are always one of the level sizes. */
+/* Name of a leaf size (4K..256T); sizes are always one of the level sizes. */
 static const char *size_name(uint64_t size)
 {
 	switch (size) {
@@ -85,6 +85,7 @@ static const char *size_name(uint64_t size)
 	case (uint64_t)1 << 21: return "2M";
 	case (uint64_t)1 << 30: return "1G";
 	case (uint64_t)1 << 39: return "512G";
+	case (uint64_t)1 << 48: return "256T";
 	default: return "?";
 	}
 }
