@@ -1,42 +1,45 @@
 /*
- * fake_arch.c - the fake48 PTE encoder of the host tests (see fake_arch.h).
+ * fake_arch.c - the fake48 and fake57 PTE encoders of the host tests (see
+ * fake_arch.h): one entry format, two depths.
  *
  * One entry:
  *
- *   63 62 61 60 59                              16 15   11 10  9  8      4  3  2  1  0
- *  +-----+-----+----------------------------------+-------+--+--+---------+-----+--+--+
- *  |  0  |CACHE|        PPN (PA >> 12)            |   0   |UT|NA| 5 perm  | LVL |LF|V |
- *  +-----+-----+----------------------------------+-------+--+--+---------+-----+--+--+
+ *   63 62   60 59                              16 15   12 11 10  9     5  4   2  1  0
+ *  +--+-------+----------------------------------+-------+--+--+--------+-----+--+--+
+ *  |0 | CACHE |        PPN (PA >> 12)            |   0   |UT|NA| 5 perm | LVL |LF|V |
+ *  +--+-------+----------------------------------+-------+--+--+--------+-----+--+--+
  *                                                                 slots
  *
  *  bits    name   meaning                                 leaf at level L      table at L
  *  ------  -----  --------------------------------------  -------------------  ----------
  *   0      V      hardware valid (clear for no-access)    yes                  always
  *   1      LF     leaf bit (fmt.leaf_bits)                always               0
- *   2..3   LVL    level tag: L - 1                        L - 1                L - 1
- *   4..8   perm   five slots; property flag k (R=0, W=1,  rotated by L - 1     0
+ *   2..4   LVL    level tag: L - 1                        L - 1                L - 1
+ *   5..9   perm   five slots; property flag k (R=0, W=1,  rotated by L - 1     0
  *                 X=2, U=3, G=4) sits in slot (k+L-1)%5
- *   9      NA     software: no-access marker              no-access            0
- *  10      UT     software: untracked tag (mm core only)  untracked            0
- *  11..15  -      reserved, zero                          0                    0
+ *  10      NA     software: no-access marker              no-access            0
+ *  11      UT     software: untracked tag (mm core only)  untracked            0
+ *  12..15  -      reserved, zero                          0                    0
  *  16..59  PPN    4K frame number (56-bit PAs)            PA                   child PA
- *  60..61  CACHE  (policy + L - 1) mod 4                  cache                0
- *  62..63  -      reserved, zero                          0                    0
+ *  60..62  CACHE  (policy + L - 1) mod 8                  cache                0
+ *  63      -      reserved, zero                          0                    0
  *
- * The address field starts at bit 16 (x86: 12, Sv48: 10) and attributes
- * lie on both sides of it.  Leaves may sit at every level (4K, 2M, 1G,
- * 512G).  A no-access leaf (no r, w, x) has V clear and NA set; its u, g
- * and cache are kept, so the property survives a protect to no-access and
- * back.  Every leaf has LF set, so even a no-access leaf at PA 0 is non-zero.
+ * The address field starts at bit 16 (x86: 12, RISC-V: 10) and attributes
+ * lie on both sides of it.  Leaves may sit at every level (4K .. 512G in
+ * fake48, 4K .. 256T in fake57).  A no-access leaf (no r, w, x) has V
+ * clear and NA set; its u, g and cache are kept, so the property survives
+ * a protect to no-access and back.  Every leaf has LF set, so even a
+ * no-access leaf at PA 0 is non-zero.
  *
- * Per level, on purpose: the permission slots rotate and the cache codes
- * form a Latin square (for any policy, the four levels use four different
- * codes), so a level-L leaf read at level M != L decodes to another cache
- * policy and other slots even without the tag; with the tag, leaf_prop
- * reports a leaf whose tag is not its level as cache MM_CACHE_COUNT, which
- * prop_check (and so the checker) refuses.  A table entry's tag makes the
- * entries of different levels differ, so the checker's re-encoding of an
- * entry catches one written for another level.
+ * Per level, on purpose: the permission slots rotate (five rotations for
+ * up to five levels) and the cache codes shift with the level (for any
+ * policy, the five levels use five different codes; a code minus the
+ * level's shift that is not a policy decodes as none), so a level-L leaf
+ * read at level M != L decodes to another property even without the tag;
+ * with the tag, leaf_prop reports a leaf whose tag is not its level as
+ * cache MM_CACHE_COUNT, which prop_check (and so the checker) refuses.  A
+ * table entry's tag makes the entries of different levels differ, so the
+ * checker's re-encoding of an entry catches one written for another level.
  *
  * Rules: w without r is malformed (MM_EINVAL); x without r (execute-only)
  * is valid; all four cache policies are valid.  U and G are the table's
@@ -51,38 +54,42 @@
 #define FAKE_PTE_V FAKE_BIT(0)
 #define FAKE_PTE_LEAF FAKE_BIT(1)
 #define FAKE_LEVEL_SHIFT 2
-#define FAKE_PTE_LEVEL_MASK ((pte_t)3 << FAKE_LEVEL_SHIFT)
-#define FAKE_PERM_SHIFT 4
+#define FAKE_PTE_LEVEL_MASK ((pte_t)7 << FAKE_LEVEL_SHIFT)
+#define FAKE_PERM_SHIFT 5
 #define FAKE_PERM_SLOTS 5
 #define FAKE_PTE_PERM_MASK ((pte_t)0x1f << FAKE_PERM_SHIFT)
-#define FAKE_PTE_NOACCESS FAKE_BIT(9)  /* software: a mapping the hardware sees as invalid */
-#define FAKE_PTE_UNTRACKED FAKE_BIT(10) /* software: leaf of an untracked mapping (mm) */
+#define FAKE_PTE_NOACCESS FAKE_BIT(10)  /* software: a mapping the hardware sees as invalid */
+#define FAKE_PTE_UNTRACKED FAKE_BIT(11) /* software: leaf of an untracked mapping (mm) */
 #define FAKE_PPN_LOW 16
 #define FAKE_PPN_HIGH 59
 #define FAKE_PTE_PPN_MASK ((FAKE_BIT(FAKE_PPN_HIGH + 1) - 1) & ~(FAKE_BIT(FAKE_PPN_LOW) - 1))
 #define FAKE_CACHE_SHIFT 60
-#define FAKE_PTE_CACHE_MASK ((pte_t)3 << FAKE_CACHE_SHIFT)
+#define FAKE_CACHE_CODES 8u
+#define FAKE_PTE_CACHE_MASK ((pte_t)(FAKE_CACHE_CODES - 1) << FAKE_CACHE_SHIFT)
+#define FAKE_PA_BITS (MM_PAGE_SHIFT + FAKE_PPN_HIGH + 1 - FAKE_PPN_LOW)
 
-#define FAKE_LEVELS 4
-#define FAKE_VA_BITS 48
-#define FAKE_MAX_LEAF_LEVEL 4
+#define FAKE48_LEVELS 4
+#define FAKE57_LEVELS 5
 
-_Static_assert(FAKE_LEVELS <= MM_MAX_LEVELS, "more levels than the mm supports");
-_Static_assert(MM_PAGE_SHIFT + FAKE_LEVELS * MM_PTE_BITS == FAKE_VA_BITS,
-	       "4 levels of 9 index bits over 4K pages make a 48-bit VA");
+_Static_assert(FAKE57_LEVELS <= MM_MAX_LEVELS, "more levels than the mm supports");
+_Static_assert(MM_PAGE_SHIFT + FAKE48_LEVELS * MM_PTE_BITS == 48, "fake48: a 48-bit VA");
+_Static_assert(MM_PAGE_SHIFT + FAKE57_LEVELS * MM_PTE_BITS == 57, "fake57: a 57-bit VA");
 _Static_assert(FAKE_PTE_PPN_MASK == 0x0fffffffffff0000ull, "PPN is bits 16..59");
+_Static_assert(FAKE_PA_BITS == 56, "a 44-bit PPN: 56-bit physical addresses");
 _Static_assert(((FAKE_PTE_V | FAKE_PTE_LEAF | FAKE_PTE_LEVEL_MASK | FAKE_PTE_PERM_MASK |
-		 FAKE_PTE_NOACCESS | FAKE_PTE_UNTRACKED) & ~(FAKE_BIT(11) - 1)) == 0,
-	       "flag and software bits lie in bits 0..10, below the PPN");
+		 FAKE_PTE_NOACCESS | FAKE_PTE_UNTRACKED) & ~(FAKE_BIT(12) - 1)) == 0,
+	       "flag and software bits lie in bits 0..11, below the PPN");
 _Static_assert((FAKE_PTE_CACHE_MASK & FAKE_PTE_PPN_MASK) == 0, "the cache field is above the PPN");
-_Static_assert(MM_CACHE_COUNT == 4 && FAKE_LEVELS <= 4,
-	       "two cache bits hold a Latin square of the four policies over the levels");
-_Static_assert(FAKE_LEVELS <= FAKE_PERM_SLOTS, "each level has its own rotation of the slots");
+_Static_assert(FAKE57_LEVELS - 1 + MM_CACHE_COUNT <= FAKE_CACHE_CODES,
+	       "shifting the four policies by up to levels-1 stays inside the cache field");
+_Static_assert(FAKE57_LEVELS - 1 <= (FAKE_PTE_LEVEL_MASK >> FAKE_LEVEL_SHIFT),
+	       "the level tag holds every level");
+_Static_assert(FAKE57_LEVELS <= FAKE_PERM_SLOTS, "each level has its own rotation of the slots");
 _Static_assert(MM_PROP_R == 1u << 0 && MM_PROP_W == 1u << 1 && MM_PROP_X == 1u << 2 &&
 		       MM_PROP_U == 1u << 3 && MM_PROP_G == 1u << 4,
 	       "property flag k is bit k: the five slots hold R, W, X, U, G");
 
-/* Level tag of an entry at `level` (1..4). */
+/* Level tag of an entry at `level` (1..5). */
 static pte_t fake_level_tag(unsigned level)
 {
 	return ((pte_t)(level - 1u) << FAKE_LEVEL_SHIFT) & FAKE_PTE_LEVEL_MASK;
@@ -97,14 +104,18 @@ static pte_t fake_perm_bit(unsigned k, unsigned level)
 /* The CACHE field of policy `cache` (0..3) at `level`. */
 static pte_t fake_cache_bits(unsigned cache, unsigned level)
 {
-	return ((pte_t)((cache + level - 1u) & 3u)) << FAKE_CACHE_SHIFT;
+	return ((pte_t)((cache + level - 1u) % FAKE_CACHE_CODES)) << FAKE_CACHE_SHIFT;
 }
 
-/* The policy encoded in the CACHE field of `pte`, read at `level`. */
+/*
+ * The policy encoded in the CACHE field of `pte`, read at `level`; a code
+ * that is no policy at this level yields MM_CACHE_COUNT.
+ */
 static uint8_t fake_cache_of(pte_t pte, unsigned level)
 {
 	unsigned code = (unsigned)((pte & FAKE_PTE_CACHE_MASK) >> FAKE_CACHE_SHIFT);
-	return (uint8_t)((code + 4u - (level - 1u) % 4u) & 3u);
+	unsigned cache = (code + FAKE_CACHE_CODES - (level - 1u)) % FAKE_CACHE_CODES;
+	return (uint8_t)(cache < MM_CACHE_COUNT ? cache : MM_CACHE_COUNT);
 }
 
 /*
@@ -122,7 +133,7 @@ static int fake_prop_check(const struct mm_arch *a, struct mm_prop p)
 }
 
 /*
- * Non-address bits of a leaf with property `p` at `level` (1..4), laid out
+ * Non-address bits of a leaf with property `p` at `level` (1..levels), laid out
  * for that level.  Assumes prop_check(p) == MM_OK.
  */
 static pte_t fake_leaf_template(const struct mm_arch *a, struct mm_prop p, unsigned level)
@@ -166,16 +177,16 @@ static struct mm_prop fake_leaf_prop(const struct mm_arch *a, pte_t pte, unsigne
 	return mm_prop_make(flags, (enum mm_cache)cache);
 }
 
-/* Fill `a` for fake48; `features` are all dropped, `tlb` is kept by reference. */
-void mm_arch_fake48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+/* Fill `a` for the fake format with `levels` under `name`. */
+static void fake_init(struct mm_arch *a, const char *name, unsigned levels,
+		      const struct mm_tlb_ops *tlb)
 {
-	(void)features;
 	*a = (struct mm_arch){
-		.name = "fake48",
-		.levels = FAKE_LEVELS,
-		.va_bits = FAKE_VA_BITS,
-		.max_leaf_level = FAKE_MAX_LEAF_LEVEL,
-		.pa_bits = MM_PAGE_SHIFT + FAKE_PPN_HIGH + 1 - FAKE_PPN_LOW,
+		.name = name,
+		.levels = (uint8_t)levels,
+		.va_bits = (uint8_t)(MM_PAGE_SHIFT + levels * MM_PTE_BITS),
+		.max_leaf_level = (uint8_t)levels,
+		.pa_bits = FAKE_PA_BITS,
 		.features = 0,
 		.fmt = {
 			.addr_mask = FAKE_PTE_PPN_MASK,
@@ -189,4 +200,18 @@ void mm_arch_fake48_init(struct mm_arch *a, uint32_t features, const struct mm_t
 		.leaf_prop = fake_leaf_prop,
 		.tlb = tlb,
 	};
+}
+
+/* fake48: 4 levels; `features` are all dropped, `tlb` is kept by reference. */
+void mm_arch_fake48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+{
+	(void)features;
+	fake_init(a, "fake48", FAKE48_LEVELS, tlb);
+}
+
+/* fake57: 5 levels; `features` are all dropped, `tlb` is kept by reference. */
+void mm_arch_fake57_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+{
+	(void)features;
+	fake_init(a, "fake57", FAKE57_LEVELS, tlb);
 }

@@ -1,8 +1,10 @@
 /*
- * fake_arch.h - "fake48", a paging format that exists only in the host tests.
+ * fake_arch.h - "fake48" and "fake57", a paging format that exists only in
+ * the host tests.
  *
- * Four levels and 48-bit VAs like the real targets, leaves at every level
- * (4K .. 512G) like Sv48, but an entry layout unlike either and, above
+ * fake48 has four levels and 48-bit VAs, fake57 five levels and 57-bit VAs,
+ * leaves at every level (4K .. 512G, 4K .. 256T) like RISC-V, but an entry
+ * layout unlike either real format and, above
  * all, an encoding that differs per level: the same property gives a
  * different leaf at each level, each table entry carries its level, and a
  * leaf decoded at a level other than its own reads as another property.
@@ -17,9 +19,11 @@
 #include "mm/arch.h"
 
 /*
- * Fill `a` for fake48.  It has no optional features: every bit of
- * `features` is dropped.  `tlb` is kept by reference.
+ * Fill `a` for fake48 (4 levels) or fake57 (5 levels).  They have no
+ * optional features: every bit of `features` is dropped.  `tlb` is kept by
+ * reference.
  */
 void mm_arch_fake48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
+void mm_arch_fake57_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
 
 #endif /* TESTS_FAKE_ARCH_H */

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "arch/modes.h"
 #include "fake_arch.h"
 #include "mm_assert.h"
 
@@ -12,11 +13,36 @@
 #include <sys/mman.h>
 
 const struct harness_param harness_user_x86 = { H_X86_64, PT_USER, 0, 0 };
+const struct harness_param harness_user_la57 = { H_X86_64_LA57, PT_USER, 0, 0 };
+const struct harness_param harness_user_sv39 = { H_SV39, PT_USER, 0, 0 };
 const struct harness_param harness_user_sv48 = { H_SV48, PT_USER, 0, 0 };
-const struct harness_param harness_kernel_x86 = { H_X86_64, PT_KERNEL, 0, 0 };
-const struct harness_param harness_kernel_sv48 = { H_SV48, PT_KERNEL, 0, 0 };
+const struct harness_param harness_user_sv57 = { H_SV57, PT_USER, 0, 0 };
 const struct harness_param harness_user_fake48 = { H_FAKE48, PT_USER, 0, 0 };
+const struct harness_param harness_user_fake57 = { H_FAKE57, PT_USER, 0, 0 };
+const struct harness_param harness_kernel_x86 = { H_X86_64, PT_KERNEL, 0, 0 };
+const struct harness_param harness_kernel_la57 = { H_X86_64_LA57, PT_KERNEL, 0, 0 };
+const struct harness_param harness_kernel_sv39 = { H_SV39, PT_KERNEL, 0, 0 };
+const struct harness_param harness_kernel_sv48 = { H_SV48, PT_KERNEL, 0, 0 };
+const struct harness_param harness_kernel_sv57 = { H_SV57, PT_KERNEL, 0, 0 };
 const struct harness_param harness_kernel_fake48 = { H_FAKE48, PT_KERNEL, 0, 0 };
+const struct harness_param harness_kernel_fake57 = { H_FAKE57, PT_KERNEL, 0, 0 };
+
+/*
+ * The contract's geometry of each encoder (PTSIM.md, Paging modes; the
+ * fakes: fake_arch.h), written down here independently of the encoders.
+ */
+static const struct {
+	unsigned levels;
+	uint64_t max_leaf_user, max_leaf_kernel;
+} h_geometry[H_NR_ARCHS] = {
+	[H_X86_64] = { 4, SZ_1G, SZ_1G },
+	[H_X86_64_LA57] = { 5, SZ_1G, SZ_1G },
+	[H_SV39] = { 3, SZ_1G, SZ_2M },
+	[H_SV48] = { 4, SZ_512G, SZ_1G },
+	[H_SV57] = { 5, SZ_256T, SZ_512G },
+	[H_FAKE48] = { 4, SZ_512G, SZ_1G },
+	[H_FAKE57] = { 5, SZ_256T, SZ_512G },
+};
 
 /* A broken mm invariant (MM_ASSERT) fails the test run loudly. */
 void mm_assert_failed(const char *file, int line, const char *cond)
@@ -145,31 +171,21 @@ void h_fail_nth(struct harness *h, unsigned n)
 void harness_arch_init(struct harness *h, struct mm_arch *a, enum harness_arch which,
 		       uint32_t features)
 {
-	switch (which) {
-	case H_X86_64:
-		mm_arch_x86_64_init(a, features, &h->tlb);
-		return;
-	case H_SV48:
-		mm_arch_sv48_init(a, features, &h->tlb);
-		return;
-	case H_FAKE48:
+	if ((unsigned)which < MM_NR_MODES)
+		mm_modes[which].init(a, features, &h->tlb);
+	else if (which == H_FAKE48)
 		mm_arch_fake48_init(a, features, &h->tlb);
-		return;
-	}
-	fail_msg("harness_arch_init: unknown encoder %d", (int)which);
+	else if (which == H_FAKE57)
+		mm_arch_fake57_init(a, features, &h->tlb);
+	else
+		fail_msg("harness_arch_init: unknown encoder %d", (int)which);
 }
 
 /* The features each encoder runs with in the harness: all it has. */
 static uint32_t harness_features(enum harness_arch which)
 {
-	switch (which) {
-	case H_X86_64:
-		return MM_FEAT_X86_NX | MM_FEAT_X86_1G;
-	case H_SV48:
-		return MM_FEAT_RV_SVPBMT;
-	case H_FAKE48:
-		break;
-	}
+	if ((unsigned)which < MM_NR_MODES)
+		return mm_modes[which].features | mm_modes[which].optional;
 	return 0;
 }
 
@@ -208,6 +224,58 @@ static void frames_init(struct harness *h)
 	frame_table_set_fail_hook(&h->ft, fail_hook, h);
 }
 
+/*
+ * The machine of the default size, kept between tests.  Building it is
+ * most of a test's time (touching ~34 MB of fresh slots and initialising
+ * a million of them), and with seven encoders it happens hundreds of times
+ * per program; so the mappings stay, and the frame table as set up (before
+ * any page table exists) is saved once and copied back.  The pool is given
+ * back to the kernel (MADV_DONTNEED: zero on next touch), so every test
+ * starts from the same bytes as with fresh mappings.
+ */
+static struct {
+	bool valid;
+	unsigned char *phys;
+	size_t phys_bytes;
+	void *slots, *pristine;
+	size_t slots_bytes;
+	struct frame_table ft;
+} default_machine;
+
+/* Build h's physical memory and frame table, from the saved default machine if it fits. */
+static void machine_init(struct harness *h)
+{
+	bool is_default = h->mem == H_DEFAULT_MEM && h->pool_size == H_DEFAULT_POOL;
+
+	if (is_default && default_machine.valid) {
+		h->phys = default_machine.phys;
+		h->phys_bytes = default_machine.phys_bytes;
+		h->slots = default_machine.slots;
+		h->slots_bytes = default_machine.slots_bytes;
+		if (madvise(h->phys + h->pool_base, h->pool_size, MADV_DONTNEED) != 0)
+			fail_msg("madvise of the node pool failed");
+		memcpy(h->slots, default_machine.pristine, h->slots_bytes);
+		h->ft = default_machine.ft;
+		frame_table_set_fail_hook(&h->ft, fail_hook, h);
+		h->shared_machine = true;
+		return;
+	}
+	phys_map(h);
+	frames_init(h);
+	if (!is_default)
+		return;
+	default_machine.pristine = malloc(h->slots_bytes);
+	assert_non_null(default_machine.pristine);
+	memcpy(default_machine.pristine, h->slots, h->slots_bytes);
+	default_machine.phys = h->phys;
+	default_machine.phys_bytes = h->phys_bytes;
+	default_machine.slots = h->slots;
+	default_machine.slots_bytes = h->slots_bytes;
+	default_machine.ft = h->ft;
+	default_machine.valid = true;
+	h->shared_machine = true;
+}
+
 struct harness *harness_create(const struct harness_param *p)
 {
 	struct harness *h = calloc(1, sizeof(*h));
@@ -226,8 +294,7 @@ struct harness *harness_create(const struct harness_param *p)
 	h->tlb.ctx = h;
 
 	harness_arch_init(h, &h->arch, p->arch, harness_features(p->arch));
-	phys_map(h);
-	frames_init(h);
+	machine_init(h);
 	if (p->space == PT_KERNEL)
 		H_OK(page_table_init_kernel(&h->pt, &h->arch, &h->ft, H_ZONE_POOL));
 	else
@@ -242,8 +309,10 @@ void harness_destroy(struct harness *h)
 	if (h == NULL)
 		return;
 	frame_table_set_fail_hook(&h->ft, NULL, NULL);
-	munmap(h->slots, h->slots_bytes);
-	munmap(h->phys, h->phys_bytes);
+	if (!h->shared_machine) {
+		munmap(h->slots, h->slots_bytes);
+		munmap(h->phys, h->phys_bytes);
+	}
 	free(h);
 }
 
@@ -280,17 +349,32 @@ void harness_remove_pt(struct harness *h, struct page_table *pt)
 
 bool h_is_x86(const struct harness *h)
 {
-	return h->param.arch == H_X86_64;
+	return h->param.arch == H_X86_64 || h->param.arch == H_X86_64_LA57;
 }
 
-bool h_is_sv48(const struct harness *h)
+bool h_is_riscv(const struct harness *h)
 {
-	return h->param.arch == H_SV48;
+	return h->param.arch == H_SV39 || h->param.arch == H_SV48 || h->param.arch == H_SV57;
 }
 
-bool h_is_fake48(const struct harness *h)
+bool h_is_fake(const struct harness *h)
 {
-	return h->param.arch == H_FAKE48;
+	return h->param.arch == H_FAKE48 || h->param.arch == H_FAKE57;
+}
+
+unsigned h_levels(const struct harness *h)
+{
+	return h_geometry[h->param.arch].levels;
+}
+
+unsigned h_va_bits(const struct harness *h)
+{
+	return 12 + 9 * h_levels(h);
+}
+
+uint64_t h_root_entry_size(const struct harness *h)
+{
+	return (uint64_t)1 << (h_va_bits(h) - 9);
 }
 
 bool h_is_kernel(const struct harness *h)
@@ -299,32 +383,42 @@ bool h_is_kernel(const struct harness *h)
 }
 
 /*
- * x86: 1G (with the 1G feature); sv48 and fake48: 512G in user space; in
- * kernel space 1G everywhere (the root's upper entries are shared tables).
+ * x86: 1G (with the 1G feature) in both modes and spaces; RISC-V and the
+ * fakes: a root entry in user space, one level less in kernel space (the
+ * root's upper entries are shared tables).
  */
 uint64_t h_max_leaf_size(const struct harness *h)
 {
-	if (!h_is_x86(h) && !h_is_kernel(h))
-		return SZ_512G;
-	return SZ_1G;
+	return h_is_kernel(h) ? h_geometry[h->param.arch].max_leaf_kernel
+			      : h_geometry[h->param.arch].max_leaf_user;
+}
+
+vaddr_t h_user_top(const struct harness *h)
+{
+	return (vaddr_t)1 << (h_va_bits(h) - 1);
+}
+
+vaddr_t h_kernel_base(const struct harness *h)
+{
+	return (vaddr_t)0 - h_user_top(h);
 }
 
 vaddr_t h_space_base(const struct harness *h)
 {
-	return h_is_kernel(h) ? H_KERNEL_BASE : 0;
+	return h_is_kernel(h) ? h_kernel_base(h) : 0;
 }
 
 uint64_t h_space_size(const struct harness *h)
 {
-	(void)h;
-	return H_USER_TOP; /* both halves are 2^47 bytes */
+	return h_user_top(h); /* both halves are 2^(va_bits-1) bytes */
 }
 
-vaddr_t h_canonical(uint64_t off)
+vaddr_t h_canonical(const struct harness *h, uint64_t off)
 {
-	off &= (((uint64_t)1 << 48) - 1);
-	if (off & ((uint64_t)1 << 47))
-		off |= 0xffff000000000000ull;
+	unsigned bits = h_va_bits(h);
+	off &= ((uint64_t)1 << bits) - 1;
+	if (off & ((uint64_t)1 << (bits - 1)))
+		off |= ~(((uint64_t)1 << bits) - 1);
 	return off;
 }
 
@@ -340,13 +434,13 @@ int h_expected_prop_result(const struct harness *h, struct mm_prop p, bool svpbm
 	if ((p.flags & MM_PROP_W) && !(p.flags & MM_PROP_R))
 		return MM_EINVAL; /* every encoder */
 	if (h_is_x86(h) && (p.flags & MM_PROP_X) && !(p.flags & MM_PROP_R))
-		return MM_EINVAL; /* execute-only: sv48 and fake48 have it */
+		return MM_EINVAL; /* execute-only: RISC-V and the fakes have it */
 	if (h_is_kernel(h) ? (p.flags & MM_PROP_U) != 0 : (p.flags & MM_PROP_G) != 0)
 		return MM_EINVAL;
-	/* x86 (with NX) and fake48 express every cache policy. */
-	if (h_is_sv48(h) && p.cache == MM_CACHE_WT)
+	/* x86 (with NX) and the fakes express every cache policy. */
+	if (h_is_riscv(h) && p.cache == MM_CACHE_WT)
 		return MM_ENOTSUP; /* Svpbmt has no write-through type */
-	if (h_is_sv48(h) && !svpbmt && p.cache != MM_CACHE_WB)
+	if (h_is_riscv(h) && !svpbmt && p.cache != MM_CACHE_WB)
 		return MM_ENOTSUP;
 	return MM_OK;
 }
@@ -423,7 +517,7 @@ int h_map_pt(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t len,
 	if (rc != MM_OK)
 		return rc;
 	rc = cursor_map(&c, pa, len, p, flags);
-	/* The cursor advanced by len (at the end of a half: 2^47, or 0 by wrap-around). */
+	/* The cursor advanced by len (at the end of a half: 2^(va_bits-1), or 0 by wrap-around). */
 	if (rc == MM_OK && cursor_va(&c) != va + len)
 		fail_msg("map 0x%llx+0x%llx: cursor at 0x%llx afterwards, expected the range end",
 			 (unsigned long long)va, (unsigned long long)len,
@@ -519,7 +613,7 @@ static uint64_t raw_walk_node(struct harness *h, struct page_table *pt, paddr_t 
 			continue;
 		if (pte_is_leaf(f, pte, level)) {
 			struct mm_mapping m = { 0 };
-			m.va = h_canonical(va);
+			m.va = h_canonical(h, va);
 			m.size = mm_level_size(level);
 			m.pa = pte_addr(f, pte, level);
 			m.prop = pt->arch->leaf_prop(pt->arch, pte, level);

@@ -9,18 +9,22 @@
  *   [mem + pool, +2M)         a hole inside the frame table's window,
  *                             registered as MMIO (device memory that has
  *                             slots, which mapping it must never touch)
- *   [H_MMIO_BASE, +H_MMIO_SIZE)  one registered MMIO window (512G aligned,
- *                             large enough for a 512G leaf)
+ *   [H_MMIO_BASE, +H_MMIO_SIZE)  one registered MMIO window (256T aligned,
+ *                             large enough for a 256T leaf; below 2^52, the
+ *                             smallest PA width)
  *
  * The physical window is one MAP_NORESERVE mapping whose data part is
  * PROT_NONE: the mm may only ever touch node frames, and touching a data
  * frame crashes the test instead of going unnoticed.
  *
- * Every test body runs over three encoders: the two real ones (x86_64,
- * sv48) and fake48 (fake_arch.h), whose encoding differs per level so that
- * a wrong-level bug in the mm cannot hide.  A test is registered once per
- * struct harness_param (arch x space) with H_TEST_ARCHS / H_TEST_ARCHS_KERNEL,
- * and receives a ready `struct harness *` as its state.
+ * Every test body runs over seven encoders: the five paging modes of the
+ * real encoders (x86_64, x86_64-la57, sv39, sv48, sv57; arch/modes.h) and
+ * fake48 and fake57 (fake_arch.h), whose encoding differs per level so that
+ * a wrong-level bug in the mm cannot hide, in four levels or five.  A test
+ * is registered once per struct harness_param (arch x space) with
+ * H_TEST_ARCHS / H_TEST_ARCHS_KERNEL, and receives a ready `struct harness *`
+ * as its state.  The geometry of the machine under test comes from h_*
+ * functions (h_space_size, h_root_entry_size, ...), never from constants.
  *
  * The TLB ops are a recording fake: each flush is logged together with the
  * free-frame counts at the moment of the flush, so a test can prove that
@@ -46,21 +50,27 @@
 #define SZ_2M (2 * MiB)
 #define SZ_1G GiB
 #define SZ_512G (512 * GiB)
+#define SZ_256T (256 * TiB)
 
 #define H_ZONE_DATA 0
 #define H_ZONE_POOL 1
-#define H_MMIO_BASE (2 * TiB)
-#define H_MMIO_SIZE (1 * TiB)
+#define H_MMIO_BASE (256 * TiB)
+#define H_MMIO_SIZE (256 * TiB)
 #define H_MMIO_HOLE_SIZE (2 * MiB)
 
-/* Lower half and upper half of the 48-bit address spaces of every encoder. */
-#define H_USER_TOP ((uint64_t)1 << 47)            /* end of the lower half */
-#define H_KERNEL_BASE 0xffff800000000000ull       /* start of the upper half */
-
+/*
+ * The encoders.  The first MM_NR_MODES are mm_modes[] of arch/modes.h, in
+ * its order, with every feature (x86: NX and 1G pages; RISC-V: Svpbmt).
+ */
 enum harness_arch {
-	H_X86_64 = 0, /* arch/x86_64/pte.c with NX and 1G pages */
-	H_SV48 = 1,   /* arch/riscv64/pte.c with Svpbmt */
-	H_FAKE48 = 2, /* tests/fake_arch.c: per-level encoding, leaves up to 512G */
+	H_X86_64 = 0,      /* arch/x86_64/pte.c, 4 levels */
+	H_X86_64_LA57 = 1, /* arch/x86_64/pte.c, 5 levels */
+	H_SV39 = 2,        /* arch/riscv64/pte.c, 3 levels */
+	H_SV48 = 3,        /* arch/riscv64/pte.c, 4 levels */
+	H_SV57 = 4,        /* arch/riscv64/pte.c, 5 levels */
+	H_FAKE48 = 5,      /* tests/fake_arch.c: per-level encoding, 4 levels */
+	H_FAKE57 = 6,      /* tests/fake_arch.c: per-level encoding, 5 levels */
+	H_NR_ARCHS = 7,
 };
 
 struct harness_param {
@@ -93,6 +103,7 @@ struct harness {
 	size_t phys_bytes;
 	paddr_t mem, pool_base, pool_size;
 	paddr_t mmio_hole; /* = mem + pool: the MMIO hole inside the window */
+	bool shared_machine; /* phys and slots belong to the kept default machine */
 
 	struct page_table pt; /* the table under test (param.space) */
 	/* Every table that maps frames of ft (for mm_check); pts[0] = &pt. */
@@ -114,8 +125,10 @@ struct harness {
 };
 
 /* The standard parameter sets: each encoder in each space. */
-extern const struct harness_param harness_user_x86, harness_user_sv48, harness_user_fake48;
-extern const struct harness_param harness_kernel_x86, harness_kernel_sv48, harness_kernel_fake48;
+extern const struct harness_param harness_user_x86, harness_user_la57, harness_user_sv39,
+	harness_user_sv48, harness_user_sv57, harness_user_fake48, harness_user_fake57;
+extern const struct harness_param harness_kernel_x86, harness_kernel_la57, harness_kernel_sv39,
+	harness_kernel_sv48, harness_kernel_sv57, harness_kernel_fake48, harness_kernel_fake57;
 
 /* ---- Set-up ---- */
 
@@ -134,13 +147,23 @@ int harness_teardown(void **state);
 #define H_TEST_ONE(f, param_) \
 	{ #f "/" #param_, f, harness_setup, harness_teardown, (void *)&(param_) }
 /* Register `f` for user space on every encoder. */
-#define H_TEST_ARCHS(f)                                                          \
-	H_TEST_ONE(f, harness_user_x86), H_TEST_ONE(f, harness_user_sv48),        \
-		H_TEST_ONE(f, harness_user_fake48)
+#define H_TEST_ARCHS(f)                                                            \
+	H_TEST_ONE(f, harness_user_x86), H_TEST_ONE(f, harness_user_la57),          \
+		H_TEST_ONE(f, harness_user_sv39), H_TEST_ONE(f, harness_user_sv48), \
+		H_TEST_ONE(f, harness_user_sv57), H_TEST_ONE(f, harness_user_fake48), \
+		H_TEST_ONE(f, harness_user_fake57)
 /* Register `f` for kernel space on every encoder. */
-#define H_TEST_ARCHS_KERNEL(f)                                                   \
-	H_TEST_ONE(f, harness_kernel_x86), H_TEST_ONE(f, harness_kernel_sv48),    \
-		H_TEST_ONE(f, harness_kernel_fake48)
+#define H_TEST_ARCHS_KERNEL(f)                                                         \
+	H_TEST_ONE(f, harness_kernel_x86), H_TEST_ONE(f, harness_kernel_la57),          \
+		H_TEST_ONE(f, harness_kernel_sv39), H_TEST_ONE(f, harness_kernel_sv48), \
+		H_TEST_ONE(f, harness_kernel_sv57), H_TEST_ONE(f, harness_kernel_fake48), \
+		H_TEST_ONE(f, harness_kernel_fake57)
+
+/* Register `f` in space `sp` (user or kernel) on every encoder but Sv39 (a 256G half). */
+#define H_TEST_WIDE(f, sp)                                                             \
+	H_TEST_ONE(f, harness_##sp##_x86), H_TEST_ONE(f, harness_##sp##_la57),          \
+		H_TEST_ONE(f, harness_##sp##_sv48), H_TEST_ONE(f, harness_##sp##_sv57), \
+		H_TEST_ONE(f, harness_##sp##_fake48), H_TEST_ONE(f, harness_##sp##_fake57)
 
 /* Initialise an encoder of `which` with explicit features and the recording TLB of h. */
 void harness_arch_init(struct harness *h, struct mm_arch *a, enum harness_arch which,
@@ -152,23 +175,32 @@ void harness_remove_pt(struct harness *h, struct page_table *pt);
 
 /* ---- Facts about the machine under test ---- */
 
+/* The encoder family: x86 (both modes), RISC-V (three modes), fake (both). */
 bool h_is_x86(const struct harness *h);
-bool h_is_sv48(const struct harness *h);
-bool h_is_fake48(const struct harness *h);
+bool h_is_riscv(const struct harness *h);
+bool h_is_fake(const struct harness *h);
 bool h_is_kernel(const struct harness *h);
-/* Largest leaf size a huge map may use in h->pt. */
+/* The mode's depth and VA width, from the manuals (not read from h->arch). */
+unsigned h_levels(const struct harness *h);
+unsigned h_va_bits(const struct harness *h);
+/* Largest leaf size a huge map may use in h->pt (PTSIM.md, Paging modes). */
 uint64_t h_max_leaf_size(const struct harness *h);
-/* First VA of the space of h->pt, and its size. */
+/* Bytes one root entry covers: 1G (3 levels), 512G (4), 256T (5). */
+uint64_t h_root_entry_size(const struct harness *h);
+/* First VA of the space of h->pt, and its size: 2^(va_bits-1). */
 vaddr_t h_space_base(const struct harness *h);
 uint64_t h_space_size(const struct harness *h);
-/* Canonical VA of a tree offset (sign-extends bit 47). */
-vaddr_t h_canonical(uint64_t off);
+/* End of the user half (2^(va_bits-1)) and start of the kernel half. */
+vaddr_t h_user_top(const struct harness *h);
+vaddr_t h_kernel_base(const struct harness *h);
+/* Canonical VA of a tree offset (sign-extends bit va_bits-1). */
+vaddr_t h_canonical(const struct harness *h, uint64_t off);
 /* A property valid in h->pt's space: flags plus U (user) or G (kernel). */
 struct mm_prop h_prop(const struct harness *h, unsigned rwx, enum mm_cache cache);
 /*
  * The contract's answer for property `p` in h->pt's space and encoder
- * (docs/SCRIPT.md "Properties"; fake48: fake_arch.c): MM_OK, MM_EINVAL or
- * MM_ENOTSUP.  `svpbmt`: the sv48 encoder has Svpbmt.
+ * (docs/SCRIPT.md "Properties"; fakes: fake_arch.c): MM_OK, MM_EINVAL or
+ * MM_ENOTSUP.  `svpbmt`: the RISC-V encoder has Svpbmt.
  */
 int h_expected_prop_result(const struct harness *h, struct mm_prop p, bool svpbmt);
 uint64_t h_free_data(const struct harness *h);

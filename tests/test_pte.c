@@ -62,31 +62,33 @@
 #define SV_N BIT(63)
 #define SV_PHYS_BITS 56
 
-/* fake48 (the layout table of tests/fake_arch.c). */
+/* fake48 and fake57 (the layout table of tests/fake_arch.c). */
 #define FK_V BIT(0)
 #define FK_LEAF BIT(1)
 #define FK_LEVEL_SHIFT 2
-#define FK_LEVEL_MASK ((uint64_t)3 << FK_LEVEL_SHIFT)
-#define FK_NOACCESS BIT(9)
-#define FK_UNTRACKED BIT(10)
-#define FK_RESERVED (((uint64_t)0x1f << 11) | ((uint64_t)3 << 62)) /* bits 11..15, 62..63 */
+#define FK_LEVEL_MASK ((uint64_t)7 << FK_LEVEL_SHIFT)
+#define FK_NOACCESS BIT(10)
+#define FK_UNTRACKED BIT(11)
+#define FK_RESERVED (((uint64_t)0xf << 12) | BIT(63)) /* bits 12..15, 63 */
 #define FK_CACHE_SHIFT 60
-#define FK_CACHE_MASK ((uint64_t)3 << FK_CACHE_SHIFT)
+#define FK_CACHE_MASK ((uint64_t)7 << FK_CACHE_SHIFT)
 #define FK_ADDR_MASK 0x0fffffffffff0000ull /* bits 16..59 */
 #define FK_PHYS_BITS 56
-/* Bit of flag R, W, X, U, G (in that order) in a leaf at level 1..4. */
-static const unsigned fk_perm_bit[5][5] = {
-	[1] = { 4, 5, 6, 7, 8 },
-	[2] = { 5, 6, 7, 8, 4 },
-	[3] = { 6, 7, 8, 4, 5 },
-	[4] = { 7, 8, 4, 5, 6 },
+/* Bit of flag R, W, X, U, G (in that order) in a leaf at level 1..5. */
+static const unsigned fk_perm_bit[6][5] = {
+	[1] = { 5, 6, 7, 8, 9 },
+	[2] = { 6, 7, 8, 9, 5 },
+	[3] = { 7, 8, 9, 5, 6 },
+	[4] = { 8, 9, 5, 6, 7 },
+	[5] = { 9, 5, 6, 7, 8 },
 };
-/* CACHE code of WB, WT, UC, WC in a leaf at level 1..4: a Latin square. */
-static const unsigned fk_cache_code[5][MM_CACHE_COUNT] = {
+/* CACHE code of WB, WT, UC, WC in a leaf at level 1..5: each column differs per level. */
+static const unsigned fk_cache_code[6][MM_CACHE_COUNT] = {
 	[1] = { 0, 1, 2, 3 },
-	[2] = { 1, 2, 3, 0 },
-	[3] = { 2, 3, 0, 1 },
-	[4] = { 3, 0, 1, 2 },
+	[2] = { 1, 2, 3, 4 },
+	[3] = { 2, 3, 4, 5 },
+	[4] = { 3, 4, 5, 6 },
+	[5] = { 4, 5, 6, 7 },
 };
 static const unsigned fk_flag[5] = { MM_PROP_R, MM_PROP_W, MM_PROP_X, MM_PROP_U, MM_PROP_G };
 
@@ -97,17 +99,29 @@ enum enc_kind { ENC_X86 = 1, ENC_SV48 = 2, ENC_FAKE = 4 };
 struct enc_config {
 	const char *name;
 	enum enc_kind kind;
+	void (*init)(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
+	const char *mode; /* the mode's name (mm_arch.name) */
 	uint32_t features;
+	unsigned levels;  /* from the manuals: 3 Sv39, 4 x86-64/Sv48, 5 LA57/Sv57 */
 	unsigned want_max_leaf_level;
 };
 
+#define X86_NX_1G (MM_FEAT_X86_NX | MM_FEAT_X86_1G)
 static const struct enc_config configs[] = {
-	{ "x86_64+nx+1g", ENC_X86, MM_FEAT_X86_NX | MM_FEAT_X86_1G, 3 },
-	{ "x86_64+nx", ENC_X86, MM_FEAT_X86_NX, 2 },
-	{ "x86_64-bare", ENC_X86, 0, 2 },
-	{ "sv48", ENC_SV48, 0, 4 },
-	{ "sv48+svpbmt", ENC_SV48, MM_FEAT_RV_SVPBMT, 4 },
-	{ "fake48", ENC_FAKE, 0, 4 },
+	{ "x86_64+nx+1g", ENC_X86, mm_arch_x86_64_init, "x86_64", X86_NX_1G, 4, 3 },
+	{ "x86_64+nx", ENC_X86, mm_arch_x86_64_init, "x86_64", MM_FEAT_X86_NX, 4, 2 },
+	{ "x86_64-bare", ENC_X86, mm_arch_x86_64_init, "x86_64", 0, 4, 2 },
+	{ "x86_64-la57+nx+1g", ENC_X86, mm_arch_x86_64_la57_init, "x86_64-la57", X86_NX_1G, 5, 3 },
+	{ "x86_64-la57+nx", ENC_X86, mm_arch_x86_64_la57_init, "x86_64-la57", MM_FEAT_X86_NX, 5, 2 },
+	{ "x86_64-la57-bare", ENC_X86, mm_arch_x86_64_la57_init, "x86_64-la57", 0, 5, 2 },
+	{ "sv39", ENC_SV48, mm_arch_sv39_init, "sv39", 0, 3, 3 },
+	{ "sv39+svpbmt", ENC_SV48, mm_arch_sv39_init, "sv39", MM_FEAT_RV_SVPBMT, 3, 3 },
+	{ "sv48", ENC_SV48, mm_arch_sv48_init, "sv48", 0, 4, 4 },
+	{ "sv48+svpbmt", ENC_SV48, mm_arch_sv48_init, "sv48", MM_FEAT_RV_SVPBMT, 4, 4 },
+	{ "sv57", ENC_SV48, mm_arch_sv57_init, "sv57", 0, 5, 5 },
+	{ "sv57+svpbmt", ENC_SV48, mm_arch_sv57_init, "sv57", MM_FEAT_RV_SVPBMT, 5, 5 },
+	{ "fake48", ENC_FAKE, mm_arch_fake48_init, "fake48", 0, 4, 4 },
+	{ "fake57", ENC_FAKE, mm_arch_fake57_init, "fake57", 0, 5, 5 },
 };
 #define NR_CONFIGS (sizeof(configs) / sizeof(configs[0]))
 
@@ -123,12 +137,7 @@ static const struct enc_config *cfg_of(void **state)
 static struct mm_arch arch_with(const struct enc_config *c, uint32_t features)
 {
 	struct mm_arch a;
-	if (c->kind == ENC_X86)
-		mm_arch_x86_64_init(&a, features, &no_tlb);
-	else if (c->kind == ENC_SV48)
-		mm_arch_sv48_init(&a, features, &no_tlb);
-	else
-		mm_arch_fake48_init(&a, features, &no_tlb);
+	c->init(&a, features, &no_tlb);
 	return a;
 }
 
@@ -305,9 +314,10 @@ static void test_geometry(void **state)
 	const struct enc_config *c = cfg_of(state);
 	struct mm_arch a = arch_of(c);
 
-	assert_string_equal(a.name, is_x86(c) ? "x86_64" : is_fake(c) ? "fake48" : "sv48");
-	assert_int_equal(a.levels, 4);
-	assert_int_equal(a.va_bits, 48);
+	assert_string_equal(a.name, c->mode);
+	assert_int_equal(a.levels, c->levels);
+	assert_int_equal(a.va_bits, c->levels == 3 ? 39 : c->levels == 4 ? 48 : 57);
+	assert_int_equal(a.pa_bits, phys_bits(c));
 	assert_int_equal(a.max_leaf_level, c->want_max_leaf_level);
 	assert_int_equal(a.features, c->features);
 	assert_ptr_equal(a.tlb, &no_tlb);
@@ -510,7 +520,7 @@ static void test_leaf_template_bits(void **state)
 	}
 }
 
-/* Table entries at levels 2..4: present, never a leaf, exact child address. */
+/* Table entries at levels 2..levels: present, never a leaf, exact child address. */
 static void test_table_entries(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
@@ -778,7 +788,7 @@ static void test_sv48_execute_only_every_level(void **state)
 	struct mm_prop xo = mm_prop_make(MM_PROP_X | MM_PROP_U, MM_CACHE_WB);
 
 	assert_int_equal(a.prop_check(&a, xo), MM_OK);
-	for (unsigned level = 1; level <= 4; level++) {
+	for (unsigned level = 1; level <= a.levels; level++) {
 		pte_t e = pte_make(&a.fmt, a.leaf_template(&a, xo, level), mm_level_size(level));
 		assert_true((e & (SV_V | SV_R | SV_W | SV_X)) == (SV_V | SV_X));
 		assert_true(pte_is_leaf(&a.fmt, e, level));

@@ -377,6 +377,13 @@ struct run {
 	 * 2^64 in kernel space, where va + len wraps).
 	 */
 	uint64_t win_lo[2], win_hi[2];
+	/*
+	 * The "big" step of the offsets and windows: 512G, or a root entry
+	 * where that is smaller (Sv39: 1G).  The 256T level of 5-level modes
+	 * is left to the directed tests (a 256T range is too much for a model
+	 * of 4K leaves).
+	 */
+	uint64_t big;
 	unsigned win; /* window of the op being built */
 	/*
 	 * Batch mode: several operations through one cursor opened on
@@ -497,7 +504,7 @@ static uint64_t pick_off(struct run *r)
 		r->win = chance(60) ? 0 : 1;
 	off = r->win_lo[r->win];
 	if (chance(30))
-		off += SZ_512G;
+		off += r->big;
 	off += idx[below(7)] * SZ_1G * (chance(60) ? 0 : 1);
 	off += idx[below(7)] * SZ_2M * (chance(40) ? 0 : 1);
 	off += idx[below(7)] * SZ_4K * (chance(50) ? 0 : 1);
@@ -508,9 +515,13 @@ static uint64_t pick_off(struct run *r)
 	}
 	if (chance(8)) {
 		/* Right below the end of the window (the end of the half for window 1). */
-		static const uint64_t sizes[] = { SZ_4K, SZ_2M, SZ_1G, SZ_512G };
+		const uint64_t sizes[] = { SZ_4K, SZ_2M, SZ_1G, r->big };
 		off = r->win_hi[r->win] - sizes[below(4)] * (1 + below(2));
 	}
+	/* Windows smaller than 512 x 1G (Sv39): fold back in, keeping the pattern. */
+	if (off >= r->win_hi[r->win])
+		off = r->win_lo[r->win] + (off - r->win_lo[r->win]) %
+						  (r->win_hi[r->win] - r->win_lo[r->win]);
 	if (r->batch) /* fold into the batch's range, keeping the alignment pattern */
 		off = r->blo + (off - r->win_lo[r->win]) % (r->bhi - r->blo);
 	return off;
@@ -529,7 +540,7 @@ static uint64_t pick_len(struct run *r, uint64_t off, bool small_only)
 	else if (kind == 2)
 		len = SZ_1G * (1 + below(2));
 	else
-		len = SZ_512G;
+		len = r->big;
 	if (chance(30))
 		len += SZ_4K * (1 + below(2));
 	else if (chance(20) && len > SZ_4K)
@@ -926,7 +937,9 @@ static void batch_begin(struct run *r)
 	int rc;
 
 	r->win = chance(60) ? 0 : 1;
-	lo = r->win_lo[r->win] + (chance(50) ? 0 : SZ_512G) + idx[below(4)] * SZ_1G;
+	lo = r->win_lo[r->win] + (chance(50) ? 0 : r->big) + idx[below(4)] * SZ_1G;
+	if (lo + 2 * SZ_1G > r->win_hi[r->win])
+		lo = r->win_hi[r->win] - 2 * SZ_1G; /* Sv39: windows of 2G */
 	r->blo = lo;
 	r->bhi = lo + 2 * SZ_1G;
 	snprintf(r->op, sizeof(r->op), "batch open va=0x%" PRIx64 " len=0x%" PRIx64,
@@ -993,9 +1006,10 @@ static void test_random_differential(void **state)
 	r.free_data0 = h_free_data(h);
 	r.free_pool0 = h_free_pool(h);
 	r.nodes0 = model_nodes(&r.m);
-	r.win_lo[0] = 0; /* root entries 0..1 of the half */
-	r.win_hi[0] = 2 * SZ_512G;
-	r.win_lo[1] = h_space_size(h) - 2 * SZ_512G; /* root entries 254..255 */
+	r.big = h_root_entry_size(h) < SZ_512G ? h_root_entry_size(h) : SZ_512G;
+	r.win_lo[0] = 0; /* root entries 0..1 of the half (4 levels) */
+	r.win_hi[0] = 2 * r.big;
+	r.win_lo[1] = h_space_size(h) - 2 * r.big; /* root entries 254..255 (4 levels) */
 	r.win_hi[1] = h_space_size(h);
 	r.in_progress = true;
 	current_run = &r;
@@ -1054,6 +1068,15 @@ static int random_teardown(void **state)
 	return harness_teardown(state);
 }
 
+#define RANDOM_PARAMS(name, arch)                                                      \
+	static const struct harness_param random_user_##name = { arch, PT_USER, 2 * GiB,  \
+								  32 * MiB };              \
+	static const struct harness_param random_kernel_##name = { arch, PT_KERNEL, 2 * GiB, \
+								    32 * MiB }
+RANDOM_PARAMS(la57, H_X86_64_LA57);
+RANDOM_PARAMS(sv39, H_SV39);
+RANDOM_PARAMS(sv57, H_SV57);
+RANDOM_PARAMS(fake57, H_FAKE57);
 static const struct harness_param random_user_x86 = { H_X86_64, PT_USER, 2 * GiB, 32 * MiB };
 static const struct harness_param random_user_sv48 = { H_SV48, PT_USER, 2 * GiB, 32 * MiB };
 static const struct harness_param random_kernel_x86 = { H_X86_64, PT_KERNEL, 2 * GiB, 32 * MiB };
@@ -1067,6 +1090,10 @@ static const struct harness_param random_user_x86_tight = { H_X86_64, PT_USER, 2
 static const struct harness_param random_kernel_sv48_tight = { H_SV48, PT_KERNEL, 2 * GiB,
 							      (257 + 40) * SZ_4K };
 static const struct harness_param random_user_fake48_tight = { H_FAKE48, PT_USER, 2 * GiB,
+							      40 * SZ_4K };
+static const struct harness_param random_kernel_sv39_tight = { H_SV39, PT_KERNEL, 2 * GiB,
+							      (257 + 40) * SZ_4K };
+static const struct harness_param random_user_fake57_tight = { H_FAKE57, PT_USER, 2 * GiB,
 							      40 * SZ_4K };
 
 #define RANDOM_TEST(param_) \
@@ -1085,6 +1112,16 @@ int main(void)
 		RANDOM_TEST(random_user_fake48),
 		RANDOM_TEST(random_kernel_fake48),
 		RANDOM_TEST(random_user_fake48_tight),
+		RANDOM_TEST(random_user_la57),
+		RANDOM_TEST(random_kernel_la57),
+		RANDOM_TEST(random_user_sv39),
+		RANDOM_TEST(random_kernel_sv39),
+		RANDOM_TEST(random_user_sv57),
+		RANDOM_TEST(random_kernel_sv57),
+		RANDOM_TEST(random_user_fake57),
+		RANDOM_TEST(random_kernel_fake57),
+		RANDOM_TEST(random_kernel_sv39_tight),
+		RANDOM_TEST(random_user_fake57_tight),
 	};
 	return cmocka_run_group_tests_name("random", tests, NULL, NULL);
 }
