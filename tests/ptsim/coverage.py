@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""The goldens cover every command and every error code on both archs and spaces.
+"""The goldens cover every command and every error code in every mode and space.
 
 usage: coverage.py DIR
 Reads every DIR/NAME.pt with its NAME.out.  A command counts for the
 (arch, space) of its golden's `# ptsim:` header if the golden runs to the
 end (expected exit 0); an error code counts if some expected output line
 is `error CODE`.  Exit 0 if nothing is missing.  The one exception, which
-docs/PTSIM_USAGE.md explains: x86_64 never answers `notsup`, because
-ptsim always enables NX (MM_FEAT_X86_NX), and without NX a readable
-non-executable page is the only x86_64 property that is valid but
+docs/PTSIM_USAGE.md explains: x86_64 and x86_64-la57 never answer
+`notsup`, because ptsim always enables NX (MM_FEAT_X86_NX), and without NX
+a readable non-executable page is the only x86 property that is valid but
 unsupported.
 """
 import glob
@@ -17,8 +17,9 @@ import sys
 
 COMMANDS = ["map", "mmio", "unmap", "protect", "query", "find", "dump", "check", "stats"]
 CODES = ["inval", "align", "range", "exist", "nomem", "perm", "notsup"]
-MACHINES = [(a, s) for a in ("x86_64", "sv48") for s in ("user", "kernel")]
-UNREACHABLE = {("x86_64", "user", "notsup"), ("x86_64", "kernel", "notsup")}
+MODES = ("x86_64", "x86_64-la57", "sv39", "sv48", "sv57")
+MACHINES = [(a, s) for a in MODES for s in ("user", "kernel")]
+UNREACHABLE = {(a, s, "notsup") for a in ("x86_64", "x86_64-la57") for s in ("user", "kernel")}
 
 
 def header(lines):
