@@ -13,7 +13,10 @@
  *   huge2m_map / huge2m_unmap (MM_MAP_HUGE, 2M-aligned, not 1G-aligned;
  *   HUGE_REPS pairs, each call timed, the mean is the round's figure),
  *   rand_map / rand_unmap (distinct random pages over 512 GiB, one cursor
- *   over the 512 GiB, cursor_jump + one call per page).
+ *   over the 512 GiB, cursor_jump + one call per page; in Sv39, whose
+ *   user half is 256 GiB, over [128 GiB, 256 GiB) instead).
+ * Every paging mode of arch/modes.h runs, one after the other (or only
+ * those named with --arch).
  * Round 0 is a warm-up; the reported figure is the median of rounds 1..5.
  * The time of a scenario includes its cursor_open and cursor_close (the
  * flush and the release of what was removed).
@@ -29,6 +32,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "arch/modes.h"
 #include "mm.h"
 
 #define ZONE_DATA 0
@@ -39,6 +43,8 @@
 #define SEQ_VA (64 * GIB)       /* seq and huge scenarios start here */
 #define RAND_VA (512 * GIB)     /* random scenarios: [512G, 1T) */
 #define RAND_SPACE (512 * GIB)
+#define RAND_VA_SMALL (128 * GIB) /* ... in a 256G half (Sv39): [128G, 256G) */
+#define RAND_SPACE_SMALL (128 * GIB)
 #define ROUNDS 6                /* warm-up + 5 measured */
 #define HUGE_REPS 16            /* huge2m map/unmap pairs per round */
 #define MAX_BLOCKS 64           /* data RAM / data block, at most */
@@ -68,6 +74,8 @@ struct machine {
 	void *phys, *slots;
 	uint64_t phys_bytes, slot_bytes;
 	uint64_t pool_free_at_start;
+	vaddr_t rand_va;      /* the random scenarios' window (in the user half) */
+	uint64_t rand_space;
 };
 
 /* One scenario's measurements over the rounds. */
@@ -122,8 +130,11 @@ static long peak_rss_kib(void)
 	return ru.ru_maxrss;
 }
 
-/* Build machine `m` for encoder `arch_name` with the sizes of `cfg`. */
-static void machine_init(struct machine *m, const char *arch_name, const struct config *cfg)
+/*
+ * Build machine `m` for paging mode `mode` (all its features) with the
+ * sizes of `cfg`.
+ */
+static void machine_init(struct machine *m, const struct mm_mode *mode, const struct config *cfg)
 {
 	int err;
 
@@ -132,10 +143,11 @@ static void machine_init(struct machine *m, const char *arch_name, const struct 
 	m->slot_bytes = frame_table_meta_bytes(0, m->phys_bytes);
 	m->phys = reserve(m->phys_bytes);
 	m->slots = reserve(m->slot_bytes);
-	if (strcmp(arch_name, "sv48") == 0)
-		mm_arch_sv48_init(&m->arch, MM_FEAT_RV_SVPBMT, &noop_tlb);
-	else
-		mm_arch_x86_64_init(&m->arch, MM_FEAT_X86_NX | MM_FEAT_X86_1G, &noop_tlb);
+	mm_mode_init(mode, &m->arch, true, &noop_tlb);
+	/* The random window must lie in the user half (Sv39: 256 GiB). */
+	bool small = ((uint64_t)1 << (m->arch.va_bits - 1)) < RAND_VA + RAND_SPACE;
+	m->rand_va = small ? RAND_VA_SMALL : RAND_VA;
+	m->rand_space = small ? RAND_SPACE_SMALL : RAND_SPACE;
 	err = frame_table_init(&m->ft, m->slots, 0, m->phys_bytes, (uintptr_t)m->phys);
 	if (err == MM_OK)
 		err = frame_table_add_ram(&m->ft, 0, cfg->data_ram, ZONE_DATA);
@@ -267,7 +279,7 @@ __attribute__((noinline)) static double run_rand(struct machine *m, const vaddr_
 	uint64_t t0 = now_ns();
 	unsigned i;
 
-	open_or_die(&c, m, RAND_VA, RAND_SPACE);
+	open_or_die(&c, m, m->rand_va, m->rand_space);
 	for (i = 0; i < n; i++) {
 		int err = cursor_jump(&c, vas[i]);
 		if (err == MM_OK && map)
@@ -291,10 +303,10 @@ static uint64_t next_random(uint64_t *state)
 	return *state * 0x2545f4914f6cdd1dull;
 }
 
-/* `n` distinct random page VAs in [RAND_VA, RAND_VA + RAND_SPACE). */
-static vaddr_t *random_vas(unsigned n)
+/* `n` distinct random page VAs in [base, base + space). */
+static vaddr_t *random_vas(unsigned n, vaddr_t base, uint64_t space)
 {
-	uint64_t pages = RAND_SPACE / MM_PAGE_SIZE, state = 0x9e3779b97f4a7c15ull;
+	uint64_t pages = space / MM_PAGE_SIZE, state = 0x9e3779b97f4a7c15ull;
 	uint8_t *taken = calloc(pages / 8, 1);
 	vaddr_t *vas = malloc(n * sizeof(*vas));
 	unsigned i = 0;
@@ -307,7 +319,7 @@ static vaddr_t *random_vas(unsigned n)
 		if (taken[p / 8] & (1u << (p % 8)))
 			continue;
 		taken[p / 8] |= (uint8_t)(1u << (p % 8));
-		vas[i++] = RAND_VA + p * MM_PAGE_SIZE;
+		vas[i++] = base + p * MM_PAGE_SIZE;
 	}
 	free(taken);
 	return vas;
@@ -413,9 +425,10 @@ static void run_round(struct machine *m, const struct config *cfg, paddr_t d, co
 }
 
 /* All rounds for one encoder; prints its results. Returns 0 or exits 1. */
-static void bench_arch(const char *arch_name, const struct config *cfg, const vaddr_t *vas,
-		       bool json)
+static void bench_arch(const struct mm_mode *mode, const struct config *cfg, bool json)
 {
+	const char *arch_name = mode->name;
+	vaddr_t *vas;
 	static struct machine m;
 	struct result res[NR_SCENARIOS];
 	uint64_t data_free;
@@ -425,7 +438,8 @@ static void bench_arch(const char *arch_name, const struct config *cfg, const va
 	int err;
 
 	memset(res, 0, sizeof(res));
-	machine_init(&m, arch_name, cfg);
+	machine_init(&m, mode, cfg);
+	vas = random_vas(cfg->rand_pages, m.rand_va, m.rand_space);
 	data_free = frame_zone_free_frames(&m.ft, ZONE_DATA);
 	/*
 	 * All data RAM in blocks of 2^data_order frames, each held by a handle
@@ -457,11 +471,12 @@ static void bench_arch(const char *arch_name, const struct config *cfg, const va
 			       arch_name, scenario_name[s], median(res[s].ns_per_op),
 			       res[s].pt_pages, res[s].rss_kib);
 		else
-			printf("%-7s %-13s %12.3f %10" PRIu64 " %10ld\n", arch_name,
+			printf("%-11s %-13s %12.3f %10" PRIu64 " %10ld\n", arch_name,
 			       scenario_name[s], median(res[s].ns_per_op), res[s].pt_pages,
 			       res[s].rss_kib);
 	}
 	machine_fini(&m);
+	free(vas);
 }
 
 int main(int argc, char **argv)
@@ -471,8 +486,8 @@ int main(int argc, char **argv)
 	/* For callgrind: 64 MiB of data, 64 MiB huge, 10,000 random pages. */
 	struct config reduced = { 1 * GIB, 256 * MIB, 14, 64 * MIB, 10000, false };
 	const struct config *cfg = &full;
+	const struct mm_mode *only = NULL;
 	bool json = false;
-	vaddr_t *vas;
 	int i;
 
 	for (i = 1; i < argc; i++) {
@@ -482,19 +497,22 @@ int main(int argc, char **argv)
 			cfg = &smoke;
 		else if (strcmp(argv[i], "--reduced") == 0)
 			cfg = &reduced;
+		else if (strcmp(argv[i], "--arch") == 0 && i + 1 < argc &&
+			 (only = mm_mode_find(argv[i + 1])) != NULL)
+			i++;
 		else {
-			fprintf(stderr, "usage: bench [--json] [--smoke | --reduced]\n");
+			fprintf(stderr, "usage: bench [--json] [--smoke | --reduced] "
+					"[--arch x86_64|x86_64-la57|sv39|sv48|sv57]\n");
 			return 2;
 		}
 	}
-	vas = random_vas(cfg->rand_pages);
 	if (!json)
 		printf("# ns_per_op: per 4K page (huge2m: per GiB); median of %d runs after a warm-up\n"
 		       "# metadata: %zu bytes per frame (sizeof(struct frame_slot))\n"
-		       "%-7s %-13s %12s %10s %10s\n", ROUNDS - 1, sizeof(struct frame_slot),
+		       "%-11s %-13s %12s %10s %10s\n", ROUNDS - 1, sizeof(struct frame_slot),
 		       "arch", "scenario", "ns_per_op", "pt_pages", "rss_kib");
-	bench_arch("x86_64", cfg, vas, json);
-	bench_arch("sv48", cfg, vas, json);
-	free(vas);
+	for (unsigned k = 0; k < MM_NR_MODES; k++)
+		if (!only || only == &mm_modes[k])
+			bench_arch(&mm_modes[k], cfg, json);
 	return 0;
 }

@@ -4,25 +4,38 @@
  * a crash or sanitizer report is a finding too.  Built only with
  * -Dfuzz=true (see fuzz.sh).
  *
- * Input: byte 0 picks the machine (bit 0: sv48, bit 1: kernel space,
- * bit 2: Svpbmt, bit 3: tight node pool), the rest is a script, one
- * command per line.  The machine is small so that building it per input
- * is cheap (8 MiB data RAM: 2048 frame slots to initialise) and
- * exhaustion is reachable: the node pool is 2 MiB (512 nodes; the kernel
- * half alone takes 257), or with bit 3 only 3 nodes beyond what an empty
- * table of that half needs.  It is the same machine code as ptsim's
+ * Input: byte 0 picks the machine (bits 0..2: the paging mode, mm_modes[]
+ * of arch/modes.h, value modulo 5: x86_64, x86_64-la57, sv39, sv48, sv57;
+ * bit 3: kernel space; bit 4: Svpbmt, RISC-V modes only; bit 5: tight node
+ * pool), the rest is a script, one command per line.  The machine is small
+ * so that building it per input is cheap (8 MiB data RAM: 2048 frame slots
+ * to initialise) and exhaustion is reachable: the node pool is 2 MiB (512
+ * nodes; the kernel half alone takes 257), or with bit 5 only the nodes of
+ * one 4 KiB page's path beyond what an empty table of that half needs.  It is the same machine code as ptsim's
  * (machine.c), rebuilt for every input so runs are independent.
  */
 #include <stdlib.h>
 
+#include "arch/modes.h"
 #include "machine.h"
 #include "script.h"
 
 #define FUZZ_MEM ((uint64_t)8 << 20)
 #define FUZZ_POOL ((uint64_t)2 << 20)
-/* Tight pools: root + 3 nodes; root + 256 preallocated + 3. */
-#define FUZZ_POOL_TIGHT_USER ((uint64_t)4 << MM_PAGE_SHIFT)
-#define FUZZ_POOL_TIGHT_KERNEL ((uint64_t)260 << MM_PAGE_SHIFT)
+#define FUZZ_MODE_MASK 7u
+#define FUZZ_KERNEL (1u << 3)
+#define FUZZ_SVPBMT (1u << 4)
+#define FUZZ_TIGHT (1u << 5)
+
+/*
+ * A tight pool: the nodes of an empty table (root; root + 256 preallocated)
+ * plus one 4 KiB page's path below them (levels - 1; levels - 2).
+ */
+static uint64_t tight_pool(unsigned levels, bool kernel)
+{
+	uint64_t nodes = kernel ? 1 + 256 + (levels - 2) : 1 + (levels - 1);
+	return nodes << MM_PAGE_SHIFT;
+}
 
 /* Output is discarded; only crashes and violations matter. */
 static void out_discard(void *ctx, const char *s, size_t n)
@@ -41,17 +54,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct script_env env;
 	unsigned lineno = 0;
 	unsigned machine;
-	bool kernel;
+	const struct mm_mode *mode;
+	bool kernel, svpbmt;
 	uint64_t pool;
 	const char *what;
 
 	if (size == 0)
 		return 0;
 	machine = data[0];
-	kernel = (machine & 2) != 0;
-	pool = !(machine & 8) ? FUZZ_POOL : kernel ? FUZZ_POOL_TIGHT_KERNEL : FUZZ_POOL_TIGHT_USER;
-	if (!ptsim_arch_init(&m.arch, (machine & 1) ? "sv48" : "x86_64", (machine & 5) == 5))
+	mode = &mm_modes[(machine & FUZZ_MODE_MASK) % MM_NR_MODES];
+	kernel = (machine & FUZZ_KERNEL) != 0;
+	svpbmt = (machine & FUZZ_SVPBMT) && (mode->optional & MM_FEAT_RV_SVPBMT);
+	if (!ptsim_arch_init(&m.arch, mode->name, svpbmt))
 		abort();
+	pool = (machine & FUZZ_TIGHT) ? tight_pool(m.arch.levels, kernel) : FUZZ_POOL;
 	if (ptsim_machine_build(&m, FUZZ_MEM, pool, kernel, &what) != MM_OK)
 		abort();
 	env = (struct script_env){

@@ -14,10 +14,12 @@ ninja -C "$build" tools/ptsim/ptsim_fuzz >/dev/null
 corpus="$build/ptsim-corpus"
 mkdir -p "$corpus"
 # One seed per golden and machine: byte 0 picks the machine (see fuzz.c):
-# both archs and spaces, Svpbmt, and the tight node pools.
+# every paging mode (bits 0..2) in both spaces (8), Svpbmt on the RISC-V
+# modes (16), and the tight node pools (32).
+machines="0 1 2 3 4 8 9 10 11 12 18 19 20 26 27 28 32 33 34 35 36 40 41 42 43 44"
 for script in "$top"/tests/ptsim/*.pt; do
 	name=$(basename "$script" .pt)
-	for machine in 0 1 2 3 5 7 8 9 10 11; do
+	for machine in $machines; do
 		{ printf "\\$(printf '%03o' "$machine")"; cat "$script"; } >"$corpus/$name-$machine"
 	done
 done
