@@ -537,7 +537,7 @@ static void test_split_512g_every_child(void **state)
 }
 
 /*
- * The mode's largest leaf (PTSIM.md: 1G on x86, 2M in Sv39's kernel half,
+ * The mode's largest leaf (docs/SCRIPT.md: 1G on x86, 2M in Sv39's kernel half,
  * 512G, 256T in Sv57's user half ...), device memory, split down to 4K by
  * a one-page unmap: every level's children with the PA stepping by the
  * child's size (MODEL.md 6), then a protect that splits again, and the
