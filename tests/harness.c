@@ -28,7 +28,7 @@ const struct harness_param harness_kernel_fake48 = { H_FAKE48, PT_KERNEL, 0, 0 }
 const struct harness_param harness_kernel_fake57 = { H_FAKE57, PT_KERNEL, 0, 0 };
 
 /*
- * The contract's geometry of each encoder (PTSIM.md, Paging modes; the
+ * The contract's geometry of each encoder (docs/SCRIPT.md, paging modes; the
  * fakes: fake_arch.h), written down here independently of the encoders.
  */
 static const struct {

@@ -183,7 +183,7 @@ bool h_is_kernel(const struct harness *h);
 /* The mode's depth and VA width, from the manuals (not read from h->arch). */
 unsigned h_levels(const struct harness *h);
 unsigned h_va_bits(const struct harness *h);
-/* Largest leaf size a huge map may use in h->pt (PTSIM.md, Paging modes). */
+/* Largest leaf size a huge map may use in h->pt (docs/SCRIPT.md, paging modes). */
 uint64_t h_max_leaf_size(const struct harness *h);
 /* Bytes one root entry covers: 1G (3 levels), 512G (4), 256T (5). */
 uint64_t h_root_entry_size(const struct harness *h);

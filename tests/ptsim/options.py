@@ -29,7 +29,7 @@ def cases(tmpdir):
     for opt in ("--mem", "--pt-pool"):
         for s in bad_sizes:
             out.append((f"{opt} {s!r}", [opt, s], b"stats\n", 1, b"", USAGE))
-    # Every mode of PTSIM.md is accepted (Svpbmt with the RISC-V ones).
+    # Every mode of docs/SCRIPT.md is accepted (Svpbmt with the RISC-V ones).
     for arch in ("x86_64", "x86_64-la57", "sv39", "sv48", "sv57"):
         out.append(("--arch " + arch, ["--arch", arch], b"stats\n", 0, EMPTY, None))
     for arch in ("sv39", "sv48", "sv57"):

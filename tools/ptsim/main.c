@@ -69,8 +69,8 @@ static void out_svg(void *ctx, const char *s, size_t n)
 static noreturn void usage(void)
 {
 	fprintf(stderr, "usage: ptsim [--arch x86_64|x86_64-la57|sv39|sv48|sv57] [--svpbmt] "
-			"[--space user|kernel] [--mem SIZE] [--pt-pool SIZE] [--check] "
-			"[--format text|svg [--from-dump] [--title TEXT]] [FILE|-]\n");
+			"[--space user|kernel] [--mem SIZE] [--pt-pool SIZE] [--check] [--format text|svg [--from-dump] [--title TEXT]] "
+			"[FILE|-]\n");
 	exit(1);
 }
 
