@@ -79,16 +79,60 @@ static inline pte_t *node_entries(const struct frame_table *ft, paddr_t pa)
 
 static inline pte_t read_entry_racy(const pte_t *tbl, unsigned i)
 {
-	return __atomic_load_n(&tbl[i], __ATOMIC_ACQUIRE);
+	return pte_read_acquire(&tbl[i]);
 }
 
-/* Is the slot still an attached node of `level` and generation `gen`? */
-static bool node_still_valid(const struct frame_slot *s, uint32_t gen, unsigned level)
+/*
+ * Is the slot still the attached live node of generation `gen`?  A
+ * generation is odd exactly while the frame is a live node, and changes
+ * when it is freed and again when it becomes a node again, so an equal odd
+ * generation means the same node (its level and usage fixed for its life:
+ * they need not be read).  The flags are read before the generation: a
+ * free clears DETACHED only after its bump (frame.c), so a walker that
+ * sees the flag clear on a freed node also sees the new generation.
+ */
+static bool node_still_valid(const struct frame_slot *s, uint32_t gen)
 {
 	atomic_thread_fence(memory_order_acquire);
-	return atomic_load_explicit(&s->gen, memory_order_acquire) == gen &&
-	       !(atomic_load_explicit(&s->flags, memory_order_acquire) & FRAME_F_DETACHED) &&
-	       s->usage == FRAME_PT_NODE && s->level == level;
+	if (atomic_load_explicit(&s->flags, memory_order_acquire) & FRAME_F_DETACHED)
+		return false;
+	return (gen & 1u) && atomic_load_explicit(&s->gen, memory_order_acquire) == gen;
+}
+
+/*
+ * Take the lock of the node `s` found by a lockless walk as generation
+ * `gen`, unless it stops being that attached node first.  True: locked and
+ * valid.  False: not locked, the walk must retry.  A node detached while
+ * we wait is given up at once (its lock is held by the cursor that cut it
+ * until the node is freed, maybe much later): waiting only ever happens
+ * for a node that is in the tree.
+ */
+static bool lock_if_valid(struct page_table *pt, struct frame_slot *s, paddr_t pa, uint32_t gen,
+			  unsigned level)
+{
+	for (;;) {
+		if (!node_still_valid(s, gen))
+			return false;
+		if (!atomic_exchange_explicit(&s->lock, 1, memory_order_acquire))
+			break;
+		while (atomic_load_explicit(&s->lock, memory_order_relaxed)) {
+			if (!node_still_valid(s, gen))
+				return false;
+			mm_cpu_relax();
+		}
+	}
+	if (pt->walk_hook)
+		pt->walk_hook(pt->walk_hook_ctx, pa, level, WALK_LOCKED);
+	/*
+	 * The lock may be that of the frame's next life (freed between the
+	 * check and the exchange): then the generation says so and we let
+	 * go of a lock that really was ours, before its new owner takes it.
+	 */
+	if (!node_still_valid(s, gen)) {
+		mm_spin_unlock(&s->lock);
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -122,17 +166,17 @@ retry:
 		const pte_t *tbl = node_entries(ft, pa);
 		pte_t e = read_entry_racy(tbl, i);
 		if (!pte_is_present(e) || pte_is_leaf(&a->fmt, e, level)) {
-			if (!node_still_valid(s, gen, level))
+			if (!node_still_valid(s, gen))
 				goto retry;
 			break;
 		}
 		paddr_t child = pte_table_addr(&a->fmt, e);
 		struct frame_slot *cs = frame_slot_of(ft, child);
-		if (!cs || !node_still_valid(s, gen, level))
+		if (!cs || !node_still_valid(s, gen))
 			goto retry;
 		uint32_t cgen = atomic_load_explicit(&cs->gen, memory_order_acquire);
 		/* The entry must still point to that child after its gen was read. */
-		if (read_entry_racy(tbl, i) != e || !node_still_valid(s, gen, level))
+		if (read_entry_racy(tbl, i) != e || !node_still_valid(s, gen))
 			goto retry;
 		pa = child;
 		s = cs;
@@ -140,12 +184,9 @@ retry:
 		level--;
 	}
 	if (pt->walk_hook)
-		pt->walk_hook(pt->walk_hook_ctx, pa, level);
-	mm_spin_lock(&s->lock);
-	if (!node_still_valid(s, gen, level)) {
-		mm_spin_unlock(&s->lock);
+		pt->walk_hook(pt->walk_hook_ctx, pa, level, WALK_BEFORE_LOCK);
+	if (!lock_if_valid(pt, s, pa, gen, level))
 		goto retry;
-	}
 	*level_out = level;
 	return pa;
 }
@@ -166,7 +207,7 @@ static void lock_subtree(struct cursor *c, const pte_t *tbl, const struct frame_
 	/* A plain scan of the entries: most are absent or leaves. */
 	unsigned last = mm_level_index(hi - 1, level);
 	for (unsigned i = mm_level_index(lo, level); i <= last; i++) {
-		pte_t e = tbl[i];
+		pte_t e = pte_read(&tbl[i]);
 		if (!pte_is_present(e) || pte_is_leaf(f, e, level))
 			continue;
 		uint64_t e_start = base + (uint64_t)i * size, e_end = e_start + size;
@@ -207,8 +248,9 @@ int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t le
 
 	*c = (struct cursor){ .pt = pt, .arch = pt->arch, .start = start,
 			      .end = start + len, .va = start,
-			      .release = FRAME_NIL, .reserve = FRAME_NIL,
+			      .reserve = FRAME_NIL,
 			      .block_hint = FRAME_NIL, .pend_block = FRAME_NIL };
+	frame_release_init(&c->rel);
 	unsigned level;
 	paddr_t guard = lock_covering_node(pt, c->start, c->end, 1, &level);
 	c->guard_level = level;
@@ -243,7 +285,7 @@ void cursor_flush(struct cursor *c)
 	c->flush_pages = 0;
 	c->flush_tables = false;
 	/* Only now may what left the tree be reused. */
-	frame_release_all(c->pt->ft, &c->release);
+	frame_release_all(c->pt->ft, &c->rel);
 }
 
 /* May the node at `level` be reclaimed when empty? Not the root, not shared kernel nodes. */
@@ -270,7 +312,7 @@ static void reclaim_upwards(struct cursor *c, uint64_t t, unsigned level)
 		struct frame_slot *ps = frame_slot_of(ft, parent);
 		pte_t *ptbl = node_entries(ft, parent);
 		unsigned i = mm_level_index(t, plevel);
-		pte_t e = ptbl[i];
+		pte_t e = pte_read(&ptbl[i]);
 		bool emptied = false;
 		/* Re-read under the lock: the node may be gone or refilled meanwhile. */
 		if (plevel == level + 1 && pte_is_present(e) && !pte_is_leaf(f, e, plevel)) {
@@ -366,7 +408,7 @@ void cursor_retire_node(struct cursor *c, paddr_t pa, unsigned level)
 {
 	struct frame_slot *s = node_slot(c, pa);
 	/* Detached before it can be freed: racing walkers see it and retry. */
-	frame_release_push_node(c->pt->ft, &c->release, s);
+	frame_release_push_node(c->pt->ft, &c->rel, s);
 	c->nodes_delta--;
 	c->flush_tables = true;
 	/* Cut the cached path above a retired node. */
@@ -377,7 +419,7 @@ void cursor_retire_node(struct cursor *c, paddr_t pa, unsigned level)
 void cursor_detach_node(struct cursor *c, pte_t *ptbl, struct frame_slot *ps, unsigned i,
 			unsigned plevel, paddr_t child)
 {
-	ptbl[i] = 0;
+	pte_clear(&ptbl[i]);
 	ps->nr_children--;
 	ps->nr_tables--;
 	cursor_retire_node(c, child, plevel - 1u);
@@ -421,7 +463,7 @@ int cursor_query(struct cursor *c, struct mm_mapping *out)
 	cursor_start_node(c, t, t + MM_PAGE_SIZE, &n);
 	for (;;) {
 		unsigned i = mm_level_index(t, n.level);
-		pte_t e = n.tbl[i];
+		pte_t e = pte_read(&n.tbl[i]);
 		if (pte_is_present(e) && pte_is_leaf(f, e, n.level)) {
 			cursor_leaf_mapping(c, e, n.level, t, out);
 			return MM_OK;
@@ -449,7 +491,7 @@ static int find_in_node(struct cursor *c, const struct walk_node *n, uint64_t lo
 		unsigned i = mm_level_index(t, n->level);
 		uint64_t e_start = n->base + (uint64_t)i * size, e_end = e_start + size;
 		uint64_t stop = hi < e_end ? hi : e_end;
-		pte_t e = n->tbl[i];
+		pte_t e = pte_read(&n->tbl[i]);
 		if (pte_is_present(e)) {
 			if (pte_is_leaf(f, e, n->level)) {
 				cursor_leaf_mapping(c, e, n->level, t, out);

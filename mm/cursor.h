@@ -70,8 +70,8 @@ struct cursor {
 	uint64_t flush_lo, flush_hi;
 	uint64_t flush_pages;
 	bool flush_tables; /* a table entry was removed: flush everything */
-	/* Slots to release after the flush (detached nodes, data blocks at 0). */
-	uint32_t release;
+	/* Release interval: detached nodes, and the ticket stamped on removed frames. */
+	struct frame_release rel;
 	/* Nodes allocated up front for the operation in progress. */
 	uint32_t reserve;
 	/* Nodes added to (+) and cut from (-) the tree, not yet in pt->nr_nodes. */
