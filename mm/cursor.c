@@ -29,6 +29,7 @@
 
 #include "cursor_internal.h"
 #include "frame_internal.h"
+#include "mm_assert.h"
 #include "pte.h"
 #include "spinlock.h"
 
@@ -65,6 +66,80 @@ static int tree_offset(const struct page_table *pt, vaddr_t va, uint64_t *off)
 	return MM_OK;
 }
 
+/* ---- self-deadlock detection (MM_DEBUG) ---- */
+
+#ifdef MM_DEBUG
+/* Does the open cursor `o` hold the node `pa` at `level` spanning from `base`? */
+static bool dbg_holds(const struct cursor *o, paddr_t pa, unsigned level, uint64_t base)
+{
+	if (level > o->guard_level)
+		return false;
+	if (level == o->guard_level)
+		return pa == o->node[level];
+	uint64_t span = mm_level_size(level + 1);
+	return base < o->end && o->start < base + span;
+}
+
+/*
+ * Called when `c` (NULL: a walk of no cursor's own) finds the node locked:
+ * stop if a cursor of the calling thread holds it (it would never let go).
+ */
+static void dbg_check_wait(struct page_table *pt, const struct cursor *c, paddr_t pa,
+			   unsigned level, uint64_t base)
+{
+	const void *me = mm_debug_context();
+	bool self = false;
+	mm_spin_lock(&pt->dbg_lock);
+	for (const struct cursor *o = pt->dbg_open; o && !self; o = o->dbg_next)
+		self = o != c && o->dbg_ctx == me && dbg_holds(o, pa, level, base);
+	mm_spin_unlock(&pt->dbg_lock);
+	if (self)
+		mm_assert_failed(__FILE__, __LINE__,
+				 "cursor: would wait for a node this thread's open cursor holds "
+				 "(overlapping range or same guard node): deadlock");
+}
+
+static void dbg_register(struct cursor *c)
+{
+	struct page_table *pt = c->pt;
+	c->dbg_ctx = mm_debug_context();
+	mm_spin_lock(&pt->dbg_lock);
+	c->dbg_next = pt->dbg_open;
+	pt->dbg_open = c;
+	mm_spin_unlock(&pt->dbg_lock);
+}
+
+static void dbg_unregister(struct cursor *c)
+{
+	struct page_table *pt = c->pt;
+	mm_spin_lock(&pt->dbg_lock);
+	struct cursor **link = &pt->dbg_open;
+	while (*link && *link != c)
+		link = &(*link)->dbg_next;
+	MM_ASSERT(*link == c);
+	*link = c->dbg_next;
+	mm_spin_unlock(&pt->dbg_lock);
+}
+#else
+static inline void dbg_check_wait(struct page_table *pt, const struct cursor *c, paddr_t pa,
+				  unsigned level, uint64_t base)
+{
+	(void)pt, (void)c, (void)pa, (void)level, (void)base;
+}
+static inline void dbg_register(struct cursor *c) { (void)c; }
+static inline void dbg_unregister(struct cursor *c) { (void)c; }
+#endif
+
+/* Take the lock of a node the cursor `c` must wait for (it is in the tree: see lock_subtree). */
+static void lock_node(struct cursor *c, struct frame_slot *s, paddr_t pa, unsigned level,
+		      uint64_t base)
+{
+	if (atomic_exchange_explicit(&s->lock, 1, memory_order_acquire)) {
+		dbg_check_wait(c->pt, c, pa, level, base);
+		mm_spin_lock(&s->lock);
+	}
+}
+
 /* ---- node access ---- */
 
 static inline struct frame_slot *node_slot(const struct cursor *c, paddr_t pa)
@@ -93,7 +168,6 @@ static inline pte_t read_entry_racy(const pte_t *tbl, unsigned i)
  */
 static bool node_still_valid(const struct frame_slot *s, uint32_t gen)
 {
-	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&s->flags, memory_order_acquire) & FRAME_F_DETACHED)
 		return false;
 	return (gen & 1u) && atomic_load_explicit(&s->gen, memory_order_acquire) == gen;
@@ -108,13 +182,17 @@ static bool node_still_valid(const struct frame_slot *s, uint32_t gen)
  * for a node that is in the tree.
  */
 static bool lock_if_valid(struct page_table *pt, struct frame_slot *s, paddr_t pa, uint32_t gen,
-			  unsigned level)
+			  unsigned level, uint64_t base)
 {
+	bool checked = false;
 	for (;;) {
 		if (!node_still_valid(s, gen))
 			return false;
 		if (!atomic_exchange_explicit(&s->lock, 1, memory_order_acquire))
 			break;
+		if (!checked)
+			dbg_check_wait(pt, (const struct cursor *)0, pa, level, base);
+		checked = true;
 		while (atomic_load_explicit(&s->lock, memory_order_relaxed)) {
 			if (!node_still_valid(s, gen))
 				return false;
@@ -185,7 +263,7 @@ retry:
 	}
 	if (pt->walk_hook)
 		pt->walk_hook(pt->walk_hook_ctx, pa, level, WALK_BEFORE_LOCK);
-	if (!lock_if_valid(pt, s, pa, gen, level))
+	if (!lock_if_valid(pt, s, pa, gen, level, cursor_node_base(level, lo)))
 		goto retry;
 	*level_out = level;
 	return pa;
@@ -214,7 +292,7 @@ static void lock_subtree(struct cursor *c, const pte_t *tbl, const struct frame_
 		paddr_t child = pte_table_addr(f, e);
 		struct frame_slot *cs = node_slot(c, child);
 		if (lock)
-			mm_spin_lock(&cs->lock);
+			lock_node(c, cs, child, level - 1, e_start);
 		lock_subtree(c, node_entries(c->pt->ft, child), cs, level - 1, e_start,
 			     lo > e_start ? lo : e_start, hi < e_end ? hi : e_end, lock);
 		if (!lock)
@@ -251,6 +329,7 @@ int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t le
 			      .reserve = FRAME_NIL,
 			      .block_hint = FRAME_NIL, .pend_block = FRAME_NIL };
 	frame_release_init(&c->rel);
+	dbg_register(c);
 	unsigned level;
 	paddr_t guard = lock_covering_node(pt, c->start, c->end, 1, &level);
 	c->guard_level = level;
@@ -318,7 +397,7 @@ static void reclaim_upwards(struct cursor *c, uint64_t t, unsigned level)
 		if (plevel == level + 1 && pte_is_present(e) && !pte_is_leaf(f, e, plevel)) {
 			paddr_t child = pte_table_addr(f, e);
 			struct frame_slot *cs = frame_slot_of(ft, child);
-			mm_spin_lock(&cs->lock);
+			lock_node(c, cs, child, level, cursor_node_base(level, t));
 			if (cs->nr_children == 0) {
 				cursor_detach_node(c, ptbl, ps, i, plevel, child);
 				emptied = ps->nr_children == 0;
@@ -343,6 +422,7 @@ void cursor_close(struct cursor *c)
 		     false);
 	bool empty = gs->nr_children == 0;
 	mm_spin_unlock(&gs->lock);
+	dbg_unregister(c); /* holds nothing from here on */
 	if (empty && cursor_node_reclaimable(c->pt, c->guard_level)) {
 		reclaim_upwards(c, c->start, c->guard_level);
 		cursor_flush(c);

@@ -98,12 +98,26 @@ struct cursor {
 	uint32_t pend_block;
 	int32_t pend;
 	bool pend_held;
+#ifdef MM_DEBUG
+	struct cursor *dbg_next; /* in pt->dbg_open */
+	const void *dbg_ctx;     /* mm_debug_context() of the opener */
+#endif
 };
 
 /*
  * Open a cursor on [va, va+len) of `pt`.  Blocks while an overlapping
  * cursor is open.  Errors: MM_EALIGN, MM_EINVAL (len 0), MM_ERANGE
  * (outside the table's half, or va+len past the end of the space).
+ *
+ * Context (docs/DESIGN.md, "Context contract"): cursor calls spin, never
+ * sleep, and take no lock the caller could hold, so they may run with
+ * interrupts disabled; but a thread must not open a cursor that needs a
+ * node one of its own open cursors holds (an overlapping range, or one
+ * under the same guard node): that waits forever.  In particular a fault
+ * or interrupt handler must not open a cursor on a table whose cursor the
+ * code it interrupted may hold.  MM_DEBUG builds detect it and stop with
+ * mm_assert_failed("... would wait for a node this thread's open cursor
+ * holds ...").
  */
 int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t len);
 

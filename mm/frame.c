@@ -49,9 +49,13 @@ static inline bool slot_is_head(const struct frame_slot *s)
 	return atomic_load_explicit(&s->flags, memory_order_relaxed) & FRAME_F_HEAD;
 }
 
+/*
+ * Release: a lockless walker that reads flags written after a node's
+ * generation bump also sees the bump (cursor.c, node_still_valid).
+ */
 static inline void slot_set_flags(struct frame_slot *s, uint8_t flags)
 {
-	atomic_store_explicit(&s->flags, flags, memory_order_relaxed);
+	atomic_store_explicit(&s->flags, flags, memory_order_release);
 }
 
 static inline bool slot_is_free(const struct frame_slot *s)
@@ -980,13 +984,12 @@ int frame_node_alloc(struct frame_table *ft, unsigned zone, unsigned level, padd
 	s->nr_tables = 0;
 	slot_set_flags(s, FRAME_F_HEAD);
 	/*
-	 * Live from now (odd generation).  The fence orders the bump before
-	 * the entry stores below and every later store to the node: a walker
-	 * that read a stale pointer to this frame and then reads any of them
-	 * also reads the new generation, and retries (cursor.c).
+	 * Live from now (odd generation), before any store to the node: a
+	 * walker that read a stale pointer to this frame and then reads one
+	 * of those (release) stores also reads the new generation, and
+	 * retries (pte.h, cursor.c).
 	 */
 	bump_gen(s);
-	atomic_thread_fence(memory_order_release);
 	/* A zero block is a node that was freed empty: already all zero. */
 	if (!zero) {
 		pte_t *tbl = frame_to_virt(ft, *pa);
@@ -1007,9 +1010,8 @@ static void node_free_locked(struct frame_table *ft, struct frame_slot *s, bool 
 	 * so a node with none is all zero: keep that known (a zero block).
 	 */
 	bool empty = s->nr_children == 0;
-	/* Dead from now (even generation), before the flags change (see frame_node_alloc). */
+	/* Dead from now (even generation), before the (release) flag stores below. */
 	bump_gen(s);
-	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&s->refcount, 0, memory_order_relaxed);
 	free_block_as_locked(ft, s, empty); /* also clears the flags */
 	if (held)

@@ -21,6 +21,16 @@
  */
 __attribute__((__noreturn__)) void mm_assert_failed(const char *file, int line, const char *cond);
 
+/*
+ * Provided by the embedder in MM_DEBUG builds: a token that identifies the
+ * thread of execution calling into the mm (a thread, or a CPU while it
+ * runs with interrupts disabled), the same for every call from it.  The
+ * mm compares tokens only for equality: with it, a cursor that would wait
+ * for a lock its own thread holds is reported (mm_assert_failed) instead
+ * of spinning forever.
+ */
+const void *mm_debug_context(void);
+
 #ifdef MM_DEBUG
 #define MM_ASSERT(cond) \
 	((cond) ? (void)0 : mm_assert_failed(__FILE__, __LINE__, #cond))

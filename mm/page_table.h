@@ -64,6 +64,11 @@ struct page_table {
 	 */
 	void (*walk_hook)(void *ctx, paddr_t node, unsigned level, enum walk_stage stage);
 	void *walk_hook_ctx;
+#ifdef MM_DEBUG
+	/* Open cursors on this table (self-deadlock detection, cursor.c); under dbg_lock. */
+	struct cursor *dbg_open;
+	MM_ATOMIC(uint8_t) dbg_lock;
+#endif
 };
 
 /*

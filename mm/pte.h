@@ -24,25 +24,26 @@
  * or repeat it.  Entries of tables are plain pte_t (the hardware's format),
  * accessed with the __atomic builtins.
  *
- * Which order.
- *  - pte_link (release) publishes a child table: everything written to the
- *    child before (its entries, its slot: level, counts, generation) is
- *    visible to a walker that reads the entry with pte_read_acquire.  On
- *    x86 and RISC-V the hardware walker needs no more than that ordering
- *    of plain stores before the linking store.
- *  - pte_read_acquire is the walker's read: pairs with pte_link, and keeps
- *    the walker's later validation reads (the slot's generation and flags)
- *    after the entry read (the seqlock read side).
- *  - pte_write and pte_clear (relaxed) store leaves and clear entries: a
- *    walker never follows a leaf, and a cleared entry is either seen (the
- *    walk stops there) or not (the walk reaches a node that is detached
- *    and validates it; the node is freed only after the TLB flush, so
- *    whatever it reads is a node, live or with a bumped generation).
+ * Which order.  The walk is a seqlock reader: it reads an entry, then the
+ * generation and flags of the slots involved, and trusts the entry only
+ * if they did not change (cursor.c, node_still_valid).  For that, reading
+ * an entry written in a node's *next* life must imply seeing that life's
+ * generation.  So:
+ *  - every store is a release store (pte_write, pte_clear, pte_link): a
+ *    walker that reads it (pte_read_acquire) sees everything its writer
+ *    had seen, in particular the generation bump that began the node's
+ *    life (made before the first store, by the allocating cursor, or seen
+ *    by every later one through the node lock);
+ *  - pte_link publishes a child table: the child's entries and slot
+ *    (level, counts, generation) are visible to whoever reads the link;
+ *  - pte_read_acquire is the walker's read: it also keeps the validation
+ *    reads after the entry read;
  *  - pte_read (relaxed) is the read of a lock holder or of the checker:
  *    nobody else writes the entry meanwhile, it only must not tear.
- * Relaxed accesses compile to plain moves: the per-entry loops cost the
- * same as before.  The generation's own ordering (bump, then a release
- * fence, then the node's stores) is in frame.c, frame_node_alloc.
+ * No fences: ThreadSanitizer (tools/test's build-tsan) does not model them,
+ * and per access the orders cost nothing on x86 (every store of TSO is a
+ * release store); on RISC-V a release store is a `fence rw,w` and a store,
+ * the price of a walk that takes no lock.
  */
 static inline pte_t pte_read(const pte_t *p)
 {
@@ -56,7 +57,7 @@ static inline pte_t pte_read_acquire(const pte_t *p)
 
 static inline void pte_write(pte_t *p, pte_t v)
 {
-	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
 /* Point an entry at a child table that is filled in (see above). */
@@ -67,7 +68,7 @@ static inline void pte_link(pte_t *p, pte_t v)
 
 static inline void pte_clear(pte_t *p)
 {
-	__atomic_store_n(p, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(p, 0, __ATOMIC_RELEASE);
 }
 
 static inline bool pte_is_present(pte_t pte)

@@ -25,6 +25,13 @@ void mm_assert_failed(const char *file, int line, const char *cond)
 	abort();
 }
 
+/* The calling thread, for the mm's self-deadlock detection (MM_DEBUG). */
+const void *mm_debug_context(void)
+{
+	static _Thread_local char here;
+	return &here;
+}
+
 #define H_DEFAULT_MEM (4 * GiB)
 #define H_DEFAULT_POOL (64 * MiB)
 

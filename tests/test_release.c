@@ -16,6 +16,14 @@
  * CPU could act (before the lock is taken, and after it is taken but
  * before the walk has validated what it locked).
  */
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "harness.h"
 
 /* VA at tree offset `off` of the harness's space. */
@@ -277,6 +285,123 @@ static void test_walker_never_touches_new_owners_lock(void **state)
 	h_assert_check(h, "after the race");
 }
 
+/* ---- a thread opening a cursor its own cursor blocks (MM_DEBUG) ---- */
+
+/*
+ * Run `body` in a child process whose stderr is captured; returns its
+ * wait status and the text it printed (at most len - 1 bytes).
+ */
+static int run_child(void (*body)(struct harness *), struct harness *h, char *out, size_t len)
+{
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		close(fds[0]);
+		alarm(20); /* without the detection it would spin: fail by SIGALRM */
+		body(h);
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t n = 0;
+	ssize_t r;
+	while (n + 1 < len && (r = read(fds[0], out + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = 0;
+	close(fds[0]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static void open_overlapping(struct harness *h)
+{
+	struct cursor a, b;
+	vaddr_t v = hv(h, 0x2000400000ull);
+	H_OK(cursor_open(&a, &h->pt, v, 4 * SZ_4K));
+	(void)cursor_open(&b, &h->pt, v + SZ_4K, SZ_4K); /* inside a's range */
+}
+
+static void open_same_guard(struct harness *h)
+{
+	struct cursor a, b;
+	uint64_t off = 0x2000400000ull;
+	pin_leaf_node(h, off, 0x10000);
+	H_OK(cursor_open(&a, &h->pt, hv(h, off), SZ_4K));
+	/* Disjoint, but its guard is a's guard (the same level-1 node). */
+	(void)cursor_open(&b, &h->pt, hv(h, off + 16 * SZ_4K), SZ_4K);
+}
+
+static void open_around(struct harness *h)
+{
+	struct cursor a, b;
+	uint64_t off = 0x2000400000ull;
+	pin_leaf_node(h, off, 0x10000);
+	H_OK(cursor_open(&a, &h->pt, hv(h, off), SZ_4K));
+	/* A wider range whose guard is above a's: it must lock a's guard below it. */
+	(void)cursor_open(&b, &h->pt, hv(h, off - SZ_2M), 4 * SZ_2M);
+}
+
+static void expect_self_deadlock_reported(struct harness *h, void (*body)(struct harness *),
+					  const char *what)
+{
+	char out[1024];
+	int st = run_child(body, h, out, sizeof(out));
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT)
+		fail_msg("%s: the child did not stop with the assertion (status %#x): %s", what, st,
+			 out);
+	if (!strstr(out, "would wait for a node this thread's open cursor holds"))
+		fail_msg("%s: unclear message: %s", what, out);
+	print_message("  (%s) -> %s", what, out);
+}
+
+static void test_self_deadlock_detected(void **state)
+{
+	struct harness *h = *state;
+	expect_self_deadlock_reported(h, open_overlapping, "overlapping range");
+	expect_self_deadlock_reported(h, open_same_guard, "same guard node");
+	expect_self_deadlock_reported(h, open_around, "range around the held one");
+}
+
+struct waiter {
+	struct harness *h;
+	vaddr_t va;
+	_Atomic bool started, opened;
+};
+
+static void *waiter_main(void *arg)
+{
+	struct waiter *w = arg;
+	struct cursor b;
+	atomic_store(&w->started, true);
+	H_OK(cursor_open(&b, &w->h->pt, w->va, SZ_4K));
+	atomic_store(&w->opened, true);
+	cursor_close(&b);
+	return NULL;
+}
+
+/* Another thread opening an overlapping cursor is no error: it waits. */
+static void test_other_thread_waits(void **state)
+{
+	struct harness *h = *state;
+	struct cursor a;
+	struct waiter w = { .h = h, .va = hv(h, 0x2000400000ull) };
+	pthread_t t;
+	H_OK(cursor_open(&a, &h->pt, w.va, 4 * SZ_4K));
+	assert_int_equal(pthread_create(&t, NULL, waiter_main, &w), 0);
+	while (!atomic_load(&w.started))
+		sched_yield();
+	usleep(100000);
+	assert_false(atomic_load(&w.opened)); /* still waiting for a */
+	cursor_close(&a);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(atomic_load(&w.opened));
+	h_assert_check(h, "after the wait");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +413,9 @@ int main(void)
 		H_TEST_ARCHS(test_cross_cursor_release_other_order),
 		H_TEST_ARCHS(test_walker_never_touches_new_owners_lock),
 		H_TEST_ARCHS_KERNEL(test_walker_never_touches_new_owners_lock),
+		H_TEST_ARCHS(test_self_deadlock_detected),
+		H_TEST_ARCHS_KERNEL(test_self_deadlock_detected),
+		H_TEST_ARCHS(test_other_thread_waits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
