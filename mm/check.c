@@ -352,7 +352,7 @@ static bool check_free_lists(struct checker *k)
 	for (unsigned z = 0; z < FRAME_MAX_ZONES; z++) {
 		uint64_t frames = 0, zero_blocks = 0;
 		for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++) {
-			uint64_t steps = 0;
+			uint64_t steps = 0, zero_blocks_here = 0;
 			for (uint32_t i = ft->zones[z].free_head[o]; i != FRAME_NIL;
 			     i = ft->slots[i].next) {
 				struct frame_slot *s = &ft->slots[i];
@@ -363,8 +363,19 @@ static bool check_free_lists(struct checker *k)
 					return fail(k, "F7: free list holds a block that is not free",
 						    "pa", frame_slot_pa(ft, s), "order", o);
 				frames += (uint64_t)1 << o;
-				zero_blocks += (atomic_load(&s->flags) & FRAME_F_ZERO) != 0;
+				bool zero = (atomic_load(&s->flags) & FRAME_F_ZERO) != 0;
+				if (zero && steps != zero_blocks_here + 1)
+					return fail(k, "zero block behind an ordinary one on a free list",
+						    "pa", frame_slot_pa(ft, s), "order", o);
+				zero_blocks_here += zero;
+				if (s->next == FRAME_NIL && ft->zones[z].free_tail[o] != i)
+					return fail(k, "free list tail is not its last block", "zone", z,
+						    "order", o);
 			}
+			if (ft->zones[z].free_head[o] == FRAME_NIL &&
+			    ft->zones[z].free_tail[o] != FRAME_NIL)
+				return fail(k, "empty free list has a tail", "zone", z, "order", o);
+			zero_blocks += zero_blocks_here;
 		}
 		if (frames != ft->zones[z].free_frames)
 			return fail(k, "F7: zone free count differs from its lists", "zone", z,

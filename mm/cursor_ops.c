@@ -243,11 +243,12 @@ static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp
 	/* The children keep the parent's software tag (untracked stays untracked). */
 	pte_t tmpl = op->a->leaf_template(op->a, prop, n->level - 1) | (e & op->f->untracked);
 
-	const struct pte_format fmt = *op->f; /* not aliased by the stores */
 	take_node(op->c, n->level - 1, sp->start, child);
 	pte_t *ctbl = child->tbl;
-	for (unsigned j = 0; j < MM_PTES_PER_NODE; j++)
-		pte_write(&ctbl[j], pte_make(&fmt, tmpl, pa + j * step));
+	/* As in fill_leaves: each child's entry is the previous one plus the step's field. */
+	pte_t ce = pte_make(op->f, tmpl, pa), cstep = pte_addr_field(op->f, step);
+	for (unsigned j = 0; j < MM_PTES_PER_NODE; j++, ce += cstep)
+		pte_write(&ctbl[j], ce);
 	child->slot->nr_children = MM_PTES_PER_NODE;
 	if (!leaf_untracked(op, e) && frame_is_ram(op->ft, pa))
 		frame_split_leaf(op->ft, pa, mm_level_size(n->level), &op->c->block_hint);
@@ -458,10 +459,16 @@ static void fill_leaves(struct op *op, struct walk_node *n, unsigned i, unsigned
 	uint64_t size = mm_level_size(n->level);
 	paddr_t pa = op->pa0 + (t - op->va0);
 	pte_t tmpl = leaf_tmpl(op, n->level);
-	const struct pte_format fmt = *op->f; /* not aliased by the stores */
 	pte_t *tbl = n->tbl;
-	for (unsigned k = 0; k < cnt; k++)
-		pte_write(&tbl[i + k], pte_make(&fmt, tmpl, pa + k * size));
+	/*
+	 * Entry k is entry 0 plus k times the address field of `size`: the
+	 * field is the PFN shifted into place, and the template has no bit
+	 * where the additions carry (x86's PAT bit 12 of a huge leaf lies
+	 * below the leaf's alignment).
+	 */
+	pte_t e = pte_make(op->f, tmpl, pa), step = pte_addr_field(op->f, size);
+	for (unsigned k = 0; k < cnt; k++, e += step)
+		pte_write(&tbl[i + k], e);
 	n->slot->nr_children += cnt;
 	if (op->flags & (MM_MAP_MMIO | MM_MAP_UNTRACKED))
 		return; /* no references */

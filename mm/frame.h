@@ -138,6 +138,7 @@ struct frame_slot {
 
 struct frame_zone {
 	uint32_t free_head[FRAME_MAX_ORDER + 1]; /* slot index of first free block */
+	uint32_t free_tail[FRAME_MAX_ORDER + 1]; /* and of the last (zero blocks come first) */
 	uint64_t free_frames;
 	uint64_t zero_blocks; /* free blocks flagged FRAME_F_ZERO (on the lists) */
 	bool claimable; /* map may claim free frames here */
