@@ -69,6 +69,8 @@ static int tree_offset(const struct page_table *pt, vaddr_t va, uint64_t *off)
 /* ---- self-deadlock detection (MM_DEBUG) ---- */
 
 #ifdef MM_DEBUG
+unsigned mm_mutation; /* mm_assert.h */
+
 /* Does the open cursor `o` hold the node `pa` at `level` spanning from `base`? */
 static bool dbg_holds(const struct cursor *o, paddr_t pa, unsigned level, uint64_t base)
 {
@@ -353,13 +355,17 @@ void cursor_flush(struct cursor *c)
 		c->nodes_delta = 0;
 	}
 	/* The paging-structure caches may hold a removed table: flush all. */
-	if (c->flush_tables)
-		tlb->flush_all(tlb->ctx);
-	else if (c->flush_pages == 1)
-		tlb->flush_page(tlb->ctx, cursor_canonical(c->arch, c->flush_lo));
-	else if (c->flush_lo < c->flush_hi)
-		tlb->flush_range(tlb->ctx, cursor_canonical(c->arch, c->flush_lo),
-				 c->flush_hi - c->flush_lo);
+	if (c->flush_tables) {
+		if (!MM_MUTANT(MM_MUT_FLUSH_ALL))
+			tlb->flush_all(tlb->ctx);
+	} else if (c->flush_pages == 1) {
+		if (!MM_MUTANT(MM_MUT_FLUSH_PAGE))
+			tlb->flush_page(tlb->ctx, cursor_canonical(c->arch, c->flush_lo));
+	} else if (c->flush_lo < c->flush_hi) {
+		if (!MM_MUTANT(MM_MUT_FLUSH_RANGE))
+			tlb->flush_range(tlb->ctx, cursor_canonical(c->arch, c->flush_lo),
+					 c->flush_hi - c->flush_lo);
+	}
 	c->flush_lo = c->flush_hi = 0;
 	c->flush_pages = 0;
 	c->flush_tables = false;
@@ -490,7 +496,7 @@ void cursor_retire_node(struct cursor *c, paddr_t pa, unsigned level)
 	/* Detached before it can be freed: racing walkers see it and retry. */
 	frame_release_push_node(c->pt->ft, &c->rel, s);
 	c->nodes_delta--;
-	c->flush_tables = true;
+	c->flush_tables = !MM_MUTANT(MM_MUT_TABLES) || c->flush_tables;
 	/* Cut the cached path above a retired node. */
 	if (c->level <= level && c->node[level] == pa)
 		c->level = level + 1;

@@ -651,7 +651,8 @@ static void protect_real(struct op *op, struct walk_node *n, uint64_t lo, uint64
 			if (sp.full) {
 				pte_write(&n->tbl[sp.i], leaf_protected(op, e, n->level));
 				op->bytes += sp.stop - from;
-				cursor_record_flush(op->c, sp.start, sp.end);
+				if (!MM_MUTANT(MM_MUT_PROTECT))
+					cursor_record_flush(op->c, sp.start, sp.end);
 				continue;
 			}
 			split_leaf(op, n, &sp, &child);
@@ -833,7 +834,8 @@ static inline void install_page_leaf(struct cursor *c, const struct walk_node *n
 {
 	pte_write(&n->tbl[i], pte);
 	n->slot->nr_children++;
-	cursor_record_flush(c, t, t + MM_PAGE_SIZE);
+	if (!MM_MUTANT(MM_MUT_MAP_PAGE))
+		cursor_record_flush(c, t, t + MM_PAGE_SIZE);
 	c->va = t + MM_PAGE_SIZE;
 }
 
@@ -914,7 +916,8 @@ static int unmap_page(struct cursor *c, uint64_t *removed)
 			c->pend--;
 		else if (tracked && frame_pa_is_ram(c->pt->ft, pa))
 			drop_page_ref_other(c, pa);
-		cursor_record_flush(c, t, t + MM_PAGE_SIZE);
+		if (!MM_MUTANT(MM_MUT_UNMAP_PAGE))
+			cursor_record_flush(c, t, t + MM_PAGE_SIZE);
 	}
 	if (removed)
 		*removed = bytes;
@@ -998,7 +1001,8 @@ static inline bool unmap_page_fast(struct cursor *c, uint64_t len, uint64_t *rem
 	pte_clear(&n.tbl[i]);
 	n.slot->nr_children--;
 	c->pend--;
-	cursor_record_flush(c, t, t + MM_PAGE_SIZE);
+	if (!MM_MUTANT(MM_MUT_UNMAP_FAST))
+		cursor_record_flush(c, t, t + MM_PAGE_SIZE);
 	if (removed)
 		*removed = MM_PAGE_SIZE;
 	c->va = t + MM_PAGE_SIZE;
@@ -1080,7 +1084,8 @@ static __attribute__((noinline)) int map_general(struct cursor *c, paddr_t pa, u
 	ref_flush(&op);
 	unref_flush(&op);
 	give_back_reserve(c);
-	cursor_record_flush(c, op.va0, op.end);
+	if (!MM_MUTANT(MM_MUT_MAP_GENERAL))
+		cursor_record_flush(c, op.va0, op.end);
 	c->va = op.end;
 	return MM_OK;
 }
@@ -1129,7 +1134,7 @@ static __attribute__((noinline)) int unmap_general(struct cursor *c, uint64_t le
 	cursor_reclaim_path(c, n.level, lo);
 	unref_flush(&op);
 	give_back_reserve(c);
-	if (op.bytes)
+	if (op.bytes && !MM_MUTANT(MM_MUT_UNMAP_GENERAL))
 		cursor_record_flush(c, lo, hi);
 	if (removed)
 		*removed = op.bytes;
