@@ -41,9 +41,14 @@
  * Allocations name their zone; `map` may claim free frames only in a zone
  * marked claimable (ptsim's data RAM, the kernel's script sandbox).
  *
- * Concurrency: the free lists are protected by one spin lock; reference
- * counts are C11 atomics.  Metadata costs sizeof(struct frame_slot) = 32
- * bytes per frame (checked at compile time).
+ * Concurrency: the free lists, the reference counts and the release
+ * intervals are protected by one spin lock (the allocator lock); fields
+ * read without it are C11 atomics.  Every call may run with interrupts
+ * disabled (it spins, never sleeps), but not from an interrupt or fault
+ * handler that may have interrupted a frame_* or cursor call on the same
+ * CPU: the allocator lock is not reentrant (docs/DESIGN.md, "Context
+ * contract").  Metadata costs sizeof(struct frame_slot) = 32 bytes per
+ * frame (checked at compile time).
  */
 #ifndef MM_FRAME_H
 #define MM_FRAME_H
