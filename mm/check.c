@@ -365,16 +365,16 @@ static bool check_free_lists(struct checker *k)
 				frames += (uint64_t)1 << o;
 				bool zero = (atomic_load(&s->flags) & FRAME_F_ZERO) != 0;
 				if (zero && steps != zero_blocks_here + 1)
-					return fail(k, "zero block behind an ordinary one on a free list",
+					return fail(k, "F7: zero block behind an ordinary one on a free list",
 						    "pa", frame_slot_pa(ft, s), "order", o);
 				zero_blocks_here += zero;
 				if (s->next == FRAME_NIL && ft->zones[z].free_tail[o] != i)
-					return fail(k, "free list tail is not its last block", "zone", z,
+					return fail(k, "F7: free list tail is not its last block", "zone", z,
 						    "order", o);
 			}
 			if (ft->zones[z].free_head[o] == FRAME_NIL &&
 			    ft->zones[z].free_tail[o] != FRAME_NIL)
-				return fail(k, "empty free list has a tail", "zone", z, "order", o);
+				return fail(k, "F7: empty free list has a tail", "zone", z, "order", o);
 			zero_blocks += zero_blocks_here;
 		}
 		if (frames != ft->zones[z].free_frames)
@@ -415,7 +415,7 @@ int mm_check_open(struct page_table *const *pts, unsigned nr_pts, struct frame_t
 		return 1;
 	/* Every interval closed at its flush; nothing waits for one. */
 	if (ft->rel_oldest || ft->limbo != FRAME_NIL) {
-		fail(&k, "release interval open or limbo not empty with no cursor open", "limbo",
+		fail(&k, "F8: release interval open or limbo not empty with no cursor open", "limbo",
 		     ft->limbo, 0, 0);
 		return 1;
 	}
