@@ -98,10 +98,9 @@ struct cursor {
 	uint32_t pend_block;
 	int32_t pend;
 	bool pend_held;
-#ifdef MM_DEBUG
-	struct cursor *dbg_next; /* in pt->dbg_open */
-	const void *dbg_ctx;     /* mm_debug_context() of the opener */
-#endif
+	/* MM_DEBUG builds (present in all: one layout): in pt->dbg_open, and the opener. */
+	struct cursor *dbg_next;
+	const void *dbg_ctx; /* mm_debug_context() */
 };
 
 /*

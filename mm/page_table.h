@@ -64,11 +64,14 @@ struct page_table {
 	 */
 	void (*walk_hook)(void *ctx, paddr_t node, unsigned level, enum walk_stage stage);
 	void *walk_hook_ctx;
-#ifdef MM_DEBUG
-	/* Open cursors on this table (self-deadlock detection, cursor.c); under dbg_lock. */
+	/*
+	 * MM_DEBUG builds: the open cursors on this table (self-deadlock
+	 * detection, cursor.c), under dbg_lock.  Present in every build so the
+	 * layout does not depend on MM_DEBUG (an embedder's C++ or release
+	 * translation unit sees the same struct).
+	 */
 	struct cursor *dbg_open;
 	MM_ATOMIC(uint8_t) dbg_lock;
-#endif
 };
 
 /*
