@@ -43,6 +43,17 @@ void mm_assert_failed(const char *file, int line, const char *cond)
 	arch_exit(false);
 }
 
+/*
+ * The thread of execution, for the mm's self-deadlock detection: the
+ * kernel runs on one CPU with no threads and never opens a cursor from a
+ * trap handler, so there is one context (per CPU once SMP arrives).
+ */
+const void *mm_debug_context(void)
+{
+	static const char boot_cpu;
+	return &boot_cpu;
+}
+
 void kmain(void)
 {
 	const struct boot_info *bi = arch_boot_info();

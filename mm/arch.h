@@ -58,7 +58,20 @@ struct pte_format {
 	pte_t untracked;
 };
 
-/* TLB maintenance and root activation, supplied by the embedder. */
+/*
+ * TLB maintenance and root activation, supplied by the embedder.
+ *
+ * Contract (docs/DESIGN.md, "Context contract"): the mm calls flush_page,
+ * flush_range and flush_all from cursor_flush / cursor_close, while the
+ * cursor holds node locks but not the allocator lock, and frees what the
+ * flush covers only after the hook has returned.  So a hook must have
+ * finished invalidating when it returns (on several CPUs: every CPU that
+ * may cache the table acknowledged), may spin or wait for other CPUs, and
+ * must not call back into the mm (no cursor, no frame_* call).  flush_page
+ * and flush_range drop global translations too; flush_all drops
+ * everything, paging-structure caches included (the mm uses it whenever
+ * a table entry was removed).  activate may keep global translations.
+ */
 struct mm_tlb_ops {
 	void (*flush_page)(void *ctx, vaddr_t va);
 	void (*flush_range)(void *ctx, vaddr_t va, uint64_t len);

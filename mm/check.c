@@ -208,7 +208,7 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 			    pa);
 	if (s->level != level)
 		return fail(k, "T1: node level differs from its depth", "pa", pa, "level", s->level);
-	if (atomic_load(&s->flags) & (FRAME_F_DETACHED | FRAME_F_PENDING))
+	if (atomic_load(&s->flags) & FRAME_F_DETACHED)
 		return fail(k, "T9: node in the tree is marked detached", "pa", pa, 0, 0);
 	if (atomic_load(&s->refcount) != 1)
 		return fail(k, "T2: node reference count is not 1", "pa", pa, "count",
@@ -222,7 +222,7 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 	bool root = level == a->levels;
 	unsigned present = 0, tables = 0;
 	for (unsigned i = 0; i < MM_PTES_PER_NODE; i++) {
-		pte_t e = tbl[i];
+		pte_t e = pte_read(&tbl[i]);
 		uint64_t eva = base + (uint64_t)i * mm_level_size(level);
 		if (!pte_is_present(e))
 			continue;
@@ -252,7 +252,7 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 		return fail(k, "T8: empty node left in the tree", "pa", pa, "level", level);
 	if (root && k->pt->space == PT_KERNEL) {
 		for (unsigned i = MM_PTES_PER_NODE / 2; i < MM_PTES_PER_NODE; i++)
-			if (!pte_is_present(tbl[i]) || pte_is_leaf(&a->fmt, tbl[i], level))
+			if (!pte_is_present(pte_read(&tbl[i])) || pte_is_leaf(&a->fmt, pte_read(&tbl[i]), level))
 				return fail(k, "T7: kernel root entry is not a preallocated table", "index",
 					    i, 0, 0);
 	}
@@ -268,10 +268,10 @@ static bool check_user_upper_half(struct checker *k)
 	const pte_t *tbl = frame_to_virt(k->ft, k->pt->root);
 	const pte_t *ktbl = k->pt->kernel ? frame_to_virt(k->ft, k->pt->kernel->root) : 0;
 	for (unsigned i = MM_PTES_PER_NODE / 2; i < MM_PTES_PER_NODE; i++) {
-		pte_t want = ktbl ? ktbl[i] : 0;
-		if (tbl[i] != want)
+		pte_t want = ktbl ? pte_read(&ktbl[i]) : 0, e = pte_read(&tbl[i]);
+		if (e != want)
 			return fail(k, "T7: user root upper-half entry differs from the kernel root's",
-				    "index", i, "pte", tbl[i]);
+				    "index", i, "pte", e);
 	}
 	return true;
 }
@@ -309,8 +309,8 @@ static bool check_block(struct checker *k, struct frame_slot *s)
 	if ((uint64_t)(s - k->ft->slots) + ((uint64_t)1 << s->order) > k->ft->nr_slots ||
 	    !mm_is_aligned(pa >> MM_PAGE_SHIFT, (uint64_t)1 << s->order))
 		return fail(k, "F2: block misaligned or past the window", "pa", pa, "order", s->order);
-	if (flags & FRAME_F_PENDING)
-		return fail(k, "F8: block still pending release with no cursor open", "pa", pa, 0, 0);
+	if (flags & FRAME_F_LIMBO)
+		return fail(k, "F8: block still waiting for a flush with no cursor open", "pa", pa, 0, 0);
 	switch (s->usage) {
 	case FRAME_UNUSED:
 		if (rc != FRAME_REF_UNUSED)
@@ -352,7 +352,7 @@ static bool check_free_lists(struct checker *k)
 	for (unsigned z = 0; z < FRAME_MAX_ZONES; z++) {
 		uint64_t frames = 0, zero_blocks = 0;
 		for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++) {
-			uint64_t steps = 0;
+			uint64_t steps = 0, zero_blocks_here = 0;
 			for (uint32_t i = ft->zones[z].free_head[o]; i != FRAME_NIL;
 			     i = ft->slots[i].next) {
 				struct frame_slot *s = &ft->slots[i];
@@ -363,8 +363,19 @@ static bool check_free_lists(struct checker *k)
 					return fail(k, "F7: free list holds a block that is not free",
 						    "pa", frame_slot_pa(ft, s), "order", o);
 				frames += (uint64_t)1 << o;
-				zero_blocks += (atomic_load(&s->flags) & FRAME_F_ZERO) != 0;
+				bool zero = (atomic_load(&s->flags) & FRAME_F_ZERO) != 0;
+				if (zero && steps != zero_blocks_here + 1)
+					return fail(k, "F7: zero block behind an ordinary one on a free list",
+						    "pa", frame_slot_pa(ft, s), "order", o);
+				zero_blocks_here += zero;
+				if (s->next == FRAME_NIL && ft->zones[z].free_tail[o] != i)
+					return fail(k, "F7: free list tail is not its last block", "zone", z,
+						    "order", o);
 			}
+			if (ft->zones[z].free_head[o] == FRAME_NIL &&
+			    ft->zones[z].free_tail[o] != FRAME_NIL)
+				return fail(k, "F7: empty free list has a tail", "zone", z, "order", o);
+			zero_blocks += zero_blocks_here;
 		}
 		if (frames != ft->zones[z].free_frames)
 			return fail(k, "F7: zone free count differs from its lists", "zone", z,
@@ -402,6 +413,12 @@ int mm_check_open(struct page_table *const *pts, unsigned nr_pts, struct frame_t
 	}
 	if (!for_each_block(&k, check_block) || !check_free_lists(&k))
 		return 1;
+	/* Every interval closed at its flush; nothing waits for one. */
+	if (ft->rel_oldest || ft->limbo != FRAME_NIL) {
+		fail(&k, "F8: release interval open or limbo not empty with no cursor open", "limbo",
+		     ft->limbo, 0, 0);
+		return 1;
+	}
 	return MM_OK;
 }
 
@@ -431,7 +448,7 @@ static bool check_held_subtree(struct checker *k, const pte_t *tbl, unsigned lev
 		return true;
 	unsigned last = mm_level_index(hi - 1, level);
 	for (unsigned i = mm_level_index(lo, level); i <= last; i++) {
-		pte_t e = tbl[i];
+		pte_t e = pte_read(&tbl[i]);
 		if (!pte_is_present(e) || pte_is_leaf(f, e, level))
 			continue;
 		uint64_t e_start = base + (uint64_t)i * size, e_end = e_start + size;
@@ -458,7 +475,7 @@ static bool check_cursor_path(struct checker *k, const struct cursor *c)
 			return false;
 		if (l == c->guard_level)
 			break;
-		pte_t e = c->table[l + 1][mm_level_index(c->cache_va, l + 1)];
+		pte_t e = pte_read(&c->table[l + 1][mm_level_index(c->cache_va, l + 1)]);
 		if (!pte_is_present(e) || pte_is_leaf(f, e, l + 1) || pte_table_addr(f, e) != c->node[l])
 			return fail(k, "C4: cursor path: node is not the child of the one above", "level",
 				    l, "va", cursor_canonical(k->a, c->cache_va));
@@ -485,7 +502,7 @@ static bool check_cursor(struct checker *k, const struct cursor *c)
 	/* The guard is the node reached from the root along `start`. */
 	paddr_t pa = c->pt->root;
 	for (unsigned l = k->a->levels; l > c->guard_level; l--) {
-		pte_t e = ((const pte_t *)frame_to_virt(k->ft, pa))[mm_level_index(c->start, l)];
+		pte_t e = pte_read(&((const pte_t *)frame_to_virt(k->ft, pa))[mm_level_index(c->start, l)]);
 		if (!pte_is_present(e) || pte_is_leaf(f, e, l))
 			return fail(k, "C3: no table on the path from the root to the guard", "level", l,
 				    0, 0);
@@ -518,7 +535,7 @@ static void for_each_leaf(struct checker *k, paddr_t node, unsigned level,
 	unsigned n = (level == a->levels && k->pt->space == PT_USER) ? MM_PTES_PER_NODE / 2
 								     : MM_PTES_PER_NODE;
 	for (unsigned i = 0; i < n; i++) {
-		pte_t e = tbl[i];
+		pte_t e = pte_read(&tbl[i]);
 		if (!pte_is_present(e))
 			continue;
 		if (pte_is_leaf(&a->fmt, e, level))

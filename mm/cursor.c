@@ -30,6 +30,7 @@
 
 #include "cursor_internal.h"
 #include "frame_internal.h"
+#include "mm_assert.h"
 #include "pte.h"
 #include "spinlock.h"
 
@@ -66,6 +67,82 @@ static int tree_offset(const struct page_table *pt, vaddr_t va, uint64_t *off)
 	return MM_OK;
 }
 
+/* ---- self-deadlock detection (MM_DEBUG) ---- */
+
+#ifdef MM_DEBUG
+unsigned mm_mutation; /* mm_assert.h */
+
+/* Does the open cursor `o` hold the node `pa` at `level` spanning from `base`? */
+static bool dbg_holds(const struct cursor *o, paddr_t pa, unsigned level, uint64_t base)
+{
+	if (level > o->guard_level)
+		return false;
+	if (level == o->guard_level)
+		return pa == o->node[level];
+	uint64_t span = mm_level_size(level + 1);
+	return base < o->end && o->start < base + span;
+}
+
+/*
+ * Called when `c` (NULL: a walk of no cursor's own) finds the node locked:
+ * stop if a cursor of the calling thread holds it (it would never let go).
+ */
+static void dbg_check_wait(struct page_table *pt, const struct cursor *c, paddr_t pa,
+			   unsigned level, uint64_t base)
+{
+	const void *me = mm_debug_context();
+	bool self = false;
+	mm_spin_lock(&pt->dbg_lock);
+	for (const struct cursor *o = pt->dbg_open; o && !self; o = o->dbg_next)
+		self = o != c && o->dbg_ctx == me && dbg_holds(o, pa, level, base);
+	mm_spin_unlock(&pt->dbg_lock);
+	if (self)
+		mm_assert_failed(__FILE__, __LINE__,
+				 "cursor: would wait for a node this thread's open cursor holds "
+				 "(overlapping range or same guard node): deadlock");
+}
+
+static void dbg_register(struct cursor *c)
+{
+	struct page_table *pt = c->pt;
+	c->dbg_ctx = mm_debug_context();
+	mm_spin_lock(&pt->dbg_lock);
+	c->dbg_next = pt->dbg_open;
+	pt->dbg_open = c;
+	mm_spin_unlock(&pt->dbg_lock);
+}
+
+static void dbg_unregister(struct cursor *c)
+{
+	struct page_table *pt = c->pt;
+	mm_spin_lock(&pt->dbg_lock);
+	struct cursor **link = &pt->dbg_open;
+	while (*link && *link != c)
+		link = &(*link)->dbg_next;
+	MM_ASSERT(*link == c);
+	*link = c->dbg_next;
+	mm_spin_unlock(&pt->dbg_lock);
+}
+#else
+static inline void dbg_check_wait(struct page_table *pt, const struct cursor *c, paddr_t pa,
+				  unsigned level, uint64_t base)
+{
+	(void)pt, (void)c, (void)pa, (void)level, (void)base;
+}
+static inline void dbg_register(struct cursor *c) { (void)c; }
+static inline void dbg_unregister(struct cursor *c) { (void)c; }
+#endif
+
+/* Take the lock of a node the cursor `c` must wait for (it is in the tree: see lock_subtree). */
+static void lock_node(struct cursor *c, struct frame_slot *s, paddr_t pa, unsigned level,
+		      uint64_t base)
+{
+	if (atomic_exchange_explicit(&s->lock, 1, memory_order_acquire)) {
+		dbg_check_wait(c->pt, c, pa, level, base);
+		mm_spin_lock(&s->lock);
+	}
+}
+
 /* ---- node access ---- */
 
 static inline struct frame_slot *node_slot(const struct cursor *c, paddr_t pa)
@@ -80,16 +157,63 @@ static inline pte_t *node_entries(const struct frame_table *ft, paddr_t pa)
 
 static inline pte_t read_entry_racy(const pte_t *tbl, unsigned i)
 {
-	return __atomic_load_n(&tbl[i], __ATOMIC_ACQUIRE);
+	return pte_read_acquire(&tbl[i]);
 }
 
-/* Is the slot still an attached node of `level` and generation `gen`? */
-static bool node_still_valid(const struct frame_slot *s, uint32_t gen, unsigned level)
+/*
+ * Is the slot still the attached live node of generation `gen`?  A
+ * generation is odd exactly while the frame is a live node, and changes
+ * when it is freed and again when it becomes a node again, so an equal odd
+ * generation means the same node (its level and usage fixed for its life:
+ * they need not be read).  The flags are read before the generation: a
+ * free clears DETACHED only after its bump (frame.c), so a walker that
+ * sees the flag clear on a freed node also sees the new generation.
+ */
+static bool node_still_valid(const struct frame_slot *s, uint32_t gen)
 {
-	atomic_thread_fence(memory_order_acquire);
-	return atomic_load_explicit(&s->gen, memory_order_acquire) == gen &&
-	       !(atomic_load_explicit(&s->flags, memory_order_acquire) & FRAME_F_DETACHED) &&
-	       s->usage == FRAME_PT_NODE && s->level == level;
+	if (atomic_load_explicit(&s->flags, memory_order_acquire) & FRAME_F_DETACHED)
+		return false;
+	return (gen & 1u) && atomic_load_explicit(&s->gen, memory_order_acquire) == gen;
+}
+
+/*
+ * Take the lock of the node `s` found by a lockless walk as generation
+ * `gen`, unless it stops being that attached node first.  True: locked and
+ * valid.  False: not locked, the walk must retry.  A node detached while
+ * we wait is given up at once (its lock is held by the cursor that cut it
+ * until the node is freed, maybe much later): waiting only ever happens
+ * for a node that is in the tree.
+ */
+static bool lock_if_valid(struct page_table *pt, struct frame_slot *s, paddr_t pa, uint32_t gen,
+			  unsigned level, uint64_t base)
+{
+	bool checked = false;
+	for (;;) {
+		if (!node_still_valid(s, gen))
+			return false;
+		if (!atomic_exchange_explicit(&s->lock, 1, memory_order_acquire))
+			break;
+		if (!checked)
+			dbg_check_wait(pt, (const struct cursor *)0, pa, level, base);
+		checked = true;
+		while (atomic_load_explicit(&s->lock, memory_order_relaxed)) {
+			if (!node_still_valid(s, gen))
+				return false;
+			mm_cpu_relax();
+		}
+	}
+	if (pt->walk_hook)
+		pt->walk_hook(pt->walk_hook_ctx, pa, level, WALK_LOCKED);
+	/*
+	 * The lock may be that of the frame's next life (freed between the
+	 * check and the exchange): then the generation says so and we let
+	 * go of a lock that really was ours, before its new owner takes it.
+	 */
+	if (!node_still_valid(s, gen)) {
+		mm_spin_unlock(&s->lock);
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -123,17 +247,17 @@ retry:
 		const pte_t *tbl = node_entries(ft, pa);
 		pte_t e = read_entry_racy(tbl, i);
 		if (!pte_is_present(e) || pte_is_leaf(&a->fmt, e, level)) {
-			if (!node_still_valid(s, gen, level))
+			if (!node_still_valid(s, gen))
 				goto retry;
 			break;
 		}
 		paddr_t child = pte_table_addr(&a->fmt, e);
 		struct frame_slot *cs = frame_slot_of(ft, child);
-		if (!cs || !node_still_valid(s, gen, level))
+		if (!cs || !node_still_valid(s, gen))
 			goto retry;
 		uint32_t cgen = atomic_load_explicit(&cs->gen, memory_order_acquire);
 		/* The entry must still point to that child after its gen was read. */
-		if (read_entry_racy(tbl, i) != e || !node_still_valid(s, gen, level))
+		if (read_entry_racy(tbl, i) != e || !node_still_valid(s, gen))
 			goto retry;
 		pa = child;
 		s = cs;
@@ -141,12 +265,9 @@ retry:
 		level--;
 	}
 	if (pt->walk_hook)
-		pt->walk_hook(pt->walk_hook_ctx, pa, level);
-	mm_spin_lock(&s->lock);
-	if (!node_still_valid(s, gen, level)) {
-		mm_spin_unlock(&s->lock);
+		pt->walk_hook(pt->walk_hook_ctx, pa, level, WALK_BEFORE_LOCK);
+	if (!lock_if_valid(pt, s, pa, gen, level, cursor_node_base(level, lo)))
 		goto retry;
-	}
 	*level_out = level;
 	return pa;
 }
@@ -167,14 +288,14 @@ static void lock_subtree(struct cursor *c, const pte_t *tbl, const struct frame_
 	/* A plain scan of the entries: most are absent or leaves. */
 	unsigned last = mm_level_index(hi - 1, level);
 	for (unsigned i = mm_level_index(lo, level); i <= last; i++) {
-		pte_t e = tbl[i];
+		pte_t e = pte_read(&tbl[i]);
 		if (!pte_is_present(e) || pte_is_leaf(f, e, level))
 			continue;
 		uint64_t e_start = base + (uint64_t)i * size, e_end = e_start + size;
 		paddr_t child = pte_table_addr(f, e);
 		struct frame_slot *cs = node_slot(c, child);
 		if (lock)
-			mm_spin_lock(&cs->lock);
+			lock_node(c, cs, child, level - 1, e_start);
 		lock_subtree(c, node_entries(c->pt->ft, child), cs, level - 1, e_start,
 			     lo > e_start ? lo : e_start, hi < e_end ? hi : e_end, lock);
 		if (!lock)
@@ -208,8 +329,10 @@ int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t le
 
 	*c = (struct cursor){ .pt = pt, .arch = pt->arch, .start = start,
 			      .end = start + len, .va = start,
-			      .release = FRAME_NIL, .reserve = FRAME_NIL,
+			      .reserve = FRAME_NIL,
 			      .block_hint = FRAME_NIL, .pend_block = FRAME_NIL };
+	frame_release_init(&c->rel);
+	dbg_register(c);
 	unsigned level;
 	paddr_t guard = lock_covering_node(pt, c->start, c->end, 1, &level);
 	c->guard_level = level;
@@ -233,18 +356,22 @@ void cursor_flush(struct cursor *c)
 		c->nodes_delta = 0;
 	}
 	/* The paging-structure caches may hold a removed table: flush all. */
-	if (c->flush_tables)
-		tlb->flush_all(tlb->ctx);
-	else if (c->flush_pages == 1)
-		tlb->flush_page(tlb->ctx, cursor_canonical(c->arch, c->flush_lo));
-	else if (c->flush_lo < c->flush_hi)
-		tlb->flush_range(tlb->ctx, cursor_canonical(c->arch, c->flush_lo),
-				 c->flush_hi - c->flush_lo);
+	if (c->flush_tables) {
+		if (!MM_MUTANT(MM_MUT_FLUSH_ALL))
+			tlb->flush_all(tlb->ctx);
+	} else if (c->flush_pages == 1) {
+		if (!MM_MUTANT(MM_MUT_FLUSH_PAGE))
+			tlb->flush_page(tlb->ctx, cursor_canonical(c->arch, c->flush_lo));
+	} else if (c->flush_lo < c->flush_hi) {
+		if (!MM_MUTANT(MM_MUT_FLUSH_RANGE))
+			tlb->flush_range(tlb->ctx, cursor_canonical(c->arch, c->flush_lo),
+					 c->flush_hi - c->flush_lo);
+	}
 	c->flush_lo = c->flush_hi = 0;
 	c->flush_pages = 0;
 	c->flush_tables = false;
 	/* Only now may what left the tree be reused. */
-	frame_release_all(c->pt->ft, &c->release);
+	frame_release_all(c->pt->ft, &c->rel);
 }
 
 /* May the node at `level` be reclaimed when empty? Not the root, not shared kernel nodes. */
@@ -271,13 +398,13 @@ static void reclaim_upwards(struct cursor *c, uint64_t t, unsigned level)
 		struct frame_slot *ps = frame_slot_of(ft, parent);
 		pte_t *ptbl = node_entries(ft, parent);
 		unsigned i = mm_level_index(t, plevel);
-		pte_t e = ptbl[i];
+		pte_t e = pte_read(&ptbl[i]);
 		bool emptied = false;
 		/* Re-read under the lock: the node may be gone or refilled meanwhile. */
 		if (plevel == level + 1 && pte_is_present(e) && !pte_is_leaf(f, e, plevel)) {
 			paddr_t child = pte_table_addr(f, e);
 			struct frame_slot *cs = frame_slot_of(ft, child);
-			mm_spin_lock(&cs->lock);
+			lock_node(c, cs, child, level, cursor_node_base(level, t));
 			if (cs->nr_children == 0) {
 				cursor_detach_node(c, ptbl, ps, i, plevel, child);
 				emptied = ps->nr_children == 0;
@@ -302,6 +429,7 @@ void cursor_close(struct cursor *c)
 		     false);
 	bool empty = gs->nr_children == 0;
 	mm_spin_unlock(&gs->lock);
+	dbg_unregister(c); /* holds nothing from here on */
 	if (empty && cursor_node_reclaimable(c->pt, c->guard_level)) {
 		reclaim_upwards(c, c->start, c->guard_level);
 		cursor_flush(c);
@@ -367,9 +495,9 @@ void cursor_retire_node(struct cursor *c, paddr_t pa, unsigned level)
 {
 	struct frame_slot *s = node_slot(c, pa);
 	/* Detached before it can be freed: racing walkers see it and retry. */
-	frame_release_push_node(c->pt->ft, &c->release, s);
+	frame_release_push_node(c->pt->ft, &c->rel, s);
 	c->nodes_delta--;
-	c->flush_tables = true;
+	c->flush_tables = !MM_MUTANT(MM_MUT_TABLES) || c->flush_tables;
 	/* Cut the cached path above a retired node. */
 	if (c->level <= level && c->node[level] == pa)
 		c->level = level + 1;
@@ -378,7 +506,7 @@ void cursor_retire_node(struct cursor *c, paddr_t pa, unsigned level)
 void cursor_detach_node(struct cursor *c, pte_t *ptbl, struct frame_slot *ps, unsigned i,
 			unsigned plevel, paddr_t child)
 {
-	ptbl[i] = 0;
+	pte_clear(&ptbl[i]);
 	ps->nr_children--;
 	ps->nr_tables--;
 	cursor_retire_node(c, child, plevel - 1u);
@@ -422,7 +550,7 @@ int cursor_query(struct cursor *c, struct mm_mapping *out)
 	cursor_start_node(c, t, t + MM_PAGE_SIZE, &n);
 	for (;;) {
 		unsigned i = mm_level_index(t, n.level);
-		pte_t e = n.tbl[i];
+		pte_t e = pte_read(&n.tbl[i]);
 		if (pte_is_present(e) && pte_is_leaf(f, e, n.level)) {
 			cursor_leaf_mapping(c, e, n.level, t, out);
 			return MM_OK;
@@ -450,7 +578,7 @@ static int find_in_node(struct cursor *c, const struct walk_node *n, uint64_t lo
 		unsigned i = mm_level_index(t, n->level);
 		uint64_t e_start = n->base + (uint64_t)i * size, e_end = e_start + size;
 		uint64_t stop = hi < e_end ? hi : e_end;
-		pte_t e = n->tbl[i];
+		pte_t e = pte_read(&n->tbl[i]);
 		if (pte_is_present(e)) {
 			if (pte_is_leaf(f, e, n->level)) {
 				cursor_leaf_mapping(c, e, n->level, t, out);

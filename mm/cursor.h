@@ -70,8 +70,8 @@ struct cursor {
 	uint64_t flush_lo, flush_hi;
 	uint64_t flush_pages;
 	bool flush_tables; /* a table entry was removed: flush everything */
-	/* Slots to release after the flush (detached nodes, data blocks at 0). */
-	uint32_t release;
+	/* Release interval: detached nodes, and the ticket stamped on removed frames. */
+	struct frame_release rel;
 	/* Nodes allocated up front for the operation in progress. */
 	uint32_t reserve;
 	/* Nodes added to (+) and cut from (-) the tree, not yet in pt->nr_nodes. */
@@ -98,12 +98,25 @@ struct cursor {
 	uint32_t pend_block;
 	int32_t pend;
 	bool pend_held;
+	/* MM_DEBUG builds (present in all: one layout): in pt->dbg_open, and the opener. */
+	struct cursor *dbg_next;
+	const void *dbg_ctx; /* mm_debug_context() */
 };
 
 /*
  * Open a cursor on [va, va+len) of `pt`.  Blocks while an overlapping
  * cursor is open.  Errors: MM_EALIGN, MM_EINVAL (len 0), MM_ERANGE
  * (outside the table's half, or va+len past the end of the space).
+ *
+ * Context (docs/DESIGN.md, "Context contract"): cursor calls spin, never
+ * sleep, and take no lock the caller could hold, so they may run with
+ * interrupts disabled; but a thread must not open a cursor that needs a
+ * node one of its own open cursors holds (an overlapping range, or one
+ * under the same guard node): that waits forever.  In particular a fault
+ * or interrupt handler must not open a cursor on a table whose cursor the
+ * code it interrupted may hold.  MM_DEBUG builds detect it and stop with
+ * mm_assert_failed("... would wait for a node this thread's open cursor
+ * holds ...").
  */
 int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t len);
 

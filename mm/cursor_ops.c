@@ -109,7 +109,7 @@ static void unref_flush(struct op *op)
 {
 	if (op->unref_n)
 		frame_unmap_leaves(op->ft, op->unref_pa, op->unref_size, op->unref_n,
-				   &op->c->release, &op->c->block_hint);
+				   &op->c->rel, &op->c->block_hint);
 	op->unref_n = 0;
 }
 
@@ -205,7 +205,12 @@ static void take_node(struct cursor *c, unsigned level, uint64_t base, struct wa
 	struct frame_slot *s = &ft->slots[c->reserve];
 	c->reserve = s->next;
 	s->level = (uint8_t)level;
-	atomic_store_explicit(&s->lock, 1, memory_order_relaxed); /* born locked */
+	/*
+	 * Born locked, by taking the lock (never by storing it): a walker
+	 * that still holds the lock of this frame's previous life lets go
+	 * of it as soon as it sees the new generation.
+	 */
+	mm_spin_lock(&s->lock);
 	c->nodes_delta++;
 	out->slot = s;
 	out->pa = frame_slot_pa(ft, s);
@@ -219,7 +224,7 @@ static void link_child(struct cursor *c, struct walk_node *parent, unsigned i,
 		       const struct walk_node *child)
 {
 	pte_t tmpl = c->arch->table_template(c->arch, parent->level);
-	parent->tbl[i] = pte_make(&c->arch->fmt, tmpl, child->pa);
+	pte_link(&parent->tbl[i], pte_make(&c->arch->fmt, tmpl, child->pa));
 	parent->slot->nr_tables++;
 }
 
@@ -231,18 +236,19 @@ static void link_child(struct cursor *c, struct walk_node *parent, unsigned i,
 static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp,
 		       struct walk_node *child)
 {
-	pte_t e = n->tbl[sp->i];
+	pte_t e = pte_read(&n->tbl[sp->i]);
 	paddr_t pa = pte_addr(op->f, e, n->level);
 	uint64_t step = mm_level_size(n->level - 1);
 	struct mm_prop prop = op->a->leaf_prop(op->a, e, n->level);
 	/* The children keep the parent's software tag (untracked stays untracked). */
 	pte_t tmpl = op->a->leaf_template(op->a, prop, n->level - 1) | (e & op->f->untracked);
 
-	const struct pte_format fmt = *op->f; /* not aliased by the stores */
 	take_node(op->c, n->level - 1, sp->start, child);
 	pte_t *ctbl = child->tbl;
-	for (unsigned j = 0; j < MM_PTES_PER_NODE; j++)
-		ctbl[j] = pte_make(&fmt, tmpl, pa + j * step);
+	/* As in fill_leaves: each child's entry is the previous one plus the step's field. */
+	pte_t ce = pte_make(op->f, tmpl, pa), cstep = pte_addr_field(op->f, step);
+	for (unsigned j = 0; j < MM_PTES_PER_NODE; j++, ce += cstep)
+		pte_write(&ctbl[j], ce);
 	child->slot->nr_children = MM_PTES_PER_NODE;
 	if (!leaf_untracked(op, e) && frame_is_ram(op->ft, pa))
 		frame_split_leaf(op->ft, pa, mm_level_size(n->level), &op->c->block_hint);
@@ -272,12 +278,12 @@ static unsigned remove_leaf_run(struct op *op, const struct walk_node *n, unsign
 		limit = op->unref_ram_end;
 	}
 	for (k = 0; k < cnt; k++) {
-		pte_t e = tbl[i + k];
+		pte_t e = pte_read(&tbl[i + k]);
 		if (!pte_is_present(e))
 			continue;
 		if (!pte_is_leaf(f, e, level))
 			break;
-		tbl[i + k] = 0;
+		pte_clear(&tbl[i + k]);
 		removed++;
 		if (e & f->untracked)
 			continue;
@@ -321,10 +327,10 @@ static void drop_subtree(struct op *op, const struct walk_node *n)
 		return;
 	}
 	for (unsigned i = 0; i < MM_PTES_PER_NODE; i++) {
-		pte_t e = n->tbl[i];
+		pte_t e = pte_read(&n->tbl[i]);
 		if (!pte_is_present(e))
 			continue;
-		n->tbl[i] = 0;
+		pte_clear(&n->tbl[i]);
 		if (pte_is_leaf(op->f, e, n->level)) {
 			unref_leaf(op, e, n->level);
 			continue;
@@ -341,10 +347,10 @@ static void drop_subtree(struct op *op, const struct walk_node *n)
 /* Remove whatever entry `sp.i` of `n` holds (a leaf, or a whole subtree). */
 static void remove_entry(struct op *op, struct walk_node *n, const struct span *sp)
 {
-	pte_t e = n->tbl[sp->i];
+	pte_t e = pte_read(&n->tbl[sp->i]);
 	if (pte_is_leaf(op->f, e, n->level)) {
 		unref_leaf(op, e, n->level);
-		n->tbl[sp->i] = 0;
+		pte_clear(&n->tbl[sp->i]);
 		n->slot->nr_children--;
 		return;
 	}
@@ -404,7 +410,7 @@ static int map_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigne
 	bool replace = op->flags & MM_MAP_REPLACE;
 	for (uint64_t t = lo; t < hi;) {
 		struct span sp = entry_span(level, base, t, hi);
-		pte_t e = kind == V_REAL ? tbl[sp.i] : 0;
+		pte_t e = kind == V_REAL ? pte_read(&tbl[sp.i]) : 0;
 		bool present = kind_present(kind, e);
 		unsigned want = choose_level(op, t);
 		int err = MM_OK;
@@ -416,7 +422,7 @@ static int map_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigne
 			unsigned cnt = leaf_run(level, sp.i, t, hi);
 			if (kind == V_REAL)
 				for (unsigned k = 1; k < cnt; k++)
-					if (pte_is_present(tbl[sp.i + k]))
+					if (pte_is_present(pte_read(&tbl[sp.i + k])))
 						return MM_EEXIST;
 			t += (uint64_t)cnt * mm_level_size(level);
 			continue;
@@ -453,10 +459,16 @@ static void fill_leaves(struct op *op, struct walk_node *n, unsigned i, unsigned
 	uint64_t size = mm_level_size(n->level);
 	paddr_t pa = op->pa0 + (t - op->va0);
 	pte_t tmpl = leaf_tmpl(op, n->level);
-	const struct pte_format fmt = *op->f; /* not aliased by the stores */
 	pte_t *tbl = n->tbl;
-	for (unsigned k = 0; k < cnt; k++)
-		tbl[i + k] = pte_make(&fmt, tmpl, pa + k * size);
+	/*
+	 * Entry k is entry 0 plus k times the address field of `size`: the
+	 * field is the PFN shifted into place, and the template has no bit
+	 * where the additions carry (x86's PAT bit 12 of a huge leaf lies
+	 * below the leaf's alignment).
+	 */
+	pte_t e = pte_make(op->f, tmpl, pa), step = pte_addr_field(op->f, size);
+	for (unsigned k = 0; k < cnt; k++, e += step)
+		pte_write(&tbl[i + k], e);
 	n->slot->nr_children += cnt;
 	if (op->flags & (MM_MAP_MMIO | MM_MAP_UNTRACKED))
 		return; /* no references */
@@ -468,7 +480,7 @@ static void map_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t h
 {
 	for (uint64_t t = lo; t < hi;) {
 		struct span sp = entry_span(n->level, n->base, t, hi);
-		pte_t e = n->tbl[sp.i];
+		pte_t e = pte_read(&n->tbl[sp.i]);
 		unsigned want = choose_level(op, t);
 
 		if (want == n->level && !(op->flags & MM_MAP_REPLACE)) {
@@ -482,7 +494,7 @@ static void map_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t h
 			paddr_t pa = op->pa0 + (t - op->va0);
 			if (pte_is_present(e))
 				remove_entry(op, n, &sp); /* replace: checked by the dry run */
-			n->tbl[sp.i] = pte_make(op->f, leaf_tmpl(op, n->level), pa);
+			pte_write(&n->tbl[sp.i], pte_make(op->f, leaf_tmpl(op, n->level), pa));
 			n->slot->nr_children++;
 			ref_leaf(op, pa, mm_level_size(n->level));
 		} else {
@@ -519,7 +531,7 @@ static void unmap_dry_entry(struct op *op, enum node_kind kind, const pte_t *tbl
 			    uint64_t base, uint64_t t, uint64_t hi)
 {
 	struct span sp = entry_span(level, base, t, hi);
-	pte_t e = kind == V_REAL ? tbl[sp.i] : 0;
+	pte_t e = kind == V_REAL ? pte_read(&tbl[sp.i]) : 0;
 	if (!kind_present(kind, e) || sp.full)
 		return;
 	if (kind_leaf(op, kind, e, level)) {
@@ -560,7 +572,7 @@ static void unmap_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t
 				continue;
 			}
 		}
-		pte_t e = n->tbl[sp.i];
+		pte_t e = pte_read(&n->tbl[sp.i]);
 		if (!pte_is_present(e)) {
 			t = sp.stop;
 			continue;
@@ -603,7 +615,7 @@ static void protect_dry(struct op *op, enum node_kind kind, const pte_t *tbl, un
 {
 	for (uint64_t t = lo; t < hi;) {
 		struct span sp = entry_span(level, base, t, hi);
-		pte_t e = kind == V_REAL ? tbl[sp.i] : 0;
+		pte_t e = kind == V_REAL ? pte_read(&tbl[sp.i]) : 0;
 		uint64_t from = t;
 		t = sp.stop;
 		if (!kind_present(kind, e) || sp.full)
@@ -625,7 +637,7 @@ static void protect_real(struct op *op, struct walk_node *n, uint64_t lo, uint64
 {
 	for (uint64_t t = lo; t < hi;) {
 		struct span sp = entry_span(n->level, n->base, t, hi);
-		pte_t e = n->tbl[sp.i];
+		pte_t e = pte_read(&n->tbl[sp.i]);
 		uint64_t from = t;
 		t = sp.stop;
 		if (!pte_is_present(e))
@@ -637,9 +649,10 @@ static void protect_real(struct op *op, struct walk_node *n, uint64_t lo, uint64
 				continue;
 			}
 			if (sp.full) {
-				n->tbl[sp.i] = leaf_protected(op, e, n->level);
+				pte_write(&n->tbl[sp.i], leaf_protected(op, e, n->level));
 				op->bytes += sp.stop - from;
-				cursor_record_flush(op->c, sp.start, sp.end);
+				if (!MM_MUTANT(MM_MUT_PROTECT))
+					cursor_record_flush(op->c, sp.start, sp.end);
 				continue;
 			}
 			split_leaf(op, n, &sp, &child);
@@ -704,7 +717,7 @@ void cursor_settle_refs(struct cursor *c)
 	if (c->pend_block == FRAME_NIL)
 		return;
 	if (c->pend)
-		frame_settle_refs(c->pt->ft, c->pend_block, c->pend, &c->release);
+		frame_settle_refs(c->pt->ft, c->pend_block, c->pend, &c->rel);
 	c->pend_block = FRAME_NIL;
 	c->pend_size = 0;
 	c->pend = 0;
@@ -773,7 +786,7 @@ static void walk_page_uncached(struct cursor *c, uint64_t t, struct walk_node *n
 	cursor_start_node(c, t, t + MM_PAGE_SIZE, n);
 	while (n->level > 1) {
 		unsigned i = mm_level_index(t, n->level);
-		pte_t e = n->tbl[i];
+		pte_t e = pte_read(&n->tbl[i]);
 		if (!pte_is_present(e))
 			return;
 		if (pte_is_leaf(f, e, n->level)) {
@@ -819,9 +832,10 @@ static void build_chain(struct cursor *c, uint64_t t, struct walk_node *n)
 static inline void install_page_leaf(struct cursor *c, const struct walk_node *n, unsigned i,
 				     pte_t pte, uint64_t t)
 {
-	n->tbl[i] = pte;
+	pte_write(&n->tbl[i], pte);
 	n->slot->nr_children++;
-	cursor_record_flush(c, t, t + MM_PAGE_SIZE);
+	if (!MM_MUTANT(MM_MUT_MAP_PAGE))
+		cursor_record_flush(c, t, t + MM_PAGE_SIZE);
 	c->va = t + MM_PAGE_SIZE;
 }
 
@@ -840,7 +854,7 @@ static int map_page(struct cursor *c, paddr_t pa, pte_t tmpl)
 	int err;
 	walk_page(c, t, &n, &leaf);
 	unsigned i = mm_level_index(t, n.level);
-	if (leaf || (n.level == 1 && pte_is_present(n.tbl[i]))) {
+	if (leaf || (n.level == 1 && pte_is_present(pte_read(&n.tbl[i])))) {
 		err = frame_map_check(ft, pa, MM_PAGE_SIZE, &c->block_hint);
 		return err ? err : MM_EEXIST;
 	}
@@ -881,10 +895,10 @@ static int unmap_page(struct cursor *c, uint64_t *removed)
 	if (leaf)
 		return PAGE_NEEDS_GENERAL;
 	unsigned i = mm_level_index(t, n.level);
-	pte_t e = n.tbl[i];
+	pte_t e = pte_read(&n.tbl[i]);
 	uint64_t bytes = 0;
 	if (n.level == 1 && pte_is_present(e)) {
-		n.tbl[i] = 0;
+		pte_clear(&n.tbl[i]);
 		n.slot->nr_children--;
 		bytes = MM_PAGE_SIZE;
 	}
@@ -902,7 +916,8 @@ static int unmap_page(struct cursor *c, uint64_t *removed)
 			c->pend--;
 		else if (tracked && frame_pa_is_ram(c->pt->ft, pa))
 			drop_page_ref_other(c, pa);
-		cursor_record_flush(c, t, t + MM_PAGE_SIZE);
+		if (!MM_MUTANT(MM_MUT_UNMAP_PAGE))
+			cursor_record_flush(c, t, t + MM_PAGE_SIZE);
 	}
 	if (removed)
 		*removed = bytes;
@@ -964,7 +979,7 @@ static inline bool map_page_fast(struct cursor *c, paddr_t pa, uint64_t len,
 	if (!cursor_cached_leaf_node(c, t, &n))
 		return false;
 	unsigned i = mm_level_index(t, 1);
-	if (n.tbl[i] || !pend_has_room(c))
+	if (pte_read(&n.tbl[i]) || !pend_has_room(c))
 		return false;
 	c->pend++;
 	install_page_leaf(c, &n, i, pte_make(&c->arch->fmt, c->leaf_tmpl, pa), t);
@@ -979,14 +994,15 @@ static inline bool unmap_page_fast(struct cursor *c, uint64_t len, uint64_t *rem
 	if (len != MM_PAGE_SIZE || c->end - t < len || !cursor_cached_leaf_node(c, t, &n))
 		return false;
 	unsigned i = mm_level_index(t, 1);
-	pte_t e = n.tbl[i];
+	pte_t e = pte_read(&n.tbl[i]);
 	if (!e || (e & c->arch->fmt.untracked) || n.slot->nr_children < 2 ||
 	    !pend_covers(c, pte_addr(&c->arch->fmt, e, 1)))
 		return false;
-	n.tbl[i] = 0;
+	pte_clear(&n.tbl[i]);
 	n.slot->nr_children--;
 	c->pend--;
-	cursor_record_flush(c, t, t + MM_PAGE_SIZE);
+	if (!MM_MUTANT(MM_MUT_UNMAP_FAST))
+		cursor_record_flush(c, t, t + MM_PAGE_SIZE);
 	if (removed)
 		*removed = MM_PAGE_SIZE;
 	c->va = t + MM_PAGE_SIZE;
@@ -1074,7 +1090,8 @@ static __attribute__((noinline)) int map_general(struct cursor *c, paddr_t pa, u
 	ref_flush(&op);
 	unref_flush(&op);
 	give_back_reserve(c);
-	cursor_record_flush(c, op.va0, op.end);
+	if (!MM_MUTANT(MM_MUT_MAP_GENERAL))
+		cursor_record_flush(c, op.va0, op.end);
 	c->va = op.end;
 	return MM_OK;
 }
@@ -1123,7 +1140,7 @@ static __attribute__((noinline)) int unmap_general(struct cursor *c, uint64_t le
 	cursor_reclaim_path(c, n.level, lo);
 	unref_flush(&op);
 	give_back_reserve(c);
-	if (op.bytes)
+	if (op.bytes && !MM_MUTANT(MM_MUT_UNMAP_GENERAL))
 		cursor_record_flush(c, lo, hi);
 	if (removed)
 		*removed = op.bytes;

@@ -20,6 +20,8 @@
 #include "frame.h"
 
 #include "frame_internal.h"
+#include "mm_assert.h"
+#include "pte.h"
 #include "spinlock.h"
 
 _Static_assert(sizeof(struct frame_slot) <= 32, "metadata budget is 32 bytes per frame");
@@ -47,9 +49,13 @@ static inline bool slot_is_head(const struct frame_slot *s)
 	return atomic_load_explicit(&s->flags, memory_order_relaxed) & FRAME_F_HEAD;
 }
 
+/*
+ * Release: a lockless walker that reads flags written after a node's
+ * generation bump also sees the bump (cursor.c, node_still_valid).
+ */
 static inline void slot_set_flags(struct frame_slot *s, uint8_t flags)
 {
-	atomic_store_explicit(&s->flags, flags, memory_order_relaxed);
+	atomic_store_explicit(&s->flags, flags, memory_order_release);
 }
 
 static inline bool slot_is_free(const struct frame_slot *s)
@@ -64,16 +70,31 @@ static inline bool slot_is_zero(const struct frame_slot *s)
 
 /* ---- free lists (allocator lock held) ---- */
 
-/* Push the free head `s` of order s->order onto its zone's list. */
+/*
+ * Push the free head `s` of order s->order onto its zone's list: a zero
+ * block at the front, any other at the back.  So every list holds its
+ * zero blocks first, and a node allocation finds one by looking at the
+ * list heads only (first_zero_order).
+ */
 static void list_push(struct frame_table *ft, struct frame_slot *s)
 {
 	struct frame_zone *z = &ft->zones[s->zone];
 	uint32_t i = frame_slot_index(ft, s);
-	s->prev = FRAME_NIL;
-	s->next = z->free_head[s->order];
-	if (s->next != FRAME_NIL)
-		ft->slots[s->next].prev = i;
-	z->free_head[s->order] = i;
+	uint32_t *head = &z->free_head[s->order], *tail = &z->free_tail[s->order];
+	if (slot_is_zero(s) || *head == FRAME_NIL) {
+		s->prev = FRAME_NIL;
+		s->next = *head;
+		if (s->next != FRAME_NIL)
+			ft->slots[s->next].prev = i;
+		else
+			*tail = i;
+		*head = i;
+	} else {
+		s->next = FRAME_NIL;
+		s->prev = *tail;
+		ft->slots[*tail].next = i;
+		*tail = i;
+	}
 	z->free_frames += block_frames(s);
 }
 
@@ -87,6 +108,8 @@ static void list_remove(struct frame_table *ft, struct frame_slot *s)
 		z->free_head[s->order] = s->next;
 	if (s->next != FRAME_NIL)
 		ft->slots[s->next].prev = s->prev;
+	else
+		z->free_tail[s->order] = s->prev;
 	z->free_frames -= block_frames(s);
 }
 
@@ -99,7 +122,7 @@ static void make_free_head(struct frame_slot *s, unsigned order)
 	s->map_count = 0;
 	atomic_store_explicit(&s->refcount, FRAME_REF_UNUSED, memory_order_relaxed);
 	slot_set_flags(s, FRAME_F_HEAD);
-	atomic_store_explicit(&s->lock, 0, memory_order_relaxed);
+	/* Not the lock: see frame_slot.lock. */
 }
 
 /*
@@ -242,6 +265,7 @@ int frame_table_init(struct frame_table *ft, void *slots, paddr_t lo, paddr_t hi
 		return MM_EINVAL;
 
 	*ft = (struct frame_table){ 0 };
+	ft->limbo = FRAME_NIL;
 	ft->slots = slots;
 	ft->base_pfn = lo >> MM_PAGE_SHIFT;
 	ft->nr_slots = (hi - lo) >> MM_PAGE_SHIFT;
@@ -249,7 +273,7 @@ int frame_table_init(struct frame_table *ft, void *slots, paddr_t lo, paddr_t hi
 	ft->pa_bits = 64;
 	for (unsigned z = 0; z < FRAME_MAX_ZONES; z++)
 		for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++)
-			ft->zones[z].free_head[o] = FRAME_NIL;
+			ft->zones[z].free_head[o] = ft->zones[z].free_tail[o] = FRAME_NIL;
 
 	/* Every frame starts as a hole: an order-0 block nobody may use. */
 	for (uint64_t i = 0; i < ft->nr_slots; i++) {
@@ -588,6 +612,25 @@ static unsigned first_free_order(const struct frame_zone *z, unsigned order)
 	return k;
 }
 
+/*
+ * The smallest order >= `order` whose list starts with a zero block, or
+ * FRAME_MAX_ORDER + 1.  Nodes take those first: a node from a zero block
+ * needs no clearing (512 atomic stores otherwise, see frame_node_alloc).
+ * Only list heads are looked at (freed blocks are pushed at the head), so
+ * this costs at most one probe per order.
+ */
+static unsigned first_zero_order(const struct frame_table *ft, const struct frame_zone *z,
+				 unsigned order)
+{
+	if (!z->zero_blocks)
+		return FRAME_MAX_ORDER + 1;
+	unsigned k = order;
+	while (k <= FRAME_MAX_ORDER &&
+	       (z->free_head[k] == FRAME_NIL || !slot_is_zero(&ft->slots[z->free_head[k]])))
+		k++;
+	return k;
+}
+
 /* frame_alloc, also telling whether the block is known all zero (*zero). */
 static int alloc_block(struct frame_table *ft, unsigned zone, unsigned order,
 		       enum frame_usage usage, paddr_t *pa, bool *zero)
@@ -601,7 +644,9 @@ static int alloc_block(struct frame_table *ft, unsigned zone, unsigned order,
 
 	mm_spin_lock(&ft->lock);
 	struct frame_zone *z = &ft->zones[zone];
-	unsigned k = first_free_order(z, order);
+	unsigned k = usage == FRAME_PT_NODE ? first_zero_order(ft, z, order) : FRAME_MAX_ORDER + 1;
+	if (k > FRAME_MAX_ORDER)
+		k = first_free_order(z, order);
 	if (k > FRAME_MAX_ORDER && z->zero_blocks) {
 		/* Zero blocks are free memory too: merge them and look again. */
 		drain_zero_blocks_locked(ft, z);
@@ -654,15 +699,132 @@ void frame_get(struct frame_table *ft, paddr_t pa)
 	mm_spin_unlock(&ft->lock);
 }
 
-/*
- * Free a data block whose count is zero, unless it was referenced again
- * meanwhile (0 -> n by a mapping).  Lock held.
- */
-static void free_if_unreferenced_locked(struct frame_table *ft, struct frame_slot *h)
+/* ---- the release protocol (frame_internal.h); allocator lock held ---- */
+
+static inline bool slot_has_flag(const struct frame_slot *s, uint8_t f)
 {
-	uint32_t zero = 0;
-	if (atomic_compare_exchange_strong(&h->refcount, &zero, FRAME_REF_UNUSED))
-		free_block_locked(ft, h);
+	return atomic_load_explicit(&s->flags, memory_order_relaxed) & f;
+}
+
+static inline void slot_add_flag(struct frame_slot *s, uint8_t f)
+{
+	atomic_fetch_or_explicit(&s->flags, f, memory_order_relaxed);
+}
+
+static inline void slot_drop_flag(struct frame_slot *s, uint8_t f)
+{
+	atomic_fetch_and_explicit(&s->flags, (uint8_t)~f, memory_order_relaxed);
+}
+
+/* Ticket of the oldest open interval (meaningful only if one is open). */
+static inline uint32_t rel_horizon(const struct frame_table *ft)
+{
+	return ft->rel_oldest->ticket;
+}
+
+/* Does `ticket` belong to an interval that may still be open: [horizon, next)? */
+static inline bool ticket_open(const struct frame_table *ft, uint32_t ticket)
+{
+	if (!ft->rel_oldest)
+		return false;
+	uint32_t h = rel_horizon(ft);
+	return ticket - h < ft->rel_next_ticket - h;
+}
+
+/* Must the block `h` (count 0) wait for a flush before it is freed? */
+static inline bool block_must_wait(const struct frame_table *ft, const struct frame_slot *h)
+{
+	return slot_has_flag(h, FRAME_F_PENDING) && ticket_open(ft, h->rel_ticket);
+}
+
+/* Open interval `r` if it is not: it takes the next ticket and becomes the newest. */
+static void rel_open(struct frame_table *ft, struct frame_release *r)
+{
+	if (r->open)
+		return;
+	r->open = true;
+	r->ticket = ft->rel_next_ticket++;
+	r->next = (struct frame_release *)0;
+	r->prev = ft->rel_newest;
+	if (ft->rel_newest)
+		ft->rel_newest->next = r;
+	else
+		ft->rel_oldest = r;
+	ft->rel_newest = r;
+}
+
+/* A mapping of block `h` was removed by interval `r`: stamp it (the newest ticket wins). */
+static void stamp_removal(struct frame_table *ft, struct frame_release *r, struct frame_slot *h)
+{
+	rel_open(ft, r);
+	if (block_must_wait(ft, h) && r->ticket - rel_horizon(ft) < h->rel_ticket - rel_horizon(ft))
+		return; /* stamped by a newer interval already */
+	h->rel_ticket = r->ticket;
+	slot_add_flag(h, FRAME_F_PENDING);
+}
+
+/* Return the data block `h` to the free lists (its count just became UNUSED). */
+static void free_data_block_locked(struct frame_table *ft, struct frame_slot *h)
+{
+	atomic_store_explicit(&h->refcount, FRAME_REF_UNUSED, memory_order_relaxed);
+	free_block_locked(ft, h); /* also clears the flags */
+}
+
+/* The count of data block `h` reached zero: free it now, or in limbo until the flushes. */
+static void block_dropped_to_zero(struct frame_table *ft, struct frame_slot *h)
+{
+	if (block_must_wait(ft, h)) {
+		if (!slot_has_flag(h, FRAME_F_LIMBO)) {
+			slot_add_flag(h, FRAME_F_LIMBO);
+			h->next = ft->limbo;
+			ft->limbo = frame_slot_index(ft, h);
+		}
+		return;
+	}
+	/*
+	 * A block in limbo waits for an interval: the horizon moves only when
+	 * the oldest closes, and that sweeps the list.
+	 */
+	MM_ASSERT(!slot_has_flag(h, FRAME_F_LIMBO));
+	free_data_block_locked(ft, h);
+}
+
+/*
+ * The horizon moved on: free the limbo blocks no open interval waits for,
+ * let go of those mapped again, keep the others.
+ */
+static void sweep_limbo(struct frame_table *ft)
+{
+	uint32_t *link = &ft->limbo;
+	while (*link != FRAME_NIL) {
+		struct frame_slot *h = &ft->slots[*link];
+		bool zero = atomic_load_explicit(&h->refcount, memory_order_relaxed) == 0;
+		if (zero && block_must_wait(ft, h)) {
+			link = &h->next;
+			continue;
+		}
+		*link = h->next;
+		slot_drop_flag(h, FRAME_F_LIMBO);
+		if (zero)
+			free_data_block_locked(ft, h);
+	}
+}
+
+/* Close interval `r`; if it was the oldest, the horizon moves: sweep. */
+static void rel_close(struct frame_table *ft, struct frame_release *r)
+{
+	bool oldest = ft->rel_oldest == r;
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		ft->rel_oldest = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	else
+		ft->rel_newest = r->prev;
+	r->open = false;
+	if (oldest && ft->limbo != FRAME_NIL)
+		sweep_limbo(ft);
 }
 
 void frame_put(struct frame_table *ft, paddr_t pa)
@@ -670,7 +832,7 @@ void frame_put(struct frame_table *ft, paddr_t pa)
 	mm_spin_lock(&ft->lock);
 	struct frame_slot *h = frame_block_head(ft, pa);
 	if (h && h->usage == FRAME_DATA && locked_sub(&h->refcount, 1) == 0)
-		free_if_unreferenced_locked(ft, h);
+		block_dropped_to_zero(ft, h);
 	mm_spin_unlock(&ft->lock);
 }
 
@@ -704,19 +866,22 @@ static int map_check_block(const struct frame_table *ft, const struct frame_slot
 	return MM_OK;
 }
 
-int frame_map_check(const struct frame_table *ft, paddr_t pa, uint64_t len, uint32_t *hint)
+int frame_map_check(struct frame_table *ft, paddr_t pa, uint64_t len, uint32_t *hint)
 {
 	uint64_t pfn = pa >> MM_PAGE_SHIFT, end = pfn + (len >> MM_PAGE_SHIFT);
 	uint64_t extra = len >> MM_PAGE_SHIFT;
+	int err = MM_OK;
 
-	for (uint64_t p = pfn; p < end;) {
+	/* Under the lock: blocks are split, merged and claimed under it. */
+	mm_spin_lock(&ft->lock);
+	for (uint64_t p = pfn; p < end && !err;) {
 		const struct frame_slot *h = block_head_hinted(ft, p << MM_PAGE_SHIFT, hint);
-		int err = map_check_block(ft, h, extra);
-		if (err)
-			return err;
-		p = slot_pfn(ft, h) + block_frames(h);
+		err = map_check_block(ft, h, extra);
+		if (!err)
+			p = slot_pfn(ft, h) + block_frames(h);
 	}
-	return MM_OK;
+	mm_spin_unlock(&ft->lock);
+	return err;
 }
 
 /*
@@ -799,7 +964,8 @@ uint32_t frame_mapped_block(const struct frame_table *ft, paddr_t pa, uint32_t *
 	return frame_slot_index(ft, block_head_hinted(ft, pa, hint));
 }
 
-void frame_settle_refs(struct frame_table *ft, uint32_t head, int32_t delta, uint32_t *release)
+void frame_settle_refs(struct frame_table *ft, uint32_t head, int32_t delta,
+		       struct frame_release *r)
 {
 	struct frame_slot *h = &ft->slots[head];
 	mm_spin_lock(&ft->lock);
@@ -808,33 +974,25 @@ void frame_settle_refs(struct frame_table *ft, uint32_t head, int32_t delta, uin
 		locked_add(&h->map_count, (uint32_t)delta);
 	} else if (delta < 0) {
 		locked_sub(&h->map_count, (uint32_t)-delta);
-		/* As frame_unmap_leaves: at zero the block waits for the flush. */
+		stamp_removal(ft, r, h);
 		if (locked_sub(&h->refcount, (uint32_t)-delta) == 0)
-			frame_release_push(ft, release, h);
+			block_dropped_to_zero(ft, h);
 	}
 	mm_spin_unlock(&ft->lock);
 }
 
-void frame_release_push(struct frame_table *ft, uint32_t *release, struct frame_slot *s)
-{
-	uint8_t f = atomic_fetch_or_explicit(&s->flags, FRAME_F_PENDING, memory_order_relaxed);
-	if (f & FRAME_F_PENDING)
-		return; /* already on the list */
-	s->next = *release;
-	*release = frame_slot_index(ft, s);
-}
-
-void frame_release_push_node(struct frame_table *ft, uint32_t *release, struct frame_slot *s)
+void frame_release_push_node(struct frame_table *ft, struct frame_release *r,
+			     struct frame_slot *s)
 {
 	uint8_t f = atomic_load_explicit(&s->flags, memory_order_relaxed);
-	atomic_store_explicit(&s->flags, (uint8_t)(f | FRAME_F_DETACHED | FRAME_F_PENDING),
-			      memory_order_release);
-	s->next = *release;
-	*release = frame_slot_index(ft, s);
+	/* Release: a walker that sees the flag retries (and stops waiting for the lock). */
+	atomic_store_explicit(&s->flags, (uint8_t)(f | FRAME_F_DETACHED), memory_order_release);
+	s->next = r->nodes;
+	r->nodes = frame_slot_index(ft, s);
 }
 
 void frame_unmap_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n,
-			uint32_t *release, uint32_t *hint)
+			struct frame_release *r, uint32_t *hint)
 {
 	paddr_t cur = pa, end = pa + leaf_size * n;
 
@@ -845,30 +1003,22 @@ void frame_unmap_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, 
 		paddr_t stop = bend < end ? bend : end;
 		uint32_t refs = (uint32_t)leaves_touching(pa, leaf_size, cur, stop);
 		locked_sub(&h->map_count, refs);
-		/* The last reference leaves the block at 0 ("transient") until the flush. */
-		if (locked_sub(&h->refcount, refs) == 0)
-			frame_release_push(ft, release, h);
+		if (r)
+			stamp_removal(ft, r, h);
+		uint32_t left = locked_sub(&h->refcount, refs);
+		MM_ASSERT(left != 0 || r); /* a split keeps its references */
+		if (left == 0)
+			block_dropped_to_zero(ft, h);
 		cur = stop;
 	}
 	mm_spin_unlock(&ft->lock);
 }
 
-void frame_unmap_page(struct frame_table *ft, paddr_t pa, uint32_t *release, uint32_t *hint)
-{
-	mm_spin_lock(&ft->lock);
-	struct frame_slot *h = block_head_hinted(ft, pa, hint);
-	locked_sub(&h->map_count, 1);
-	if (locked_sub(&h->refcount, 1) == 0)
-		frame_release_push(ft, release, h);
-	mm_spin_unlock(&ft->lock);
-}
-
 void frame_split_leaf(struct frame_table *ft, paddr_t pa, uint64_t size, uint32_t *hint)
 {
-	uint32_t none = FRAME_NIL;
 	/* Add the children's references first so the count never touches zero. */
 	frame_map_leaves(ft, pa, size / MM_PTES_PER_NODE, MM_PTES_PER_NODE, hint);
-	frame_unmap_leaves(ft, pa, size, 1, &none, hint);
+	frame_unmap_leaves(ft, pa, size, 1, (struct frame_release *)0, hint);
 }
 
 /*
@@ -888,62 +1038,78 @@ int frame_node_alloc(struct frame_table *ft, unsigned zone, unsigned level, padd
 	if (err)
 		return err;
 	struct frame_slot *s = frame_slot_of(ft, *pa);
-	/* A zero block is a node that was freed empty: already all zero. */
-	if (!zero)
-		__builtin_memset(frame_to_virt(ft, *pa), 0, MM_PAGE_SIZE);
 	s->level = (uint8_t)level;
 	s->nr_children = 0;
 	s->nr_tables = 0;
 	slot_set_flags(s, FRAME_F_HEAD);
-	atomic_store_explicit(&s->lock, 0, memory_order_relaxed);
-	/* A new generation: walkers holding the old one will retry. */
+	/*
+	 * Live from now (odd generation), before any store to the node: a
+	 * walker that read a stale pointer to this frame and then reads one
+	 * of those (release) stores also reads the new generation, and
+	 * retries (pte.h, cursor.c).
+	 */
 	bump_gen(s);
+	/* A zero block is a node that was freed empty: already all zero. */
+	if (!zero) {
+		/*
+		 * Stale walkers may read it: atomic stores, not memset; sixteen
+		 * per step, which costs about what memset's `rep stos` did.
+		 */
+		pte_t *p = frame_to_virt(ft, *pa), *end = p + MM_PTES_PER_NODE;
+		for (; p < end; p += 16) {
+			pte_clear(p + 0), pte_clear(p + 1), pte_clear(p + 2), pte_clear(p + 3);
+			pte_clear(p + 4), pte_clear(p + 5), pte_clear(p + 6), pte_clear(p + 7);
+			pte_clear(p + 8), pte_clear(p + 9), pte_clear(p + 10), pte_clear(p + 11);
+			pte_clear(p + 12), pte_clear(p + 13), pte_clear(p + 14), pte_clear(p + 15);
+		}
+	}
 	return MM_OK;
 }
 
-/* Free the node `s` (in no tree, nothing can reach it).  Lock held. */
-static void node_free_locked(struct frame_table *ft, struct frame_slot *s)
+/*
+ * Free the node `s` (in no tree, nothing can reach it); `held`: its owner
+ * holds its lock, released here once the frame is free.  Allocator lock held.
+ */
+static void node_free_locked(struct frame_table *ft, struct frame_slot *s, bool held)
 {
 	/*
 	 * nr_children counts the present entries and absent entries are 0,
 	 * so a node with none is all zero: keep that known (a zero block).
 	 */
 	bool empty = s->nr_children == 0;
+	/* Dead from now (even generation), before the (release) flag stores below. */
 	bump_gen(s);
 	atomic_store_explicit(&s->refcount, 0, memory_order_relaxed);
-	free_block_as_locked(ft, s, empty); /* also clears the lock and the flags */
+	free_block_as_locked(ft, s, empty); /* also clears the flags */
+	if (held)
+		mm_spin_unlock(&s->lock);
 }
 
 void frame_node_free(struct frame_table *ft, paddr_t pa)
 {
 	mm_spin_lock(&ft->lock);
-	node_free_locked(ft, frame_slot_of(ft, pa));
+	node_free_locked(ft, frame_slot_of(ft, pa), false);
 	mm_spin_unlock(&ft->lock);
 }
 
 /* Entries freed per hold of the allocator lock by frame_release_all. */
 #define RELEASE_BATCH 32
 
-void frame_release_all(struct frame_table *ft, uint32_t *release)
+void frame_release_all(struct frame_table *ft, struct frame_release *r)
 {
 	/*
 	 * One lock hold per batch, not per entry (a big unmap releases
 	 * thousands of nodes); batches keep the hold time bounded.
 	 */
-	while (*release != FRAME_NIL) {
+	while (r->nodes != FRAME_NIL || r->open) {
 		mm_spin_lock(&ft->lock);
-		for (unsigned n = 0; n < RELEASE_BATCH && *release != FRAME_NIL; n++) {
-			struct frame_slot *s = &ft->slots[*release];
-			*release = s->next;
-			if (s->usage == FRAME_PT_NODE) {
-				node_free_locked(ft, s); /* clears the flags */
-				continue;
-			}
-			atomic_fetch_and_explicit(&s->flags, (uint8_t)~FRAME_F_PENDING,
-						  memory_order_relaxed);
-			/* A data block mapped again since it reached zero stays. */
-			free_if_unreferenced_locked(ft, s);
+		for (unsigned n = 0; n < RELEASE_BATCH && r->nodes != FRAME_NIL; n++) {
+			struct frame_slot *s = &ft->slots[r->nodes];
+			r->nodes = s->next;
+			node_free_locked(ft, s, true);
 		}
+		if (r->nodes == FRAME_NIL && r->open)
+			rel_close(ft, r);
 		mm_spin_unlock(&ft->lock);
 	}
 }

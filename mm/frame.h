@@ -41,9 +41,14 @@
  * Allocations name their zone; `map` may claim free frames only in a zone
  * marked claimable (ptsim's data RAM, the kernel's script sandbox).
  *
- * Concurrency: the free lists are protected by one spin lock; reference
- * counts are C11 atomics.  Metadata costs sizeof(struct frame_slot) = 32
- * bytes per frame (checked at compile time).
+ * Concurrency: the free lists, the reference counts and the release
+ * intervals are protected by one spin lock (the allocator lock); fields
+ * read without it are C11 atomics.  Every call may run with interrupts
+ * disabled (it spins, never sleeps), but not from an interrupt or fault
+ * handler that may have interrupted a frame_* or cursor call on the same
+ * CPU: the allocator lock is not reentrant (docs/DESIGN.md, "Context
+ * contract").  Metadata costs sizeof(struct frame_slot) = 32 bytes per
+ * frame (checked at compile time).
  */
 #ifndef MM_FRAME_H
 #define MM_FRAME_H
@@ -85,13 +90,21 @@ enum frame_usage {
 enum frame_flag {
 	FRAME_F_HEAD = 1u << 0,     /* first frame of a block */
 	FRAME_F_DETACHED = 1u << 1, /* node cut from its parent, not yet freed */
-	FRAME_F_PENDING = 1u << 2,  /* on a cursor's release list */
+	/*
+	 * Data block: a mapping of it was removed, and rel_ticket names the
+	 * newest release interval that removed one (frame_internal.h, "the
+	 * release protocol").  May outlive that interval: it only makes a
+	 * drop to zero look the ticket up.
+	 */
+	FRAME_F_PENDING = 1u << 2,
 	/*
 	 * A free block known to be all zero (made of nodes freed empty): a
 	 * node allocated from it needs no clearing.  Such blocks merge only
 	 * with each other until an allocation finds no block big enough.
 	 */
 	FRAME_F_ZERO = 1u << 3,
+	/* Data block at count 0 on the frame table's limbo list, waiting for flushes. */
+	FRAME_F_LIMBO = 1u << 4,
 };
 
 /* One 4 KiB frame's metadata; fields other than zone are valid at heads. */
@@ -101,23 +114,51 @@ struct frame_slot {
 		MM_ATOMIC(uint32_t) map_count; /* data: leaves mapping this block */
 		uint32_t nr_children;       /* node: present entries (node lock) */
 	};
-	uint32_t next, prev;  /* free-list / release-list links (slot index) */
-	MM_ATOMIC(uint32_t) gen; /* node: bumped each time the block becomes a node */
+	uint32_t next;        /* free list, node release list, limbo list (slot index) */
+	union {
+		uint32_t prev;       /* free list */
+		uint32_t rel_ticket; /* data block with FRAME_F_PENDING (allocator lock) */
+	};
+	/*
+	 * Node generation: bumped when the frame becomes a node and again when
+	 * it stops being one, so it is odd exactly while the frame is a live
+	 * node (the lockless walk's seqlock, cursor.c).  Never written otherwise.
+	 */
+	MM_ATOMIC(uint32_t) gen;
 	uint32_t scratch;     /* tallies of the checker and statistics */
 	uint8_t usage;        /* enum frame_usage */
 	uint8_t order;        /* block size: 2^order frames */
 	uint8_t level;        /* node: its level */
 	uint8_t zone;         /* zone of this frame (every slot), or FRAME_NO_ZONE */
 	MM_ATOMIC(uint8_t) flags; /* frame_flag bits */
-	MM_ATOMIC(uint8_t) lock;  /* node lock (see spinlock.h) */
+	/*
+	 * Node lock (spinlock.h).  Written only by taking and releasing it,
+	 * whatever the slot is used for, so a walker that took the lock of a
+	 * frame freed under it can never clobber, or be clobbered by, the
+	 * frame's next owner (cursor.c, "node lifecycle").
+	 */
+	MM_ATOMIC(uint8_t) lock;
 	uint16_t nr_tables;    /* node: entries pointing to child nodes (node lock) */
 };
 
 struct frame_zone {
 	uint32_t free_head[FRAME_MAX_ORDER + 1]; /* slot index of first free block */
+	uint32_t free_tail[FRAME_MAX_ORDER + 1]; /* and of the last (zero blocks come first) */
 	uint64_t free_frames;
 	uint64_t zero_blocks; /* free blocks flagged FRAME_F_ZERO (on the lists) */
 	bool claimable; /* map may claim free frames here */
+};
+
+/*
+ * A release interval: the span from a cursor's first removal of a mapping
+ * to the flush that covers it (frame_internal.h, "the release protocol").
+ * Embedded in the cursor; linked into its frame table while open.
+ */
+struct frame_release {
+	struct frame_release *prev, *next; /* open intervals, oldest first */
+	uint32_t ticket; /* from frame_table.rel_next_ticket when it opened */
+	bool open;
+	uint32_t nodes;  /* detached nodes to free at the flush (slot index chain) */
 };
 
 /* Failure injection for tests: return true to make this allocation fail. */
@@ -138,7 +179,11 @@ struct frame_table {
 	 * (frame_table_limit_pa; 64 until limited): no window may reach 2^pa_bits.
 	 */
 	uint8_t pa_bits;
-	MM_ATOMIC(uint8_t) lock; /* free lists */
+	MM_ATOMIC(uint8_t) lock; /* free lists, reference counts, release intervals */
+	/* Release protocol (allocator lock): open intervals and the limbo list. */
+	struct frame_release *rel_oldest, *rel_newest;
+	uint32_t rel_next_ticket;
+	uint32_t limbo; /* data blocks at count 0 waiting for open intervals (slot index chain) */
 	frame_fail_hook fail_hook;
 	void *fail_ctx;
 };
@@ -249,7 +294,12 @@ struct frame_slot *frame_block_head(const struct frame_table *ft, paddr_t pa);
 int frame_alloc(struct frame_table *ft, unsigned zone, unsigned order,
 		enum frame_usage usage, paddr_t *pa);
 
-/* Take / drop one handle on the DATA block holding `pa`; the last drop frees it. */
+/*
+ * Take / drop one handle on the DATA block holding `pa`.  The last drop
+ * frees the block, unless a cursor removed a mapping of it and has not
+ * flushed yet: then the block is freed when the last such flush is done
+ * (frame_internal.h, "the release protocol"), never before.
+ */
 void frame_get(struct frame_table *ft, paddr_t pa);
 void frame_put(struct frame_table *ft, paddr_t pa);
 

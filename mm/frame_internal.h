@@ -23,7 +23,7 @@
  * metadata frame, or a free frame of a non-claimable zone), MM_ENOMEM
  * (a reference count would overflow).  Changes nothing.
  */
-int frame_map_check(const struct frame_table *ft, paddr_t pa, uint64_t len, uint32_t *hint);
+int frame_map_check(struct frame_table *ft, paddr_t pa, uint64_t len, uint32_t *hint);
 
 /*
  * Take the references of `n` consecutive leaves of `leaf_size` starting at
@@ -40,19 +40,58 @@ void frame_map_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, ui
 int frame_map_page(struct frame_table *ft, paddr_t pa, uint32_t *hint);
 
 /*
- * Drop the references of `n` consecutive leaves.  A block whose count
- * reaches zero is put on `*release` (to be freed after the TLB flush).
+ * The release protocol.  A data block that loses a mapping may still be
+ * reached through a TLB entry until the remover's flush; it may be freed
+ * only once every flush covering a removal of it is done, whoever drops
+ * the last reference (a cursor, or frame_put on a handle) and whichever
+ * cursor owns the flush.
+ *
+ *  - A *release interval* (struct frame_release, one per cursor) opens at
+ *    the cursor's first removal after open or after its last flush, and
+ *    takes a ticket from frame_table.rel_next_ticket; it closes at the end
+ *    of the cursor's flush, after the TLB hooks returned (with several
+ *    CPUs: after every CPU of the table's CPU set acknowledged).  Open
+ *    intervals are kept oldest first; the oldest one's ticket is the
+ *    frame table's horizon.
+ *  - Every removal of a mapping of a block stamps it with the remover's
+ *    ticket (FRAME_F_PENDING + rel_ticket, the newest one wins).
+ *  - A block whose count reaches zero (frame_put, an unmap, a settle) is
+ *    freed at once if its stamp is older than the horizon (or absent),
+ *    i.e. every interval that removed a mapping of it has closed; else it
+ *    goes on the limbo list.
+ *  - When the oldest interval closes the horizon moves on and the limbo
+ *    list is swept: blocks mapped again leave it, blocks whose stamp is
+ *    now older than the horizon are freed.
+ * Tickets are 32 bits compared relative to the horizon: a stamp counts
+ * only while it lies in [horizon, rel_next_ticket), so a stale stamp at
+ * worst delays a free until the intervals open now have closed.  Correct
+ * while fewer than 2^32 intervals open during one interval's life.
+ * All of it runs under the allocator lock, which every real reference
+ * change takes anyway.
+ *
+ * Nodes are simpler: a node is detached by exactly one cursor (its lock
+ * holder), goes on that cursor's interval (frame_release.nodes) and is
+ * freed at that cursor's flush, after its TLB flush; no other cursor can
+ * have reached it through the tree since.
+ */
+
+/*
+ * Drop the references of `n` consecutive leaves removed by the cursor of
+ * interval `r`: each block is stamped, and one whose count reaches zero is
+ * freed or put in limbo as above.  `r` NULL: not a removal (a split), the
+ * count must not reach zero.
  */
 void frame_unmap_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n,
-			uint32_t *release, uint32_t *hint);
+			struct frame_release *r, uint32_t *hint);
 
 /*
  * Apply `delta` mapping references (refcount and map_count) to the data
- * block whose head is slot `head`, all at once; a block whose count
- * reaches zero goes on `*release`, as with frame_unmap_leaves.  For counts
- * a cursor deferred (see cursor_ops.c, "deferred references").
+ * block whose head is slot `head`, all at once; a negative delta is a
+ * removal by interval `r`, as with frame_unmap_leaves.  For counts a
+ * cursor deferred (see cursor_ops.c, "deferred references").
  */
-void frame_settle_refs(struct frame_table *ft, uint32_t head, int32_t delta, uint32_t *release);
+void frame_settle_refs(struct frame_table *ft, uint32_t head, int32_t delta,
+		       struct frame_release *r);
 
 /*
  * Head slot (index) of the block holding the frame at `pa`, found without
@@ -61,34 +100,43 @@ void frame_settle_refs(struct frame_table *ft, uint32_t head, int32_t delta, uin
  */
 uint32_t frame_mapped_block(const struct frame_table *ft, paddr_t pa, uint32_t *hint);
 
-/* frame_unmap_leaves for one 4 KiB leaf at `pa`. */
-void frame_unmap_page(struct frame_table *ft, paddr_t pa, uint32_t *release, uint32_t *hint);
-
 /* Account the split of one leaf of `size` into 512 leaves of size/512. */
 void frame_split_leaf(struct frame_table *ft, paddr_t pa, uint64_t size, uint32_t *hint);
 
-/* A zeroed page-table node for `level` from `zone`, refcount 1, unlocked. */
+/*
+ * A zeroed page-table node for `level` from `zone`, refcount 1, live (odd
+ * generation).  Its lock is not taken: the new owner takes it (a walker
+ * that still holds the lock of the frame's previous life lets go of it at
+ * once, when it sees the generation changed).
+ */
 int frame_node_alloc(struct frame_table *ft, unsigned zone, unsigned level, paddr_t *pa);
 
-/* Free a node that is in no tree (never attached, or detached and flushed). */
+/* Free a node that is in no tree and was never locked by its owner (a reserve, a root). */
 void frame_node_free(struct frame_table *ft, paddr_t pa);
 
-/* Put a detached node on a release list. */
-void frame_release_push(struct frame_table *ft, uint32_t *release, struct frame_slot *s);
+/*
+ * Mark the node `s`, just cut from its tree, detached and put it on the
+ * interval `r` (its nodes are freed at the flush).  The caller holds the
+ * node's lock, and keeps it until frame_release_all frees the node.  A
+ * node is retired once, and only its lock holder writes its flags.
+ */
+void frame_release_push_node(struct frame_table *ft, struct frame_release *r,
+			     struct frame_slot *s);
 
 /*
- * Mark the node `s`, just cut from its tree, detached and put it on a
- * release list.  A node is retired once, and only the cursor holding its
- * lock writes its flags, so this needs no atomic read-modify-write.
+ * End the interval `r`: free its nodes (releasing their locks), close it,
+ * and if it was the oldest, sweep the limbo list.  Call only after the
+ * TLB flush that covers every VA through which the removed nodes and
+ * frames were reachable.  Nothing to do (and no lock taken) for an
+ * interval that never opened.
  */
-void frame_release_push_node(struct frame_table *ft, uint32_t *release, struct frame_slot *s);
+void frame_release_all(struct frame_table *ft, struct frame_release *r);
 
-/*
- * Free everything on a release list: nodes, and data blocks whose count is
- * still zero (a block mapped again since is kept).  Call only after the TLB
- * flush that covers every VA through which they were reachable.
- */
-void frame_release_all(struct frame_table *ft, uint32_t *release);
+/* An interval that has not opened (for a new cursor). */
+static inline void frame_release_init(struct frame_release *r)
+{
+	*r = (struct frame_release){ .nodes = FRAME_NIL };
+}
 
 /* frame_is_ram, inline: for per-page loops. */
 static inline bool frame_pa_is_ram(const struct frame_table *ft, paddr_t pa)

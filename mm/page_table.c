@@ -59,11 +59,11 @@ int page_table_init_kernel(struct page_table *pt, const struct mm_arch *arch,
 		err = frame_node_alloc(ft, node_zone, arch->levels - 1u, &child);
 		if (err) {
 			for (unsigned j = UPPER_HALF_INDEX; j < i; j++)
-				frame_node_free(ft, pte_table_addr(&arch->fmt, root[j]));
+				frame_node_free(ft, pte_table_addr(&arch->fmt, pte_read(&root[j])));
 			frame_node_free(ft, pt->root);
 			return err;
 		}
-		root[i] = pte_make(&arch->fmt, tmpl, child);
+		pte_link(&root[i], pte_make(&arch->fmt, tmpl, child));
 		rs->nr_children++;
 		rs->nr_tables++;
 	}
@@ -89,9 +89,10 @@ int page_table_init_user(struct page_table *pt, const struct mm_arch *arch,
 		struct frame_slot *rs = frame_slot_of(ft, pt->root);
 		/* Shared, not owned: the kernel table keeps these nodes alive. */
 		for (unsigned i = UPPER_HALF_INDEX; i < MM_PTES_PER_NODE; i++) {
-			root[i] = kroot[i];
-			rs->nr_children += kroot[i] != 0;
-			rs->nr_tables += kroot[i] != 0; /* all tables */
+			pte_t e = pte_read(&kroot[i]);
+			pte_write(&root[i], e); /* the table is not reachable yet */
+			rs->nr_children += e != 0;
+			rs->nr_tables += e != 0; /* all tables */
 		}
 	}
 	atomic_store(&pt->nr_nodes, 1);

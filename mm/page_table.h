@@ -31,6 +31,12 @@ enum pt_space {
 	PT_KERNEL = 1, /* upper half */
 };
 
+/* Where a lockless walk calls page_table.walk_hook. */
+enum walk_stage {
+	WALK_BEFORE_LOCK, /* stopped at the node, about to lock it */
+	WALK_LOCKED,      /* holds its lock, about to check it is still the node it read */
+};
+
 struct page_table {
 	const struct mm_arch *arch;
 	struct frame_table *ft;
@@ -48,13 +54,24 @@ struct page_table {
 	/* Lockless walks that met a node detached or reused under them and retried. */
 	MM_ATOMIC(uint64_t) walk_retries;
 	/*
-	 * Test hook (NULL in production): called by a lockless walk just
-	 * before it locks the node it stopped at (PA, level), i.e. inside the
-	 * window where another cursor may detach that node.  Host tests use
-	 * it to run such a cursor there and prove the walk retries.
+	 * Test hook (NULL in production): called by a lockless walk at the
+	 * points where a racing CPU could change what it found (enum
+	 * walk_stage): just before it tries to lock the node it stopped at
+	 * (PA, level), and once it holds that lock but has not yet validated
+	 * the node.  Host tests run other cursors there (free the node, reuse
+	 * its frame) and prove the walk retries and touches no lock it does
+	 * not own.
 	 */
-	void (*walk_hook)(void *ctx, paddr_t node, unsigned level);
+	void (*walk_hook)(void *ctx, paddr_t node, unsigned level, enum walk_stage stage);
 	void *walk_hook_ctx;
+	/*
+	 * MM_DEBUG builds: the open cursors on this table (self-deadlock
+	 * detection, cursor.c), under dbg_lock.  Present in every build so the
+	 * layout does not depend on MM_DEBUG (an embedder's C++ or release
+	 * translation unit sees the same struct).
+	 */
+	struct cursor *dbg_open;
+	MM_ATOMIC(uint8_t) dbg_lock;
 };
 
 /*

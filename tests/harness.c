@@ -6,6 +6,7 @@
 #include "arch/modes.h"
 #include "fake_arch.h"
 #include "mm_assert.h"
+#include "tlb_model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,13 @@ void mm_assert_failed(const char *file, int line, const char *cond)
 	abort();
 }
 
+/* The calling thread, for the mm's self-deadlock detection (MM_DEBUG). */
+const void *mm_debug_context(void)
+{
+	static _Thread_local char here;
+	return &here;
+}
+
 #define H_DEFAULT_MEM (4 * GiB)
 #define H_DEFAULT_POOL (64 * MiB)
 
@@ -74,24 +82,32 @@ static void tlb_record(void *ctx, enum tlb_kind kind, vaddr_t va, uint64_t len)
 	e->free_pool = frame_zone_free_frames(&h->ft, H_ZONE_POOL);
 }
 
+/* Every hook also empties the modelled translation caches (tlb_model.h). */
+static void tlb_hook(void *ctx, enum tlb_kind kind, vaddr_t va, uint64_t len)
+{
+	struct harness *h = ctx;
+	tlb_record(h, kind, va, len);
+	h_tlb_model_flush(h, kind, va, len);
+}
+
 static void tlb_flush_page(void *ctx, vaddr_t va)
 {
-	tlb_record(ctx, TLB_PAGE, va, SZ_4K);
+	tlb_hook(ctx, TLB_PAGE, va, SZ_4K);
 }
 
 static void tlb_flush_range(void *ctx, vaddr_t va, uint64_t len)
 {
-	tlb_record(ctx, TLB_RANGE, va, len);
+	tlb_hook(ctx, TLB_RANGE, va, len);
 }
 
 static void tlb_flush_all(void *ctx)
 {
-	tlb_record(ctx, TLB_ALL, 0, 0);
+	tlb_hook(ctx, TLB_ALL, 0, 0);
 }
 
 static void tlb_activate(void *ctx, paddr_t root)
 {
-	tlb_record(ctx, TLB_ACTIVATE, root, 0);
+	tlb_hook(ctx, TLB_ACTIVATE, root, 0);
 }
 
 void h_tlb_reset(struct harness *h)
@@ -309,6 +325,7 @@ void harness_destroy(struct harness *h)
 	if (h == NULL)
 		return;
 	frame_table_set_fail_hook(&h->ft, NULL, NULL);
+	h_tlb_model_off(h);
 	if (!h->shared_machine) {
 		munmap(h->slots, h->slots_bytes);
 		munmap(h->phys, h->phys_bytes);
@@ -507,6 +524,8 @@ static void after_op(struct harness *h, const char *what)
 {
 	if (h->check_each_op)
 		h_assert_check(h, what);
+	/* The helper's cursor is closed: no cached translation may exceed the tree. */
+	h_tlb_assert(h, true, what);
 }
 
 int h_map_pt(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t len, paddr_t pa,
@@ -638,6 +657,42 @@ static uint64_t raw_walk_node(struct harness *h, struct page_table *pt, paddr_t 
 		}
 	}
 	return nodes;
+}
+
+/* Leaves of the node at `pa` (level, first offset base) meeting tree offsets [lo, hi). */
+static void range_walk_node(struct harness *h, struct page_table *pt, paddr_t pa, unsigned level,
+			    uint64_t base, uint64_t lo, uint64_t hi, h_leaf_fn fn, void *ctx)
+{
+	const struct pte_format *f = &pt->arch->fmt;
+	const pte_t *table = frame_to_virt(&h->ft, pa);
+	uint64_t size = mm_level_size(level);
+	for (unsigned i = mm_level_index(lo, level); i < MM_PTES_PER_NODE; i++) {
+		uint64_t start = base + (uint64_t)i * size;
+		if (start >= hi)
+			break;
+		pte_t pte = table[i];
+		if (!pte_is_present(pte))
+			continue;
+		if (pte_is_leaf(f, pte, level)) {
+			struct mm_mapping m = { .va = h_canonical(h, start), .size = size,
+						.pa = pte_addr(f, pte, level),
+						.prop = pt->arch->leaf_prop(pt->arch, pte, level),
+						.present = true,
+						.untracked = (pte & f->untracked) != 0 };
+			fn(ctx, &m, level);
+		} else {
+			range_walk_node(h, pt, pte_table_addr(f, pte), level - 1, start,
+					lo > start ? lo : start, hi < start + size ? hi : start + size,
+					fn, ctx);
+		}
+	}
+}
+
+void h_raw_walk_range(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t len,
+		      h_leaf_fn fn, void *ctx)
+{
+	uint64_t lo = va & (((uint64_t)1 << pt->arch->va_bits) - 1);
+	range_walk_node(h, pt, pt->root, pt->arch->levels, 0, lo, lo + len, fn, ctx);
 }
 
 /*

@@ -122,6 +122,9 @@ struct harness {
 
 	/* Run mm_check after every helper operation. */
 	bool check_each_op;
+
+	/* Translation caches of simulated CPUs (tlb_model.h), NULL: off. */
+	struct h_tlb_model *tlb_model;
 };
 
 /* The standard parameter sets: each encoder in each space. */
@@ -306,6 +309,9 @@ void h_assert_same_view(const struct h_snapshot *a, const struct h_snapshot *b,
 /* Raw walk of `pt`: calls fn for each leaf; returns the number of nodes reached. */
 typedef void (*h_leaf_fn)(void *ctx, const struct mm_mapping *m, unsigned level);
 uint64_t h_raw_walk(struct harness *h, struct page_table *pt, h_leaf_fn fn, void *ctx);
+/* The same for the leaves meeting [va, va + len) only (va canonical). */
+void h_raw_walk_range(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t len,
+		      h_leaf_fn fn, void *ctx);
 
 /* Print a snapshot (debugging aid on failure). */
 void h_print_leaves(const struct h_snapshot *s, size_t max);

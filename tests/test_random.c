@@ -29,6 +29,7 @@
  */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "tlb_model.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -678,10 +679,26 @@ static void finish_op(struct run *r, int rc)
 			if (mm_check_cursor(&r->bc, buf, sizeof(buf)) != MM_OK)
 				run_fail(r, "cursor: %s", buf);
 		}
+		/* The cursor is open: nothing released may be cached, stale rights may be. */
+		h_tlb_assert(h, false, r->op);
 		return; /* compared when the batch's cursor closes */
 	}
 	h_assert_check(h, r->op);
+	h_tlb_assert(h, true, r->op);
 	compare(r);
+}
+
+/*
+ * Before an op: a few hardware accesses on random CPUs to pages of random
+ * mappings, so that the op's changes meet cached translations.
+ */
+static void touch_some(struct run *r)
+{
+	for (unsigned k = 0; k < 4 && r->m.n; k++) {
+		const struct leaf *l = &r->m.v[below(r->m.n)];
+		uint64_t page = below(l->size / SZ_4K);
+		h_tlb_touch(r->h, (unsigned)below(H_TLB_CPUS), va_of(r, l->off + page * SZ_4K));
+	}
 }
 
 static void do_map(struct run *r, bool mmio)
@@ -962,6 +979,7 @@ static void batch_end(struct run *r)
 	cursor_close(&r->bc);
 	r->batch = false;
 	h_assert_check(r->h, r->op);
+	h_tlb_assert(r->h, true, r->op);
 	compare(r);
 }
 
@@ -1013,6 +1031,7 @@ static void test_random_differential(void **state)
 	r.win_hi[1] = h_space_size(h);
 	r.in_progress = true;
 	current_run = &r;
+	h_tlb_model_on(h, &h->pt);
 	compare(&r);
 
 	for (r.op_index = 0; r.op_index < ops; r.op_index++) {
@@ -1021,6 +1040,7 @@ static void test_random_differential(void **state)
 			batch_end(&r);
 		else if (!r.batch && chance(3))
 			batch_begin(&r);
+		touch_some(&r);
 		if (!r.batch && (r.m.n > MAX_MODEL_LEAVES || k < 1))
 			clear_window(&r);
 		else if (k < 30)
@@ -1040,8 +1060,10 @@ static void test_random_differential(void **state)
 		batch_end(&r);
 	clear_window(&r);
 	print_message("  seed 0x%" PRIx64 ": %u ok, %u refused, %u nomem, %u splitting ops,"
-		      " %u batches, %u checks inside batches\n", r.seed, r.n_ok, r.n_err,
-		      r.n_nomem, r.n_split_ops, r.n_batches, r.n_batch_checks);
+		      " %u batches, %u checks inside batches, %llu TLB fills\n", r.seed, r.n_ok,
+		      r.n_err, r.n_nomem, r.n_split_ops, r.n_batches, r.n_batch_checks,
+		      (unsigned long long)h->tlb_model->fills);
+	assert_true(h->tlb_model->fills > ops / 2);
 	/* The run must have exercised every kind of outcome. */
 	assert_true(r.n_ok > ops / 4);
 	assert_true(r.n_err > 0);

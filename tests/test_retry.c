@@ -20,9 +20,11 @@ struct race {
 	bool busy;        /* inside the hook: walks of the inner cursor */
 };
 
-static void race_hook(void *ctx, paddr_t node, unsigned level)
+static void race_hook(void *ctx, paddr_t node, unsigned level, enum walk_stage stage)
 {
 	struct race *r = ctx;
+	if (stage != WALK_BEFORE_LOCK)
+		return;
 	if (r->busy || r->node)
 		return; /* the inner cursor's own walks, and the outer walk's retry */
 	if (level != r->level)

@@ -7,7 +7,7 @@
  * (Limine's memmap, multiboot2's mmap tag, the device tree's /memory).
  * What the image needs from outside the mm is exactly what this directory
  * provides (string.c, atomic_riscv64.c, tlb_<arch>.c, mm_assert_failed
- * below, and libgcc on RISC-V); tools/test checks that.
+ * and mm_debug_context below, and libgcc on RISC-V); tools/test checks that.
  */
 #include <ptmm/mm.h>
 
@@ -41,6 +41,16 @@ void mm_assert_failed(const char *file, int line, const char *cond)
 	(void)line;
 	(void)cond;
 	embed_halt();
+}
+
+/*
+ * MM_DEBUG builds also ask which thread of execution calls them (to stop a
+ * cursor that would wait for its own thread's cursor): one CPU, one context.
+ */
+const void *mm_debug_context(void)
+{
+	static const char cpu0;
+	return &cpu0;
 }
 
 /* One cursor call on the kernel table: map [va, va+len) -> pa. */

@@ -42,6 +42,16 @@ void mm_assert_failed(const char *file, int line, const char *cond)
 	abort();
 }
 
+/*
+ * MM_DEBUG builds also ask which thread calls them (a cursor that would
+ * wait for its own thread's cursor is stopped): one thread here.
+ */
+const void *mm_debug_context(void)
+{
+	static const char main_thread;
+	return &main_thread;
+}
+
 /* TLB hooks: a hosted program has no TLB; count the calls to show them. */
 struct tlb_log {
 	unsigned pages, ranges, alls, activations;

@@ -18,6 +18,13 @@ void mm_assert_failed(const char *file, int line, const char *cond)
 	abort();
 }
 
+/* ptsim is single-threaded: one context (the mm's self-deadlock detection). */
+const void *mm_debug_context(void)
+{
+	static const char only;
+	return &only;
+}
+
 /* Host TLB: there is none, every hook is a no-op. */
 static void tlb_page(void *ctx, vaddr_t va) { (void)ctx; (void)va; }
 static void tlb_range(void *ctx, vaddr_t va, uint64_t len) { (void)ctx; (void)va; (void)len; }
