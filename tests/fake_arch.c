@@ -181,6 +181,8 @@ void mm_arch_fake48_init(struct mm_arch *a, uint32_t features, const struct mm_t
 			.addr_shift = FAKE_PPN_LOW,
 			.leaf_bits = FAKE_PTE_LEAF,
 			.untracked = FAKE_PTE_UNTRACKED,
+			/* Inverted like x86's (L1TF), at another field position. */
+			.addr_invert = FAKE_PTE_NOACCESS,
 		},
 		.prop_check = fake_prop_check,
 		.leaf_template = fake_leaf_template,
