@@ -49,6 +49,13 @@ void kmain(void)
 	const char *script;
 
 	kprintf("\nptmm kernel: cmdline \"%s\"\n", bi->cmdline);
+	/* A cut command line would run a shorter script= (or other words) silently. */
+	if (bi->cmdline_truncated) {
+		kprintf("cmdline: longer than the kernel's %u-byte buffer; refused, nothing run "
+			"(a script= would have been cut short)\nRESULT FAIL: command line too long\n",
+			bi->cmdline_max - 1);
+		arch_exit(false);
+	}
 	mm_boot(bi);
 	script = find_script(bi->cmdline);
 	if (script)
