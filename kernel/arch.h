@@ -11,7 +11,8 @@
  * Virtual memory layout (both architectures, upper half only):
  *
  *   0xffff800000000000  DIRECT_MAP_BASE  all RAM, PA + DIRECT_MAP_BASE,
- *                                        rw, nx, global, huge pages
+ *                                        rw, nx, global, huge pages (the
+ *                                        image's text+rodata r, nomap absent)
  *   0xffffc00000000000  MMIO_MAP_BASE    device windows, PA + MMIO_MAP_BASE,
  *                                        rw, nx, global, uncached
  *   0xffffffff80000000  the kernel image (arch-specific link address),
