@@ -12,7 +12,8 @@
  * by kernel_layout_of() (layout.h; e.g. 48-bit modes):
  *
  *   0xffff800000000000  DIRECT_MAP_BASE  all RAM, PA + DIRECT_MAP_BASE,
- *                                        rw, nx, global, huge pages
+ *                                        rw, nx, global, huge pages (the
+ *                                        image's text+rodata r, nomap absent)
  *   0xffffc00000000000  MMIO_MAP_BASE    device windows, PA + MMIO_MAP_BASE,
  *                                        rw, nx, global, uncached
  *   0xffffffff80000000  the kernel image (arch-specific link address),
@@ -70,8 +71,22 @@ struct boot_info {
 	 * first MiB): not for the mm, and not device memory either. */
 	struct phys_range other_ram[BOOT_MAX_RANGES];
 	unsigned nr_other_ram;
+	/*
+	 * Firmware memory the kernel must not even map (RISC-V: device-tree
+	 * reserved-memory with no-map, OpenSBI's PMP region; x86: the legacy
+	 * BIOS area below 1 MiB).  Also in `reserved` where it is RAM; the
+	 * direct map leaves it out (docs/BOOT.md, W^X per frame).
+	 */
+	struct phys_range nomap[BOOT_MAX_RANGES];
+	unsigned nr_nomap;
 	struct image_section text, rodata, data; /* data includes bss and the boot stack */
 	const char *cmdline; /* NUL-terminated, through the direct map or image */
+	/*
+	 * The firmware's command line did not fit the arch's buffer of
+	 * cmdline_max bytes (NUL included): kmain refuses to run a cut one.
+	 */
+	bool cmdline_truncated;
+	unsigned cmdline_max;
 };
 
 /* Filled by the arch after early boot; the pointers stay valid forever. */
@@ -139,6 +154,12 @@ struct fault_info {
 	vaddr_t addr;         /* faulting VA (stval / CR2) */
 	uintptr_t pc;         /* faulting PC (sepc / RIP) */
 	uint64_t cause;       /* raw: scause, or the x86 error code */
+	/*
+	 * User access (x86 EFLAGS.AC, RISC-V sstatus.SUM) as the trap handler
+	 * found it: the entry code closes it on every trap (and the return
+	 * restores the interrupted state), so this must be false.
+	 */
+	bool user_access;
 };
 
 bool arch_probe(enum probe_kind kind, vaddr_t va, uint64_t *value, struct fault_info *f);
@@ -167,6 +188,8 @@ uintptr_t arch_probe_fault_pc(enum probe_kind kind, vaddr_t va);
 /* Bytes of a "return to caller" instruction, for exec probes. */
 extern const uint8_t arch_ret_insn[];
 extern const unsigned arch_ret_insn_len;
+/* A "return to caller" instruction inside the kernel's text section. */
+extern const char arch_text_ret[];
 
 /*
  * True if kernel instruction fetches from user pages fault whatever
@@ -174,8 +197,15 @@ extern const unsigned arch_ret_insn_len;
  */
 bool arch_user_exec_refused(void);
 
-/* Let the kernel touch user pages (RISC-V SUM, x86 SMAP via stac/clac). */
+/*
+ * Let the kernel touch user pages (RISC-V sstatus.SUM, x86 EFLAGS.AC: stac /
+ * clac with SMAP, popf without, where AC is harmless in ring 0).  Every
+ * trap entry closes it, and so does the boot before C code runs.
+ */
 void arch_user_access(bool allow);
+
+/* True if user access is open now (AC / SUM set). */
+bool arch_user_access_open(void);
 
 /* Make instruction fetches see bytes just written (fence.i; nothing on x86). */
 void arch_sync_icache(void);

@@ -60,6 +60,13 @@ void kmain(void)
 	const char *script;
 
 	kprintf("\nptmm kernel: cmdline \"%s\"\n", bi->cmdline);
+	/* A cut command line would run a shorter script= (or other words) silently. */
+	if (bi->cmdline_truncated) {
+		kprintf("cmdline: longer than the kernel's %u-byte buffer; refused, nothing run "
+			"(a script= would have been cut short)\nRESULT FAIL: command line too long\n",
+			bi->cmdline_max - 1);
+		arch_exit(false);
+	}
 	kprintf("paging: %s\n", arch_paging_choice());
 	kprintf("layout: %s direct 0x%llx mmio 0x%llx test 0x%llx image 0x%llx\n",
 		paging_mode_name(kernel_layout.mode), (unsigned long long)kernel_layout.direct_map,

@@ -189,6 +189,15 @@ static void frames_init(const struct boot_info *bi)
 	for (unsigned i = 0; i < bi->nr_ram; i++)
 		add_ram(bi->ram[i].base, bi->ram[i].size);
 	frame_zone_set_claimable(&kmm.ft, KZONE_SANDBOX, true);
+	/*
+	 * One memory type per frame: the direct map keeps all RAM write-back,
+	 * so the kernel's zones may be mapped write-back only (MM_EPERM
+	 * otherwise).  The sandbox follows the script contract, where RAM may
+	 * be mapped uncached; script mode takes it out of the direct map.
+	 */
+	if (frame_zone_set_wb_only(&kmm.ft, KZONE_KERNEL, true) ||
+	    frame_zone_set_wb_only(&kmm.ft, KZONE_HIGH, true))
+		mm_boot_fail("frame_zone_set_wb_only", MM_EINVAL);
 	reserve(img.base, img.size, FRAME_KERNEL);
 	reserve(kmm.slots.base, kmm.slots.size, FRAME_METADATA);
 	for (unsigned i = 0; i < bi->nr_reserved; i++)
@@ -218,6 +227,40 @@ static enum mm_cache device_cache(void)
 	return kmm.arch.prop_check(&kmm.arch, uc) == MM_OK ? MM_CACHE_UC : MM_CACHE_WB;
 }
 
+/*
+ * W^X per frame, not per mapping: the direct map's alias of the image's
+ * text and rodata is r-- (text is executable only at its link address),
+ * and firmware memory that must not be mapped (bi->nomap) is taken out.
+ * Huge leaves are split only around these ranges.
+ */
+static void direct_map_wx(const struct boot_info *bi)
+{
+	struct mm_prop ro = mm_prop_make(MM_PROP_R | MM_PROP_G, MM_CACHE_WB);
+	paddr_t lo = bi->text.pa & ~(PAGE - 1);
+	paddr_t hi = align_up(bi->rodata.pa + bi->rodata.size, PAGE);
+	int err = kmm_protect(&kmm.kpt, DIRECT_MAP_BASE + lo, hi - lo, ro);
+
+	if (err)
+		mm_boot_fail("direct map: image read-only", err);
+	kprintf("mm: direct map: 0x%llx 0x%llx r-- (image text, rodata)\n",
+		(unsigned long long)lo, (unsigned long long)(hi - lo));
+	for (unsigned i = 0; i < bi->nr_nomap; i++) {
+		paddr_t b = bi->nomap[i].base, e = b + bi->nomap[i].size;
+		/* Only what the direct map covers: the RAM part. */
+		for (unsigned r = 0; r < bi->nr_ram; r++) {
+			paddr_t rb = bi->ram[r].base, re = rb + bi->ram[r].size;
+			paddr_t cb = b > rb ? b : rb, ce = e < re ? e : re;
+			if (cb >= ce)
+				continue;
+			err = kmm_unmap(&kmm.kpt, DIRECT_MAP_BASE + cb, ce - cb);
+			if (err)
+				mm_boot_fail("direct map: firmware hole", err);
+			kprintf("mm: direct map: 0x%llx 0x%llx not mapped (firmware)\n",
+				(unsigned long long)cb, (unsigned long long)(ce - cb));
+		}
+	}
+}
+
 /* The kernel table: direct map, W^X image, device windows (mm_boot.h). */
 static void kernel_table_init(const struct boot_info *bi)
 {
@@ -235,6 +278,7 @@ static void kernel_table_init(const struct boot_info *bi)
 		boot_map("direct map", DIRECT_MAP_BASE + bi->ram[i].base, bi->ram[i].size,
 			 bi->ram[i].base, MM_PROP_R | MM_PROP_W, MM_CACHE_WB,
 			 MM_MAP_UNTRACKED | MM_MAP_HUGE);
+	direct_map_wx(bi);
 	/* W^X: each section on its own pages (linker.ld aligns them to 4 KiB). */
 	boot_map("image text", bi->text.va, bi->text.size, bi->text.pa, MM_PROP_R | MM_PROP_X,
 		 MM_CACHE_WB, MM_MAP_UNTRACKED);

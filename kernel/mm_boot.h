@@ -15,11 +15,15 @@
  *   3. the image (KERNEL), the slot array (METADATA) and firmware ranges
  *      (RESERVED) taken out of the free memory;
  *   4. the kernel page table, built only through the cursor:
- *        DIRECT_MAP_BASE + PA  all RAM, rw- g, untracked, huge leaves
+ *        DIRECT_MAP_BASE + PA  all RAM, rw- g, untracked, huge leaves; W^X per
+ *                              frame: the image's text and rodata r-- there,
+ *                              firmware memory (boot_info.nomap) not mapped
  *        image sections        text r-x, rodata r--, data+bss rw-, g, untracked
  *        MMIO_MAP_BASE + PA    device windows, rw- g, uncached where the
  *                              arch can say so, untracked device memory
- *      checked with mm_check, then activated (the boot table is dropped).
+ *      checked with mm_check, then activated (the boot table is dropped);
+ *   5. one memory type per frame: KZONE_KERNEL and KZONE_HIGH are wb_only
+ *      (the direct map has them write-back; other policies are MM_EPERM).
  *
  * Everything here runs once, single-threaded, before anything else uses
  * the mm.  Any failure is fatal (RESULT FAIL, failing exit).

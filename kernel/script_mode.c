@@ -91,6 +91,18 @@ void script_mode_run(const char *cmds, size_t len)
 		arch_exit(false);
 	}
 	kmm.user = &script_pt;
+	/*
+	 * One memory type per frame: a script may map sandbox RAM uncached
+	 * (the contract allows it), so the sandbox leaves the write-back
+	 * direct map first; only the script's own mappings reach it then.
+	 */
+	err = kmm_unmap(&kmm.kpt, DIRECT_MAP_BASE + kmm.sandbox.base, kmm.sandbox.size);
+	if (err) {
+		kprintf("script: direct map of the sandbox: %s\nRESULT FAIL\n", mm_strerror(err));
+		arch_exit(false);
+	}
+	kprintf("script: direct map: 0x%llx 0x%llx not mapped (sandbox)\n",
+		(unsigned long long)kmm.sandbox.base, (unsigned long long)kmm.sandbox.size);
 	device_space_register(arch_boot_info());
 	env = (struct script_env){
 		.pt = &script_pt,

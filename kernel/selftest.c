@@ -415,6 +415,124 @@ static bool step_image_wx(void)
 	       faults(PROBE_EXEC, bss_ret, FAULT_PROTECTION);
 }
 
+/* PA of a kernel image address (inside one of the three sections). */
+static paddr_t image_pa(vaddr_t va)
+{
+	const struct boot_info *bi = arch_boot_info();
+	const struct image_section *secs[3] = { &bi->text, &bi->rodata, &bi->data };
+	for (unsigned i = 0; i < 3; i++)
+		if (va >= secs[i]->va && va - secs[i]->va < secs[i]->size)
+			return secs[i]->pa + (va - secs[i]->va);
+	return 0;
+}
+
+/*
+ * W^X per frame: the direct map's alias of the image refuses what the
+ * image's own mapping refuses (stores to text and rodata, fetches from
+ * text, rodata and data), and firmware memory that must not be mapped
+ * (boot_info.nomap: OpenSBI's PMP region; x86's legacy BIOS area) faults
+ * as not present through the direct map.
+ */
+static bool step_direct_map(void)
+{
+	const struct boot_info *bi = arch_boot_info();
+	vaddr_t text_ret = (vaddr_t)(uintptr_t)arch_text_ret;
+	vaddr_t text_word = (vaddr_t)(uintptr_t)selftest_run & ~7ull;
+	vaddr_t ro_word = (vaddr_t)(uintptr_t)&rodata_word;
+	vaddr_t data_ret = (vaddr_t)(uintptr_t)ret_in_data;
+	vaddr_t dm_text = DIRECT_MAP_BASE + image_pa(text_word);
+	vaddr_t dm_text_ret = DIRECT_MAP_BASE + image_pa(text_ret);
+	vaddr_t dm_ro = DIRECT_MAP_BASE + image_pa(ro_word);
+	vaddr_t dm_data_ret = DIRECT_MAP_BASE + image_pa(data_ret);
+	uint64_t text_value = *(volatile const uint64_t *)text_word;
+	bool ok;
+
+	memcpy(ret_in_data, arch_ret_insn, arch_ret_insn_len);
+	arch_sync_icache();
+	ok = inside("text ret", text_ret, bi->text.va, bi->text.size) &&
+	     inside("text word", text_word, bi->text.va, bi->text.size) &&
+	     exec_ok(text_ret) && read_ok(dm_text, text_value) &&
+	     faults_storing(PROBE_WRITE, dm_text, text_value, FAULT_PROTECTION) &&
+	     faults(PROBE_EXEC, dm_text_ret, FAULT_PROTECTION) &&
+	     read_ok(dm_ro, rodata_word) &&
+	     faults_storing(PROBE_WRITE, dm_ro, rodata_word, FAULT_PROTECTION) &&
+	     faults(PROBE_EXEC, dm_data_ret, FAULT_PROTECTION);
+	if (ok && bi->nr_nomap == 0)
+		return skip("no firmware memory to leave unmapped on this machine");
+	for (unsigned i = 0; ok && i < bi->nr_nomap; i++) {
+		vaddr_t first = DIRECT_MAP_BASE + bi->nomap[i].base;
+		vaddr_t last = first + bi->nomap[i].size - 8;
+		ok = faults(PROBE_READ, first, FAULT_NOT_PRESENT) &&
+		     faults(PROBE_READ, last, FAULT_NOT_PRESENT);
+	}
+	return ok;
+}
+
+/*
+ * Every trap entry closes user access (x86 EFLAGS.AC, RISC-V sstatus.SUM),
+ * and the return restores the interrupted state: open it, fault, and look
+ * at what the handler saw.  The boot closed it before the self-test.
+ */
+static bool step_trap_entry(void)
+{
+	struct fault_info f;
+	uint64_t v = 0;
+	bool faulted, reopened;
+
+	if (arch_user_access_open())
+		return fail("user access is open after boot (AC / SUM set)");
+	arch_user_access(true);
+	if (!arch_user_access_open()) {
+		arch_user_access(false);
+		return fail("arch_user_access(true) did not set AC / SUM");
+	}
+	faulted = arch_probe(PROBE_READ, T_FAR, &v, &f);
+	reopened = arch_user_access_open();
+	arch_user_access(false);
+	if (!faulted)
+		return fail("read 0x%llx did not fault", (unsigned long long)T_FAR);
+	if (f.user_access)
+		return fail("the trap handler ran with user access open (AC / SUM set)");
+	if (!reopened)
+		return fail("the trap return did not restore the interrupted AC / SUM");
+	return !arch_user_access_open() || fail("user access still open after closing it");
+}
+
+/*
+ * One memory type per frame: RAM of the kernel zones, which the direct map
+ * keeps write-back, is refused any other policy (map and protect:
+ * MM_EPERM) and nothing is mapped; write-back works.
+ */
+static bool step_cache_type(void)
+{
+	static const enum mm_cache others[] = { MM_CACHE_WT, MM_CACHE_UC, MM_CACHE_WC };
+	paddr_t f = alloc_frames(KZONE_KERNEL, 0);
+	unsigned tried = 0;
+	bool ok = f != 0;
+
+	for (unsigned i = 0; ok && i < ARRAY_LEN(others); i++) {
+		struct mm_prop p = mm_prop_make(MM_PROP_R | MM_PROP_W | MM_PROP_G, others[i]);
+		if (kmm.arch.prop_check(&kmm.arch, p) != MM_OK)
+			continue; /* not expressible here: MM_ENOTSUP comes first */
+		tried++;
+		int err = kmm_map(&kmm.kpt, T_ALIAS, SZ_4K, f, p, 0);
+		if (err != MM_EPERM)
+			ok = fail("map of a kernel-zone frame with cache %u: %s, expected perm",
+				  (unsigned)others[i], mm_strerror(err));
+		ok = ok && faults(PROBE_READ, T_ALIAS, FAULT_NOT_PRESENT) &&
+		     t_map(&kmm.kpt, T_ALIAS, SZ_4K, f, kprop(MM_PROP_R | MM_PROP_W), 0);
+		if (ok && (err = kmm_protect(&kmm.kpt, T_ALIAS, SZ_4K, p)) != MM_EPERM)
+			ok = fail("protect to cache %u: %s, expected perm", (unsigned)others[i],
+				  mm_strerror(err));
+		ok = ok && expect_leaf(&kmm.kpt, T_ALIAS, SZ_4K, f) && read_ok(T_ALIAS, dm64(f)[0]);
+		ok = t_unmap(&kmm.kpt, T_ALIAS, SZ_4K) && ok;
+	}
+	put_frames(f);
+	if (ok && tried == 0)
+		return skip("no cache policy other than write-back on this CPU");
+	return ok;
+}
+
 /*
  * The kernel fetching from a user page (a `ret` at va) faults as a
  * protection fault whether user access is open or not (RISC-V always,
@@ -797,6 +915,9 @@ static const struct step steps[] = {
 	{ "unmapped", step_unmapped },
 	{ "noexec", step_noexec },
 	{ "image-wx", step_image_wx },
+	{ "direct-map", step_direct_map },
+	{ "trap-entry", step_trap_entry },
+	{ "cache-type", step_cache_type },
 	{ "user", step_user },
 	{ "stale-tlb", step_stale },
 	{ "flush-range", step_flush_range },

@@ -56,6 +56,16 @@ struct pte_format {
 	 * references, e.g. the kernel's direct map (MM_MAP_UNTRACKED).
 	 */
 	pte_t untracked;
+	/*
+	 * Address inversion (0: none).  A leaf whose template has any of these
+	 * bits (the encoder's no-access marker) holds its whole address field
+	 * XORed with addr_mask, so that a speculative walk through the
+	 * not-present entry (L1TF) reaches the top of the physical space, not
+	 * the frame.  pte_make and pte_addr apply it; leaf_prop must undo it
+	 * before reading attribute bits inside addr_mask (x86's huge PAT bit).
+	 * Never set in a table template (pte_table_addr does not look).
+	 */
+	pte_t addr_invert;
 };
 
 /*

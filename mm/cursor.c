@@ -49,6 +49,8 @@ vaddr_t cursor_canonical(const struct mm_arch *a, uint64_t off)
 
 vaddr_t cursor_va(const struct cursor *c)
 {
+	if (!cursor_is_open(c))
+		return 0;
 	/*
 	 * Relative to the half, not sign-extended: the end of the user half
 	 * is 2^(va_bits-1) and the end of the kernel half wraps to 0, like va + len.
@@ -313,19 +315,34 @@ uint64_t cursor_node_base(unsigned level, uint64_t t)
 
 /* ---- open / close ---- */
 
+/*
+ * The closed state: no table, an empty range, no cached path, nothing
+ * deferred.  Every operation then refuses (MM_EINVAL) and the one-page
+ * fast paths fail their range test, so none reads a stale field.
+ */
+static int cursor_make_closed(struct cursor *c, int err)
+{
+	*c = (struct cursor){ .pt = (struct page_table *)0, .release = FRAME_NIL,
+			      .reserve = FRAME_NIL, .block_hint = FRAME_NIL,
+			      .pend_block = FRAME_NIL };
+	return err;
+}
+
 int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t len)
 {
 	uint64_t start;
+	if (pt->destroyed)
+		return cursor_make_closed(c, MM_EINVAL);
 	if (len == 0)
-		return MM_EINVAL;
+		return cursor_make_closed(c, MM_EINVAL);
 	if (!mm_is_aligned(va, MM_PAGE_SIZE) || !mm_is_aligned(len, MM_PAGE_SIZE))
-		return MM_EALIGN;
+		return cursor_make_closed(c, MM_EALIGN);
 	if (tree_offset(pt, va, &start))
-		return MM_ERANGE;
+		return cursor_make_closed(c, MM_ERANGE);
 	uint64_t space_end = (pt->space == PT_USER ? 0 : page_table_space_size(pt)) +
 			     page_table_space_size(pt);
 	if (len > space_end - start)
-		return MM_ERANGE;
+		return cursor_make_closed(c, MM_ERANGE);
 
 	*c = (struct cursor){ .pt = pt, .arch = pt->arch, .start = start,
 			      .end = start + len, .va = start,
@@ -348,6 +365,8 @@ int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t le
 
 void cursor_flush(struct cursor *c)
 {
+	if (!cursor_is_open(c))
+		return;
 	const struct mm_tlb_ops *tlb = c->arch->tlb;
 	/* Deferred counts first: a block they bring to zero is released below. */
 	cursor_settle_refs(c);
@@ -421,6 +440,8 @@ static void reclaim_upwards(struct cursor *c, uint64_t t, unsigned level)
 
 void cursor_close(struct cursor *c)
 {
+	if (!cursor_is_open(c))
+		return;
 	struct frame_slot *gs = c->slot[c->guard_level];
 	uint64_t gbase = cursor_node_base(c->guard_level, c->start);
 
@@ -434,12 +455,14 @@ void cursor_close(struct cursor *c)
 		reclaim_upwards(c, c->start, c->guard_level);
 		cursor_flush(c);
 	}
-	c->pt = (struct page_table *)0;
+	(void)cursor_make_closed(c, MM_OK);
 }
 
 int cursor_jump(struct cursor *c, vaddr_t va)
 {
 	uint64_t off;
+	if (!cursor_is_open(c))
+		return MM_EINVAL;
 	if (!mm_is_aligned(va, MM_PAGE_SIZE))
 		return MM_EALIGN;
 	if (tree_offset(c->pt, va, &off) || off < c->start || off > c->end)
@@ -541,6 +564,8 @@ void cursor_leaf_mapping(const struct cursor *c, pte_t e, unsigned level, uint64
 
 int cursor_query(struct cursor *c, struct mm_mapping *out)
 {
+	if (!cursor_is_open(c))
+		return MM_EINVAL;
 	const struct pte_format *f = &c->arch->fmt;
 	uint64_t t = c->va;
 	if (t >= c->end)

@@ -105,8 +105,17 @@ struct cursor {
 
 /*
  * Open a cursor on [va, va+len) of `pt`.  Blocks while an overlapping
- * cursor is open.  Errors: MM_EALIGN, MM_EINVAL (len 0), MM_ERANGE
- * (outside the table's half, or va+len past the end of the space).
+ * cursor is open.  Errors: MM_EALIGN, MM_EINVAL (len 0, or `pt` destroyed),
+ * MM_ERANGE (outside the table's half, or va+len past the end of the space).
+ *
+ * Lifecycle.  After cursor_open, whatever it returned, the cursor is
+ * either open (MM_OK) or *closed* (an error); cursor_close makes it closed.
+ * On a closed cursor every operation below returns MM_EINVAL and changes
+ * nothing, cursor_flush and cursor_close do nothing, and cursor_va gives 0:
+ * using a cursor after its close, or closing it twice, is answered, never
+ * a walk of tables it no longer owns.  A cursor that was never passed to
+ * cursor_open holds garbage: the mm cannot tell it from an open one.
+ * Opening a cursor that is still open loses its locks (undefined).
  *
  * Context (docs/DESIGN.md, "Context contract"): cursor calls spin, never
  * sleep, and take no lock the caller could hold, so they may run with
@@ -120,26 +129,36 @@ struct cursor {
  */
 int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t len);
 
-/* Flush, release what was removed, unlock. */
+/* Flush, release what was removed, unlock; the cursor is then closed. */
 void cursor_close(struct cursor *c);
+
+/* True if `c` is open (not closed, see cursor_open). */
+static inline bool cursor_is_open(const struct cursor *c)
+{
+	return c->pt != (struct page_table *)0;
+}
 
 /* Flush the TLB for what the cursor changed, then release what it removed. */
 void cursor_flush(struct cursor *c);
 
-/* Current VA (canonical). */
+/* Current VA (canonical); 0 on a closed cursor. */
 vaddr_t cursor_va(const struct cursor *c);
 
-/* Move to `va` inside the range.  Errors: MM_EALIGN, MM_ERANGE. */
+/* Move to `va` inside the range.  Errors: MM_EALIGN, MM_ERANGE, MM_EINVAL (closed). */
 int cursor_jump(struct cursor *c, vaddr_t va);
 
-/* The mapping containing the current VA, or the absent range around it. */
+/*
+ * The mapping containing the current VA, or the absent range around it.
+ * Errors: MM_ERANGE (the current VA is the end of the range), MM_EINVAL
+ * (closed).
+ */
 int cursor_query(struct cursor *c, struct mm_mapping *out);
 
 /*
  * The first mapping that intersects [va, va+len) from the current VA
  * (the leaf around va if there is one).  Returns 1 and fills `out` if found,
- * 0 if none, or an error (MM_EALIGN, MM_EINVAL, MM_ERANGE).  The current VA
- * does not move.
+ * 0 if none, or an error (MM_EALIGN, MM_EINVAL: len 0 or closed, MM_ERANGE).
+ * The current VA does not move.
  */
 int cursor_find_next(struct cursor *c, uint64_t len, struct mm_mapping *out);
 
@@ -151,9 +170,9 @@ int cursor_find_next(struct cursor *c, uint64_t len, struct mm_mapping *out);
  * leaf is 4 KiB; with it, the largest page that VA/PA alignment and the
  * remaining length allow at each step.  A leaf around va is split first.
  * Advances the current VA by len.
- * Errors: MM_EINVAL, MM_EALIGN, MM_ERANGE (also: [pa, pa+len) reaches
- * 2^arch->pa_bits, which no PTE can hold), MM_EEXIST, MM_ENOMEM, MM_EPERM,
- * MM_ENOTSUP.
+ * Errors: MM_EINVAL (also: closed cursor), MM_EALIGN, MM_ERANGE (also:
+ * [pa, pa+len) reaches 2^arch->pa_bits, which no PTE can hold), MM_EEXIST,
+ * MM_ENOMEM, MM_EPERM, MM_ENOTSUP.
  */
 int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, unsigned flags);
 
@@ -161,7 +180,8 @@ int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, 
  * Remove every mapping in [va, va+len), splitting leaves that straddle
  * either end and freeing nodes left empty.  *removed (if not NULL) gets
  * the bytes unmapped.  Advances the current VA by len.
- * Errors: MM_EINVAL, MM_EALIGN, MM_ERANGE, MM_ENOMEM (a split needed a node).
+ * Errors: MM_EINVAL (len 0, or closed), MM_EALIGN, MM_ERANGE, MM_ENOMEM (a
+ * split needed a node).
  */
 int cursor_unmap(struct cursor *c, uint64_t len, uint64_t *removed);
 

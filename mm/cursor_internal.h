@@ -24,6 +24,8 @@ uint64_t cursor_node_base(unsigned level, uint64_t t);
 /* MM_OK if [va, va+len) is a valid, non-empty part of the cursor's range. */
 static inline int cursor_check_len(const struct cursor *c, uint64_t len)
 {
+	if (!cursor_is_open(c))
+		return MM_EINVAL;
 	if (len == 0)
 		return MM_EINVAL;
 	if (!mm_is_aligned(len, MM_PAGE_SIZE))

@@ -944,14 +944,56 @@ static inline bool prop_cached(const struct cursor *c, struct mm_prop p)
 	return c->leaf_tmpl && mm_prop_eq(p, c->leaf_prop);
 }
 
-/* Level-1 leaf template of the (checked) property `p`, cached per cursor. */
+/*
+ * Level-1 leaf template of the (checked) property `p`, cached per cursor.
+ * Only write-back properties are cached: the one-page fast path trusts a
+ * cached property for any frame of the deferred block, and the
+ * one-memory-type rule (frame_range_wb_only) was checked for other frames.
+ */
 static pte_t leaf_tmpl_cached(struct cursor *c, struct mm_prop p, bool cached)
 {
+	if (p.cache != MM_CACHE_WB)
+		return c->arch->leaf_template(c->arch, p, 1);
 	if (!cached) {
 		c->leaf_tmpl = c->arch->leaf_template(c->arch, p, 1);
 		c->leaf_prop = p;
 	}
 	return c->leaf_tmpl;
+}
+
+/*
+ * The one-memory-type rule for RAM (frame.h, frame_zone_set_wb_only):
+ * MM_EPERM if `cache` is not write-back and [pa, pa+len) touches a
+ * wb-only zone.  Device memory (MMIO) has no write-back alias.
+ */
+static int check_cache_rule(const struct cursor *c, paddr_t pa, uint64_t len, unsigned cache,
+			    unsigned flags)
+{
+	if (cache == MM_CACHE_WB || (flags & MM_MAP_MMIO))
+		return MM_OK;
+	return frame_range_wb_only(c->pt->ft, pa, len) ? MM_EPERM : MM_OK;
+}
+
+/*
+ * The same rule for a protect to `cache` over [c->va, c->va+len): every
+ * RAM leaf there (no-access ones too: protect can make them accessible).
+ */
+static int check_cache_rule_leaves(struct cursor *c, uint64_t len, unsigned cache)
+{
+	if (cache == MM_CACHE_WB)
+		return MM_OK;
+	uint64_t va = c->va, hi = c->va + len, mask = cursor_tree_mask(c->arch);
+	int err = MM_OK;
+	struct mm_mapping m;
+	while (!err && c->va < hi && cursor_find_next(c, hi - c->va, &m) == 1) {
+		uint64_t lo = m.va & mask, end = lo + m.size;
+		uint64_t from = lo > c->va ? lo : c->va, to = end < hi ? end : hi;
+		if (!m.mmio && frame_range_wb_only(c->pt->ft, m.pa + (from - lo), to - from))
+			err = MM_EPERM;
+		c->va = to;
+	}
+	c->va = va;
+	return err;
 }
 
 static int map_general(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop,
@@ -1046,6 +1088,9 @@ static __attribute__((noinline)) int cursor_map_slow(struct cursor *c, paddr_t p
 	 */
 	if (!mm_arch_pa_fits(c->arch, pa, len))
 		return MM_ERANGE;
+	err = check_cache_rule(c, pa, len, prop.cache, flags);
+	if (err)
+		return err;
 	/* One page of tracked RAM, nothing to replace: no dry run needed. */
 	if (len == MM_PAGE_SIZE && !(flags & ~(unsigned)MM_MAP_HUGE))
 		return map_page(c, pa, leaf_tmpl_cached(c, prop, cached));
@@ -1154,6 +1199,8 @@ int cursor_protect(struct cursor *c, uint64_t len, struct mm_prop prop, uint64_t
 	if (err)
 		return err;
 	err = check_prop(c, prop);
+	if (!err)
+		err = check_cache_rule_leaves(c, len, prop.cache);
 	if (err)
 		return err;
 	cursor_settle_refs(c); /* splits count references too */

@@ -12,6 +12,7 @@ const char *mm_strerror(int err)
 	case MM_ENOMEM: return "nomem";
 	case MM_EPERM: return "perm";
 	case MM_ENOTSUP: return "notsup";
+	case MM_EBUSY: return "busy";
 	}
 	return "unknown";
 }

@@ -485,6 +485,44 @@ void frame_zone_set_claimable(struct frame_table *ft, unsigned zone, bool claima
 		ft->zones[zone].claimable = claimable;
 }
 
+int frame_zone_set_wb_only(struct frame_table *ft, unsigned zone, bool wb_only)
+{
+	if (zone >= FRAME_MAX_ZONES)
+		return MM_EINVAL;
+	ft->zones[zone].wb_only = wb_only;
+	return MM_OK;
+}
+
+bool frame_range_wb_only(const struct frame_table *ft, paddr_t pa, uint64_t len)
+{
+	bool any = false;
+	for (unsigned z = 0; z < FRAME_MAX_ZONES; z++)
+		any |= ft->zones[z].wb_only;
+	if (!any || len == 0)
+		return false;
+	/* Only RAM has zones: walk the merged RAM ranges, block by block. */
+	paddr_t end = pa + len < pa ? ~(paddr_t)0 : pa + len;
+	for (unsigned i = 0; i < ft->nr_ram; i++) {
+		paddr_t lo = ft->ram[i].base, hi = lo + ft->ram[i].size;
+		if (lo < pa)
+			lo = pa;
+		if (hi > end)
+			hi = end;
+		for (paddr_t p = lo & ~(MM_PAGE_SIZE - 1); p < hi;) {
+			/* Blocks never span zones, and a slot's zone never changes. */
+			const struct frame_slot *h = frame_block_head(ft, p);
+			if (!h) {
+				p += MM_PAGE_SIZE;
+				continue;
+			}
+			if (ft->zones[h->zone].wb_only)
+				return true;
+			p = (slot_pfn(ft, h) + block_frames(h)) << MM_PAGE_SHIFT;
+		}
+	}
+	return false;
+}
+
 void frame_table_set_fail_hook(struct frame_table *ft, frame_fail_hook hook, void *ctx)
 {
 	ft->fail_hook = hook;
@@ -682,21 +720,30 @@ int frame_alloc(struct frame_table *ft, unsigned zone, unsigned order, enum fram
 	return alloc_block(ft, zone, order, usage, pa, &zero);
 }
 
-/* Return an allocated block to the free lists (count already dropped). */
-static void free_block(struct frame_table *ft, struct frame_slot *s)
+/* MM_OK if `h` (a head or NULL) is a data block in use that may take a handle op. */
+static int handle_block_check(const struct frame_slot *h)
 {
-	mm_spin_lock(&ft->lock);
-	free_block_locked(ft, s);
-	mm_spin_unlock(&ft->lock);
+	if (!h)
+		return MM_ERANGE;
+	if (h->usage != FRAME_DATA || slot_is_free(h))
+		return MM_EINVAL;
+	return MM_OK;
 }
 
-void frame_get(struct frame_table *ft, paddr_t pa)
+int frame_get(struct frame_table *ft, paddr_t pa)
 {
 	mm_spin_lock(&ft->lock);
 	struct frame_slot *h = frame_block_head(ft, pa);
-	if (h && h->usage == FRAME_DATA)
+	int err = handle_block_check(h);
+	/* A block waiting for its release (count 0) has no owner left to share. */
+	if (!err && atomic_load_explicit(&h->refcount, memory_order_relaxed) == 0)
+		err = MM_EINVAL;
+	if (!err && atomic_load_explicit(&h->refcount, memory_order_relaxed) >= FRAME_REF_MAX)
+		err = MM_ENOMEM;
+	if (!err)
 		locked_add(&h->refcount, 1);
 	mm_spin_unlock(&ft->lock);
+	return err;
 }
 
 /* ---- the release protocol (frame_internal.h); allocator lock held ---- */
@@ -827,20 +874,38 @@ static void rel_close(struct frame_table *ft, struct frame_release *r)
 		sweep_limbo(ft);
 }
 
-void frame_put(struct frame_table *ft, paddr_t pa)
+int frame_put(struct frame_table *ft, paddr_t pa)
 {
 	mm_spin_lock(&ft->lock);
 	struct frame_slot *h = frame_block_head(ft, pa);
-	if (h && h->usage == FRAME_DATA && locked_sub(&h->refcount, 1) == 0)
+	int err = handle_block_check(h);
+	/*
+	 * count = handles + mappings, both under this lock (a cursor's
+	 * deferred references move count and map_count together): a count
+	 * not above map_count means no handle is left to drop, and dropping
+	 * one anyway would free a block that is still mapped.
+	 */
+	if (!err && atomic_load_explicit(&h->refcount, memory_order_relaxed) <=
+			    atomic_load_explicit(&h->map_count, memory_order_relaxed))
+		err = MM_EINVAL;
+	if (!err && locked_sub(&h->refcount, 1) == 0)
 		block_dropped_to_zero(ft, h);
 	mm_spin_unlock(&ft->lock);
+	return err;
 }
 
-void frame_free_unique(struct frame_table *ft, paddr_t pa)
+int frame_free_unique(struct frame_table *ft, paddr_t pa)
 {
+	mm_spin_lock(&ft->lock);
 	struct frame_slot *h = frame_block_head(ft, pa);
-	if (h && (h->usage == FRAME_KERNEL || h->usage == FRAME_METADATA))
-		free_block(ft, h);
+	int err = !h ? MM_ERANGE
+		     : (h->usage == FRAME_KERNEL || h->usage == FRAME_METADATA) && !slot_is_free(h)
+			       ? MM_OK
+			       : MM_EINVAL;
+	if (!err)
+		free_block_locked(ft, h);
+	mm_spin_unlock(&ft->lock);
+	return err;
 }
 
 uint64_t frame_zone_free_frames(const struct frame_table *ft, unsigned zone)

@@ -59,6 +59,8 @@
 
 #include "mm_types.h"
 
+struct page_table;
+
 enum frame_usage {
 	FRAME_UNUSED = 0,  /* free, in the allocator */
 	FRAME_RESERVED,    /* firmware, holes: never allocated, never mapped */
@@ -147,6 +149,14 @@ struct frame_zone {
 	uint64_t free_frames;
 	uint64_t zero_blocks; /* free blocks flagged FRAME_F_ZERO (on the lists) */
 	bool claimable; /* map may claim free frames here */
+	/*
+	 * Frames of this zone may be mapped write-back only (cursor_map and
+	 * cursor_protect answer MM_EPERM to any other cache policy): set by an
+	 * embedder that keeps a write-back alias of the zone (a kernel's
+	 * direct map), since two memory types for one frame are undefined on
+	 * x86 (SDM vol. 3, "memory type aliasing") and with Svpbmt.
+	 */
+	bool wb_only;
 };
 
 /*
@@ -186,6 +196,12 @@ struct frame_table {
 	uint32_t limbo; /* data blocks at count 0 waiting for open intervals (slot index chain) */
 	frame_fail_hook fail_hook;
 	void *fail_ctx;
+	/*
+	 * The page table page_table_activate made current, which
+	 * page_table_destroy refuses (NULL: none).  One CPU for now: the SMP
+	 * work turns this into a set of CPUs per table.
+	 */
+	const struct page_table *active;
 };
 
 /* ---- Set-up (boot time, single-threaded) ---- */
@@ -239,8 +255,24 @@ int frame_table_add_mmio(struct frame_table *ft, paddr_t pa, uint64_t len);
  */
 int frame_table_limit_pa(struct frame_table *ft, unsigned pa_bits);
 
-/* Let `map` claim free frames of `zone` (default: not claimable). */
+/* Let `map` claim free frames of `zone` (default: not claimable).  A bad zone is ignored. */
 void frame_zone_set_claimable(struct frame_table *ft, unsigned zone, bool claimable);
+
+/*
+ * One memory type per frame: with `wb_only`, RAM of `zone` may be mapped
+ * (tracked or untracked, by map or protect) only with MM_CACHE_WB; any
+ * other policy is MM_EPERM.  Default off: the simulator's contract lets a
+ * script map RAM uncached (nothing else maps it there).  Errors: MM_EINVAL
+ * (bad zone).
+ */
+int frame_zone_set_wb_only(struct frame_table *ft, unsigned zone, bool wb_only);
+
+/*
+ * True if some RAM frame of [pa, pa+len) lies in a wb_only zone, i.e. a
+ * cache policy other than write-back is refused there.  O(blocks in the
+ * range); O(1) when no zone is wb_only.
+ */
+bool frame_range_wb_only(const struct frame_table *ft, paddr_t pa, uint64_t len);
 
 /* Install (or clear, with NULL) the allocation failure hook. */
 void frame_table_set_fail_hook(struct frame_table *ft, frame_fail_hook hook, void *ctx);
@@ -295,16 +327,29 @@ int frame_alloc(struct frame_table *ft, unsigned zone, unsigned order,
 		enum frame_usage usage, paddr_t *pa);
 
 /*
- * Take / drop one handle on the DATA block holding `pa`.  The last drop
- * frees the block, unless a cursor removed a mapping of it and has not
- * flushed yet: then the block is freed when the last such flush is done
- * (frame_internal.h, "the release protocol"), never before.
+ * Take / drop one handle on the DATA block holding `pa` (any of its
+ * frames names it); the last drop frees it (after the TLB flush, if it
+ * was mapped: frame_internal.h, "the release protocol": never before
+ * every flush that covers a removed mapping of it is done).  A block's count is handles + mappings, so a frame_put with
+ * no handle left (count not above map_count: the caller put it once too
+ * often) is refused rather than freeing a block that is still mapped.
+ * Errors, each changing nothing:
+ *   MM_ERANGE  `pa` is not RAM;
+ *   MM_EINVAL  not an allocated DATA block (free, node, reserved, ...), or
+ *              frame_put with no handle left, or frame_get of a block whose
+ *              count already fell to 0 (it is waiting to be freed);
+ *   MM_ENOMEM  frame_get: the count is at FRAME_REF_MAX.
  */
-void frame_get(struct frame_table *ft, paddr_t pa);
-void frame_put(struct frame_table *ft, paddr_t pa);
+int frame_get(struct frame_table *ft, paddr_t pa);
+int frame_put(struct frame_table *ft, paddr_t pa);
 
-/* Give back a KERNEL/METADATA block obtained from frame_alloc. */
-void frame_free_unique(struct frame_table *ft, paddr_t pa);
+/*
+ * Give back a KERNEL/METADATA block obtained from frame_alloc (or taken by
+ * frame_table_reserve), named by any of its frames.  Errors: MM_ERANGE
+ * (not RAM), MM_EINVAL (not such a block: free already, data, node,
+ * reserved firmware); nothing changes then.
+ */
+int frame_free_unique(struct frame_table *ft, paddr_t pa);
 
 /* Free frames left in `zone`. */
 uint64_t frame_zone_free_frames(const struct frame_table *ft, unsigned zone);

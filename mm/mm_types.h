@@ -77,6 +77,7 @@ enum mm_err {
 	MM_ENOMEM = -5,  /* no memory for page-table nodes (or counters full) */
 	MM_EPERM = -6,   /* the frame may not be mapped (page-table node, ...) */
 	MM_ENOTSUP = -7, /* valid, but not supported by this CPU/encoder */
+	MM_EBUSY = -8,   /* the object is in use (a page table active on a CPU) */
 };
 
 /* Short lowercase name of an error ("inval", "align", ...), as ptsim prints it. */

@@ -35,6 +35,17 @@ static pte_t *node_table(const struct page_table *pt, paddr_t pa)
 	return frame_to_virt(pt->ft, pa);
 }
 
+/*
+ * A table whose creation failed owns nothing and is left destroyed, so
+ * that a call on it is refused rather than walking a root it never had.
+ */
+static int init_failed(struct page_table *pt, int err)
+{
+	pt->root = 0;
+	pt->destroyed = true;
+	return err;
+}
+
 /* First root index of the upper half. */
 #define UPPER_HALF_INDEX (MM_PTES_PER_NODE / 2)
 
@@ -45,10 +56,10 @@ int page_table_init_kernel(struct page_table *pt, const struct mm_arch *arch,
 				   .space = PT_KERNEL };
 	int err = frame_table_limit_pa(ft, arch->pa_bits);
 	if (err)
-		return err;
+		return init_failed(pt, err);
 	err = frame_node_alloc(ft, node_zone, arch->levels, &pt->root);
 	if (err)
-		return err;
+		return init_failed(pt, err);
 	pte_t *root = node_table(pt, pt->root);
 	struct frame_slot *rs = frame_slot_of(ft, pt->root);
 	pte_t tmpl = arch->table_template(arch, arch->levels);
@@ -61,7 +72,7 @@ int page_table_init_kernel(struct page_table *pt, const struct mm_arch *arch,
 			for (unsigned j = UPPER_HALF_INDEX; j < i; j++)
 				frame_node_free(ft, pte_table_addr(&arch->fmt, pte_read(&root[j])));
 			frame_node_free(ft, pt->root);
-			return err;
+			return init_failed(pt, err);
 		}
 		pte_link(&root[i], pte_make(&arch->fmt, tmpl, child));
 		rs->nr_children++;
@@ -77,12 +88,16 @@ int page_table_init_user(struct page_table *pt, const struct mm_arch *arch,
 {
 	*pt = (struct page_table){ .arch = arch, .ft = ft, .node_zone = node_zone,
 				   .space = PT_USER, .kernel = kernel };
+	/* Share only a live kernel table of the same format and frames. */
+	if (kernel && (kernel->destroyed || kernel->space != PT_KERNEL || kernel->arch != arch ||
+		       kernel->ft != ft))
+		return init_failed(pt, MM_EINVAL);
 	int err = frame_table_limit_pa(ft, arch->pa_bits);
 	if (err)
-		return err;
+		return init_failed(pt, err);
 	err = frame_node_alloc(ft, node_zone, arch->levels, &pt->root);
 	if (err)
-		return err;
+		return init_failed(pt, err);
 	if (kernel) {
 		pte_t *root = node_table(pt, pt->root);
 		const pte_t *kroot = node_table(kernel, kernel->root);
@@ -99,10 +114,12 @@ int page_table_init_user(struct page_table *pt, const struct mm_arch *arch,
 	return MM_OK;
 }
 
-void page_table_destroy(struct page_table *pt)
+int page_table_destroy(struct page_table *pt)
 {
-	if (pt->space != PT_USER)
-		return;
+	if (pt->space != PT_USER || pt->destroyed)
+		return MM_EINVAL;
+	if (pt->ft->active == pt)
+		return MM_EBUSY;
 	struct cursor c;
 	if (cursor_open(&c, pt, page_table_space_base(pt), page_table_space_size(pt)) == MM_OK) {
 		/* Unmapping the whole half needs no split, so it cannot fail. */
@@ -111,10 +128,16 @@ void page_table_destroy(struct page_table *pt)
 	}
 	frame_node_free(pt->ft, pt->root);
 	pt->root = 0;
+	pt->destroyed = true;
 	atomic_store(&pt->nr_nodes, 0);
+	return MM_OK;
 }
 
-void page_table_activate(const struct page_table *pt)
+int page_table_activate(const struct page_table *pt)
 {
+	if (pt->destroyed)
+		return MM_EINVAL;
 	pt->arch->tlb->activate(pt->arch->tlb->ctx, pt->root);
+	pt->ft->active = pt;
+	return MM_OK;
 }

@@ -72,13 +72,19 @@ struct page_table {
 	 */
 	struct cursor *dbg_open;
 	MM_ATOMIC(uint8_t) dbg_lock;
+	/*
+	 * Set by page_table_destroy: the table has no nodes any more, and every
+	 * call on it is refused (MM_EINVAL) instead of walking a freed root.
+	 */
+	bool destroyed;
 };
 
 /*
  * Create the kernel page table: a root and its preallocated upper-half
  * level-(levels-1) nodes.  First limits `ft` to the encoder's PA width
  * (frame_table_limit_pa).  Errors: MM_ERANGE (ft's memory reaches
- * 2^arch->pa_bits), MM_ENOMEM; nothing allocated then.
+ * 2^arch->pa_bits), MM_ENOMEM, MM_EINVAL (bad node zone); then nothing is
+ * allocated and `pt` is left destroyed (every call on it is refused).
  */
 int page_table_init_kernel(struct page_table *pt, const struct mm_arch *arch,
 			   struct frame_table *ft, unsigned node_zone);
@@ -86,7 +92,8 @@ int page_table_init_kernel(struct page_table *pt, const struct mm_arch *arch,
 /*
  * Create a user page table.  If `kernel` is not NULL its upper half is
  * shared into the new root.  Limits `ft` like page_table_init_kernel.
- * Errors: MM_ERANGE, MM_ENOMEM; nothing allocated then.
+ * Errors: as page_table_init_kernel, and MM_EINVAL if `kernel` is not a
+ * live kernel table of the same `arch` and `ft`.
  */
 int page_table_init_user(struct page_table *pt, const struct mm_arch *arch,
 			 struct frame_table *ft, unsigned node_zone,
@@ -94,13 +101,24 @@ int page_table_init_user(struct page_table *pt, const struct mm_arch *arch,
 
 /*
  * Tear down a user page table: unmap everything (dropping frame
- * references), flush the TLB, free every node it owns.  Kernel tables are
- * never destroyed.
+ * references), flush the TLB, free every node it owns.  The struct stays
+ * (marked destroyed) so that later misuse is answered, not undefined.
+ * Errors, each changing nothing:
+ *   MM_EINVAL  a kernel table (never destroyed), or a table already destroyed;
+ *   MM_EBUSY   the table is the one page_table_activate made current on
+ *              the CPU (ft->active): activate another table first.
+ * Assumes no cursor is open on the table (destroy would wait for it; from
+ * the thread that holds it, forever).
  */
-void page_table_destroy(struct page_table *pt);
+int page_table_destroy(struct page_table *pt);
 
-/* Make `pt` the active address space (arch tlb->activate). */
-void page_table_activate(const struct page_table *pt);
+/*
+ * Make `pt` the active address space (arch tlb->activate) and record it as
+ * the frame table's current one (ft->active), which page_table_destroy
+ * refuses to tear down.  One CPU: activating a table makes the previous one
+ * inactive.  Errors: MM_EINVAL (a destroyed table; nothing is activated).
+ */
+int page_table_activate(const struct page_table *pt);
 
 /* First VA and size of the half this table maps. */
 vaddr_t page_table_space_base(const struct page_table *pt);

@@ -193,6 +193,8 @@ static void fake_init(struct mm_arch *a, const char *name, unsigned levels,
 			.addr_shift = FAKE_PPN_LOW,
 			.leaf_bits = FAKE_PTE_LEAF,
 			.untracked = FAKE_PTE_UNTRACKED,
+			/* Inverted like x86's (L1TF), at another field position. */
+			.addr_invert = FAKE_PTE_NOACCESS,
 		},
 		.prop_check = fake_prop_check,
 		.leaf_template = fake_leaf_template,

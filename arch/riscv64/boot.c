@@ -8,7 +8,8 @@
  *   /#address-cells, /#size-cells   cells of /memory reg (QEMU: 2 and 2)
  *   /memory@.../reg                 RAM
  *   /reserved-memory/#...-cells     cells of its children's reg
- *   /reserved-memory/<node>/reg     firmware (OpenSBI's PMP-protected area)
+ *   /reserved-memory/<node>/reg     firmware (OpenSBI's PMP-protected area):
+ *                                   reserved and never mapped (boot.nomap)
  *   /chosen/bootargs                the -append string
  *   /cpus/cpu@0/mmu-type            caps the paging mode (read by early.c)
  *   /cpus/cpu@0/riscv,isa           "..._svpbmt" when the CPU has Svpbmt
@@ -111,6 +112,8 @@ static void copy_bootargs(const char *v, uint32_t len)
 		n++;
 	}
 	cmdline[n] = 0;
+	/* More than fits: kmain refuses it rather than run a shorter one. */
+	boot.cmdline_truncated = n < len && v[n] != 0;
 }
 
 /* A number of `cells` (1 or 2) big-endian cells at `p`. */
@@ -165,7 +168,14 @@ static bool on_prop(void *ctx, const char *const *names, unsigned depth, const c
 	} else if (depth == 1 && str_starts(names[1], "memory") && str_eq(prop, "reg")) {
 		add_reg(boot.ram, &boot.nr_ram, value, len, root_cells, true);
 	} else if (depth == 2 && str_eq(names[1], "reserved-memory") && str_eq(prop, "reg")) {
+		/*
+		 * Firmware's: reserved, and never mapped.  OpenSBI 1.1 lists its
+		 * PMP-protected region without `no-map`, but an access to it, even
+		 * a speculative one through a mapping, faults in M-mode's favour:
+		 * every child is treated as no-map (QEMU virt has no reusable pool).
+		 */
 		add_reg(boot.reserved, &boot.nr_reserved, value, len, reserved_cells, false);
+		add_reg(boot.nomap, &boot.nr_nomap, value, len, reserved_cells, false);
 	} else if (depth == 1 && str_eq(names[1], "chosen") && str_eq(prop, "bootargs")) {
 		copy_bootargs(value, len);
 	} else if (depth == 2 && str_eq(names[1], "cpus") && str_eq(names[2], "cpu@0") &&
@@ -188,6 +198,7 @@ static void boot_info_init(paddr_t fdt_pa)
 		boot_fail("no /memory node in the device tree");
 	range_add(boot.reserved, &boot.nr_reserved, fdt_pa, fdt_totalsize(fdt), false);
 	boot.cmdline = cmdline;
+	boot.cmdline_max = CMDLINE_MAX;
 	boot.nr_mmio = 0;
 	range_add(boot.mmio, &boot.nr_mmio, UART_PA, UART_SIZE, false);
 	range_add(boot.mmio, &boot.nr_mmio, SIFIVE_TEST_PA, SIFIVE_TEST_SIZE, false);
@@ -275,6 +286,8 @@ void riscv_boot_main(uint64_t hartid, uint64_t fdt_pa)
 {
 	(void)hartid;
 	riscv_devices_use_direct_map();
+	/* No user access window survives from the firmware. */
+	arch_user_access(false);
 	riscv_trap_init();
 	boot_info_init(fdt_pa);
 	kmain();

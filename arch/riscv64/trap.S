@@ -3,10 +3,12 @@
  *
  * Only the kernel runs (no U-mode), so traps arrive on the current kernel
  * stack.  riscv_trap_entry saves every general register and sepc in a
- * struct riscv_trap_frame, calls riscv_trap(frame), restores (sepc may
- * have been changed to a probe's resume label) and returns with sret.
+ * struct riscv_trap_frame, clears sstatus.SUM, calls riscv_trap(frame),
+ * restores (sepc may have been changed to a probe's resume label; SUM as
+ * it was at the trap) and returns with sret.
  */
-#define FRAME_SIZE (32 * 8 + 16)   /* x0..x31, sepc, padding to 16 */
+#define FRAME_SIZE (32 * 8 + 16)   /* x0..x31, sepc, sstatus */
+#define SSTATUS_SUM (1 << 18)
 
 	.section .text
 	.globl riscv_trap_entry
@@ -47,10 +49,22 @@ riscv_trap_entry:
 	sd t0, 2*8(sp)               /* sp as it was at the trap */
 	csrr t0, sepc
 	sd t0, 32*8(sp)
+	/*
+	 * Close any user access window (sstatus.SUM): no trap handler runs
+	 * with it.  The interrupted sstatus is kept in the frame and its SUM
+	 * restored on the way out.
+	 */
+	li t1, SSTATUS_SUM
+	csrrc t0, sstatus, t1
+	sd t0, 33*8(sp)
 	mv a0, sp
 	call riscv_trap
 	ld t0, 32*8(sp)
 	csrw sepc, t0
+	ld t0, 33*8(sp)
+	li t1, SSTATUS_SUM
+	and t0, t0, t1
+	csrs sstatus, t0
 	ld x1, 1*8(sp)
 	ld x3, 3*8(sp)
 	ld x4, 4*8(sp)
@@ -127,6 +141,12 @@ riscv_probe_exec_fault:
 	addi sp, sp, 16
 	li a0, 1
 	ret
+
+	/* A `ret` in the kernel's text, for fetch probes of text (kernel/arch.h). */
+	.globl arch_text_ret
+	.balign 4
+arch_text_ret:
+	.word 0x00008067             /* jalr x0, 0(ra) */
 
 	/* The bytes of `ret` (c.jr ra is 2 bytes; use the 4-byte jalr). */
 	.section .rodata

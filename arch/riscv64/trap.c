@@ -18,7 +18,7 @@
 struct riscv_trap_frame {
 	uint64_t x[32];
 	uint64_t sepc;
-	uint64_t pad;
+	uint64_t sstatus; /* at the trap (trap.S restores its SUM) */
 };
 
 void riscv_trap_entry(void);
@@ -67,14 +67,16 @@ static bool page_fault_kind(uint64_t scause, enum probe_kind *kind)
  */
 void riscv_trap(struct riscv_trap_frame *f)
 {
-	uint64_t scause, stval;
+	uint64_t scause, stval, sstatus;
 	enum probe_kind kind;
 
 	__asm__ volatile("csrr %0, scause" : "=r"(scause));
 	__asm__ volatile("csrr %0, stval" : "=r"(stval));
+	__asm__ volatile("csrr %0, sstatus" : "=r"(sstatus));
 	if (probe.armed && page_fault_kind(scause, &kind)) {
 		*probe.info = (struct fault_info){
 			.kind = kind, .addr = stval, .pc = f->sepc, .cause = scause,
+			.user_access = (sstatus & SSTATUS_SUM) != 0, /* trap.S cleared it */
 		};
 		probe.armed = false;
 		f->sepc = probe.resume;
@@ -144,6 +146,13 @@ void arch_user_access(bool allow)
 		__asm__ volatile("csrs sstatus, %0" : : "r"(SSTATUS_SUM) : "memory");
 	else
 		__asm__ volatile("csrc sstatus, %0" : : "r"(SSTATUS_SUM) : "memory");
+}
+
+bool arch_user_access_open(void)
+{
+	uint64_t sstatus;
+	__asm__ volatile("csrr %0, sstatus" : "=r"(sstatus));
+	return (sstatus & SSTATUS_SUM) != 0;
 }
 
 /* fence.i: later fetches on this hart see earlier stores. */

@@ -89,8 +89,17 @@ void x86_cpu_init(void)
 	x86_cpu.nx = e1.edx & (1u << 20);
 	x86_cpu.pdpe1gb = e1.edx & (1u << 26);
 
-	if (x86_cpu.nx)
-		x86_wrmsr(X86_MSR_EFER, x86_rdmsr(X86_MSR_EFER) | X86_EFER_NXE);
+	/*
+	 * W^X needs non-executable pages: without NX every present x86 page is
+	 * executable, the encoder refuses r-- and rw- (MM_ENOTSUP), and the
+	 * kernel could map neither its direct map nor its data.  Say so here,
+	 * not as a bare "notsup" from the mm.
+	 */
+	if (!x86_cpu.nx)
+		boot_fail("x86: the CPU has no NX (execute-disable, CPUID 0x80000001 EDX bit 20); "
+			  "the kernel needs non-executable pages for W^X (direct map, data, "
+			  "rodata) and does not boot without them\nRESULT FAIL: boot");
+	x86_wrmsr(X86_MSR_EFER, x86_rdmsr(X86_MSR_EFER) | X86_EFER_NXE);
 	/* pte.c maps WC through PAT index 4: without a PAT the kernel must not claim WC. */
 	if (!x86_cpu.pat)
 		boot_fail("x86: CPU has no PAT; WC (PAT index 4) cannot be programmed");
@@ -185,10 +194,13 @@ static void boot_cmdline(const struct hvm_start_info *si)
 			cmdline[n] = src[n];
 			n++;
 		}
+		/* More than fits: kmain refuses it rather than run a shorter one. */
+		boot.cmdline_truncated = src[n] != 0;
 		reserve_pages(si->cmdline_paddr, n + 1);
 	}
 	cmdline[n] = 0;
 	boot.cmdline = cmdline;
+	boot.cmdline_max = CMDLINE_MAX;
 }
 
 /* Fill `boot` from the PVH start info and the linker's section symbols. */
@@ -204,6 +216,8 @@ void x86_boot_info_init(void)
 	reserve_pages(x86_pvh_start_info_pa, sizeof(*si));
 	reserve_pages(si->memmap_paddr, (uint64_t)si->memmap_entries * sizeof(struct hvm_memmap_entry));
 	boot_cmdline(si);
+	/* Firmware's, never the mm's, and never mapped (the probe target of the self-test). */
+	range_add(boot.nomap, &boot.nr_nomap, 0, LOW_RESERVED_END);
 	boot.nr_mmio = 0; /* COM1 and isa-debug-exit are I/O ports, not MMIO */
 	boot.text = image_section_of(__text_start, __text_end, KERNEL_VMA);
 	boot.rodata = image_section_of(__rodata_start, __rodata_end, KERNEL_VMA);
@@ -343,15 +357,27 @@ void arch_exit(bool pass)
 	arch_halt();
 }
 
-/* SMAP: stac lets the kernel touch user pages, clac forbids it again. */
+/*
+ * SMAP: stac lets the kernel touch user pages, clac forbids it again.
+ * Without SMAP (stac would be #UD) AC is set and cleared through popf: it
+ * then changes nothing in ring 0, but the trap entry's clearing of AC is
+ * tested the same way on every CPU.
+ */
 void arch_user_access(bool allow)
 {
-	if (!x86_cpu.smap)
-		return;
-	if (allow)
+	if (!x86_cpu.smap) {
+		uint64_t f = x86_read_rflags();
+		x86_write_rflags(allow ? f | X86_RFLAGS_AC : f & ~X86_RFLAGS_AC);
+	} else if (allow) {
 		__asm__ volatile("stac" ::: "memory", "cc");
-	else
+	} else {
 		__asm__ volatile("clac" ::: "memory", "cc");
+	}
+}
+
+bool arch_user_access_open(void)
+{
+	return (x86_read_rflags() & X86_RFLAGS_AC) != 0;
 }
 
 const uint8_t arch_ret_insn[] = {0xc3};
@@ -383,6 +409,8 @@ void arch_sync_icache(void)
 void x86_boot_main(void)
 {
 	x86_layout_init();
+	/* No user access window survives from the loader (AC clear before SMAP is on). */
+	x86_write_rflags(x86_read_rflags() & ~X86_RFLAGS_AC);
 	x86_serial_init();
 	x86_trap_init();
 	x86_cpu_init();

@@ -174,6 +174,8 @@ void x86_trap(struct trap_frame *tf)
 	probe_fault.addr = x86_read_cr2();
 	probe_fault.pc = tf->rip;
 	probe_fault.cause = tf->error;
+	/* trap.S cleared AC on entry; the interrupted RFLAGS (tf->rflags) keep theirs. */
+	probe_fault.user_access = (x86_read_rflags() & X86_RFLAGS_AC) != 0;
 	probe_armed = false;
 	tf->rip = (uint64_t)x86_probe_fault;
 	tf->rsp = x86_probe_sp;

@@ -49,7 +49,13 @@
  * A no-access mapping (no r, w, x) is an entry with P clear and the
  * software bit 9 set: the CPU faults on it, the mm still sees a mapping.
  * Every other bit is encoded exactly as for an accessible leaf, so the
- * property (u, g, cache) survives a protect to no-access and back.
+ * property (u, g, cache) survives a protect to no-access and back, except
+ * that bits 12..51 (the address field, with a huge leaf's PAT bit) are
+ * stored inverted (fmt.addr_invert): on a not-present entry a CPU affected
+ * by L1TF may still use the frame number speculatively against the L1D,
+ * and the inverted one lies at the top of the 52-bit physical space, above
+ * any RAM (Linux's PTE inversion does the same).  pte_make / pte_addr
+ * apply and undo it; x86_leaf_prop undoes it before it reads the PAT bit.
  *
  * A and D are preset in leaves (and A in table entries) so the CPU never
  * writes to the tables: the mm does not track accessed/dirty state, and an
@@ -248,6 +254,10 @@ static struct mm_prop x86_leaf_prop(const struct mm_arch *a, pte_t pte, unsigned
 {
 	unsigned flags = 0;
 
+	/* A no-access leaf's field is inverted, a huge leaf's PAT bit with it. */
+	if (pte & X86_PTE_NOACCESS)
+		pte ^= X86_PTE_ADDR_MASK;
+
 	if (pte & X86_PTE_P) {
 		flags |= MM_PROP_R;
 		if (pte & X86_PTE_RW)
@@ -288,6 +298,7 @@ static void x86_init(struct mm_arch *a, const char *name, unsigned levels, uint3
 			/* Above level 1, PS alone marks a leaf (present or no-access). */
 			.leaf_bits = X86_PTE_PS,
 			.untracked = X86_PTE_UNTRACKED,
+			.addr_invert = X86_PTE_NOACCESS, /* L1TF: see the header comment */
 		},
 		.prop_check = x86_prop_check,
 		.leaf_template = x86_leaf_template,

@@ -45,6 +45,15 @@ x86_trap_common:
 	pushq %r14
 	pushq %r15
 	cld
+	/*
+	 * Close any user access window (EFLAGS.AC, the SMAP override): the
+	 * CPU does not clear AC on an exception, and a handler must never run
+	 * with it.  pushf/popf rather than clac, which is #UD without SMAP.
+	 * iretq restores the interrupted RFLAGS, AC included.
+	 */
+	pushfq
+	andq $~(1 << 18), (%rsp)
+	popfq
 	movq %rsp, %rdi
 	call x86_trap
 	popq %r15
@@ -116,6 +125,11 @@ x86_probe_fault:
 	movl $1, %eax
 	ret
 x86_probe_text_end:
+
+/* A `ret` in the kernel's text, for fetch probes of text (kernel/arch.h). */
+	.globl arch_text_ret
+arch_text_ret:
+	ret
 
 	.bss
 	.p2align 3

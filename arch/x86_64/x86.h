@@ -108,6 +108,20 @@ static inline void x86_write_cr4(uint64_t v)
 }
 
 /* Drop the TLB entry (global or not) for one VA. */
+#define X86_RFLAGS_AC (1ull << 18) /* alignment check / SMAP override */
+
+static inline uint64_t x86_read_rflags(void)
+{
+	uint64_t v;
+	__asm__ volatile("pushfq; popq %0" : "=r"(v) : : "memory");
+	return v;
+}
+
+static inline void x86_write_rflags(uint64_t v)
+{
+	__asm__ volatile("pushq %0; popfq" : : "r"(v) : "memory", "cc");
+}
+
 static inline void x86_invlpg(uint64_t va)
 {
 	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");

@@ -22,6 +22,16 @@
         checker on) and compare with the same EXPECTED: the kernel and ptsim
         agree.  MODE is a ptsim --arch name (riscv64 and x86_64 stand for
         sv48 and x86_64).
+    run_boot.py refuse ARCH KERNEL TEXT [QEMU_ARG ...]
+        Boot with the default command line on a machine the kernel must
+        refuse (e.g. `-cpu qemu64,-nx`).  Pass only if a log line contains
+        TEXT, QEMU exits with the kernel's failure status 1 (not a timeout,
+        not a triple fault's 0) and there is no RESULT PASS.
+
+    run_boot.py long-script ARCH KERNEL
+        Boot with a `script=` longer than the kernel's command-line buffer:
+        it must be refused with the `cmdline: longer than` line and status
+        1, never run cut short (no SANDBOX, no READY).
 
 OPTIONS: --mode=MODE (the paging mode, e.g. sv39, x86_64-la57), --append=TEXT
 (more command line), --mmu-type=NAME (riscv64: tools/qemu_run.py's device
@@ -187,6 +197,40 @@ def split_options(args):
     return opts, rest
 
 
+def run_refuse_text(arch, kernel, text, append="", extra=()):
+    """A boot the kernel must refuse with a line containing `text`."""
+    status, lines = boot(arch, kernel, append, extra, stop_at="READY")
+    return run_refuse_lines(lines, status, text)
+
+
+# The kernels' command-line buffers hold 1023 bytes; this one is longer, and
+# its last command would be the first to go.
+LONG_SCRIPT = ";".join(["map 0x%x 4K 0x%x r" % (0x400000 + i * 0x1000, 0x1000 + i * 0x1000)
+                        for i in range(60)] + ["map 0x800000 2M 0x200000 rwu huge"])
+
+
+def run_long_script(arch, kernel):
+    """A script= past the buffer is an error line, never a shorter script."""
+    append = "script=" + LONG_SCRIPT
+    assert len(append) > 1100, len(append)
+    status, lines = boot(arch, kernel, append, (), stop_at="READY")
+    if any(SANDBOX_RE.match(l) for l in lines):
+        print("FAIL: the script ran (SANDBOX printed)")
+        print("\n".join(lines[-12:]))
+        return False
+    return run_refuse_lines(lines, status, "cmdline: longer than")
+
+
+def run_refuse_lines(lines, status, text):
+    said = [l for l in lines if text in l]
+    ok = bool(said) and status == 1 and "RESULT PASS" not in lines and "READY" not in lines
+    print("\n".join(lines[-6:]))
+    if not ok:
+        print(f"FAIL: status {status} (1 expected), line with {text!r} "
+              f"{'present' if said else 'missing'}")
+    return ok
+
+
 def main():
     opts, a = split_options(sys.argv[1:])
     if len(a) >= 3 and a[0] == "selftest":
@@ -197,6 +241,10 @@ def main():
         ok = run_script(a[1], a[2], a[3], a[4], opts)
     elif len(a) == 5 and a[0] == "host":
         ok = run_host(a[1], a[2], a[3], a[4])
+    elif len(a) >= 4 and a[0] == "refuse":
+        ok = run_refuse_text(a[1], a[2], a[3], "", a[4:])
+    elif len(a) == 3 and a[0] == "long-script":
+        ok = run_long_script(a[1], a[2])
     else:
         print(__doc__)
         return 2

@@ -280,6 +280,24 @@ class Logic(unittest.TestCase):
         execable = [(dm + 0x80000000, 2 << 30, 0x80000000, frozenset("rwxg"))]
         self.assertTrue(oracle.check_direct_map(execable, [(0x80000000, 2 << 30)]))
 
+    def test_direct_map_exceptions(self):
+        """W^X per frame: r-- and unmapped parts the kernel's log announces."""
+        dm = oracle.DIRECT_MAP_BASE
+        log = ("mm: direct map: 0x80200000 0x2000 r-- (image text, rodata)\n"
+               "mm: direct map: 0x80000000 0x80000 not mapped (firmware)\n")
+        exc = oracle.direct_map_exceptions_from_log(log)
+        self.assertEqual(len(exc), 2)
+        ram = [(0x80000000, 0x400000)]
+        good = [(dm + 0x80080000, 0x180000, 0x80080000, frozenset("rwg")),
+                (dm + 0x80200000, 0x2000, 0x80200000, frozenset("rg")),
+                (dm + 0x80202000, 0x1fe000, 0x80202000, frozenset("rwg"))]
+        self.assertEqual(oracle.check_direct_map(good, ram, exc), [])
+        # the image writable through the direct map, or the firmware mapped: defects
+        rw_image = good[:1] + [(dm + 0x80200000, 0x200000, 0x80200000, frozenset("rwg"))]
+        self.assertTrue(oracle.check_direct_map(rw_image, ram, exc))
+        firmware = [(dm + 0x80000000, 0x80000, 0x80000000, frozenset("rwg"))] + good
+        self.assertTrue(oracle.check_direct_map(firmware, ram, exc))
+
     def test_image_wx(self):
         k = oracle.KIMAGE_BASE
         secs = [(".text", k, 0x2000, 6), (".rodata", k + 0x2000, 0x800, 2), (".bss", k + 0x3000, 0x10, 3)]

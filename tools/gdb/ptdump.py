@@ -48,11 +48,19 @@ class Paging:
             return e & 0x000ffffffffff000
         return ((e >> 10) & ((1 << 44) - 1)) << 12
 
+    def uninvert(self, e):
+        """x86 no-access leaves (software bit 9) hold their address field
+        inverted against L1TF (docs/DESIGN.md): undo it, PAT bit included."""
+        if self.arch == "x86_64" and e & (1 << 9):
+            return e ^ 0x000ffffffffff000
+        return e
+
     def leaf_addr(self, e, level):
-        return self.table_addr(e) & ~((1 << (12 + 9 * (level - 1))) - 1)
+        return self.table_addr(self.uninvert(e)) & ~((1 << (12 + 9 * (level - 1))) - 1)
 
     def prop(self, e, level):
         """The rwxug letters and cache policy of leaf `e`, as the encoders read them back."""
+        e = self.uninvert(e)
         if self.arch == "x86_64":
             present = e & 1
             r = present

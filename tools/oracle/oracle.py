@@ -776,12 +776,53 @@ def ram_ranges_from_log(serial):
     return out
 
 
-def check_direct_map(live, ram):
-    """Every RAM byte is mapped at DIRECT_MAP_BASE + PA, rw, not x, not u."""
-    diffs = []
+def direct_map_exceptions_from_log(serial):
+    """The parts of RAM the kernel says its direct map treats otherwise
+    (W^X per frame, docs/BOOT.md): lines `... direct map: 0xBASE 0xSIZE r-- ...`
+    (the image's text and rodata, read-only there) and `... not mapped ...`
+    (firmware memory; the script sandbox).  [(base, size, attrs or None)]."""
+    out = []
+    for line in serial.splitlines():
+        m = re.search(r"direct map: 0x([0-9a-f]+) 0x([0-9a-f]+) (r--|not mapped)", line)
+        if m:
+            out.append((int(m.group(1), 16), int(m.group(2), 16),
+                        frozenset("r") if m.group(3) == "r--" else None))
+    return out
+
+
+def direct_map_segments(ram, exceptions):
+    """RAM cut at the exceptions: [(lo, hi, attrs or None)], in PA order."""
+    cuts = sorted(exceptions)
+    segs = []
     for base, size in ram:
-        diffs += check_covered(live, DIRECT_MAP_BASE + base, DIRECT_MAP_BASE + base + size,
-                               lambda va: va - DIRECT_MAP_BASE, frozenset("rw"), "g",
+        lo, end = base, base + size
+        for eb, es, attrs in cuts:
+            ee = eb + es
+            if ee <= lo or eb >= end:
+                continue
+            if eb > lo:
+                segs.append((lo, eb, frozenset("rw")))
+            segs.append((max(eb, lo), min(ee, end), attrs))
+            lo = min(ee, end)
+        if lo < end:
+            segs.append((lo, end, frozenset("rw")))
+    return segs
+
+
+def check_direct_map(live, ram, exceptions=()):
+    """Every RAM byte is mapped at DIRECT_MAP_BASE + PA, rw, not x, not u,
+    except where the kernel's log says otherwise: r-- (the image) or not
+    mapped at all (firmware, the sandbox in script mode)."""
+    diffs = []
+    for lo, hi, attrs in direct_map_segments(ram, exceptions):
+        va_lo, va_hi = DIRECT_MAP_BASE + lo, DIRECT_MAP_BASE + hi
+        if attrs is None:
+            hits = [r for r in live if r[0] < va_hi and va_lo < r[0] + r[1]]
+            if hits:
+                diffs.append("direct map: va 0x%016x..0x%016x must not be mapped, "
+                             "0x%016x is" % (va_lo, va_hi, max(hits[0][0], va_lo)))
+            continue
+        diffs += check_covered(live, va_lo, va_hi, lambda va: va - DIRECT_MAP_BASE, attrs, "g",
                                "direct map")
     return diffs
 
@@ -1066,7 +1107,7 @@ def compare_all(arch, cmds, serial, live, sections, mem_bytes, allow_errors, per
         return base, leaves, diffs
     diffs += check_image(live.ranges, sections)
     ram = ram_ranges_from_log(serial) or default_ram(arch, mem_bytes)
-    diffs += check_direct_map(live.ranges, ram)
+    diffs += check_direct_map(live.ranges, ram, direct_map_exceptions_from_log(serial))
     return base, leaves, diffs
 
 
