@@ -322,9 +322,9 @@ uint64_t cursor_node_base(unsigned level, uint64_t t)
  */
 static int cursor_make_closed(struct cursor *c, int err)
 {
-	*c = (struct cursor){ .pt = (struct page_table *)0, .release = FRAME_NIL,
-			      .reserve = FRAME_NIL, .block_hint = FRAME_NIL,
-			      .pend_block = FRAME_NIL };
+	*c = (struct cursor){ .pt = (struct page_table *)0, .reserve = FRAME_NIL,
+			      .block_hint = FRAME_NIL, .pend_block = FRAME_NIL };
+	frame_release_init(&c->rel);
 	return err;
 }
 

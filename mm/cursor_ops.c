@@ -246,7 +246,7 @@ static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp
 	take_node(op->c, n->level - 1, sp->start, child);
 	pte_t *ctbl = child->tbl;
 	/* As in fill_leaves: each child's entry is the previous one plus the step's field. */
-	pte_t ce = pte_make(op->f, tmpl, pa), cstep = pte_addr_field(op->f, step);
+	pte_t ce = pte_make(op->f, tmpl, pa), cstep = pte_addr_step(op->f, tmpl, step);
 	for (unsigned j = 0; j < MM_PTES_PER_NODE; j++, ce += cstep)
 		pte_write(&ctbl[j], ce);
 	child->slot->nr_children = MM_PTES_PER_NODE;
@@ -461,12 +461,11 @@ static void fill_leaves(struct op *op, struct walk_node *n, unsigned i, unsigned
 	pte_t tmpl = leaf_tmpl(op, n->level);
 	pte_t *tbl = n->tbl;
 	/*
-	 * Entry k is entry 0 plus k times the address field of `size`: the
-	 * field is the PFN shifted into place, and the template has no bit
-	 * where the additions carry (x86's PAT bit 12 of a huge leaf lies
-	 * below the leaf's alignment).
+	 * Entry k is entry 0 plus k steps (pte_addr_step): the template has
+	 * no bit where the additions carry (x86's PAT bit 12 of a huge leaf
+	 * lies below the leaf's alignment).
 	 */
-	pte_t e = pte_make(op->f, tmpl, pa), step = pte_addr_field(op->f, size);
+	pte_t e = pte_make(op->f, tmpl, pa), step = pte_addr_step(op->f, tmpl, size);
 	for (unsigned k = 0; k < cnt; k++, e += step)
 		pte_write(&tbl[i + k], e);
 	n->slot->nr_children += cnt;

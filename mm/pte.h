@@ -128,6 +128,20 @@ static inline pte_t pte_make(const struct pte_format *f, pte_t tmpl, paddr_t pa)
 	return (tmpl | pte_addr_field(f, pa)) ^ pte_inversion(f, tmpl);
 }
 
+/*
+ * What to add to an entry made from `tmpl` to get the entry of the next
+ * `size` bytes of PA (runs of leaves, the children of a split).  The field
+ * is the PFN shifted into place, so the step is the field of `size`; an
+ * inverted field (fmt.addr_invert) holds addr_mask - field, so it steps
+ * down.  Neither carries nor borrows out of the field while the PAs of the
+ * run stay inside it.
+ */
+static inline pte_t pte_addr_step(const struct pte_format *f, pte_t tmpl, uint64_t size)
+{
+	pte_t step = pte_addr_field(f, size);
+	return pte_inversion(f, tmpl) ? (pte_t)0 - step : step;
+}
+
 /* Same address as `pte` (a present entry at `level`), new template. */
 static inline pte_t pte_retemplate(const struct pte_format *f, pte_t pte, pte_t tmpl, unsigned level)
 {

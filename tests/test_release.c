@@ -61,7 +61,7 @@ static uint64_t free_at_first_flush(const struct harness *h)
 static void test_handle_dropped_before_flush(void **state)
 {
 	struct harness *h = *state;
-	vaddr_t v = hv(h, 0x2000400000ull);
+	vaddr_t v = hv(h, 0x0800400000ull);
 	paddr_t pa;
 	struct cursor c;
 
@@ -91,7 +91,7 @@ static void test_handle_dropped_before_flush(void **state)
 static void test_handle_dropped_after_flush_is_immediate(void **state)
 {
 	struct harness *h = *state;
-	vaddr_t v = hv(h, 0x2000400000ull);
+	vaddr_t v = hv(h, 0x0800400000ull);
 	paddr_t pa;
 	struct cursor c;
 
@@ -127,7 +127,7 @@ static void pin_leaf_node(struct harness *h, uint64_t off, paddr_t pa)
 static void test_cross_cursor_release(void **state)
 {
 	struct harness *h = *state;
-	uint64_t offa = 0x2000400000ull, offb = 0x4000400000ull;
+	uint64_t offa = 0x0800400000ull, offb = 0x1000400000ull;
 	paddr_t pa = 0x40000; /* a free frame of the claimable zone, 8K aligned */
 	struct cursor a, b;
 
@@ -162,7 +162,7 @@ static void test_cross_cursor_release(void **state)
 static void test_cross_cursor_release_other_order(void **state)
 {
 	struct harness *h = *state;
-	uint64_t offa = 0x2000400000ull, offb = 0x4000400000ull;
+	uint64_t offa = 0x0800400000ull, offb = 0x1000400000ull;
 	paddr_t pa = 0x40000;
 	struct cursor a, b;
 
@@ -252,7 +252,7 @@ static void reuse_hook(void *ctx, paddr_t node, unsigned level, enum walk_stage 
 static void test_walker_never_touches_new_owners_lock(void **state)
 {
 	struct harness *h = *state;
-	struct reuse_race r = { .h = h, .off_w = 0x2000400000ull, .off_o = 0x400000000000ull };
+	struct reuse_race r = { .h = h, .off_w = 0x0800400000ull, .off_o = 0x2000000000ull };
 	char buf[512];
 	struct cursor w;
 
@@ -320,7 +320,7 @@ static int run_child(void (*body)(struct harness *), struct harness *h, char *ou
 static void open_overlapping(struct harness *h)
 {
 	struct cursor a, b;
-	vaddr_t v = hv(h, 0x2000400000ull);
+	vaddr_t v = hv(h, 0x0800400000ull);
 	H_OK(cursor_open(&a, &h->pt, v, 4 * SZ_4K));
 	(void)cursor_open(&b, &h->pt, v + SZ_4K, SZ_4K); /* inside a's range */
 }
@@ -328,7 +328,7 @@ static void open_overlapping(struct harness *h)
 static void open_same_guard(struct harness *h)
 {
 	struct cursor a, b;
-	uint64_t off = 0x2000400000ull;
+	uint64_t off = 0x0800400000ull;
 	pin_leaf_node(h, off, 0x10000);
 	H_OK(cursor_open(&a, &h->pt, hv(h, off), SZ_4K));
 	/* Disjoint, but its guard is a's guard (the same level-1 node). */
@@ -338,7 +338,7 @@ static void open_same_guard(struct harness *h)
 static void open_around(struct harness *h)
 {
 	struct cursor a, b;
-	uint64_t off = 0x2000400000ull;
+	uint64_t off = 0x0800400000ull;
 	pin_leaf_node(h, off, 0x10000);
 	H_OK(cursor_open(&a, &h->pt, hv(h, off), SZ_4K));
 	/* A wider range whose guard is above a's: it must lock a's guard below it. */
@@ -388,7 +388,7 @@ static void test_other_thread_waits(void **state)
 {
 	struct harness *h = *state;
 	struct cursor a;
-	struct waiter w = { .h = h, .va = hv(h, 0x2000400000ull) };
+	struct waiter w = { .h = h, .va = hv(h, 0x0800400000ull) };
 	pthread_t t;
 	H_OK(cursor_open(&a, &h->pt, w.va, 4 * SZ_4K));
 	assert_int_equal(pthread_create(&t, NULL, waiter_main, &w), 0);
