@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fake_arch.h"
 #include "model.h"
@@ -46,6 +47,9 @@
 #define SZ_2M (2 * MIB)
 #define SZ_1G GIB
 #define SZ_512G (512 * GIB)
+
+/* A step that runs longer than this (seconds) has hung: a violation. */
+#define STEP_TIMEOUT 10
 
 /* ---- encoders ---- */
 
@@ -151,6 +155,9 @@ static void build_steps(const struct world *w, bool batches)
 		add_op(mk(K_UNMAP, T - SZ_4K, SZ_4K, 0, na, 0));
 		add_op(mk(K_UNMAP, R, SZ_4K, 0, na, 0));
 		add_op(mk(K_UNMAP, R, SZ_1G, 0, na, 0));
+		/* Two pages across the 2M boundary below T - 2M: two level-1 nodes, general path. */
+		add_op(mk(K_MAP, T - SZ_2M - SZ_4K, 2 * SZ_4K, P1, ro, 0));
+		add_op(mk(K_UNMAP, T - SZ_2M - SZ_4K, 2 * SZ_4K, 0, na, 0));
 		add_op(mk(K_PROTECT, T - SZ_2M, SZ_2M, 0, na, 0));
 		add_op(mk(K_PROTECT, T - SZ_4K, SZ_4K, 0, ro, 0));
 		add_op(mk(K_QUERY, T - SZ_4K, SZ_4K, 0, na, 0));
@@ -559,12 +566,14 @@ static bool run_step(struct world *w, struct model *m, const struct step *s, uns
 		     bool check, unsigned *allocs)
 {
 	static struct words before, after;
-	jmp_buf jb;
+	sigjmp_buf jb;
 	w->assert_jmp = &jb;
-	if (setjmp(jb)) {
+	if (sigsetjmp(jb, 1)) {
 		w->assert_jmp = NULL;
-		return false; /* an MM_ASSERT fired: the violation is recorded */
+		alarm(0);
+		return false; /* an MM_ASSERT fired or the step hung: the violation is recorded */
 	}
+	alarm(STEP_TIMEOUT);
 	w->fail_at = fail_at;
 	w->alloc_calls = 0;
 	w->injected = false;
@@ -581,6 +590,7 @@ static bool run_step(struct world *w, struct model *m, const struct step *s, uns
 		int rc = run_alone(w, o, &bytes, &got, &found);
 		*allocs = w->alloc_calls;
 		w->assert_jmp = NULL;
+		alarm(0);
 		if (!check)
 			return true;
 		if (w->injected) {
@@ -650,6 +660,7 @@ static bool run_step(struct world *w, struct model *m, const struct step *s, uns
 	cursor_close(&c);
 	*allocs = w->alloc_calls;
 	w->assert_jmp = NULL;
+	alarm(0);
 	if (!check)
 		return true;
 	return check_state(w, m, "after the batch's close");
@@ -911,7 +922,7 @@ static bool parse_op(char *line, struct op *o)
 {
 	char cmd[16], a4[16], a5[16], a6[16];
 	unsigned long long a1 = 0, a2 = 0, a3 = 0;
-	int n = sscanf(line, "%15s %lli %lli %lli %15s %15s %15s", cmd, &a1, &a2, &a3, a4, a5, a6);
+	int n = sscanf(line, "%15s %llx %llx %llx %15s %15s %15s", cmd, &a1, &a2, &a3, a4, a5, a6);
 	memset(o, 0, sizeof(*o));
 	o->va = a1;
 	o->len = a2;
@@ -931,7 +942,7 @@ static bool parse_op(char *line, struct op *o)
 		return true;
 	}
 	if (strcmp(cmd, "protect") == 0) {
-		sscanf(line, "%15s %lli %lli %15s", cmd, &a1, &a2, a4);
+		sscanf(line, "%15s %llx %llx %15s", cmd, &a1, &a2, a4);
 		o->kind = K_PROTECT;
 		return parse_prop(a4, &o->prop);
 	}
@@ -971,7 +982,10 @@ static int replay(struct world *w, struct model *m, const char *file)
 			memset(&s, 0, sizeof(s));
 			s.batch = true;
 			in_batch = true;
-			sscanf(line + 9, "%lli %lli", (long long *)&s.bva, (long long *)&s.blen);
+			unsigned long long bva = 0, blen = 0;
+			sscanf(line + 9, "%llx %llx", &bva, &blen);
+			s.bva = bva;
+			s.blen = blen;
 			continue;
 		}
 		if (strncmp(line, "#@ flush", 8) == 0) {

@@ -1,9 +1,12 @@
 /*
  * world.c - the explorer's machine, snapshots and TLB model (world.h).
  */
+#define _GNU_SOURCE
 #include "world.h"
 
+#include <signal.h>
 #include <stdarg.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +26,22 @@ void mm_assert_failed(const char *file, int line, const char *cond)
 		abort();
 	}
 	world_violation(w, "mm assertion failed: %s:%d: %s", file, line, cond);
-	longjmp(*w->assert_jmp, 1);
+	siglongjmp(*w->assert_jmp, 1);
+}
+
+/*
+ * SIGALRM while a step runs: the mm did not terminate (an infinite loop is
+ * a violation like any other).  Leaving the mm from a signal handler is
+ * fine here: the world is restored from a snapshot or the run ends.
+ */
+static void watchdog(int sig)
+{
+	struct world *w = assert_world;
+	(void)sig;
+	if (w == NULL || w->assert_jmp == NULL)
+		_exit(4);
+	world_violation(w, "the step did not finish within its time limit (an endless loop?)");
+	siglongjmp(*w->assert_jmp, 1);
 }
 
 static void *xmalloc(size_t n)
@@ -170,6 +188,7 @@ void world_init(struct world *w, const struct encoder_cfg *enc, bool kernel, uin
 		exit(1);
 	}
 	assert_world = w;
+	signal(SIGALRM, watchdog);
 }
 
 void world_snap_init(struct world *w, struct world_snap *s)

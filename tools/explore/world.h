@@ -70,7 +70,7 @@ struct world {
 	/* The first violation seen (by a hook or a check); empty if none. */
 	char violation[512];
 	/* MM_ASSERT lands here (set while an operation runs). */
-	jmp_buf *assert_jmp;
+	sigjmp_buf *assert_jmp;
 };
 
 struct world_snap {
@@ -80,7 +80,7 @@ struct world_snap {
 	void *pool;
 };
 
-/* Build the machine (exits on a host error). */
+/* Build the machine (exits on a host error); installs the SIGALRM watchdog. */
 void world_init(struct world *w, const struct encoder_cfg *enc, bool kernel, uint64_t mem,
 		uint64_t pool);
 void world_snap_init(struct world *w, struct world_snap *s);
