@@ -185,6 +185,13 @@ static bool held_by_open_cursor(const struct checker *k, paddr_t pa, unsigned le
 	return base < c->end && c->start < base + span;
 }
 
+/* Is the node at `pa` the guard of mm_check_open's cursor? */
+static bool is_open_guard(const struct checker *k, paddr_t pa, unsigned level)
+{
+	const struct cursor *c = k->open;
+	return c && c->pt == k->pt && level == c->guard_level && pa == c->node[level];
+}
+
 static bool check_table_entry(struct checker *k, pte_t e, unsigned level, uint64_t va)
 {
 	const struct mm_arch *a = k->a;
@@ -248,7 +255,8 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 	if (tables != s->nr_tables)
 		return fail(k, "T3: nr_tables differs from the table entries", "pa", pa, "nr_tables",
 			    s->nr_tables);
-	if (present == 0 && cursor_node_reclaimable(k->pt, level))
+	/* An open cursor's guard is reclaimed at its close, not before. */
+	if (present == 0 && cursor_node_reclaimable(k->pt, level) && !is_open_guard(k, pa, level))
 		return fail(k, "T8: empty node left in the tree", "pa", pa, "level", level);
 	if (root && k->pt->space == PT_KERNEL) {
 		for (unsigned i = MM_PTES_PER_NODE / 2; i < MM_PTES_PER_NODE; i++)

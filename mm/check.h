@@ -22,7 +22,8 @@ struct cursor;
  * after cursor_flush(open) (so that its deferred counts and releases are
  * in the slots): mm_check_cursor(open), then everything mm_check checks,
  * the node locks excepted that the cursor holds (its guard and the nodes
- * below it that meet its range).  Single-threaded use only.
+ * below it that meet its range), and its guard may be empty (an empty
+ * guard is reclaimed at the close).  Single-threaded use only.
  */
 int mm_check_open(struct page_table *const *pts, unsigned nr_pts, struct frame_table *ft,
 		  const struct cursor *open, char *buf, size_t buflen);
