@@ -29,6 +29,13 @@ void mm_assert_failed(const char *file, int line, const char *cond)
 	siglongjmp(*w->assert_jmp, 1);
 }
 
+/* The explorer is single-threaded: one context (the mm's self-deadlock detection). */
+const void *mm_debug_context(void)
+{
+	static const char only;
+	return &only;
+}
+
 /*
  * SIGALRM while a step runs: the mm did not terminate (an infinite loop is
  * a violation like any other).  Leaving the mm from a signal handler is
