@@ -836,11 +836,32 @@ static bool step_huge_1g(void)
 	return ok;
 }
 
+/* Does [a, a+size) meet [base, base+len)? */
+static bool meets(paddr_t a, uint64_t size, paddr_t base, uint64_t len)
+{
+	return a < base + len && base < a + size;
+}
+
+/*
+ * May the direct map hold an untouched leaf over [a, a+size)?  Not where
+ * mm_boot carved it for W^X per frame: firmware memory it leaves unmapped
+ * (bi->nomap) and the image's text and rodata it made read-only (a
+ * protect that splits the leaf around them).
+ */
+static bool direct_map_block_whole(const struct boot_info *bi, paddr_t a, uint64_t size)
+{
+	for (unsigned i = 0; i < bi->nr_nomap; i++)
+		if (meets(a, size, bi->nomap[i].base, bi->nomap[i].size))
+			return false;
+	return !meets(a, size, bi->text.pa, bi->text.size) &&
+	       !meets(a, size, bi->rodata.pa, bi->rodata.size);
+}
+
 /*
  * The direct map uses the largest leaves the kernel half allows (one level
  * below the root at most: 2 MiB on Sv39): for the largest leaf size that
- * some aligned block of RAM can hold, that block's direct-map leaf has
- * exactly that size.
+ * some aligned block of RAM can hold (outside what W^X per frame carves
+ * out), that block's direct-map leaf has exactly that size.
  */
 static bool direct_map_leaves_largest(void)
 {
@@ -849,8 +870,11 @@ static bool direct_map_leaves_largest(void)
 	for (unsigned level = page_table_max_leaf_level(&kmm.kpt); level >= 1; level--) {
 		uint64_t size = SZ_4K << (9 * (level - 1));
 		for (unsigned i = 0; i < bi->nr_ram; i++) {
+			paddr_t end = bi->ram[i].base + bi->ram[i].size;
 			paddr_t a = (bi->ram[i].base + size - 1) & ~(size - 1);
-			if (a + size > a && a + size <= bi->ram[i].base + bi->ram[i].size) {
+			for (; a + size > a && a + size <= end; a += size) {
+				if (!direct_map_block_whole(bi, a, size))
+					continue;
 				kprintf("  direct map: %llu KiB leaves (at PA 0x%llx)\n",
 					(unsigned long long)(size >> 10), (unsigned long long)a);
 				return expect_leaf(&kmm.kpt, DIRECT_MAP_BASE + a, size, a);

@@ -227,3 +227,10 @@ void mm_assert_failed(const char *file, int line, const char *cond)
 	fprintf(stderr, "mm assertion failed: %s:%d: %s\n", file, line, cond);
 	abort();
 }
+
+/* The mm's self-deadlock detection hook: one context (single-threaded). */
+const void *mm_debug_context(void)
+{
+	static const char only;
+	return &only;
+}

@@ -19,8 +19,8 @@ MUTANTS = {
     # The range check at the top of the half is off by one page: a range
     # ending one page past the end of the half is accepted.
     "top-off-by-one": ("cursor.c",
-        "\tif (len > space_end - start)\n\t\treturn MM_ERANGE;\n",
-        "\tif (len > space_end - start + MM_PAGE_SIZE)\n\t\treturn MM_ERANGE;\n"),
+        "\tif (len > space_end - start)\n\t\treturn cursor_make_closed(c, MM_ERANGE);\n",
+        "\tif (len > space_end - start + MM_PAGE_SIZE)\n\t\treturn cursor_make_closed(c, MM_ERANGE);\n"),
     # The untracked software tag leaks onto MMIO leaves.
     "leaked-sw-bit": ("cursor_ops.c",
         "\top.tag = (flags & MM_MAP_UNTRACKED) ? c->arch->fmt.untracked : 0;\n",
@@ -28,7 +28,7 @@ MUTANTS = {
     # What left the tree is released before the TLB flush that covers it.
     "release-before-flush": ("cursor.c",
         "\t/* The paging-structure caches may hold a removed table: flush all. */\n",
-        "\tframe_release_all(c->pt->ft, &c->release);\n"
+        "\tframe_release_all(c->pt->ft, &c->rel);\n"
         "\t/* The paging-structure caches may hold a removed table: flush all. */\n"),
     # The general unmap path does not reclaim a level-1 node it leaves empty.
     "missed-reclaim": ("cursor_ops.c",
