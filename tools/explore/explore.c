@@ -321,7 +321,7 @@ static void canon(struct world *w, struct words *b, bool slots_too)
 
 static bool words_eq(const struct words *a, const struct words *b)
 {
-	return a->n == b->n && memcmp(a->v, b->v, a->n * sizeof(*a->v)) == 0;
+	return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof(*a->v)) == 0);
 }
 
 static uint64_t words_hash(const struct words *b)
@@ -833,6 +833,7 @@ static int explore(const struct options *o)
 		/* Rebuild the state of node cur: replay its path from the initial state. */
 		unsigned n = path_of((uint32_t)cur, path, 256), allocs;
 		world_restore(&w, &init);
+		model_free(&m_at);
 		model_init(&m_at, &g);
 		for (unsigned i = 0; i < n; i++) {
 			run_step(&w, &m_at, &steps[path[i]], 0, false, &allocs);

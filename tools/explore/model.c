@@ -27,9 +27,12 @@ static void *xrealloc(void *p, size_t bytes)
 	return q;
 }
 
+static void reserve(struct model *m, size_t extra);
+
 void model_init(struct model *m, const struct model_geom *g)
 {
 	*m = (struct model){ .g = g };
+	reserve(m, 0); /* an array from the start (see reserve) */
 }
 
 void model_free(struct model *m)
@@ -40,9 +43,13 @@ void model_free(struct model *m)
 
 static void reserve(struct model *m, size_t extra)
 {
-	if (m->n + extra <= m->cap)
+	/*
+	 * Always an array, even for no intervals: memmove/memcpy of 0 bytes
+	 * still require valid pointers (UBSan checks it).
+	 */
+	if (m->v != NULL && m->n + extra <= m->cap)
 		return;
-	while (m->cap < m->n + extra)
+	while (m->cap < m->n + extra || m->cap == 0)
 		m->cap = m->cap ? 2 * m->cap : 64;
 	m->v = xrealloc(m->v, m->cap * sizeof(*m->v));
 }
@@ -331,7 +338,8 @@ uint64_t model_frames(const struct model *m)
 		iv[2 * n + 1] = m->v[i].pa + m->v[i].size;
 		n++;
 	}
-	qsort(iv, n, 2 * sizeof(*iv), cmp_u64);
+	if (n > 1)
+		qsort(iv, n, 2 * sizeof(*iv), cmp_u64);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t lo = iv[2 * i], hi = iv[2 * i + 1];
 		if (open && lo <= cur_hi) {

@@ -282,7 +282,8 @@ static void tlb_current(struct world *w)
 {
 	w->tlb.ncur = 0;
 	walk_tree(w, cur_leaf, cur_node, w);
-	qsort(w->tlb.cur, w->tlb.ncur, sizeof(*w->tlb.cur), qcmp);
+	if (w->tlb.ncur > 1) /* qsort's base may not be NULL, even for no entries */
+		qsort(w->tlb.cur, w->tlb.ncur, sizeof(*w->tlb.cur), qcmp);
 }
 
 void tlb_clear(struct world *w)
@@ -297,7 +298,8 @@ void tlb_fill(struct world *w)
 	/* Merge the sorted cached entries with the sorted current tree. */
 	struct tlb_entry *out = NULL;
 	size_t n = 0, cap = 0, i = 0, j = 0;
-	qsort(t->e, t->n, sizeof(*t->e), qcmp);
+	if (t->n > 1)
+		qsort(t->e, t->n, sizeof(*t->e), qcmp);
 	while (i < t->n || j < t->ncur) {
 		int c = i == t->n ? 1 : j == t->ncur ? -1 : entry_cmp(&t->e[i], &t->cur[j]);
 		if (c <= 0)
@@ -390,7 +392,7 @@ bool tlb_check_consistent(struct world *w, const char *where)
 	for (size_t i = 0; i < t->n; i++) {
 		const struct tlb_entry *e = &t->e[i];
 		bool ok = e->size ? leaf_consistent(t, e)
-				  : bsearch(e, t->cur, t->ncur, sizeof(*e), qcmp) != NULL;
+				  : t->ncur && bsearch(e, t->cur, t->ncur, sizeof(*e), qcmp) != NULL;
 		if (!ok) {
 			world_violation(w, "TLB %s: a stale %s survives (va/offset 0x%llx, size 0x%llx, "
 					   "pa 0x%llx): a change was not flushed",
