@@ -59,6 +59,35 @@ const void *mm_debug_context(void)
 	return &here;
 }
 
+/* ---- The TLB of threaded tests: every hook does nothing (harness.h) ---- */
+
+static void no_flush_page(void *ctx, vaddr_t va)
+{
+	(void)ctx;
+	(void)va;
+}
+
+static void no_flush_range(void *ctx, vaddr_t va, uint64_t len)
+{
+	(void)ctx;
+	(void)va;
+	(void)len;
+}
+
+static void no_flush_all(void *ctx)
+{
+	(void)ctx;
+}
+
+static void no_activate(void *ctx, paddr_t root)
+{
+	(void)ctx;
+	(void)root;
+}
+
+const struct mm_tlb_ops h_quiet_tlb = { no_flush_page, no_flush_range, no_flush_all,
+					     no_activate, NULL };
+
 #define H_DEFAULT_MEM (4 * GiB)
 #define H_DEFAULT_POOL (64 * MiB)
 

@@ -133,6 +133,12 @@ extern const struct harness_param harness_user_x86, harness_user_la57, harness_u
 extern const struct harness_param harness_kernel_x86, harness_kernel_la57, harness_kernel_sv39,
 	harness_kernel_sv48, harness_kernel_sv57, harness_kernel_fake48, harness_kernel_fake57;
 
+/*
+ * TLB hooks that do nothing, for tests whose threads run cursors at once
+ * (the recording TLB and the fail hook are single-threaded).
+ */
+extern const struct mm_tlb_ops h_quiet_tlb;
+
 /* ---- Set-up ---- */
 
 /*

@@ -127,38 +127,11 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void no_flush_page(void *ctx, vaddr_t va)
-{
-	(void)ctx;
-	(void)va;
-}
-
-static void no_flush_range(void *ctx, vaddr_t va, uint64_t len)
-{
-	(void)ctx;
-	(void)va;
-	(void)len;
-}
-
-static void no_flush_all(void *ctx)
-{
-	(void)ctx;
-}
-
-static void no_activate(void *ctx, paddr_t root)
-{
-	(void)ctx;
-	(void)root;
-}
-
-static const struct mm_tlb_ops quiet_tlb = { no_flush_page, no_flush_range, no_flush_all,
-					     no_activate, NULL };
-
 static void test_threads(void **state)
 {
 	struct harness *h = *state;
 	/* The harness's recording TLB and failure hook are single-threaded. */
-	h->arch.tlb = &quiet_tlb;
+	h->arch.tlb = &h_quiet_tlb;
 	frame_table_set_fail_hook(&h->ft, NULL, NULL);
 	uint64_t free_data = h_free_data(h);
 

@@ -208,35 +208,6 @@ static uint64_t env_u64(const char *name, uint64_t dflt)
 	return v && *v ? strtoull(v, NULL, 0) : dflt;
 }
 
-static void no_flush_page(void *ctx, vaddr_t va)
-{
-	(void)ctx;
-	(void)va;
-}
-
-static void no_flush_range(void *ctx, vaddr_t va, uint64_t len)
-{
-	(void)ctx;
-	(void)va;
-	(void)len;
-}
-
-static void no_flush_all(void *ctx)
-{
-	(void)ctx;
-}
-
-static void no_activate(void *ctx, paddr_t root)
-{
-	(void)ctx;
-	(void)root;
-}
-
-static const struct mm_tlb_ops quiet_tlb = { no_flush_page, no_flush_range, no_flush_all,
-					     no_activate, NULL };
-
-static uint64_t env_u64(const char *name, uint64_t dflt);
-
 /* More threads than CPUs: twice the online CPUs plus one, at least 5 (MM_STRESS_THREADS). */
 static unsigned thread_count(void)
 {
@@ -287,7 +258,7 @@ static void watch(struct stress *st, uint64_t ms)
 
 static void run_stress(struct harness *h, enum mode mode)
 {
-	h->arch.tlb = &quiet_tlb; /* the recording TLB and the fail hook are single-threaded */
+	h->arch.tlb = &h_quiet_tlb; /* the recording TLB and the fail hook are single-threaded */
 	frame_table_set_fail_hook(&h->ft, NULL, NULL);
 	uint64_t free_data = h_free_data(h), free_pool = h_free_pool(h);
 	uint64_t seed = env_u64("MM_TEST_SEED", 0x5eed5eedull);
