@@ -198,6 +198,22 @@ void world_init(struct world *w, const struct encoder_cfg *enc, bool kernel, uin
 	signal(SIGALRM, watchdog);
 }
 
+void world_free(struct world *w)
+{
+	free(w->tlb.e);
+	free(w->tlb.cur);
+	free(w->slots);
+	munmap(w->phys, w->mem + w->pool);
+	memset(w, 0, sizeof(*w));
+}
+
+void world_snap_free(struct world_snap *s)
+{
+	free(s->slots);
+	free(s->pool);
+	s->slots = s->pool = NULL;
+}
+
 void world_snap_init(struct world *w, struct world_snap *s)
 {
 	s->slots = xmalloc(w->slot_bytes);

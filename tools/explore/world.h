@@ -83,6 +83,9 @@ struct world_snap {
 /* Build the machine (exits on a host error); installs the SIGALRM watchdog. */
 void world_init(struct world *w, const struct encoder_cfg *enc, bool kernel, uint64_t mem,
 		uint64_t pool);
+/* Give back everything world_init / world_snap_init took (so LSan sees no leak at exit). */
+void world_free(struct world *w);
+void world_snap_free(struct world_snap *s);
 void world_snap_init(struct world *w, struct world_snap *s);
 void world_save(struct world *w, struct world_snap *s);
 void world_restore(struct world *w, const struct world_snap *s);
