@@ -210,6 +210,15 @@ bool arch_user_access_open(void);
 /* Make instruction fetches see bytes just written (fence.i; nothing on x86). */
 void arch_sync_icache(void);
 
+/*
+ * Called once by kmain after mm_boot (the kernel table is active): brings up
+ * every other CPU the firmware describes (RISC-V: device tree + SBI HSM;
+ * x86-64: none yet, see docs/BOOT.md).  Each runs on its own stack on the
+ * kernel table with its trap vector and idles with interrupts off.  Returns
+ * the number of CPUs online, this one included (>= 1).
+ */
+unsigned arch_smp_start(void);
+
 /* The arch-neutral entry point, called by the arch with the boot info ready. */
 __attribute__((noreturn)) void kmain(void);
 

@@ -74,6 +74,7 @@ void kmain(void)
 		(unsigned long long)kernel_layout.test_window,
 		(unsigned long long)kernel_layout.image_base);
 	mm_boot(bi);
+	kprintf("smp: %u CPUs online\n", arch_smp_start());
 	script = find_script(bi->cmdline);
 	if (script)
 		script_mode_run(script, strlen(script));

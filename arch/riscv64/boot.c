@@ -13,6 +13,7 @@
  *   /chosen/bootargs                the -append string
  *   /cpus/cpu@0/mmu-type            caps the paging mode (read by early.c)
  *   /cpus/cpu@0/riscv,isa           "..._svpbmt" when the CPU has Svpbmt
+ *   /cpus/cpu@N/reg                 the hart ids smp.c starts (QEMU: 0..N-1)
  * The FDT blob itself is reserved (it is in RAM, near the top).
  */
 #include "../../kernel/arch.h"
@@ -181,6 +182,9 @@ static bool on_prop(void *ctx, const char *const *names, unsigned depth, const c
 	} else if (depth == 2 && str_eq(names[1], "cpus") && str_eq(names[2], "cpu@0") &&
 		   str_eq(prop, "riscv,isa")) {
 		has_svpbmt = isa_has(value, len, "svpbmt");
+	} else if (depth == 2 && str_eq(names[1], "cpus") && str_starts(names[2], "cpu@") &&
+		   str_eq(prop, "reg") && (len == 4 || len == 8)) {
+		riscv_smp_add_hart(read_cells(value, len / 4));
 	}
 	return true;
 }
@@ -284,8 +288,8 @@ bool arch_user_exec_refused(void)
 /* C entry from entry.S (high VA, boot table): traps, boot info, then kmain. */
 void riscv_boot_main(uint64_t hartid, uint64_t fdt_pa)
 {
-	(void)hartid;
 	riscv_devices_use_direct_map();
+	riscv_smp_set_boot_hart(hartid);
 	/* No user access window survives from the firmware. */
 	arch_user_access(false);
 	riscv_trap_init();

@@ -66,6 +66,42 @@ high_entry:
 	j 4b
 
 /*
+ * riscv_secondary_entry: where SBI HSM hart_start enters a secondary hart
+ * (smp.c), at the PA in S-mode with satp = 0, a0 = hart id, a1 = the opaque
+ * word = its CPU index (1..).  Its stack is secondary_stacks[index - 1];
+ * it switches to the boot table (riscv_secondary_satp: identity of the
+ * image's GiB, so the next fetch works) and continues at the high VA in
+ * riscv_secondary_main, which switches to the kernel table.
+ */
+	.globl riscv_secondary_entry
+	.balign 4
+riscv_secondary_entry:
+	csrw sie, zero
+	mv s0, a0
+	mv s1, a1
+	lla t0, riscv_secondary_satp
+	ld t0, 0(t0)
+	sfence.vma
+	csrw satp, t0
+	sfence.vma
+	ld t0, secondary_high_addr
+	jr t0
+secondary_high:
+	.option push
+	.option norelax
+	lla gp, __global_pointer$
+	.option pop
+	lla sp, secondary_stacks
+	li t0, 16384                 /* RISCV_SECONDARY_STACK */
+	mul t1, t0, s1               /* top of stack index-1 = base + index * size */
+	add sp, sp, t1
+	mv a0, s0
+	mv a1, s1
+	call riscv_secondary_main
+6:	wfi
+	j 6b
+
+/*
  * uint64_t riscv_satp_probe(uint64_t satp): write satp, read it back,
  * write 0 again; returns what was read.  A MODE the CPU lacks leaves satp
  * unchanged (WARL); one it has turns translation on between the two
@@ -98,6 +134,8 @@ early_trap:
 	.balign 8
 high_entry_addr:
 	.dword high_entry
+secondary_high_addr:
+	.dword secondary_high
 	.globl riscv_image_link_va
 riscv_image_link_va:
 	.dword _start
@@ -107,3 +145,6 @@ riscv_image_link_va:
 boot_stack:	.space 16384
 	.globl boot_stack_top
 boot_stack_top:
+	/* RISCV_MAX_HARTS - 1 secondary stacks of RISCV_SECONDARY_STACK bytes. */
+	.balign 16
+secondary_stacks:	.space 16384 * 7

@@ -54,6 +54,24 @@ extern const struct mm_tlb_ops riscv_tlb_ops;
 /* C entry from entry.S with the hart id and the FDT's PA (boot.c). */
 __attribute__((noreturn)) void riscv_boot_main(uint64_t hartid, uint64_t fdt_pa);
 
+/*
+ * SMP (smp.c).  riscv_smp_add_hart records a hart id from the device tree
+ * (ignored past RISCV_MAX_HARTS, duplicates ignored); riscv_smp_set_boot_hart
+ * the one OpenSBI entered the kernel on.  Both before kmain.
+ */
+#define RISCV_MAX_HARTS 8
+void riscv_smp_add_hart(uint64_t hartid);
+void riscv_smp_set_boot_hart(uint64_t hartid);
+
+/* Per-CPU secondary entry (entry.S, at the PA, satp 0): a0 hart id, a1 CPU index. */
+void riscv_secondary_entry(void);
+/* Its C part on the boot table at the high VA (smp.c); never returns. */
+__attribute__((noreturn)) void riscv_secondary_main(uint64_t hartid, uint64_t cpu);
+/* The satp the secondaries' entry switches to first (the boot table's). */
+extern uint64_t riscv_secondary_satp;
+/* Their stacks: RISCV_SECONDARY_STACK bytes per CPU index (entry.S). */
+#define RISCV_SECONDARY_STACK 16384
+
 /* Installs the S-mode trap vector (trap.c). */
 void riscv_trap_init(void);
 

@@ -1,0 +1,131 @@
+/*
+ * smp.c - RISC-V side of arch_smp_start(): every hart the device tree lists
+ * (/cpus/cpu@N/reg, recorded by boot.c) other than the boot hart is started
+ * with SBI HSM hart_start at riscv_secondary_entry (entry.S), each with its
+ * own stack and per-CPU record; it switches to the boot table, then to the
+ * mm's kernel table, installs the trap vector, says it is online and idles.
+ *
+ * Per-CPU state (struct riscv_cpu): index (0 = the boot hart), hart id,
+ * stack top, the root of the table it runs on, and its online flag.  The
+ * TLB inbox of the shootdown protocol (issue 13 step 2) is not there yet:
+ * the secondaries run no cursor and touch no user table, and the kernel
+ * table they run on is only changed by the boot hart, so nothing they
+ * cached needs a remote flush until they do work (docs/BOOT.md, SMP).
+ */
+#include "../../kernel/arch.h"
+#include "../../kernel/kprintf.h"
+#include "../../kernel/mm_boot.h"
+#include "riscv.h"
+
+#define SBI_EXT_HSM 0x48534dul
+#define SBI_HSM_HART_START 0
+/* How long the boot hart waits for a started hart to say it is online. */
+#define ONLINE_SPINS 200000000ull
+
+struct riscv_cpu {
+	uint64_t hartid;
+	uint64_t root;      /* PA of the table it runs on (after it is online) */
+	unsigned online;    /* atomic: 1 once running on the kernel table */
+};
+
+static uint64_t harts[RISCV_MAX_HARTS];
+static unsigned nr_harts;
+static uint64_t boot_hartid;
+static struct riscv_cpu cpus[RISCV_MAX_HARTS];
+uint64_t riscv_secondary_satp;
+
+void riscv_smp_add_hart(uint64_t hartid)
+{
+	for (unsigned i = 0; i < nr_harts; i++)
+		if (harts[i] == hartid)
+			return;
+	if (nr_harts < RISCV_MAX_HARTS)
+		harts[nr_harts++] = hartid;
+}
+
+void riscv_smp_set_boot_hart(uint64_t hartid)
+{
+	boot_hartid = hartid;
+}
+
+/* SBI HSM hart_start(hartid, start PA, opaque); the SBI error (0 = started). */
+static long sbi_hart_start(uint64_t hartid, uint64_t start_pa, uint64_t opaque)
+{
+	register uint64_t a0 __asm__("a0") = hartid;
+	register uint64_t a1 __asm__("a1") = start_pa;
+	register uint64_t a2 __asm__("a2") = opaque;
+	register uint64_t a6 __asm__("a6") = SBI_HSM_HART_START;
+	register uint64_t a7 __asm__("a7") = SBI_EXT_HSM;
+	__asm__ volatile("ecall" : "+r"(a0), "+r"(a1) : "r"(a2), "r"(a6), "r"(a7) : "memory");
+	return (long)a0;
+}
+
+/*
+ * The secondary's C entry (entry.S), on the boot table at the high VA with
+ * its own stack: the kernel table (the boot table maps only the image and
+ * the first 4 GiB), no user access, the trap vector; then online, idle.
+ * Interrupts stay off (sie = 0): wfi only parks it.
+ */
+void riscv_secondary_main(uint64_t hartid, uint64_t cpu)
+{
+	struct riscv_cpu *me = &cpus[cpu];
+
+	MM_ASSERT(cpu > 0 && cpu < RISCV_MAX_HARTS && me->hartid == hartid);
+	arch_user_access(false);
+	riscv_trap_init();
+	riscv_tlb_ops.activate(riscv_tlb_ops.ctx, kmm.kpt.root);
+	me->root = kmm.kpt.root;
+	/* Release: the boot hart reads the fields above after it sees the flag. */
+	__atomic_store_n(&me->online, 1, __ATOMIC_RELEASE);
+	for (;;)
+		__asm__ volatile("wfi");
+}
+
+/* The PA of a kernel text symbol (linker.ld: PA = VA - 0xffffffff00000000). */
+static uint64_t image_pa(const void *va)
+{
+	return (uint64_t)(uintptr_t)va - 0xffffffff00000000ull;
+}
+
+/*
+ * Starts hart `hartid` as CPU index `cpu`: 1 once it is online on the
+ * kernel table, 0 if SBI refused (nothing started), -1 if it did not come
+ * online in time (it may still run later on index `cpu`'s stack, so the
+ * caller starts no more).
+ */
+static int start_one(uint64_t hartid, unsigned cpu)
+{
+	long err;
+
+	cpus[cpu].hartid = hartid;
+	__atomic_store_n(&cpus[cpu].online, 0, __ATOMIC_RELAXED);
+	err = sbi_hart_start(hartid, image_pa((const void *)riscv_secondary_entry), cpu);
+	if (err) {
+		kprintf("smp: hart %llu: SBI hart_start error %ld\n", (unsigned long long)hartid, err);
+		return 0;
+	}
+	for (uint64_t i = 0; i < ONLINE_SPINS; i++)
+		if (__atomic_load_n(&cpus[cpu].online, __ATOMIC_ACQUIRE))
+			return cpus[cpu].root == kmm.kpt.root ? 1 : -1;
+	kprintf("smp: hart %llu: not online after hart_start\n", (unsigned long long)hartid);
+	return -1;
+}
+
+unsigned arch_smp_start(void)
+{
+	unsigned online = 1;
+
+	riscv_secondary_satp = riscv_paging.satp;
+	cpus[0].hartid = boot_hartid;
+	cpus[0].root = kmm.kpt.root;
+	cpus[0].online = 1;
+	for (unsigned i = 0; i < nr_harts; i++) {
+		if (harts[i] == boot_hartid)
+			continue;
+		int r = start_one(harts[i], online);
+		if (r < 0)
+			break;
+		online += (unsigned)r;
+	}
+	return online;
+}
