@@ -63,6 +63,12 @@ __attribute__((noreturn)) void riscv_boot_main(uint64_t hartid, uint64_t fdt_pa)
 void riscv_smp_add_hart(uint64_t hartid);
 void riscv_smp_set_boot_hart(uint64_t hartid);
 
+/*
+ * sfence.vma of [va, va+size) (size ~0ull: all) on every other online hart,
+ * returning once each has fenced (SBI RFENCE); nothing with one hart.
+ */
+void riscv_smp_remote_sfence(uint64_t va, uint64_t size);
+
 /* Per-CPU secondary entry (entry.S, at the PA, satp 0): a0 hart id, a1 CPU index. */
 void riscv_secondary_entry(void);
 /* Its C part on the boot table at the high VA (smp.c); never returns. */

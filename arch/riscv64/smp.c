@@ -7,10 +7,10 @@
  *
  * Per-CPU state (struct riscv_cpu): index (0 = the boot hart), hart id,
  * stack top, the root of the table it runs on, and its online flag.  The
- * TLB inbox of the shootdown protocol (issue 13 step 2) is not there yet:
- * the secondaries run no cursor and touch no user table, and the kernel
- * table they run on is only changed by the boot hart, so nothing they
- * cached needs a remote flush until they do work (docs/BOOT.md, SMP).
+ * TLB inbox is OpenSBI's (riscv_smp_remote_sfence): tlb.c's hooks fence
+ * locally and then on every other online hart, which all run on the
+ * kernel table.  tp holds the CPU index.  The secondaries run no cursor
+ * yet (docs/BOOT.md, SMP).
  */
 #include "../../kernel/arch.h"
 #include "../../kernel/kprintf.h"
@@ -27,6 +27,9 @@ struct riscv_cpu {
 	uint64_t root;      /* PA of the table it runs on (after it is online) */
 	unsigned online;    /* atomic: 1 once running on the kernel table */
 };
+
+#define SBI_EXT_RFENCE 0x52464e43ul
+#define SBI_RFENCE_SFENCE_VMA 1
 
 static uint64_t harts[RISCV_MAX_HARTS];
 static unsigned nr_harts;
@@ -46,6 +49,60 @@ void riscv_smp_add_hart(uint64_t hartid)
 void riscv_smp_set_boot_hart(uint64_t hartid)
 {
 	boot_hartid = hartid;
+	__asm__ volatile("mv tp, %0" : : "r"(0ul));
+}
+
+/* This CPU's index (tp: 0 on the boot hart, set by riscv_secondary_main on the others). */
+static unsigned this_cpu(void)
+{
+	uint64_t tp;
+	__asm__ volatile("mv %0, tp" : "=r"(tp));
+	return (unsigned)tp;
+}
+
+/*
+ * Bit h set for every online hart h (< 64) other than this one: where a
+ * kernel table may be live besides here (every online CPU runs on it).
+ */
+static uint64_t others_mask(void)
+{
+	uint64_t mask = 0;
+	unsigned me = this_cpu();
+
+	for (unsigned i = 0; i < RISCV_MAX_HARTS; i++)
+		if (i != me && __atomic_load_n(&cpus[i].online, __ATOMIC_ACQUIRE) &&
+		    cpus[i].hartid < 64)
+			mask |= 1ull << cpus[i].hartid;
+	return mask;
+}
+
+/*
+ * The remote half of a shootdown: SBI RFENCE remote sfence.vma of
+ * [va, va+size) (size ~0: everything) on every other online hart.  OpenSBI
+ * runs it in M-mode: it IPIs the targets and returns only once each has
+ * fenced (its tlb_sync), and a target serves the request in M-mode
+ * whatever its S-mode interrupt state, so two harts shooting at once do
+ * not deadlock.  The ecall orders this hart's PTE stores before the
+ * request (OpenSBI fences before its IPI).  Fatal if SBI refuses: a
+ * translation might survive a release.
+ */
+void riscv_smp_remote_sfence(uint64_t va, uint64_t size)
+{
+	uint64_t mask = others_mask();
+
+	if (!mask)
+		return;
+	register uint64_t a0 __asm__("a0") = mask;
+	register uint64_t a1 __asm__("a1") = 0; /* hart_mask_base */
+	register uint64_t a2 __asm__("a2") = va;
+	register uint64_t a3 __asm__("a3") = size;
+	register uint64_t a6 __asm__("a6") = SBI_RFENCE_SFENCE_VMA;
+	register uint64_t a7 __asm__("a7") = SBI_EXT_RFENCE;
+	__asm__ volatile("fence rw, rw\n\tecall"
+			 : "+r"(a0), "+r"(a1)
+			 : "r"(a2), "r"(a3), "r"(a6), "r"(a7)
+			 : "memory");
+	MM_ASSERT(a0 == 0);
 }
 
 /* SBI HSM hart_start(hartid, start PA, opaque); the SBI error (0 = started). */
@@ -71,6 +128,7 @@ void riscv_secondary_main(uint64_t hartid, uint64_t cpu)
 	struct riscv_cpu *me = &cpus[cpu];
 
 	MM_ASSERT(cpu > 0 && cpu < RISCV_MAX_HARTS && me->hartid == hartid);
+	__asm__ volatile("mv tp, %0" : : "r"(cpu));
 	arch_user_access(false);
 	riscv_trap_init();
 	riscv_tlb_ops.activate(riscv_tlb_ops.ctx, kmm.kpt.root);

@@ -1,7 +1,11 @@
 /*
  * tlb.c - RISC-V TLB maintenance and address-space switch for the mm
  * (struct mm_tlb_ops), in the paging mode early.c chose (satp.MODE 8, 9
- * or 10).  Single hart: local sfence.vma suffices.
+ * or 10).  Every flush is a shootdown: the local sfence.vma, then the same
+ * on every other online hart through SBI RFENCE, returning after all of
+ * them fenced (smp.c), so the mm's release after the hook is after every
+ * CPU flushed.  The secondaries all run on the kernel table; user tables
+ * are live on this hart only, but are fenced everywhere (no CPU set yet).
  */
 #include <stdint.h>
 
@@ -13,18 +17,20 @@
 /* Above this many pages one global fence is cheaper than a loop. */
 #define FLUSH_RANGE_MAX_PAGES 64ull
 
-/* Drops any translation of va (all ASIDs). */
+/* Drops any translation of va (all ASIDs) on every hart. */
 static void sv_flush_page(void *ctx, vaddr_t va)
 {
 	(void)ctx;
 	__asm__ volatile("sfence.vma %0, zero" : : "r"(va) : "memory");
+	riscv_smp_remote_sfence(va, PAGE_SIZE);
 }
 
-/* Drops every translation. */
+/* Drops every translation on every hart. */
 static void sv_flush_all(void *ctx)
 {
 	(void)ctx;
 	__asm__ volatile("sfence.vma" : : : "memory");
+	riscv_smp_remote_sfence(0, ~0ull);
 }
 
 /*
@@ -40,7 +46,8 @@ static void sv_flush_range(void *ctx, vaddr_t va, uint64_t len)
 		return;
 	}
 	for (uint64_t i = 0; i < pages; i++)
-		sv_flush_page(ctx, va + i * PAGE_SIZE);
+		__asm__ volatile("sfence.vma %0, zero" : : "r"(va + i * PAGE_SIZE) : "memory");
+	riscv_smp_remote_sfence(va, pages * PAGE_SIZE);
 }
 
 /*
