@@ -219,6 +219,18 @@ void arch_sync_icache(void);
  */
 unsigned arch_smp_start(void);
 
+/* The number of CPUs online (arch_smp_start's answer; 1 before it ran). */
+unsigned arch_cpus_online(void);
+
+/*
+ * Runs fn(arg) on CPU `cpu` (1 .. arch_cpus_online() - 1; 0 is the boot
+ * CPU, the caller) and returns once fn has returned there, its stores
+ * visible.  The target runs it with interrupts off in its idle loop, where
+ * arch_probe works as on the boot CPU.  Only the boot CPU calls this, one
+ * call at a time (the self-test's SMP steps).
+ */
+void arch_cpu_call(unsigned cpu, void (*fn)(void *), void *arg);
+
 /* The arch-neutral entry point, called by the arch with the boot info ready. */
 __attribute__((noreturn)) void kmain(void);
 

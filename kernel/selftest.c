@@ -36,6 +36,7 @@
 #define T_STALE (TEST_BASE + 0x0020000)
 #define T_NOACC (TEST_BASE + 0x0030000)
 #define T_MODE (TEST_BASE + 0x0040000)
+#define T_SMP (TEST_BASE + 0x0050000)
 #define T_FLUSH (TEST_BASE + 0x1000000)     /* 2 MiB aligned; one 2 MiB slot per case */
 #define T_HUGE2M (TEST_BASE + 0x40000000ull)  /* 1 GiB aligned */
 #define T_HUGE1G (TEST_BASE + 0x80000000ull)  /* 1 GiB aligned */
@@ -639,6 +640,102 @@ static bool step_stale(void)
 	return ok;
 }
 
+/* ---- SMP ---- */
+
+/* One probe run on another CPU (arch_cpu_call). */
+struct remote_probe {
+	enum probe_kind kind;
+	vaddr_t va;
+	uint64_t value;
+	bool faulted;
+	struct fault_info f;
+};
+
+static void remote_probe_run(void *arg)
+{
+	struct remote_probe *r = arg;
+	r->faulted = arch_probe(r->kind, r->va, &r->value, &r->f);
+}
+
+/*
+ * CPU `cpu` accesses va (kind, value) and must succeed (a read reading
+ * `want`); its TLB caches the translation.
+ */
+static bool remote_ok(unsigned cpu, enum probe_kind kind, vaddr_t va, uint64_t value,
+		      uint64_t want)
+{
+	struct remote_probe r = { .kind = kind, .va = va, .value = value };
+
+	arch_cpu_call(cpu, remote_probe_run, &r);
+	if (r.faulted)
+		return fail("cpu %u: %s at 0x%llx faulted", cpu, kind_name[kind],
+			    (unsigned long long)va);
+	if (kind == PROBE_READ && r.value != want)
+		return fail("cpu %u: read 0x%llx at 0x%llx, want 0x%llx", cpu,
+			    (unsigned long long)r.value, (unsigned long long)va,
+			    (unsigned long long)want);
+	return true;
+}
+
+/* CPU `cpu`'s access of `kind` at va must fault there, as a page fault for `why`. */
+static bool remote_faults(unsigned cpu, enum probe_kind kind, vaddr_t va, enum fault_reason why)
+{
+	struct remote_probe r = { .kind = kind, .va = va, .value = 1 };
+
+	arch_cpu_call(cpu, remote_probe_run, &r);
+	if (!r.faulted)
+		return fail("cpu %u: %s at 0x%llx did not fault (stale TLB entry: no shootdown?)",
+			    cpu, kind_name[kind], (unsigned long long)va);
+	if (r.f.addr != va || r.f.cause != arch_fault_cause(kind, why))
+		return fail("cpu %u: %s at 0x%llx: fault at 0x%llx cause 0x%llx, want %s",
+			    cpu, kind_name[kind], (unsigned long long)va,
+			    (unsigned long long)r.f.addr, (unsigned long long)r.f.cause,
+			    reason_name[why]);
+	return true;
+}
+
+/*
+ * Cross-CPU stale TLB, kernel (global) pages: every other CPU reads a page
+ * (its TLB caches it), this CPU unmaps it and closes the cursor, and each
+ * other CPU's next read must fault.  Then each writes it (a writable,
+ * dirty entry cached), this CPU write-protects it, and each must still
+ * read it but fault on write.  Every other CPU is probed before the
+ * checker runs on this one.
+ */
+static bool step_smp_stale(void)
+{
+	unsigned n = arch_cpus_online();
+	paddr_t a;
+	struct mm_prop rw = kprop(MM_PROP_R | MM_PROP_W);
+	bool ok;
+
+	if (n < 2)
+		return skip("one CPU online");
+	a = alloc_frames(KZONE_KERNEL, 0);
+	ok = a != 0;
+	if (ok) {
+		dm64(a)[0] = tag(a);
+		ok = t_map(&kmm.kpt, T_SMP, SZ_4K, a, rw, 0);
+		for (unsigned cpu = 1; ok && cpu < n; cpu++)
+			ok = remote_ok(cpu, PROBE_READ, T_SMP, 0, tag(a));
+		ok = ok && done(kmm_unmap(&kmm.kpt, T_SMP, SZ_4K), "unmap", T_SMP);
+		for (unsigned cpu = 1; ok && cpu < n; cpu++)
+			ok = remote_faults(cpu, PROBE_READ, T_SMP, FAULT_NOT_PRESENT);
+		ok = ok && checked(MM_OK, "unmap", T_SMP) && t_map(&kmm.kpt, T_SMP, SZ_4K, a, rw, 0);
+		for (unsigned cpu = 1; ok && cpu < n; cpu++)
+			ok = remote_ok(cpu, PROBE_WRITE, T_SMP + 8, cpu, 0);
+		ok = ok && done(kmm_protect(&kmm.kpt, T_SMP, SZ_4K, kprop(MM_PROP_R)), "protect",
+				T_SMP);
+		for (unsigned cpu = 1; ok && cpu < n; cpu++)
+			ok = remote_faults(cpu, PROBE_WRITE, T_SMP + 8, FAULT_PROTECTION) &&
+			     remote_ok(cpu, PROBE_READ, T_SMP, 0, tag(a));
+		ok = ok && checked(MM_OK, "protect", T_SMP);
+	}
+	ok = t_unmap(&kmm.kpt, T_SMP, SZ_4K) && ok;
+	put_frames(a);
+	return ok;
+}
+
 /*
  * Map `pages` consecutive frames from `pa` at va (4 KiB leaves of `p`, in
  * a leaf table of their own) and read each, so the TLB holds them all.
@@ -950,6 +1047,7 @@ static const struct step steps[] = {
 	{ "noaccess", step_noaccess },
 	{ "huge-2m", step_huge_2m },
 	{ "huge-1g", step_huge_1g },
+	{ "smp-stale-tlb", step_smp_stale },
 };
 
 void selftest_run(void)

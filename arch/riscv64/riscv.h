@@ -56,7 +56,7 @@ __attribute__((noreturn)) void riscv_boot_main(uint64_t hartid, uint64_t fdt_pa)
 
 /*
  * SMP (smp.c).  riscv_smp_add_hart records a hart id from the device tree
- * (ignored past RISCV_MAX_HARTS, duplicates ignored); riscv_smp_set_boot_hart
+ * (ignored past RISCV_MAX_HARTS, duplicates and ids >= 64 ignored); riscv_smp_set_boot_hart
  * the one OpenSBI entered the kernel on.  Both before kmain.
  */
 #define RISCV_MAX_HARTS 8
@@ -68,6 +68,9 @@ void riscv_smp_set_boot_hart(uint64_t hartid);
  * returning once each has fenced (SBI RFENCE); nothing with one hart.
  */
 void riscv_smp_remote_sfence(uint64_t va, uint64_t size);
+
+/* This CPU's index, 0 the boot hart (tp; smp.c). */
+unsigned riscv_this_cpu(void);
 
 /* Per-CPU secondary entry (entry.S, at the PA, satp 0): a0 hart id, a1 CPU index. */
 void riscv_secondary_entry(void);

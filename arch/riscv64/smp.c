@@ -26,8 +26,15 @@ struct riscv_cpu {
 	uint64_t hartid;
 	uint64_t root;      /* PA of the table it runs on (after it is online) */
 	unsigned online;    /* atomic: 1 once running on the kernel table */
+	/* arch_cpu_call's mailbox: fn (atomic, NULL when idle) and its arg. */
+	void (*call_fn)(void *);
+	void *call_arg;
 };
+static unsigned nr_online = 1;
 
+#define SBI_EXT_IPI 0x735049ul
+#define SBI_IPI_SEND 0
+#define SIP_SSIP 2ul
 #define SBI_EXT_RFENCE 0x52464e43ul
 #define SBI_RFENCE_SFENCE_VMA 1
 
@@ -39,6 +46,9 @@ uint64_t riscv_secondary_satp;
 
 void riscv_smp_add_hart(uint64_t hartid)
 {
+	/* The SBI hart masks used here have base 0: harts 0..63 only. */
+	if (hartid >= 64)
+		return;
 	for (unsigned i = 0; i < nr_harts; i++)
 		if (harts[i] == hartid)
 			return;
@@ -53,7 +63,7 @@ void riscv_smp_set_boot_hart(uint64_t hartid)
 }
 
 /* This CPU's index (tp: 0 on the boot hart, set by riscv_secondary_main on the others). */
-static unsigned this_cpu(void)
+unsigned riscv_this_cpu(void)
 {
 	uint64_t tp;
 	__asm__ volatile("mv %0, tp" : "=r"(tp));
@@ -67,7 +77,7 @@ static unsigned this_cpu(void)
 static uint64_t others_mask(void)
 {
 	uint64_t mask = 0;
-	unsigned me = this_cpu();
+	unsigned me = riscv_this_cpu();
 
 	for (unsigned i = 0; i < RISCV_MAX_HARTS; i++)
 		if (i != me && __atomic_load_n(&cpus[i].online, __ATOMIC_ACQUIRE) &&
@@ -117,6 +127,55 @@ static long sbi_hart_start(uint64_t hartid, uint64_t start_pa, uint64_t opaque)
 	return (long)a0;
 }
 
+/* SBI IPI: sets sip.SSIP on the harts of `mask` (base 0). */
+static void sbi_send_ipi(uint64_t mask)
+{
+	register uint64_t a0 __asm__("a0") = mask;
+	register uint64_t a1 __asm__("a1") = 0;
+	register uint64_t a6 __asm__("a6") = SBI_IPI_SEND;
+	register uint64_t a7 __asm__("a7") = SBI_EXT_IPI;
+	__asm__ volatile("ecall" : "+r"(a0), "+r"(a1) : "r"(a6), "r"(a7) : "memory");
+	MM_ASSERT(a0 == 0);
+}
+
+/*
+ * One turn of a secondary's idle loop: clear the IPI, run the mailbox's
+ * call if there is one (then empty it, release), else wfi.  SSIP is
+ * cleared before the mailbox is read, so an IPI sent after that read is
+ * still pending at wfi and wakes it.
+ */
+static void serve_calls(struct riscv_cpu *me)
+{
+	void (*fn)(void *);
+
+	__asm__ volatile("csrc sip, %0" : : "r"(SIP_SSIP) : "memory");
+	fn = __atomic_load_n(&me->call_fn, __ATOMIC_ACQUIRE);
+	if (!fn) {
+		__asm__ volatile("wfi" : : : "memory");
+		return;
+	}
+	fn(me->call_arg);
+	__atomic_store_n(&me->call_fn, (void (*)(void *))0, __ATOMIC_RELEASE);
+}
+
+unsigned arch_cpus_online(void)
+{
+	return nr_online;
+}
+
+void arch_cpu_call(unsigned cpu, void (*fn)(void *), void *arg)
+{
+	struct riscv_cpu *c = &cpus[cpu];
+
+	MM_ASSERT(riscv_this_cpu() == 0 && cpu > 0 && cpu < nr_online && fn);
+	MM_ASSERT(!__atomic_load_n(&c->call_fn, __ATOMIC_ACQUIRE));
+	c->call_arg = arg;
+	__atomic_store_n(&c->call_fn, fn, __ATOMIC_RELEASE);
+	sbi_send_ipi(1ull << c->hartid);
+	while (__atomic_load_n(&c->call_fn, __ATOMIC_ACQUIRE))
+		;
+}
+
 /*
  * The secondary's C entry (entry.S), on the boot table at the high VA with
  * its own stack: the kernel table (the boot table maps only the image and
@@ -134,9 +193,11 @@ void riscv_secondary_main(uint64_t hartid, uint64_t cpu)
 	riscv_tlb_ops.activate(riscv_tlb_ops.ctx, kmm.kpt.root);
 	me->root = kmm.kpt.root;
 	/* Release: the boot hart reads the fields above after it sees the flag. */
+	/* The software interrupt (SBI IPI) wakes wfi; sstatus.SIE stays 0, so no trap. */
+	__asm__ volatile("csrs sie, %0" : : "r"(SIP_SSIP));
 	__atomic_store_n(&me->online, 1, __ATOMIC_RELEASE);
 	for (;;)
-		__asm__ volatile("wfi");
+		serve_calls(me);
 }
 
 /* The PA of a kernel text symbol (linker.ld: PA = VA - 0xffffffff00000000). */
@@ -185,5 +246,6 @@ unsigned arch_smp_start(void)
 			break;
 		online += (unsigned)r;
 	}
+	nr_online = online;
 	return online;
 }

@@ -29,12 +29,12 @@ int riscv_probe_exec(uint64_t va);
 extern const char riscv_probe_load_fault[], riscv_probe_store_fault[], riscv_probe_exec_fault[];
 extern const char riscv_probe_load_access[], riscv_probe_store_access[];
 
-/* The armed probe: where to resume, and where to record the fault. */
-static struct {
+/* Each CPU's armed probe: where to resume, and where to record the fault. */
+static struct riscv_probe {
 	bool armed;
 	uintptr_t resume;
 	struct fault_info *info;
-} probe;
+} probes[RISCV_MAX_HARTS];
 
 /* Installs the trap vector (direct mode). */
 void riscv_trap_init(void)
@@ -69,17 +69,18 @@ void riscv_trap(struct riscv_trap_frame *f)
 {
 	uint64_t scause, stval, sstatus;
 	enum probe_kind kind;
+	struct riscv_probe *probe = &probes[riscv_this_cpu()];
 
 	__asm__ volatile("csrr %0, scause" : "=r"(scause));
 	__asm__ volatile("csrr %0, stval" : "=r"(stval));
 	__asm__ volatile("csrr %0, sstatus" : "=r"(sstatus));
-	if (probe.armed && page_fault_kind(scause, &kind)) {
-		*probe.info = (struct fault_info){
+	if (probe->armed && page_fault_kind(scause, &kind)) {
+		*probe->info = (struct fault_info){
 			.kind = kind, .addr = stval, .pc = f->sepc, .cause = scause,
 			.user_access = (sstatus & SSTATUS_SUM) != 0, /* trap.S cleared it */
 		};
-		probe.armed = false;
-		f->sepc = probe.resume;
+		probe->armed = false;
+		f->sepc = probe->resume;
 		return;
 	}
 	kprintf("\nTRAP: unexpected scause 0x%lx stval 0x%lx sepc 0x%lx\n",
@@ -92,26 +93,27 @@ void riscv_trap(struct riscv_trap_frame *f)
 bool arch_probe(enum probe_kind kind, vaddr_t va, uint64_t *value, struct fault_info *f)
 {
 	int faulted;
+	struct riscv_probe *probe = &probes[riscv_this_cpu()];
 
-	probe.info = f;
+	probe->info = f;
 	switch (kind) {
 	case PROBE_READ:
-		probe.resume = (uintptr_t)riscv_probe_load_fault;
-		probe.armed = true;
+		probe->resume = (uintptr_t)riscv_probe_load_fault;
+		probe->armed = true;
 		faulted = riscv_probe_load(va, value);
 		break;
 	case PROBE_WRITE:
-		probe.resume = (uintptr_t)riscv_probe_store_fault;
-		probe.armed = true;
+		probe->resume = (uintptr_t)riscv_probe_store_fault;
+		probe->armed = true;
 		faulted = riscv_probe_store(va, *value);
 		break;
 	default:
-		probe.resume = (uintptr_t)riscv_probe_exec_fault;
-		probe.armed = true;
+		probe->resume = (uintptr_t)riscv_probe_exec_fault;
+		probe->armed = true;
 		faulted = riscv_probe_exec(va);
 		break;
 	}
-	probe.armed = false;
+	probe->armed = false;
 	return faulted != 0;
 }
 

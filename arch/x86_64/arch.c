@@ -429,3 +429,16 @@ unsigned arch_smp_start(void)
 {
 	return 1;
 }
+
+unsigned arch_cpus_online(void)
+{
+	return 1;
+}
+
+/* No other CPU is online on x86-64 (arch_smp_start): a call is a kernel bug. */
+void arch_cpu_call(unsigned cpu, void (*fn)(void *), void *arg)
+{
+	(void)fn;
+	(void)arg;
+	MM_ASSERT(cpu < arch_cpus_online());
+}
