@@ -27,7 +27,7 @@ import threading
 # riscv64: OpenSBI (QEMU's default firmware) enters the kernel in S-mode.
 # 2 GiB of RAM so the script sandbox (0xc0000000..) lies inside RAM.
 # Four harts (-smp 4, MTTCG): the kernel starts the others with SBI HSM
-# (docs/BOOT.md, SMP bring-up); a later -smp in the extra words wins.
+# (docs/BOOT.md, SMP bring-up).  x86_64 runs with one CPU (no APs yet).
 RISCV64_BASE = ["qemu-system-riscv64", "-machine", "virt", "-nographic",
                 "-bios", "default", "-m", "2G", "-smp", "4", "-no-reboot"]
 
