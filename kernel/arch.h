@@ -231,6 +231,17 @@ unsigned arch_cpus_online(void);
  */
 void arch_cpu_call(unsigned cpu, void (*fn)(void *), void *arg);
 
+/*
+ * arch_cpu_call in two halves, so CPUs run at once: start fn(arg) on `cpu`
+ * and return at once; wait until it has returned there (its stores
+ * visible).  One call per target at a time, from the boot CPU only.
+ */
+void arch_cpu_call_start(unsigned cpu, void (*fn)(void *), void *arg);
+void arch_cpu_call_wait(unsigned cpu);
+
+/* This CPU's index: 0 the boot CPU, 1 .. arch_cpus_online() - 1 the others. */
+unsigned arch_this_cpu(void);
+
 /* The arch-neutral entry point, called by the arch with the boot info ready. */
 __attribute__((noreturn)) void kmain(void);
 

@@ -45,13 +45,16 @@ void mm_assert_failed(const char *file, int line, const char *cond)
 
 /*
  * The thread of execution, for the mm's self-deadlock detection: the
- * kernel runs on one CPU with no threads and never opens a cursor from a
- * trap handler, so there is one context (per CPU once SMP arrives).
+ * kernel has no threads and never opens a cursor from a trap handler, so
+ * there is one context per CPU.
  */
 const void *mm_debug_context(void)
 {
-	static const char boot_cpu;
-	return &boot_cpu;
+	static const char cpu_context[64];
+	unsigned cpu = arch_this_cpu();
+
+	MM_ASSERT(cpu < sizeof(cpu_context));
+	return &cpu_context[cpu];
 }
 
 void kmain(void)

@@ -37,6 +37,16 @@
 #define T_NOACC (TEST_BASE + 0x0030000)
 #define T_MODE (TEST_BASE + 0x0040000)
 #define T_SMP (TEST_BASE + 0x0050000)
+#define T_SMP_PRIVATE (TEST_BASE + 0x0200000) /* 2 MiB per CPU, from here */
+#define T_SMP_SHARED (TEST_BASE + 0x0100000)  /* one window for all CPUs */
+#define SMP_WINDOW_PAGES 16
+/*
+ * Rounds per CPU.  Few: under TCG every round's protect and unmap is a
+ * remote fence through OpenSBI to every other vCPU, ~0.5 s per round on a
+ * loaded 2-core host, and a boot has 30 s (tools/boot).
+ */
+#define SMP_ROUNDS 16
+#define SMP_MAX_CPUS 8
 #define T_FLUSH (TEST_BASE + 0x1000000)     /* 2 MiB aligned; one 2 MiB slot per case */
 #define T_HUGE2M (TEST_BASE + 0x40000000ull)  /* 1 GiB aligned */
 #define T_HUGE1G (TEST_BASE + 0x80000000ull)  /* 1 GiB aligned */
@@ -736,6 +746,140 @@ static bool step_smp_stale(void)
 	return ok;
 }
 
+/* One CPU's share of the concurrent-cursor step, and its first error. */
+struct smp_worker {
+	unsigned cpu;
+	paddr_t frame;
+	const char *what; /* NULL: no error */
+	int err;
+	unsigned round;
+	vaddr_t va;
+};
+
+/* Records the worker's first error; false. */
+static bool worker_fail(struct smp_worker *w, const char *what, int err, unsigned round,
+			vaddr_t va)
+{
+	if (!w->what) {
+		w->what = what;
+		w->err = err;
+		w->round = round;
+		w->va = va;
+	}
+	return false;
+}
+
+/*
+ * Inside ONE cursor over the page at va: it is absent, map the worker's
+ * frame rw, see it (query: present, the frame, writable), protect it r,
+ * see that, unmap it, see it absent; close (flush, release).  Another
+ * CPU's cursor over the same page waits for this one (node locks), so
+ * what this cursor sees is what it did.
+ */
+static bool worker_page(struct smp_worker *w, unsigned round, vaddr_t va)
+{
+	struct cursor c;
+	struct mm_mapping m;
+	struct mm_prop rw = kprop(MM_PROP_R | MM_PROP_W), r = kprop(MM_PROP_R);
+	int err = cursor_open(&c, &kmm.kpt, va, SZ_4K);
+	bool ok;
+
+	if (err)
+		return worker_fail(w, "open", err, round, va);
+	ok = ((err = cursor_query(&c, &m)) == MM_OK && !m.present) ||
+	     worker_fail(w, "absent before map", err, round, va);
+	ok = ok && (((err = cursor_map(&c, w->frame, SZ_4K, rw, 0)) == MM_OK &&
+		     (err = cursor_jump(&c, va)) == MM_OK) ||
+		    worker_fail(w, "map", err, round, va));
+	ok = ok && (((err = cursor_query(&c, &m)) == MM_OK && m.present && m.pa == w->frame &&
+		     m.prop.flags == rw.flags) ||
+		    worker_fail(w, "query after map", err, round, va));
+	ok = ok && (((err = cursor_protect(&c, SZ_4K, r, 0)) == MM_OK &&
+		     (err = cursor_jump(&c, va)) == MM_OK) ||
+		    worker_fail(w, "protect", err, round, va));
+	ok = ok && (((err = cursor_query(&c, &m)) == MM_OK && m.present && m.pa == w->frame &&
+		     m.prop.flags == r.flags) ||
+		    worker_fail(w, "query after protect", err, round, va));
+	ok = ok && (((err = cursor_unmap(&c, SZ_4K, 0)) == MM_OK &&
+		     (err = cursor_jump(&c, va)) == MM_OK) ||
+		    worker_fail(w, "unmap", err, round, va));
+	ok = ok && (((err = cursor_query(&c, &m)) == MM_OK && !m.present) ||
+		    worker_fail(w, "absent after unmap", err, round, va));
+	cursor_close(&c);
+	return ok;
+}
+
+/* A worker's rounds: its private window, then the shared one, a page each. */
+static void worker_run(void *arg)
+{
+	struct smp_worker *w = arg;
+	vaddr_t priv = T_SMP_PRIVATE + (vaddr_t)w->cpu * SZ_2M;
+
+	for (unsigned round = 0; round < SMP_ROUNDS; round++) {
+		unsigned page = (round + w->cpu * 5) % SMP_WINDOW_PAGES;
+		if (!worker_page(w, round, priv + (vaddr_t)page * SZ_4K) ||
+		    !worker_page(w, round, T_SMP_SHARED + (vaddr_t)page * SZ_4K))
+			return;
+	}
+}
+
+/*
+ * Concurrent cursors: every CPU (this one too) runs SMP_ROUNDS rounds of
+ * map / protect / unmap in its private window and in the shared one, each
+ * checking inside its cursor that it sees what it did.  The TLB hooks are
+ * the arch's own here (the self-test's counters are not atomic).  Then
+ * the checker, every frame back, and the kernel table's nodes as before.
+ */
+static bool step_smp_cursors(void)
+{
+	unsigned n = arch_cpus_online();
+	struct smp_worker w[SMP_MAX_CPUS];
+	const struct mm_tlb_ops *counting = kmm.arch.tlb;
+	uint64_t free0 = frame_zone_free_frames(&kmm.ft, KZONE_KERNEL);
+	struct mm_stats st0, st1;
+	bool ok = true;
+
+	if (n < 2)
+		return skip("one CPU online");
+	if (n > SMP_MAX_CPUS)
+		n = SMP_MAX_CPUS;
+	mm_stats(&kmm.kpt, &st0);
+	for (unsigned i = 0; i < n; i++) {
+		w[i] = (struct smp_worker){ .cpu = i, .frame = alloc_frames(KZONE_KERNEL, 0) };
+		ok = ok && w[i].frame;
+	}
+	if (ok) {
+		kmm.arch.tlb = tlb_arch;
+		for (unsigned i = 1; i < n; i++)
+			arch_cpu_call_start(i, worker_run, &w[i]);
+		worker_run(&w[0]);
+		for (unsigned i = 1; i < n; i++)
+			arch_cpu_call_wait(i);
+		kmm.arch.tlb = counting;
+		for (unsigned i = 0; i < n; i++)
+			if (w[i].what)
+				ok = fail("cpu %u round %u: %s at 0x%llx: %s", i, w[i].round, w[i].what,
+					  (unsigned long long)w[i].va, mm_strerror(w[i].err));
+		ok = ok && checked(MM_OK, "concurrent cursors", T_SMP_SHARED);
+	}
+	/* A failed worker may have left its page mapped. */
+	ok = t_unmap(&kmm.kpt, T_SMP_SHARED, SMP_WINDOW_PAGES * SZ_4K) && ok;
+	for (unsigned i = 0; i < n; i++)
+		ok = t_unmap(&kmm.kpt, T_SMP_PRIVATE + (vaddr_t)i * SZ_2M, SMP_WINDOW_PAGES * SZ_4K) &&
+		     ok;
+	for (unsigned i = 0; i < n; i++)
+		put_frames(w[i].frame);
+	mm_stats(&kmm.kpt, &st1);
+	if (frame_zone_free_frames(&kmm.ft, KZONE_KERNEL) != free0)
+		ok = fail("free frames %llu -> %llu", (unsigned long long)free0,
+			  (unsigned long long)frame_zone_free_frames(&kmm.ft, KZONE_KERNEL));
+	if (st1.nodes != st0.nodes || st1.mapped != st0.mapped)
+		ok = fail("kernel table: %llu nodes 0x%llx mapped, was %llu 0x%llx",
+			  (unsigned long long)st1.nodes, (unsigned long long)st1.mapped,
+			  (unsigned long long)st0.nodes, (unsigned long long)st0.mapped);
+	return ok;
+}
+
 /*
  * Map `pages` consecutive frames from `pa` at va (4 KiB leaves of `p`, in
  * a leaf table of their own) and read each, so the TLB holds them all.
@@ -1048,6 +1192,7 @@ static const struct step steps[] = {
 	{ "huge-2m", step_huge_2m },
 	{ "huge-1g", step_huge_1g },
 	{ "smp-stale-tlb", step_smp_stale },
+	{ "smp-cursors", step_smp_cursors },
 };
 
 void selftest_run(void)

@@ -163,7 +163,7 @@ unsigned arch_cpus_online(void)
 	return nr_online;
 }
 
-void arch_cpu_call(unsigned cpu, void (*fn)(void *), void *arg)
+void arch_cpu_call_start(unsigned cpu, void (*fn)(void *), void *arg)
 {
 	struct riscv_cpu *c = &cpus[cpu];
 
@@ -172,8 +172,28 @@ void arch_cpu_call(unsigned cpu, void (*fn)(void *), void *arg)
 	c->call_arg = arg;
 	__atomic_store_n(&c->call_fn, fn, __ATOMIC_RELEASE);
 	sbi_send_ipi(1ull << c->hartid);
-	while (__atomic_load_n(&c->call_fn, __ATOMIC_ACQUIRE))
+}
+
+/*
+ * Spins (this hart's S-mode interrupts off) until the target emptied its
+ * mailbox; a shootdown the target sends meanwhile is served in M-mode.
+ */
+void arch_cpu_call_wait(unsigned cpu)
+{
+	MM_ASSERT(cpu > 0 && cpu < nr_online);
+	while (__atomic_load_n(&cpus[cpu].call_fn, __ATOMIC_ACQUIRE))
 		;
+}
+
+void arch_cpu_call(unsigned cpu, void (*fn)(void *), void *arg)
+{
+	arch_cpu_call_start(cpu, fn, arg);
+	arch_cpu_call_wait(cpu);
+}
+
+unsigned arch_this_cpu(void)
+{
+	return riscv_this_cpu();
 }
 
 /*

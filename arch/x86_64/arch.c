@@ -436,9 +436,25 @@ unsigned arch_cpus_online(void)
 }
 
 /* No other CPU is online on x86-64 (arch_smp_start): a call is a kernel bug. */
-void arch_cpu_call(unsigned cpu, void (*fn)(void *), void *arg)
+void arch_cpu_call_start(unsigned cpu, void (*fn)(void *), void *arg)
 {
 	(void)fn;
 	(void)arg;
-	MM_ASSERT(cpu < arch_cpus_online());
+	MM_ASSERT(cpu > 0 && cpu < arch_cpus_online());
+}
+
+void arch_cpu_call_wait(unsigned cpu)
+{
+	MM_ASSERT(cpu > 0 && cpu < arch_cpus_online());
+}
+
+void arch_cpu_call(unsigned cpu, void (*fn)(void *), void *arg)
+{
+	arch_cpu_call_start(cpu, fn, arg);
+	arch_cpu_call_wait(cpu);
+}
+
+unsigned arch_this_cpu(void)
+{
+	return 0;
 }
