@@ -5,12 +5,12 @@
  * own stack and per-CPU record; it switches to the boot table, then to the
  * mm's kernel table, installs the trap vector, says it is online and idles.
  *
- * Per-CPU state (struct riscv_cpu): index (0 = the boot hart), hart id,
- * stack top, the root of the table it runs on, and its online flag.  The
- * TLB inbox is OpenSBI's (riscv_smp_remote_sfence): tlb.c's hooks fence
- * locally and then on every other online hart, which all run on the
- * kernel table.  tp holds the CPU index.  The secondaries run no cursor
- * yet (docs/BOOT.md, SMP).
+ * Per-CPU state (struct riscv_cpu, indexed by tp = the CPU index, 0 the
+ * boot hart): hart id, the root of the table it runs on, its online flag
+ * (a member of the shootdown set) and the arch_cpu_call mailbox; its stack
+ * is secondary_stacks[index - 1] (entry.S).  The TLB inbox is OpenSBI's
+ * (riscv_smp_remote_sfence): tlb.c's hooks fence locally and then on every
+ * other online hart, which all run on the kernel table (docs/BOOT.md, SMP).
  */
 #include "../../kernel/arch.h"
 #include "../../kernel/kprintf.h"
@@ -24,8 +24,8 @@
 
 struct riscv_cpu {
 	uint64_t hartid;
-	uint64_t root;      /* PA of the table it runs on (after it is online) */
-	unsigned online;    /* atomic: 1 once running on the kernel table */
+	uint64_t root;      /* atomic: PA of the table it runs on, 0 until then */
+	unsigned online;    /* atomic: 1 = in the shootdown set (before it walks the table) */
 	/* arch_cpu_call's mailbox: fn (atomic, NULL when idle) and its arg. */
 	void (*call_fn)(void *);
 	void *call_arg;
@@ -198,9 +198,16 @@ unsigned arch_this_cpu(void)
 
 /*
  * The secondary's C entry (entry.S), on the boot table at the high VA with
- * its own stack: the kernel table (the boot table maps only the image and
- * the first 4 GiB), no user access, the trap vector; then online, idle.
- * Interrupts stay off (sie = 0): wfi only parks it.
+ * its own stack: no user access, the trap vector, then into the shootdown
+ * set, then the kernel table (the boot table maps only the image and the
+ * first 4 GiB), then the idle loop serving arch_cpu_call.
+ *
+ * Order: `online` is published (seq_cst) BEFORE satp is switched and
+ * fenced.  A CPU changing the kernel table writes the PTE, then reads the
+ * set (the RFENCE's fence orders them); this hart adds itself, then walks.
+ * Either the writer sees it in the set and fences it, or its store to
+ * `online` came after the writer's read, so the PTE store is visible
+ * before this hart's sfence.vma + satp switch and its first walk.
  */
 void riscv_secondary_main(uint64_t hartid, uint64_t cpu)
 {
@@ -210,12 +217,12 @@ void riscv_secondary_main(uint64_t hartid, uint64_t cpu)
 	__asm__ volatile("mv tp, %0" : : "r"(cpu));
 	arch_user_access(false);
 	riscv_trap_init();
-	riscv_tlb_ops.activate(riscv_tlb_ops.ctx, kmm.kpt.root);
-	me->root = kmm.kpt.root;
-	/* Release: the boot hart reads the fields above after it sees the flag. */
 	/* The software interrupt (SBI IPI) wakes wfi; sstatus.SIE stays 0, so no trap. */
 	__asm__ volatile("csrs sie, %0" : : "r"(SIP_SSIP));
-	__atomic_store_n(&me->online, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&me->online, 1, __ATOMIC_SEQ_CST);
+	riscv_tlb_ops.activate(riscv_tlb_ops.ctx, kmm.kpt.root);
+	/* Release: the boot hart waits for this, then calls it. */
+	__atomic_store_n(&me->root, kmm.kpt.root, __ATOMIC_RELEASE);
 	for (;;)
 		serve_calls(me);
 }
@@ -238,13 +245,14 @@ static int start_one(uint64_t hartid, unsigned cpu)
 
 	cpus[cpu].hartid = hartid;
 	__atomic_store_n(&cpus[cpu].online, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&cpus[cpu].root, 0, __ATOMIC_RELAXED);
 	err = sbi_hart_start(hartid, image_pa((const void *)riscv_secondary_entry), cpu);
 	if (err) {
 		kprintf("smp: hart %llu: SBI hart_start error %ld\n", (unsigned long long)hartid, err);
 		return 0;
 	}
 	for (uint64_t i = 0; i < ONLINE_SPINS; i++)
-		if (__atomic_load_n(&cpus[cpu].online, __ATOMIC_ACQUIRE))
+		if (__atomic_load_n(&cpus[cpu].root, __ATOMIC_ACQUIRE))
 			return cpus[cpu].root == kmm.kpt.root ? 1 : -1;
 	kprintf("smp: hart %llu: not online after hart_start\n", (unsigned long long)hartid);
 	return -1;
