@@ -10,6 +10,7 @@
 #define PTSIM_SCRIPT_H
 
 #include "mm.h"
+#include "tlbm.h"
 
 /* Results of script_run_line / script_run_text (also ptsim's exit codes). */
 enum script_result {
@@ -31,6 +32,13 @@ struct script_env {
 	paddr_t ram_base;
 	uint64_t ram_size;
 	bool check_each;                    /* run mm_check after every command */
+	/*
+	 * --tlb: the translation caches the TLB hooks drive (NULL: none).
+	 * `query` is a hardware access on CPU 0 (fills them); every check
+	 * (`check`, and each command's under check_each) also verifies them
+	 * with tlbm_check(closed: every command closed its cursor).
+	 */
+	struct tlbm *tlb;
 	/* Output sink: receives pieces of lines, each line ends with '\n'. */
 	void (*out)(void *ctx, const char *s, size_t n);
 	void *out_ctx;

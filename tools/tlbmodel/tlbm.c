@@ -119,10 +119,10 @@ void tlbm_touch(struct tlbm *m, unsigned cpu_nr, vaddr_t va)
 	}
 }
 
-static int violation(char *buf, size_t len, const char *fmt, unsigned cpu, vaddr_t va,
+static int violation(char *buf, size_t len, const char *what, unsigned cpu, vaddr_t va,
 		     paddr_t pa)
 {
-	snprintf(buf, len, "cpu %u: %s (va 0x%llx, pa 0x%llx)", cpu, fmt, (unsigned long long)va,
+	snprintf(buf, len, "%s (cpu %u, va 0x%llx, pa 0x%llx)", what, cpu, (unsigned long long)va,
 		 (unsigned long long)pa);
 	return 1;
 }
@@ -258,20 +258,20 @@ int tlbm_check(const struct tlbm *m, bool closed, char *buf, size_t len)
 			if (l->invalid) {
 				if (closed && !tree_grants(m, l))
 					return violation(buf, len,
-							 "cached invalid entry hides a mapping (spurious fault)",
+							 "O10: cached invalid entry hides a mapping (spurious fault)",
 							 c, l->va, 0);
 				continue;
 			}
 			for (unsigned k = 0; k < l->nr_path; k++)
 				if (!node_alive(m, l->path[k], l->gen[k]))
-					return violation(buf, len, "cached translation walks a released node",
+					return violation(buf, len, "O8: cached translation walks a released node",
 							 c, l->va, l->path[k]);
 			if (l->tracked && !frames_alive(m, l->pa, l->size))
-				return violation(buf, len, "cached translation reaches a released frame",
+				return violation(buf, len, "O8: cached translation reaches a released frame",
 						 c, l->va, l->pa);
 			if (closed && !tree_grants(m, l))
 				return violation(buf, len,
-						 "cached translation grants more than the tree (stale)",
+						 "O10: cached translation grants more than the tree (stale)",
 						 c, l->va, l->pa);
 		}
 		for (unsigned i = 0; i < TLBM_WALKS; i++) {
@@ -279,10 +279,10 @@ int tlbm_check(const struct tlbm *m, bool closed, char *buf, size_t len)
 			if (!w->valid)
 				continue;
 			if (!node_alive(m, w->child, w->gen))
-				return violation(buf, len, "cached table entry reaches a released node", c,
+				return violation(buf, len, "O8: cached table entry reaches a released node", c,
 						 w->va, w->child);
 			if (closed && !walk_current(m, w))
-				return violation(buf, len, "cached table entry is no longer the tree's", c,
+				return violation(buf, len, "O10: cached table entry is no longer the tree's", c,
 						 w->va, w->child);
 		}
 	}

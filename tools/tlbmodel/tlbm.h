@@ -92,8 +92,9 @@ void tlbm_flush(struct tlbm *m, enum tlbm_flush kind, vaddr_t va, uint64_t len);
 /* A hardware access by `cpu` (mod TLBM_CPUS) at va of the table active on it: fill its caches. */
 void tlbm_touch(struct tlbm *m, unsigned cpu, vaddr_t va);
 /*
- * MM_OK, or 1 with the first violation in buf ("cpu N: WHAT (va 0x.., pa
- * 0x..)").  `closed`: no cursor is open, so the caches must not grant more
+ * MM_OK, or 1 with the first violation in buf ("ID: WHAT (cpu N, va 0x..,
+ * pa 0x..)", ID the docs/MODEL.md invariant: O8 a released frame or node
+ * still reachable, O10 more granted than the tree).  `closed`: no cursor is open, so the caches must not grant more
  * than the tree.
  */
 int tlbm_check(const struct tlbm *m, bool closed, char *buf, size_t len);
