@@ -112,7 +112,9 @@ static int run_case(const char *arch, bool kernel, bool tlb, const struct stale_
 	};
 	if (tlb) {
 		ptsim_machine_model_tlb(&m, &model);
-		env.tlb = &model;
+		env.touch = ptsim_tlb_touch;
+		env.tlb_check = ptsim_tlb_check;
+		env.tlb_ctx = &model;
 	}
 	mm_mutation = site;
 	for (unsigned i = 0; i < MAX_LINES && k->lines[i].fmt && got == SCRIPT_OK; i++) {

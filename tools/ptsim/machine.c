@@ -59,6 +59,17 @@ void ptsim_machine_model_tlb(struct ptsim_machine *m, struct tlbm *tlb)
 	m->arch.tlb = &m->tlb_ops;
 }
 
+void ptsim_tlb_touch(void *tlb, vaddr_t va)
+{
+	tlbm_touch(tlb, 0, va);
+}
+
+int ptsim_tlb_check(void *tlb, char *buf, size_t len)
+{
+	/* The interpreter checks between commands: each closed its cursor. */
+	return tlbm_check(tlb, true, buf, len);
+}
+
 bool ptsim_arch_init(struct mm_arch *a, const char *name, bool svpbmt)
 {
 	const struct mm_mode *m = mm_mode_find(name);

@@ -64,4 +64,8 @@ int ptsim_machine_build(struct ptsim_machine *m, uint64_t mem, uint64_t pool,
  */
 void ptsim_machine_model_tlb(struct ptsim_machine *m, struct tlbm *tlb);
 
+/* The interpreter's --tlb hooks (script_env.touch, .tlb_check; ctx: the struct tlbm). */
+void ptsim_tlb_touch(void *tlb, vaddr_t va);    /* CPU 0 accesses va */
+int ptsim_tlb_check(void *tlb, char *buf, size_t len); /* tlbm_check, every cursor closed */
+
 #endif /* PTSIM_MACHINE_H */

@@ -275,7 +275,9 @@ int main(int argc, char **argv)
 	};
 	if (o.tlb) {
 		ptsim_machine_model_tlb(&m, &tlb);
-		env.tlb = &tlb;
+		env.touch = ptsim_tlb_touch;
+		env.tlb_check = ptsim_tlb_check;
+		env.tlb_ctx = &tlb;
 	}
 	if (o.svg) {
 		env.out = out_svg;

@@ -388,8 +388,8 @@ static void do_query(struct script_env *env, vaddr_t va)
 		err = cursor_query(&c, &m);
 		cursor_close(&c);
 	}
-	if (err == MM_OK && env->tlb) /* the access the query stands for: the CPU walks too */
-		tlbm_touch(env->tlb, 0, va);
+	if (err == MM_OK && env->touch) /* the access the query stands for: the CPU walks too */
+		env->touch(env->tlb_ctx, va);
 	if (err != MM_OK)
 		put_error(env, err);
 	else if (m.present)
@@ -474,7 +474,7 @@ static int run_check(struct script_env *env, bool say_ok)
 
 	text[0] = '\0';
 	if (mm_check(env->check_pts, env->nr_check_pts, env->ft, text, sizeof(text)) == MM_OK &&
-	    (!env->tlb || tlbm_check(env->tlb, true, text, sizeof(text)) == MM_OK)) {
+	    (!env->tlb_check || env->tlb_check(env->tlb_ctx, text, sizeof(text)) == MM_OK)) {
 		if (say_ok)
 			put_str(env, "ok\n");
 		return SCRIPT_OK;

@@ -10,7 +10,6 @@
 #define PTSIM_SCRIPT_H
 
 #include "mm.h"
-#include "tlbm.h"
 
 /* Results of script_run_line / script_run_text (also ptsim's exit codes). */
 enum script_result {
@@ -33,12 +32,16 @@ struct script_env {
 	uint64_t ram_size;
 	bool check_each;                    /* run mm_check after every command */
 	/*
-	 * --tlb: the translation caches the TLB hooks drive (NULL: none).
-	 * `query` is a hardware access on CPU 0 (fills them); every check
-	 * (`check`, and each command's under check_each) also verifies them
-	 * with tlbm_check(closed: every command closed its cursor).
+	 * --tlb (all NULL: none; ptsim sets ptsim_tlb_touch/ptsim_tlb_check,
+	 * machine.h): `touch` is called after a successful `query` at its VA
+	 * (the CPU's access); `tlb_check`, after the tree checker passed at
+	 * every check (`check`, each command under check_each), returns MM_OK
+	 * or non-zero with the violation text in buf.  Hooks, so that this
+	 * interpreter stays freestanding (the kernel links it).
 	 */
-	struct tlbm *tlb;
+	void (*touch)(void *tlb_ctx, vaddr_t va);
+	int (*tlb_check)(void *tlb_ctx, char *buf, size_t len);
+	void *tlb_ctx;
 	/* Output sink: receives pieces of lines, each line ends with '\n'. */
 	void (*out)(void *ctx, const char *s, size_t n);
 	void *out_ctx;
