@@ -124,7 +124,7 @@ struct harness {
 	bool check_each_op;
 
 	/* Translation caches of simulated CPUs (tlb_model.h), NULL: off. */
-	struct h_tlb_model *tlb_model;
+	struct tlbm *tlb_model;
 };
 
 /* The standard parameter sets: each encoder in each space. */

@@ -1,22 +1,17 @@
 /*
- * tlb_model.c - translation caches of simulated CPUs (see tlb_model.h).
+ * tlb_model.c - the harness's binding of the translation-cache model (see
+ * tlb_model.h).
  */
 #include "tlb_model.h"
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-
-#include "mm/pte.h"
 
 void h_tlb_model_on(struct harness *h, const struct page_table *pt)
 {
 	if (!h->tlb_model)
 		h->tlb_model = calloc(1, sizeof(*h->tlb_model));
 	assert_non_null(h->tlb_model);
-	memset(h->tlb_model, 0, sizeof(*h->tlb_model));
-	for (unsigned c = 0; c < H_TLB_CPUS; c++)
-		h->tlb_model->cpu[c].active = pt;
+	tlbm_reset(h->tlb_model, &h->ft, pt);
 }
 
 void h_tlb_model_off(struct harness *h)
@@ -25,238 +20,34 @@ void h_tlb_model_off(struct harness *h)
 	h->tlb_model = NULL;
 }
 
-/* Does the leaf translation meet [va, va + len)?  (128-bit: no wrap at 2^64.) */
-static bool leaf_meets(const struct h_tlb_leaf *l, vaddr_t va, uint64_t len)
+/* The model's name for a hook's flush. */
+static enum tlbm_flush model_kind(enum tlb_kind kind)
 {
-	unsigned __int128 lo = va, hi = (unsigned __int128)va + len;
-	unsigned __int128 llo = l->va, lhi = (unsigned __int128)l->va + l->size;
-	return lo < lhi && llo < hi;
+	switch (kind) {
+	case TLB_PAGE: return TLBM_PAGE;
+	case TLB_RANGE: return TLBM_RANGE;
+	case TLB_ALL: return TLBM_ALL;
+	case TLB_ACTIVATE: return TLBM_ACTIVATE;
+	}
+	fail_msg("unknown TLB event kind %d", (int)kind);
+	return TLBM_ALL;
 }
 
 void h_tlb_model_flush(struct harness *h, enum tlb_kind kind, vaddr_t va, uint64_t len)
 {
-	struct h_tlb_model *m = h->tlb_model;
-	if (!m)
-		return;
-	for (unsigned c = 0; c < H_TLB_CPUS; c++) {
-		struct h_tlb_cpu *cpu = &m->cpu[c];
-		if (kind == TLB_ACTIVATE && c != m->current)
-			continue; /* a root switch is local */
-		for (unsigned i = 0; i < H_TLB_LEAVES; i++) {
-			struct h_tlb_leaf *l = &cpu->leaf[i];
-			if (!l->valid)
-				continue;
-			if (kind == TLB_ALL || (kind == TLB_ACTIVATE && !l->global) ||
-			    (kind == TLB_PAGE && leaf_meets(l, va, 1)) ||
-			    (kind == TLB_RANGE && leaf_meets(l, va, len)))
-				l->valid = false;
-		}
-		if (kind == TLB_ALL || kind == TLB_ACTIVATE)
-			for (unsigned i = 0; i < H_TLB_WALKS; i++)
-				cpu->walk[i].valid = false;
-	}
+	if (h->tlb_model)
+		tlbm_flush(h->tlb_model, model_kind(kind), va, len);
 }
 
-static uint32_t gen_of(struct harness *h, paddr_t node)
+void h_tlb_touch(struct harness *h, unsigned cpu, vaddr_t va)
 {
-	return atomic_load(&frame_slot_of(&h->ft, node)->gen);
-}
-
-static void cache_walk(struct harness *h, struct h_tlb_cpu *cpu, vaddr_t region, unsigned level,
-		       paddr_t child)
-{
-	for (unsigned i = 0; i < H_TLB_WALKS; i++)
-		if (cpu->walk[i].valid && cpu->walk[i].pt == cpu->active &&
-		    cpu->walk[i].va == region && cpu->walk[i].level == level)
-			return; /* a cached entry is used, not re-read (that is the point) */
-	struct h_tlb_walk *w = &cpu->walk[cpu->next_walk++ % H_TLB_WALKS];
-	*w = (struct h_tlb_walk){ true, cpu->active, region, level, child, gen_of(h, child) };
-}
-
-void h_tlb_touch(struct harness *h, unsigned cpu_nr, vaddr_t va)
-{
-	struct h_tlb_model *m = h->tlb_model;
-	assert_non_null(m);
-	struct h_tlb_cpu *cpu = &m->cpu[cpu_nr % H_TLB_CPUS];
-	const struct page_table *pt = cpu->active;
-	const struct mm_arch *a = pt->arch;
-	va &= ~(MM_PAGE_SIZE - 1);
-	/* A cached translation is used as it is (maybe stale: that is what is checked). */
-	for (unsigned i = 0; i < H_TLB_LEAVES; i++)
-		if (cpu->leaf[i].valid && cpu->leaf[i].pt == pt && leaf_meets(&cpu->leaf[i], va, 1))
-			return;
-	uint64_t off = va & (((uint64_t)1 << a->va_bits) - 1);
-	paddr_t node = pt->root;
-	struct h_tlb_leaf l = { .pt = pt };
-	/* What an absent or no-access entry leaves in the cache: an invalid 4K page. */
-	struct h_tlb_leaf inv = { .valid = true, .invalid = true, .pt = pt, .va = va,
-				  .size = MM_PAGE_SIZE };
-	for (unsigned level = a->levels; level >= 1; level--) {
-		l.path[l.nr_path] = node;
-		l.gen[l.nr_path++] = gen_of(h, node);
-		const pte_t *tbl = frame_to_virt(&h->ft, node);
-		pte_t e = pte_read_acquire(&tbl[mm_level_index(off, level)]);
-		if (!pte_is_present(e)) {
-			cpu->leaf[cpu->next_leaf++ % H_TLB_LEAVES] = inv;
-			return;
-		}
-		uint64_t size = mm_level_size(level);
-		if (pte_is_leaf(&a->fmt, e, level)) {
-			struct mm_prop p = a->leaf_prop(a, e, level);
-			if (mm_prop_is_noaccess(p)) { /* the hardware valid bit is clear */
-				cpu->leaf[cpu->next_leaf++ % H_TLB_LEAVES] = inv;
-				return;
-			}
-			l.valid = true;
-			l.global = (p.flags & MM_PROP_G) != 0;
-			l.va = h_canonical(h, off & ~(size - 1));
-			l.size = size;
-			l.pa = pte_addr(&a->fmt, e, level);
-			l.perm = p.flags & (MM_PROP_RWX | MM_PROP_U);
-			l.tracked = !(e & a->fmt.untracked) && frame_is_ram(&h->ft, l.pa);
-			cpu->leaf[cpu->next_leaf++ % H_TLB_LEAVES] = l;
-			m->fills++;
-			return;
-		}
-		node = pte_table_addr(&a->fmt, e);
-		cache_walk(h, cpu, h_canonical(h, off & ~(size - 1)), level, node);
-	}
-}
-
-static int violation(char *buf, size_t len, const char *fmt, unsigned cpu, vaddr_t va,
-		     paddr_t pa)
-{
-	snprintf(buf, len, "cpu %u: %s (va 0x%llx, pa 0x%llx)", cpu, fmt, (unsigned long long)va,
-		 (unsigned long long)pa);
-	return 1;
-}
-
-/* Is the node at `pa` still the live node of generation `gen`? */
-static bool node_alive(struct harness *h, paddr_t pa, uint32_t gen)
-{
-	const struct frame_slot *s = frame_slot_of(&h->ft, pa);
-	return s->usage == FRAME_PT_NODE && atomic_load(&s->gen) == gen;
-}
-
-/* Are the blocks of a tracked leaf's frames all allocated? */
-static bool frames_alive(struct harness *h, paddr_t pa, uint64_t size)
-{
-	for (paddr_t cur = pa; cur < pa + size;) {
-		const struct frame_slot *b = frame_block_head(&h->ft, cur);
-		if (!b || b->usage != FRAME_DATA)
-			return false;
-		cur = frame_slot_pa(&h->ft, b) + ((uint64_t)MM_PAGE_SIZE << b->order);
-	}
-	return true;
-}
-
-/* Does the tree map every page of the cached leaf `l` as l does, with at least its rights? */
-struct cover {
-	struct harness *h;
-	const struct h_tlb_leaf *l;
-	uint64_t covered;
-	bool bad;
-};
-
-static void cover_leaf(void *ctx, const struct mm_mapping *mp, unsigned level)
-{
-	struct cover *c = ctx;
-	(void)level;
-	unsigned __int128 lo = mp->va > c->l->va ? mp->va : c->l->va;
-	unsigned __int128 mhi = (unsigned __int128)mp->va + mp->size;
-	unsigned __int128 lhi = (unsigned __int128)c->l->va + c->l->size;
-	unsigned __int128 hi = mhi < lhi ? mhi : lhi;
-	if (lo >= hi)
-		return;
-	/* Same PA at the same VA, and no right the tree does not give. */
-	if (mp->pa + ((uint64_t)lo - mp->va) != c->l->pa + ((uint64_t)lo - c->l->va) ||
-	    (c->l->perm & ~mp->prop.flags) != 0 || mm_prop_is_noaccess(mp->prop))
-		c->bad = true;
-	c->covered += (uint64_t)(hi - lo);
-}
-
-/* An invalid entry: the tree must not map its page (with any access) now. */
-static void hidden_leaf(void *ctx, const struct mm_mapping *mp, unsigned level)
-{
-	struct cover *c = ctx;
-	(void)level;
-	if (!mm_prop_is_noaccess(mp->prop))
-		c->bad = true;
-}
-
-static bool tree_grants(struct harness *h, const struct h_tlb_leaf *l)
-{
-	if (l->invalid) {
-		struct cover c = { h, l, 0, false };
-		h_raw_walk_range(h, (struct page_table *)l->pt, l->va, l->size, hidden_leaf, &c);
-		return !c.bad;
-	}
-	struct cover c = { h, l, 0, false };
-	h_raw_walk_range(h, (struct page_table *)l->pt, l->va, l->size, cover_leaf, &c);
-	return !c.bad && c.covered == l->size;
-}
-
-/* The tree's entry for the region of a cached paging-structure entry. */
-static bool walk_current(struct harness *h, const struct h_tlb_walk *w)
-{
-	const struct mm_arch *a = w->pt->arch;
-	uint64_t off = w->va & (((uint64_t)1 << a->va_bits) - 1);
-	paddr_t node = w->pt->root;
-	for (unsigned level = a->levels; level >= w->level; level--) {
-		const pte_t *tbl = frame_to_virt(&h->ft, node);
-		pte_t e = pte_read(&tbl[mm_level_index(off, level)]);
-		if (!pte_is_present(e) || pte_is_leaf(&a->fmt, e, level))
-			return false;
-		node = pte_table_addr(&a->fmt, e);
-		if (level == w->level)
-			return node == w->child;
-	}
-	return false;
+	assert_non_null(h->tlb_model);
+	tlbm_touch(h->tlb_model, cpu, va);
 }
 
 int h_tlb_check(struct harness *h, bool closed, char *buf, size_t len)
 {
-	struct h_tlb_model *m = h->tlb_model;
-	if (!m)
-		return MM_OK;
-	for (unsigned c = 0; c < H_TLB_CPUS; c++) {
-		struct h_tlb_cpu *cpu = &m->cpu[c];
-		for (unsigned i = 0; i < H_TLB_LEAVES; i++) {
-			const struct h_tlb_leaf *l = &cpu->leaf[i];
-			if (!l->valid)
-				continue;
-			if (l->invalid) {
-				if (closed && !tree_grants(h, l))
-					return violation(buf, len,
-							 "cached invalid entry hides a mapping (spurious fault)",
-							 c, l->va, 0);
-				continue;
-			}
-			for (unsigned k = 0; k < l->nr_path; k++)
-				if (!node_alive(h, l->path[k], l->gen[k]))
-					return violation(buf, len, "cached translation walks a released node",
-							 c, l->va, l->path[k]);
-			if (l->tracked && !frames_alive(h, l->pa, l->size))
-				return violation(buf, len, "cached translation reaches a released frame",
-						 c, l->va, l->pa);
-			if (closed && !tree_grants(h, l))
-				return violation(buf, len,
-						 "cached translation grants more than the tree (stale)",
-						 c, l->va, l->pa);
-		}
-		for (unsigned i = 0; i < H_TLB_WALKS; i++) {
-			const struct h_tlb_walk *w = &cpu->walk[i];
-			if (!w->valid)
-				continue;
-			if (!node_alive(h, w->child, w->gen))
-				return violation(buf, len, "cached table entry reaches a released node", c,
-						 w->va, w->child);
-			if (closed && !walk_current(h, w))
-				return violation(buf, len, "cached table entry is no longer the tree's", c,
-						 w->va, w->child);
-		}
-	}
-	return MM_OK;
+	return h->tlb_model ? tlbm_check(h->tlb_model, closed, buf, len) : MM_OK;
 }
 
 void h_tlb_assert(struct harness *h, bool closed, const char *where)

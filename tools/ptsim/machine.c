@@ -39,6 +39,37 @@ static const struct mm_tlb_ops host_tlb = {
 	.ctx = NULL,
 };
 
+/* --tlb: each hook empties the modelled caches as the hardware flush would. */
+static void model_page(void *ctx, vaddr_t va) { tlbm_flush(ctx, TLBM_PAGE, va, 0); }
+static void model_range(void *ctx, vaddr_t va, uint64_t len) { tlbm_flush(ctx, TLBM_RANGE, va, len); }
+static void model_all(void *ctx) { tlbm_flush(ctx, TLBM_ALL, 0, 0); }
+static void model_activate(void *ctx, paddr_t root) { tlbm_flush(ctx, TLBM_ACTIVATE, root, 0); }
+
+void ptsim_machine_model_tlb(struct ptsim_machine *m, struct tlbm *tlb)
+{
+	tlbm_reset(tlb, &m->ft, &m->pt);
+	m->tlb_ops = (struct mm_tlb_ops){
+		.flush_page = model_page,
+		.flush_range = model_range,
+		.flush_all = model_all,
+		.activate = model_activate,
+		.ctx = tlb,
+	};
+	/* The arch keeps its hooks by reference; the table reaches them through m->arch. */
+	m->arch.tlb = &m->tlb_ops;
+}
+
+void ptsim_tlb_touch(void *tlb, vaddr_t va)
+{
+	tlbm_touch(tlb, 0, va);
+}
+
+int ptsim_tlb_check(void *tlb, char *buf, size_t len)
+{
+	/* The interpreter checks between commands: each closed its cursor. */
+	return tlbm_check(tlb, true, buf, len);
+}
+
 bool ptsim_arch_init(struct mm_arch *a, const char *name, bool svpbmt)
 {
 	const struct mm_mode *m = mm_mode_find(name);

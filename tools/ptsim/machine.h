@@ -12,6 +12,7 @@
 #define PTSIM_MACHINE_H
 
 #include "mm.h"
+#include "tlbm.h"
 
 #define PTSIM_ZONE_DATA 0
 #define PTSIM_ZONE_POOL 1
@@ -29,6 +30,7 @@ struct ptsim_machine {
 	uint64_t mem, pool;    /* data RAM and node pool sizes */
 	void *phys, *slots;    /* host memory behind PA 0 and the frame slots */
 	uint64_t phys_bytes, slot_bytes;
+	struct mm_tlb_ops tlb_ops; /* the hooks once ptsim_machine_model_tlb ran */
 };
 
 /*
@@ -53,5 +55,17 @@ paddr_t ptsim_pa_limit(const struct mm_arch *a);
  */
 int ptsim_machine_build(struct ptsim_machine *m, uint64_t mem, uint64_t pool,
 			bool kernel_space, const char **what);
+
+/*
+ * --tlb: from now on the machine's TLB hooks drive the translation-cache
+ * model `tlb` (tools/tlbmodel/tlbm.h), reset here to empty caches over the
+ * built machine (m->ft, m->pt active on every CPU).  Without it the hooks
+ * do nothing (the host has no TLB).
+ */
+void ptsim_machine_model_tlb(struct ptsim_machine *m, struct tlbm *tlb);
+
+/* The interpreter's --tlb hooks (script_env.touch, .tlb_check; ctx: the struct tlbm). */
+void ptsim_tlb_touch(void *tlb, vaddr_t va);    /* CPU 0 accesses va */
+int ptsim_tlb_check(void *tlb, char *buf, size_t len); /* tlbm_check, every cursor closed */
 
 #endif /* PTSIM_MACHINE_H */

@@ -20,6 +20,7 @@ struct options {
 	bool kernel_space;
 	uint64_t mem, pool;
 	bool check;
+	int tlb;          /* --tlb 1, --no-tlb 0, neither -1: on under --check */
 	const char *file; /* NULL or "-": standard input */
 	bool svg;         /* --format svg: a picture instead of the text output */
 	bool from_dump;   /* --from-dump: FILE holds LEAF lines, not a script */
@@ -69,7 +70,7 @@ static void out_svg(void *ctx, const char *s, size_t n)
 static noreturn void usage(void)
 {
 	fprintf(stderr, "usage: ptsim [--arch x86_64|x86_64-la57|sv39|sv48|sv57] [--svpbmt] "
-			"[--space user|kernel] [--mem SIZE] [--pt-pool SIZE] [--check] [--format text|svg [--from-dump] [--title TEXT]] "
+			"[--space user|kernel] [--mem SIZE] [--pt-pool SIZE] [--check] [--tlb|--no-tlb] [--format text|svg [--from-dump] [--title TEXT]] "
 			"[FILE|-]\n");
 	exit(1);
 }
@@ -90,6 +91,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->arch = "x86_64";
 	o->mem = (uint64_t)4 << 30;
 	o->pool = (uint64_t)64 << 20;
+	o->tlb = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -98,6 +100,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->svpbmt = true;
 		} else if (strcmp(a, "--check") == 0) {
 			o->check = true;
+		} else if (strcmp(a, "--tlb") == 0) {
+			o->tlb = 1;
+		} else if (strcmp(a, "--no-tlb") == 0) {
+			o->tlb = 0;
 		} else if (strcmp(a, "--arch") == 0 && val) {
 			if (!mm_mode_find(val))
 				usage();
@@ -136,6 +142,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		usage();
 	if ((o->from_dump || o->title) && !o->svg)
 		usage();
+	if (o->tlb < 0)
+		o->tlb = o->check;
 	if (o->mem == 0 || o->pool == 0 || !mm_is_aligned(o->mem, MM_PAGE_SIZE) ||
 	    !mm_is_aligned(o->pool, MM_PAGE_SIZE))
 		usage();
@@ -235,6 +243,7 @@ int main(int argc, char **argv)
 {
 	struct options o = { 0 };
 	static struct ptsim_machine m;
+	static struct tlbm tlb;
 	struct page_table *pts[1] = { &m.pt };
 	struct script_env env;
 	FILE *in = stdin;
@@ -264,6 +273,12 @@ int main(int argc, char **argv)
 		.ram_base = 0, .ram_size = o.mem + o.pool, .check_each = o.check,
 		.out = out_stdout, .out_ctx = NULL,
 	};
+	if (o.tlb) {
+		ptsim_machine_model_tlb(&m, &tlb);
+		env.touch = ptsim_tlb_touch;
+		env.tlb_check = ptsim_tlb_check;
+		env.tlb_ctx = &tlb;
+	}
 	if (o.svg) {
 		env.out = out_svg;
 		env.out_ctx = &sink;

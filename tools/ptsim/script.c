@@ -388,6 +388,8 @@ static void do_query(struct script_env *env, vaddr_t va)
 		err = cursor_query(&c, &m);
 		cursor_close(&c);
 	}
+	if (err == MM_OK && env->touch) /* the access the query stands for: the CPU walks too */
+		env->touch(env->tlb_ctx, va);
 	if (err != MM_OK)
 		put_error(env, err);
 	else if (m.present)
@@ -462,7 +464,8 @@ static void do_stats(struct script_env *env)
 }
 
 /*
- * Run the checker.  Prints `ok` only when `say_ok`; on a violation prints
+ * Run the checker, then (--tlb) the TLB model's check: the tree first, so
+ * a broken tree is reported as such.  Prints `ok` only when `say_ok`; on a violation prints
  * `violation: TEXT` and returns SCRIPT_VIOLATION.
  */
 static int run_check(struct script_env *env, bool say_ok)
@@ -470,7 +473,8 @@ static int run_check(struct script_env *env, bool say_ok)
 	char text[LINE_BUF];
 
 	text[0] = '\0';
-	if (mm_check(env->check_pts, env->nr_check_pts, env->ft, text, sizeof(text)) == MM_OK) {
+	if (mm_check(env->check_pts, env->nr_check_pts, env->ft, text, sizeof(text)) == MM_OK &&
+	    (!env->tlb_check || env->tlb_check(env->tlb_ctx, text, sizeof(text)) == MM_OK)) {
 		if (say_ok)
 			put_str(env, "ok\n");
 		return SCRIPT_OK;

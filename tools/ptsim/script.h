@@ -31,6 +31,17 @@ struct script_env {
 	paddr_t ram_base;
 	uint64_t ram_size;
 	bool check_each;                    /* run mm_check after every command */
+	/*
+	 * --tlb (all NULL: none; ptsim sets ptsim_tlb_touch/ptsim_tlb_check,
+	 * machine.h): `touch` is called after a successful `query` at its VA
+	 * (the CPU's access); `tlb_check`, after the tree checker passed at
+	 * every check (`check`, each command under check_each), returns MM_OK
+	 * or non-zero with the violation text in buf.  Hooks, so that this
+	 * interpreter stays freestanding (the kernel links it).
+	 */
+	void (*touch)(void *tlb_ctx, vaddr_t va);
+	int (*tlb_check)(void *tlb_ctx, char *buf, size_t len);
+	void *tlb_ctx;
 	/* Output sink: receives pieces of lines, each line ends with '\n'. */
 	void (*out)(void *ctx, const char *s, size_t n);
 	void *out_ctx;

@@ -1,0 +1,102 @@
+/*
+ * tlbm.h - a model of the translation caches of simulated CPUs, driven by
+ * an embedder's TLB hooks, to check the release order and the flushes
+ * (issue 11).  Host only (libc); shared by the host tests (tests/tlb_model.h
+ * wraps it for the harness) and ptsim (--tlb).
+ *
+ * Each CPU keeps
+ *  - leaf translations, filled by tlbm_touch (a hardware walk of the
+ *    table active on it at one VA: the leaf's VA range, PA, permissions,
+ *    global bit, and the nodes of the walk with their generations), and
+ *    invalid entries for a page the walk found absent or no-access (RISC-V
+ *    may cache those: a new mapping must be flushed too, or the next
+ *    access takes a spurious fault);
+ *  - paging-structure entries (a node at a level for a VA region -> its
+ *    child node), filled by the same walk.
+ * They are emptied only by the hooks, with these semantics (the strictest
+ * of x86 and RISC-V):
+ *  - flush_page(va): the leaf translations containing va, global or not;
+ *  - flush_range(va, len): the leaf translations meeting [va, va+len);
+ *  - flush_all: everything, global included, paging-structure entries too;
+ *  - activate(root) on a CPU: its non-global leaf translations and all its
+ *    paging-structure entries (a root switch);
+ * a va-based flush keeps paging-structure entries (RISC-V: sfence.vma
+ * with an address need not drop non-leaf entries), so removing a table
+ * must flush everything.  Until the mm is SMP (issue 13), a hook reaches
+ * every simulated CPU (what an embedder's shootdown does).
+ *
+ * tlbm_check: no cached translation or paging-structure entry reaches a
+ * frame or node that has been released (free, or a node of another
+ * generation); and with `closed` (no cursor open), none grants more than
+ * the tree: every cached leaf's range is mapped by the tree to the same
+ * PAs with at least its permissions, every paging-structure entry is
+ * still the tree's, and no cached invalid entry hides a mapping.
+ */
+#ifndef TLBMODEL_TLBM_H
+#define TLBMODEL_TLBM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mm.h"
+
+#define TLBM_CPUS 2
+#define TLBM_LEAVES 64
+#define TLBM_WALKS 64
+
+/* The flush a TLB hook asked for. */
+enum tlbm_flush { TLBM_PAGE, TLBM_RANGE, TLBM_ALL, TLBM_ACTIVATE };
+
+struct tlbm_leaf {
+	bool valid, global;
+	bool invalid;  /* a cached *invalid* entry (RISC-V may keep those): a 4K page */
+	const struct page_table *pt;
+	vaddr_t va; /* canonical start of the leaf */
+	uint64_t size;
+	paddr_t pa;
+	unsigned perm; /* MM_PROP_R/W/X/U */
+	bool tracked;  /* tracked RAM: its blocks must stay allocated */
+	unsigned nr_path;
+	paddr_t path[MM_MAX_LEVELS];
+	uint32_t gen[MM_MAX_LEVELS];
+};
+
+struct tlbm_walk {
+	bool valid;
+	const struct page_table *pt;
+	vaddr_t va;     /* start of the region the parent entry covers */
+	unsigned level; /* level of the parent node */
+	paddr_t child;
+	uint32_t gen;   /* the child's generation when cached */
+};
+
+struct tlbm_cpu {
+	const struct page_table *active;
+	struct tlbm_leaf leaf[TLBM_LEAVES];
+	struct tlbm_walk walk[TLBM_WALKS];
+	unsigned next_leaf, next_walk;
+};
+
+struct tlbm {
+	const struct frame_table *ft; /* frames behind every modelled table */
+	struct tlbm_cpu cpu[TLBM_CPUS];
+	unsigned current; /* the CPU activate() applies to */
+	uint64_t fills;   /* leaf translations cached so far */
+};
+
+/* Start (or reset) m over the frames ft: every CPU empty, with `pt` active. */
+void tlbm_reset(struct tlbm *m, const struct frame_table *ft, const struct page_table *pt);
+/* What a TLB hook does to the caches (an activate applies to m->current only). */
+void tlbm_flush(struct tlbm *m, enum tlbm_flush kind, vaddr_t va, uint64_t len);
+/* A hardware access by `cpu` (mod TLBM_CPUS) at va of the table active on it: fill its caches. */
+void tlbm_touch(struct tlbm *m, unsigned cpu, vaddr_t va);
+/*
+ * MM_OK, or 1 with the first violation in buf ("ID: WHAT (cpu N, va 0x..,
+ * pa 0x..)", ID the docs/MODEL.md invariant: O8 a released frame or node
+ * still reachable, O10 more granted than the tree).  `closed`: no cursor is open, so the caches must not grant more
+ * than the tree.
+ */
+int tlbm_check(const struct tlbm *m, bool closed, char *buf, size_t len);
+
+#endif /* TLBMODEL_TLBM_H */
