@@ -79,8 +79,8 @@ static inline void cursor_record_flush(struct cursor *c, uint64_t lo, uint64_t h
 {
 	/*
 	 * The common case first: [lo, hi) extends the range upwards (runs of
-	 * one-page calls).  Also right for the empty range of a fresh flush
-	 * (0, 0) when lo is 0.
+	 * one-page calls): only the top moves.  Also right for an empty range
+	 * flush_lo == flush_hi == lo (a fresh flush is 0, 0).
 	 */
 	if (lo == c->flush_hi && c->flush_lo <= lo) {
 		c->flush_hi = hi;

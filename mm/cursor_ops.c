@@ -742,6 +742,7 @@ static int take_page_ref_real(struct cursor *c, paddr_t pa)
  */
 static inline bool pend_has_room(const struct cursor *c)
 {
+	MM_ASSERT(c->pend_ref == &c->pt->ft->slots[c->pend_block].refcount);
 	uint32_t rc = atomic_load_explicit(c->pend_ref, memory_order_relaxed);
 	return (int64_t)rc + c->pend + 1 <= (int64_t)FRAME_REF_MAX;
 }
