@@ -85,14 +85,19 @@ struct cursor {
 	 */
 	struct mm_prop leaf_prop;
 	pte_t leaf_tmpl;
+	/* pte_inversion of leaf_tmpl, cached with it (per cursor, not per page). */
+	pte_t leaf_inv;
 	/*
 	 * Mapping references of one-page maps and unmaps not yet applied to
 	 * the data block whose head is slot pend_block (FRAME_NIL: none):
 	 * `pend` is added at the next settle.  pend_held: the cursor took one
 	 * reference on that block for real (see cursor_ops.c).  The block
 	 * spans PAs [pend_pa, pend_pa + pend_size) (pend_size 0: none), kept
-	 * here so that the one-page paths test a frame without reading slots.
+	 * here so that the one-page paths test a frame without reading slots;
+	 * pend_ref is that block's refcount (NULL: none), so that the overflow
+	 * test per page reads it without finding the slot again.
 	 */
+	MM_ATOMIC(uint32_t) *pend_ref;
 	paddr_t pend_pa;
 	uint64_t pend_size;
 	uint32_t pend_block;

@@ -77,7 +77,14 @@ bool cursor_node_reclaimable(const struct page_table *pt, unsigned level);
 /* Add [lo, hi) to the cursor's pending TLB flush. */
 static inline void cursor_record_flush(struct cursor *c, uint64_t lo, uint64_t hi)
 {
-	if (c->flush_lo >= c->flush_hi) {
+	/*
+	 * The common case first: [lo, hi) extends the range upwards (runs of
+	 * one-page calls): only the top moves.  Also right for an empty range
+	 * flush_lo == flush_hi == lo (a fresh flush is 0, 0).
+	 */
+	if (lo == c->flush_hi && c->flush_lo <= lo) {
+		c->flush_hi = hi;
+	} else if (c->flush_lo >= c->flush_hi) {
 		c->flush_lo = lo;
 		c->flush_hi = hi;
 	} else {

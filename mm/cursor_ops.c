@@ -707,6 +707,7 @@ static void pend_begin(struct cursor *c, uint32_t head, int32_t pend, bool held)
 	c->pend_block = head;
 	c->pend_pa = frame_slot_pa(ft, &ft->slots[head]);
 	c->pend_size = MM_PAGE_SIZE << ft->slots[head].order;
+	c->pend_ref = &ft->slots[head].refcount;
 	c->pend = pend;
 	c->pend_held = held;
 }
@@ -719,6 +720,7 @@ void cursor_settle_refs(struct cursor *c)
 		frame_settle_refs(c->pt->ft, c->pend_block, c->pend, &c->rel);
 	c->pend_block = FRAME_NIL;
 	c->pend_size = 0;
+	c->pend_ref = (MM_ATOMIC(uint32_t) *)0;
 	c->pend = 0;
 	c->pend_held = false;
 }
@@ -740,8 +742,8 @@ static int take_page_ref_real(struct cursor *c, paddr_t pa)
  */
 static inline bool pend_has_room(const struct cursor *c)
 {
-	uint32_t rc = atomic_load_explicit(&c->pt->ft->slots[c->pend_block].refcount,
-					   memory_order_relaxed);
+	MM_ASSERT(c->pend_ref == &c->pt->ft->slots[c->pend_block].refcount);
+	uint32_t rc = atomic_load_explicit(c->pend_ref, memory_order_relaxed);
 	return (int64_t)rc + c->pend + 1 <= (int64_t)FRAME_REF_MAX;
 }
 
@@ -955,6 +957,7 @@ static pte_t leaf_tmpl_cached(struct cursor *c, struct mm_prop p, bool cached)
 		return c->arch->leaf_template(c->arch, p, 1);
 	if (!cached) {
 		c->leaf_tmpl = c->arch->leaf_template(c->arch, p, 1);
+		c->leaf_inv = pte_inversion(&c->arch->fmt, c->leaf_tmpl);
 		c->leaf_prop = p;
 	}
 	return c->leaf_tmpl;
@@ -1023,7 +1026,10 @@ static inline bool map_page_fast(struct cursor *c, paddr_t pa, uint64_t len,
 	if (pte_read(&n.tbl[i]) || !pend_has_room(c))
 		return false;
 	c->pend++;
-	install_page_leaf(c, &n, i, pte_make(&c->arch->fmt, c->leaf_tmpl, pa), t);
+	/* pte_make with the template's inversion cached (leaf_tmpl_cached). */
+	pte_t pte = (c->leaf_tmpl | pte_addr_field(&c->arch->fmt, pa)) ^ c->leaf_inv;
+	MM_ASSERT(pte == pte_make(&c->arch->fmt, c->leaf_tmpl, pa));
+	install_page_leaf(c, &n, i, pte, t);
 	return true;
 }
 
