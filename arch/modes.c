@@ -5,14 +5,14 @@
 
 #include <string.h>
 
-#define X86_FEATURES (MM_FEAT_X86_NX | MM_FEAT_X86_1G)
+#define X86_FEATURES (PTMM_FEAT_X86_NX | PTMM_FEAT_X86_1G)
 
 const struct mm_mode mm_modes[MM_NR_MODES] = {
-	{ "x86_64", "x86_64", mm_arch_x86_64_init, X86_FEATURES, 0 },
-	{ "x86_64-la57", "x86_64", mm_arch_x86_64_la57_init, X86_FEATURES, 0 },
-	{ "sv39", "riscv64", mm_arch_sv39_init, 0, MM_FEAT_RV_SVPBMT },
-	{ "sv48", "riscv64", mm_arch_sv48_init, 0, MM_FEAT_RV_SVPBMT },
-	{ "sv57", "riscv64", mm_arch_sv57_init, 0, MM_FEAT_RV_SVPBMT },
+	{ "x86_64", "x86_64", ptmm_arch_x86_64_init, X86_FEATURES, 0 },
+	{ "x86_64-la57", "x86_64", ptmm_arch_x86_64_la57_init, X86_FEATURES, 0 },
+	{ "sv39", "riscv64", ptmm_arch_sv39_init, 0, PTMM_FEAT_RV_SVPBMT },
+	{ "sv48", "riscv64", ptmm_arch_sv48_init, 0, PTMM_FEAT_RV_SVPBMT },
+	{ "sv57", "riscv64", ptmm_arch_sv57_init, 0, PTMM_FEAT_RV_SVPBMT },
 };
 
 const struct mm_mode *mm_mode_find(const char *name)
@@ -23,8 +23,8 @@ const struct mm_mode *mm_mode_find(const char *name)
 	return NULL;
 }
 
-void mm_mode_init(const struct mm_mode *m, struct mm_arch *a, bool with_optional,
-		  const struct mm_tlb_ops *tlb)
+void mm_mode_init(const struct mm_mode *m, struct ptmm_arch *a, bool with_optional,
+		  const struct ptmm_tlb_ops *tlb)
 {
 	m->init(a, m->features | (with_optional ? m->optional : 0), tlb);
 }

@@ -3,7 +3,7 @@
  * bench, the host tests): one table, so that no program keeps its own list
  * of names, init functions and features.
  *
- * A mode is one init function of an encoder (mm/arch.h): the x86 encoder
+ * A mode is one init function of an encoder (include/ptmm/arch.h): the x86 encoder
  * has two modes, the RISC-V encoder three.  The kernels do not use this
  * table: each links only its own architecture's encoder and chooses the
  * mode at boot.
@@ -11,9 +11,9 @@
 #ifndef ARCH_MODES_H
 #define ARCH_MODES_H
 
-#include "mm/arch.h"
+#include <ptmm/arch.h>
 
-typedef void (*mm_arch_init_fn)(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
+typedef void (*mm_arch_init_fn)(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb);
 
 struct mm_mode {
 	const char *name;     /* the --arch name, equal to mm_arch.name */
@@ -35,7 +35,7 @@ const struct mm_mode *mm_mode_find(const char *name);
  * Initialise `a` as `m` with m->features, plus m->optional if
  * `with_optional`.  `tlb` is kept by reference.
  */
-void mm_mode_init(const struct mm_mode *m, struct mm_arch *a, bool with_optional,
-		  const struct mm_tlb_ops *tlb);
+void mm_mode_init(const struct mm_mode *m, struct ptmm_arch *a, bool with_optional,
+		  const struct ptmm_tlb_ops *tlb);
 
 #endif /* ARCH_MODES_H */

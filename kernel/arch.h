@@ -25,7 +25,7 @@
 #ifndef KERNEL_ARCH_H
 #define KERNEL_ARCH_H
 
-#include "../mm/mm.h"
+#include <ptmm/mm.h>
 #include "layout.h"
 
 /* The bases of the mode in force (kernel_layout, set by the arch at boot). */
@@ -35,14 +35,14 @@
 #define BOOT_MAX_RANGES 16
 
 struct phys_range {
-	paddr_t base;
+	ptmm_paddr_t base;
 	uint64_t size;
 };
 
 /* A section of the kernel image: [va, va+size) at physical pa. */
 struct image_section {
-	vaddr_t va;
-	paddr_t pa;
+	ptmm_vaddr_t va;
+	ptmm_paddr_t pa;
 	uint64_t size;
 };
 
@@ -51,8 +51,8 @@ static inline struct image_section image_section_of(const char *start, const cha
 						     uint64_t va_minus_pa)
 {
 	struct image_section s;
-	s.va = (vaddr_t)start;
-	s.pa = (paddr_t)start - va_minus_pa;
+	s.va = (ptmm_vaddr_t)start;
+	s.pa = (ptmm_paddr_t)start - va_minus_pa;
 	s.size = (uint64_t)(end - start);
 	return s;
 }
@@ -105,7 +105,7 @@ __attribute__((noreturn)) void arch_exit(bool pass);
  * Fill `a` with this CPU's encoder (features detected from CPUID / the
  * device tree) and the arch's TLB ops (invlpg / sfence.vma, CR3 / satp).
  */
-void arch_mm_init(struct mm_arch *a);
+void arch_mm_init(struct ptmm_arch *a);
 
 /*
  * The paging mode the MMU is in, read back from the hardware (RISC-V
@@ -151,7 +151,7 @@ enum probe_kind {
 
 struct fault_info {
 	enum probe_kind kind; /* decoded from the cause / error code */
-	vaddr_t addr;         /* faulting VA (stval / CR2) */
+	ptmm_vaddr_t addr;         /* faulting VA (stval / CR2) */
 	uintptr_t pc;         /* faulting PC (sepc / RIP) */
 	uint64_t cause;       /* raw: scause, or the x86 error code */
 	/*
@@ -162,7 +162,7 @@ struct fault_info {
 	bool user_access;
 };
 
-bool arch_probe(enum probe_kind kind, vaddr_t va, uint64_t *value, struct fault_info *f);
+bool arch_probe(enum probe_kind kind, ptmm_vaddr_t va, uint64_t *value, struct fault_info *f);
 
 /* Why an expected page fault happens, as far as the hardware tells. */
 enum fault_reason {
@@ -183,7 +183,7 @@ uint64_t arch_fault_cause(enum probe_kind kind, enum fault_reason reason);
  * The PC (fault_info.pc) a faulting probe of `kind` at `va` must report:
  * the probe helper's load or store instruction, or `va` itself for a fetch.
  */
-uintptr_t arch_probe_fault_pc(enum probe_kind kind, vaddr_t va);
+uintptr_t arch_probe_fault_pc(enum probe_kind kind, ptmm_vaddr_t va);
 
 /* Bytes of a "return to caller" instruction, for exec probes. */
 extern const uint8_t arch_ret_insn[];

@@ -12,7 +12,7 @@
  */
 #include "arch.h"
 #include "kprintf.h"
-#include "mm_assert.h"
+#include <ptmm/mm_assert.h>
 #include "mm_boot.h"
 #include "script_mode.h"
 #include "selftest.h"
@@ -36,8 +36,8 @@ static const char *find_script(const char *cmdline)
 	return 0;
 }
 
-/* A broken mm invariant (MM_ASSERT) is fatal: report it and fail the run. */
-void mm_assert_failed(const char *file, int line, const char *cond)
+/* A broken mm invariant (PTMM_ASSERT) is fatal: report it and fail the run. */
+void ptmm_assert_failed(const char *file, int line, const char *cond)
 {
 	kprintf("mm assertion failed: %s:%d: %s\nRESULT FAIL\n", file, line, cond);
 	arch_exit(false);
@@ -48,12 +48,12 @@ void mm_assert_failed(const char *file, int line, const char *cond)
  * kernel has no threads and never opens a cursor from a trap handler, so
  * there is one context per CPU.
  */
-const void *mm_debug_context(void)
+const void *ptmm_debug_context(void)
 {
 	static const char cpu_context[64];
 	unsigned cpu = arch_this_cpu();
 
-	MM_ASSERT(cpu < sizeof(cpu_context));
+	PTMM_ASSERT(cpu < sizeof(cpu_context));
 	return &cpu_context[cpu];
 }
 

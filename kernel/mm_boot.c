@@ -7,7 +7,7 @@
 
 #include "kprintf.h"
 
-#define PAGE MM_PAGE_SIZE
+#define PAGE PTMM_PAGE_SIZE
 #define LOW_4G (1ull << 32)
 
 struct kernel_mm kmm;
@@ -15,7 +15,7 @@ struct kernel_mm kmm;
 /* Fatal bring-up error: say what and where, then a failing exit. */
 static __attribute__((noreturn)) void mm_boot_fail(const char *what, int err)
 {
-	kprintf("mm_boot: %s: %s\nRESULT FAIL: mm bring-up\n", what, mm_strerror(err));
+	kprintf("mm_boot: %s: %s\nRESULT FAIL: mm bring-up\n", what, ptmm_strerror(err));
 	arch_exit(false);
 }
 
@@ -35,7 +35,7 @@ struct busy {
 	unsigned n;
 };
 
-static void busy_add(struct busy *b, paddr_t base, uint64_t size)
+static void busy_add(struct busy *b, ptmm_paddr_t base, uint64_t size)
 {
 	if (size && b->n < sizeof(b->r) / sizeof(b->r[0])) {
 		b->r[b->n].base = base;
@@ -45,7 +45,7 @@ static void busy_add(struct busy *b, paddr_t base, uint64_t size)
 }
 
 /* The first busy range overlapping [pa, pa+len), or NULL. */
-static const struct phys_range *busy_hit(const struct busy *b, paddr_t pa, uint64_t len)
+static const struct phys_range *busy_hit(const struct busy *b, ptmm_paddr_t pa, uint64_t len)
 {
 	for (unsigned i = 0; i < b->n; i++)
 		if (overlaps(pa, len, b->r[i].base, b->r[i].size))
@@ -94,10 +94,10 @@ static struct phys_range choose_sandbox(const struct boot_info *bi, const struct
 }
 
 /* First fit of `size` bytes of RAM below 4 GiB avoiding the busy ranges. */
-static paddr_t place_below_4g(const struct boot_info *bi, const struct busy *b, uint64_t size)
+static ptmm_paddr_t place_below_4g(const struct boot_info *bi, const struct busy *b, uint64_t size)
 {
 	for (unsigned i = 0; i < bi->nr_ram; i++) {
-		paddr_t pa = bi->ram[i].base, end = bi->ram[i].base + bi->ram[i].size;
+		ptmm_paddr_t pa = bi->ram[i].base, end = bi->ram[i].base + bi->ram[i].size;
 		const struct phys_range *hit;
 		while (pa + size <= end && pa + size <= LOW_4G) {
 			hit = busy_hit(b, pa, size);
@@ -106,28 +106,28 @@ static paddr_t place_below_4g(const struct boot_info *bi, const struct busy *b, 
 			pa = align_up(hit->base + hit->size, PAGE);
 		}
 	}
-	mm_boot_fail("no room below 4 GiB for the frame slots", MM_ENOMEM);
+	mm_boot_fail("no room below 4 GiB for the frame slots", PTMM_ENOMEM);
 }
 
 /* Hand [base, base+size), sandbox-free RAM, to KZONE_KERNEL below 4 GiB and KZONE_HIGH above. */
-static void add_ram_outside_sandbox(paddr_t base, paddr_t end)
+static void add_ram_outside_sandbox(ptmm_paddr_t base, ptmm_paddr_t end)
 {
-	paddr_t split = end < LOW_4G ? end : (base > LOW_4G ? base : LOW_4G);
-	int err = MM_OK;
+	ptmm_paddr_t split = end < LOW_4G ? end : (base > LOW_4G ? base : LOW_4G);
+	int err = PTMM_OK;
 
 	if (split > base)
-		err = frame_table_add_ram(&kmm.ft, base, split - base, KZONE_KERNEL);
+		err = ptmm_frame_table_add_ram(&kmm.ft, base, split - base, KZONE_KERNEL);
 	if (!err && end > split)
-		err = frame_table_add_ram(&kmm.ft, split, end - split, KZONE_HIGH);
+		err = ptmm_frame_table_add_ram(&kmm.ft, split, end - split, KZONE_HIGH);
 	if (err)
-		mm_boot_fail("frame_table_add_ram", err);
+		mm_boot_fail("ptmm_frame_table_add_ram", err);
 }
 
 /* Hand RAM range [base, base+size) to the zones: the sandbox part, the rest. */
-static void add_ram(paddr_t base, uint64_t size)
+static void add_ram(ptmm_paddr_t base, uint64_t size)
 {
-	paddr_t end = base + size;
-	paddr_t sb = kmm.sandbox.base, se = kmm.sandbox.base + kmm.sandbox.size;
+	ptmm_paddr_t end = base + size;
+	ptmm_paddr_t sb = kmm.sandbox.base, se = kmm.sandbox.base + kmm.sandbox.size;
 	int err;
 
 	if (!kmm.sandbox.size || !overlaps(base, size, sb, kmm.sandbox.size)) {
@@ -136,9 +136,9 @@ static void add_ram(paddr_t base, uint64_t size)
 	}
 	/* The sandbox lies inside one RAM range (choose_sandbox): before, it, after. */
 	add_ram_outside_sandbox(base, sb);
-	err = frame_table_add_ram(&kmm.ft, sb, kmm.sandbox.size, KZONE_SANDBOX);
+	err = ptmm_frame_table_add_ram(&kmm.ft, sb, kmm.sandbox.size, KZONE_SANDBOX);
 	if (err)
-		mm_boot_fail("frame_table_add_ram", err);
+		mm_boot_fail("ptmm_frame_table_add_ram", err);
 	add_ram_outside_sandbox(se, end);
 }
 
@@ -147,15 +147,15 @@ static void add_ram(paddr_t base, uint64_t size)
  * not RAM (firmware outside the memory nodes) or already taken (two
  * firmware ranges overlapping) are skipped page by page.
  */
-static void reserve(paddr_t base, uint64_t size, enum frame_usage usage)
+static void reserve(ptmm_paddr_t base, uint64_t size, enum ptmm_frame_usage usage)
 {
-	int err = frame_table_reserve(&kmm.ft, base, size, usage);
-	if (err == MM_OK)
+	int err = ptmm_frame_table_reserve(&kmm.ft, base, size, usage);
+	if (err == PTMM_OK)
 		return;
-	if (err != MM_ERANGE && err != MM_EEXIST)
-		mm_boot_fail("frame_table_reserve", err);
-	for (paddr_t pa = base; pa < base + size; pa += PAGE)
-		(void)frame_table_reserve(&kmm.ft, pa, PAGE, usage); /* RANGE/EXIST: skip */
+	if (err != PTMM_ERANGE && err != PTMM_EEXIST)
+		mm_boot_fail("ptmm_frame_table_reserve", err);
+	for (ptmm_paddr_t pa = base; pa < base + size; pa += PAGE)
+		(void)ptmm_frame_table_reserve(&kmm.ft, pa, PAGE, usage); /* RANGE/EXIST: skip */
 }
 
 /* Frame slots over [lowest RAM, highest RAM end), zones, reservations, MMIO. */
@@ -163,7 +163,7 @@ static void frames_init(const struct boot_info *bi)
 {
 	struct phys_range img = image_range(bi);
 	struct busy b = { .n = 0 };
-	paddr_t lo = ~0ull, hi = 0;
+	ptmm_paddr_t lo = ~0ull, hi = 0;
 	int err;
 
 	for (unsigned i = 0; i < bi->nr_ram; i++) {
@@ -180,40 +180,40 @@ static void frames_init(const struct boot_info *bi)
 	/* The slot array must not land in the sandbox either. */
 	struct busy b2 = b;
 	busy_add(&b2, kmm.sandbox.base, kmm.sandbox.size);
-	kmm.slots.size = align_up(frame_table_meta_bytes(lo, hi), PAGE);
+	kmm.slots.size = align_up(ptmm_frame_table_meta_bytes(lo, hi), PAGE);
 	kmm.slots.base = place_below_4g(bi, &b2, kmm.slots.size);
 
-	err = frame_table_init(&kmm.ft, phys_to_virt(kmm.slots.base), lo, hi, DIRECT_MAP_BASE);
+	err = ptmm_frame_table_init(&kmm.ft, phys_to_virt(kmm.slots.base), lo, hi, DIRECT_MAP_BASE);
 	if (err)
-		mm_boot_fail("frame_table_init", err);
+		mm_boot_fail("ptmm_frame_table_init", err);
 	for (unsigned i = 0; i < bi->nr_ram; i++)
 		add_ram(bi->ram[i].base, bi->ram[i].size);
-	frame_zone_set_claimable(&kmm.ft, KZONE_SANDBOX, true);
+	ptmm_frame_zone_set_claimable(&kmm.ft, KZONE_SANDBOX, true);
 	/*
 	 * One memory type per frame: the direct map keeps all RAM write-back,
-	 * so the kernel's zones may be mapped write-back only (MM_EPERM
+	 * so the kernel's zones may be mapped write-back only (PTMM_EPERM
 	 * otherwise).  The sandbox follows the script contract, where RAM may
 	 * be mapped uncached; script mode takes it out of the direct map.
 	 */
-	if (frame_zone_set_wb_only(&kmm.ft, KZONE_KERNEL, true) ||
-	    frame_zone_set_wb_only(&kmm.ft, KZONE_HIGH, true))
-		mm_boot_fail("frame_zone_set_wb_only", MM_EINVAL);
-	reserve(img.base, img.size, FRAME_KERNEL);
-	reserve(kmm.slots.base, kmm.slots.size, FRAME_METADATA);
+	if (ptmm_frame_zone_set_wb_only(&kmm.ft, KZONE_KERNEL, true) ||
+	    ptmm_frame_zone_set_wb_only(&kmm.ft, KZONE_HIGH, true))
+		mm_boot_fail("ptmm_frame_zone_set_wb_only", PTMM_EINVAL);
+	reserve(img.base, img.size, PTMM_FRAME_KERNEL);
+	reserve(kmm.slots.base, kmm.slots.size, PTMM_FRAME_METADATA);
 	for (unsigned i = 0; i < bi->nr_reserved; i++)
-		reserve(bi->reserved[i].base, bi->reserved[i].size, FRAME_RESERVED);
+		reserve(bi->reserved[i].base, bi->reserved[i].size, PTMM_FRAME_RESERVED);
 	for (unsigned i = 0; i < bi->nr_mmio; i++) {
-		err = frame_table_add_mmio(&kmm.ft, bi->mmio[i].base, bi->mmio[i].size);
+		err = ptmm_frame_table_add_mmio(&kmm.ft, bi->mmio[i].base, bi->mmio[i].size);
 		if (err)
-			mm_boot_fail("frame_table_add_mmio", err);
+			mm_boot_fail("ptmm_frame_table_add_mmio", err);
 	}
 }
 
 /* Map one range into the kernel table (untracked, or MMIO) or fail the boot. */
-static void boot_map(const char *what, vaddr_t va, uint64_t len, paddr_t pa, unsigned prop_flags,
-		     enum mm_cache cache, unsigned map_flags)
+static void boot_map(const char *what, ptmm_vaddr_t va, uint64_t len, ptmm_paddr_t pa, unsigned prop_flags,
+		     enum ptmm_cache cache, unsigned map_flags)
 {
-	struct mm_prop p = mm_prop_make(prop_flags | MM_PROP_G, cache);
+	struct ptmm_prop p = ptmm_prop_make(prop_flags | PTMM_PROP_G, cache);
 	int err = kmm_map(&kmm.kpt, va, align_up(len, PAGE), pa, p, map_flags);
 	if (err)
 		mm_boot_fail(what, err);
@@ -221,10 +221,10 @@ static void boot_map(const char *what, vaddr_t va, uint64_t len, paddr_t pa, uns
 
 /* Device memory is uncached where the encoder can say so (RISC-V needs
  * Svpbmt; without it the platform's PMAs already make the region I/O). */
-static enum mm_cache device_cache(void)
+static enum ptmm_cache device_cache(void)
 {
-	struct mm_prop uc = mm_prop_make(MM_PROP_R | MM_PROP_W | MM_PROP_G, MM_CACHE_UC);
-	return kmm.arch.prop_check(&kmm.arch, uc) == MM_OK ? MM_CACHE_UC : MM_CACHE_WB;
+	struct ptmm_prop uc = ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_W | PTMM_PROP_G, PTMM_CACHE_UC);
+	return kmm.arch.prop_check(&kmm.arch, uc) == PTMM_OK ? PTMM_CACHE_UC : PTMM_CACHE_WB;
 }
 
 /*
@@ -235,9 +235,9 @@ static enum mm_cache device_cache(void)
  */
 static void direct_map_wx(const struct boot_info *bi)
 {
-	struct mm_prop ro = mm_prop_make(MM_PROP_R | MM_PROP_G, MM_CACHE_WB);
-	paddr_t lo = bi->text.pa & ~(PAGE - 1);
-	paddr_t hi = align_up(bi->rodata.pa + bi->rodata.size, PAGE);
+	struct ptmm_prop ro = ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_G, PTMM_CACHE_WB);
+	ptmm_paddr_t lo = bi->text.pa & ~(PAGE - 1);
+	ptmm_paddr_t hi = align_up(bi->rodata.pa + bi->rodata.size, PAGE);
 	int err = kmm_protect(&kmm.kpt, DIRECT_MAP_BASE + lo, hi - lo, ro);
 
 	if (err)
@@ -245,11 +245,11 @@ static void direct_map_wx(const struct boot_info *bi)
 	kprintf("mm: direct map: 0x%llx 0x%llx r-- (image text, rodata)\n",
 		(unsigned long long)lo, (unsigned long long)(hi - lo));
 	for (unsigned i = 0; i < bi->nr_nomap; i++) {
-		paddr_t b = bi->nomap[i].base, e = b + bi->nomap[i].size;
+		ptmm_paddr_t b = bi->nomap[i].base, e = b + bi->nomap[i].size;
 		/* Only what the direct map covers: the RAM part. */
 		for (unsigned r = 0; r < bi->nr_ram; r++) {
-			paddr_t rb = bi->ram[r].base, re = rb + bi->ram[r].size;
-			paddr_t cb = b > rb ? b : rb, ce = e < re ? e : re;
+			ptmm_paddr_t rb = bi->ram[r].base, re = rb + bi->ram[r].size;
+			ptmm_paddr_t cb = b > rb ? b : rb, ce = e < re ? e : re;
 			if (cb >= ce)
 				continue;
 			err = kmm_unmap(&kmm.kpt, DIRECT_MAP_BASE + cb, ce - cb);
@@ -264,37 +264,37 @@ static void direct_map_wx(const struct boot_info *bi)
 /* The kernel table: direct map, W^X image, device windows (mm_boot.h). */
 static void kernel_table_init(const struct boot_info *bi)
 {
-	int err = page_table_init_kernel(&kmm.kpt, &kmm.arch, &kmm.ft, KZONE_KERNEL);
+	int err = ptmm_page_table_init_kernel(&kmm.kpt, &kmm.arch, &kmm.ft, KZONE_KERNEL);
 	if (err)
-		mm_boot_fail("page_table_init_kernel", err);
+		mm_boot_fail("ptmm_page_table_init_kernel", err);
 	for (unsigned i = 0; i < bi->nr_ram; i++)
 		if (bi->ram[i].base + bi->ram[i].size > kernel_layout.direct_map_span)
-			mm_boot_fail("RAM beyond the direct map's reach in this paging mode", MM_ERANGE);
+			mm_boot_fail("RAM beyond the direct map's reach in this paging mode", PTMM_ERANGE);
 	for (unsigned i = 0; i < bi->nr_mmio; i++)
 		if (bi->mmio[i].base + bi->mmio[i].size > kernel_layout.mmio_map_span)
 			mm_boot_fail("a device beyond the device map's reach in this paging mode",
-				     MM_ERANGE);
+				     PTMM_ERANGE);
 	for (unsigned i = 0; i < bi->nr_ram; i++)
 		boot_map("direct map", DIRECT_MAP_BASE + bi->ram[i].base, bi->ram[i].size,
-			 bi->ram[i].base, MM_PROP_R | MM_PROP_W, MM_CACHE_WB,
-			 MM_MAP_UNTRACKED | MM_MAP_HUGE);
+			 bi->ram[i].base, PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WB,
+			 PTMM_MAP_UNTRACKED | PTMM_MAP_HUGE);
 	direct_map_wx(bi);
 	/* W^X: each section on its own pages (linker.ld aligns them to 4 KiB). */
-	boot_map("image text", bi->text.va, bi->text.size, bi->text.pa, MM_PROP_R | MM_PROP_X,
-		 MM_CACHE_WB, MM_MAP_UNTRACKED);
-	boot_map("image rodata", bi->rodata.va, bi->rodata.size, bi->rodata.pa, MM_PROP_R,
-		 MM_CACHE_WB, MM_MAP_UNTRACKED);
-	boot_map("image data", bi->data.va, bi->data.size, bi->data.pa, MM_PROP_R | MM_PROP_W,
-		 MM_CACHE_WB, MM_MAP_UNTRACKED);
+	boot_map("image text", bi->text.va, bi->text.size, bi->text.pa, PTMM_PROP_R | PTMM_PROP_X,
+		 PTMM_CACHE_WB, PTMM_MAP_UNTRACKED);
+	boot_map("image rodata", bi->rodata.va, bi->rodata.size, bi->rodata.pa, PTMM_PROP_R,
+		 PTMM_CACHE_WB, PTMM_MAP_UNTRACKED);
+	boot_map("image data", bi->data.va, bi->data.size, bi->data.pa, PTMM_PROP_R | PTMM_PROP_W,
+		 PTMM_CACHE_WB, PTMM_MAP_UNTRACKED);
 	for (unsigned i = 0; i < bi->nr_mmio; i++)
 		boot_map("device window", MMIO_MAP_BASE + bi->mmio[i].base, bi->mmio[i].size,
-			 bi->mmio[i].base, MM_PROP_R | MM_PROP_W, device_cache(), MM_MAP_MMIO);
+			 bi->mmio[i].base, PTMM_PROP_R | PTMM_PROP_W, device_cache(), PTMM_MAP_MMIO);
 }
 
 /* What the boot log shows: RAM (the `ram` lines tools parse), zones, table. */
 static void print_layout(const struct boot_info *bi)
 {
-	struct mm_stats st;
+	struct ptmm_stats st;
 
 	for (unsigned i = 0; i < bi->nr_ram; i++)
 		kprintf("ram 0x%llx 0x%llx\n", (unsigned long long)bi->ram[i].base,
@@ -306,13 +306,13 @@ static void print_layout(const struct boot_info *bi)
 		(unsigned long long)bi->text.pa,
 		(unsigned long long)(bi->data.pa + bi->data.size),
 		(unsigned long long)kmm.slots.base, (unsigned long long)(kmm.slots.size >> 10),
-		(unsigned)sizeof(struct frame_slot));
+		(unsigned)sizeof(struct ptmm_frame_slot));
 	kprintf("mm: sandbox 0x%llx 0x%llx, free frames: kernel %llu, sandbox %llu, high %llu\n",
 		(unsigned long long)kmm.sandbox.base, (unsigned long long)kmm.sandbox.size,
-		(unsigned long long)frame_zone_free_frames(&kmm.ft, KZONE_KERNEL),
-		(unsigned long long)frame_zone_free_frames(&kmm.ft, KZONE_SANDBOX),
-		(unsigned long long)frame_zone_free_frames(&kmm.ft, KZONE_HIGH));
-	mm_stats(&kmm.kpt, &st);
+		(unsigned long long)ptmm_frame_zone_free_frames(&kmm.ft, KZONE_KERNEL),
+		(unsigned long long)ptmm_frame_zone_free_frames(&kmm.ft, KZONE_SANDBOX),
+		(unsigned long long)ptmm_frame_zone_free_frames(&kmm.ft, KZONE_HIGH));
+	ptmm_stats(&kmm.kpt, &st);
 	kprintf("mm: kernel table: %llu nodes, 0x%llx bytes mapped; paging: %s\n",
 		(unsigned long long)st.nodes, (unsigned long long)st.mapped, arch_mm_features());
 }
@@ -323,71 +323,71 @@ void mm_boot(const struct boot_info *bi)
 	/* The layout was computed from the mode: the encoder must be that mode's. */
 	if (kmm.arch.va_bits != kernel_layout.va_bits ||
 	    kmm.arch.levels != paging_mode_levels(kernel_layout.mode))
-		mm_boot_fail("the encoder's geometry is not the paging mode's", MM_EINVAL);
+		mm_boot_fail("the encoder's geometry is not the paging mode's", PTMM_EINVAL);
 	frames_init(bi);
 	kernel_table_init(bi);
 	if (!kmm_check("kernel table built"))
-		mm_boot_fail("the checker refused the kernel table", MM_EINVAL);
+		mm_boot_fail("the checker refused the kernel table", PTMM_EINVAL);
 	print_layout(bi);
-	page_table_activate(&kmm.kpt);
+	ptmm_page_table_activate(&kmm.kpt);
 	arch_mm_activated();
 	kprintf("mm: kernel table active (root 0x%llx)\n", (unsigned long long)kmm.kpt.root);
 }
 
 /* ---- one-shot cursor operations ---- */
 
-int kmm_map(struct page_table *pt, vaddr_t va, uint64_t len, paddr_t pa, struct mm_prop p,
+int kmm_map(struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len, ptmm_paddr_t pa, struct ptmm_prop p,
 	    unsigned flags)
 {
-	struct cursor c;
-	int err = cursor_open(&c, pt, va, len);
+	struct ptmm_cursor c;
+	int err = ptmm_cursor_open(&c, pt, va, len);
 	if (err)
 		return err;
-	err = cursor_map(&c, pa, len, p, flags);
-	cursor_close(&c);
+	err = ptmm_cursor_map(&c, pa, len, p, flags);
+	ptmm_cursor_close(&c);
 	return err;
 }
 
-int kmm_unmap(struct page_table *pt, vaddr_t va, uint64_t len)
+int kmm_unmap(struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len)
 {
-	struct cursor c;
-	int err = cursor_open(&c, pt, va, len);
+	struct ptmm_cursor c;
+	int err = ptmm_cursor_open(&c, pt, va, len);
 	if (err)
 		return err;
-	err = cursor_unmap(&c, len, 0);
-	cursor_close(&c);
+	err = ptmm_cursor_unmap(&c, len, 0);
+	ptmm_cursor_close(&c);
 	return err;
 }
 
-int kmm_protect(struct page_table *pt, vaddr_t va, uint64_t len, struct mm_prop p)
+int kmm_protect(struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len, struct ptmm_prop p)
 {
-	struct cursor c;
-	int err = cursor_open(&c, pt, va, len);
+	struct ptmm_cursor c;
+	int err = ptmm_cursor_open(&c, pt, va, len);
 	if (err)
 		return err;
-	err = cursor_protect(&c, len, p, 0);
-	cursor_close(&c);
+	err = ptmm_cursor_protect(&c, len, p, 0);
+	ptmm_cursor_close(&c);
 	return err;
 }
 
-int kmm_query(struct page_table *pt, vaddr_t va, struct mm_mapping *out)
+int kmm_query(struct ptmm_page_table *pt, ptmm_vaddr_t va, struct ptmm_mapping *out)
 {
-	struct cursor c;
-	int err = cursor_open(&c, pt, va, PAGE);
+	struct ptmm_cursor c;
+	int err = ptmm_cursor_open(&c, pt, va, PAGE);
 	if (err)
 		return err;
-	err = cursor_query(&c, out);
-	cursor_close(&c);
+	err = ptmm_cursor_query(&c, out);
+	ptmm_cursor_close(&c);
 	return err;
 }
 
 bool kmm_check(const char *where)
 {
 	static char buf[256];
-	struct page_table *pts[2] = { &kmm.kpt, kmm.user };
+	struct ptmm_page_table *pts[2] = { &kmm.kpt, kmm.user };
 	unsigned n = kmm.user ? 2 : 1;
 
-	if (mm_check(pts, n, &kmm.ft, buf, sizeof(buf)) == MM_OK)
+	if (ptmm_check(pts, n, &kmm.ft, buf, sizeof(buf)) == PTMM_OK)
 		return true;
 	kprintf("checker: after %s: %s\n", where, buf);
 	return false;

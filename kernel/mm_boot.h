@@ -21,9 +21,9 @@
  *        image sections        text r-x, rodata r--, data+bss rw-, g, untracked
  *        MMIO_MAP_BASE + PA    device windows, rw- g, uncached where the
  *                              arch can say so, untracked device memory
- *      checked with mm_check, then activated (the boot table is dropped);
+ *      checked with ptmm_check, then activated (the boot table is dropped);
  *   5. one memory type per frame: KZONE_KERNEL and KZONE_HIGH are wb_only
- *      (the direct map has them write-back; other policies are MM_EPERM).
+ *      (the direct map has them write-back; other policies are PTMM_EPERM).
  *
  * Everything here runs once, single-threaded, before anything else uses
  * the mm.  Any failure is fatal (RESULT FAIL, failing exit).
@@ -45,12 +45,12 @@ enum kernel_zone {
 #define SANDBOX_MAX (1ull << 30)
 
 struct kernel_mm {
-	struct mm_arch arch;
-	struct frame_table ft;
-	struct page_table kpt;        /* the kernel table, active after mm_boot */
+	struct ptmm_arch arch;
+	struct ptmm_frame_table ft;
+	struct ptmm_page_table kpt;        /* the kernel table, active after mm_boot */
 	struct phys_range sandbox;    /* KZONE_SANDBOX (size 0: none found) */
 	struct phys_range slots;      /* where the slot array lives */
-	struct page_table *user;      /* a user table mm_check must see, or NULL */
+	struct ptmm_page_table *user;      /* a user table ptmm_check must see, or NULL */
 };
 
 extern struct kernel_mm kmm;
@@ -59,7 +59,7 @@ extern struct kernel_mm kmm;
 void mm_boot(const struct boot_info *bi);
 
 /* Kernel VA of physical `pa` through the direct map. */
-static inline void *phys_to_virt(paddr_t pa)
+static inline void *phys_to_virt(ptmm_paddr_t pa)
 {
 	return (void *)(uintptr_t)(DIRECT_MAP_BASE + pa);
 }
@@ -69,14 +69,14 @@ static inline void *phys_to_virt(paddr_t pa)
  * run the operation, close (which flushes the TLB and releases what was
  * removed).  They return the mm's error code.
  */
-int kmm_map(struct page_table *pt, vaddr_t va, uint64_t len, paddr_t pa, struct mm_prop p,
+int kmm_map(struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len, ptmm_paddr_t pa, struct ptmm_prop p,
 	    unsigned flags);
-int kmm_unmap(struct page_table *pt, vaddr_t va, uint64_t len);
-int kmm_protect(struct page_table *pt, vaddr_t va, uint64_t len, struct mm_prop p);
-int kmm_query(struct page_table *pt, vaddr_t va, struct mm_mapping *out);
+int kmm_unmap(struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len);
+int kmm_protect(struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len, struct ptmm_prop p);
+int kmm_query(struct ptmm_page_table *pt, ptmm_vaddr_t va, struct ptmm_mapping *out);
 
 /*
- * mm_check over the kernel table and kmm.user (if set).  Returns true if
+ * ptmm_check over the kernel table and kmm.user (if set).  Returns true if
  * every invariant holds; otherwise prints `where` and the violation.
  */
 bool kmm_check(const char *where);

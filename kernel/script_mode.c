@@ -16,10 +16,10 @@ struct ram_list {
 };
 
 /* Add [base, base+size) rounded outward to pages, keeping the list sorted. */
-static void ram_list_add(struct ram_list *l, paddr_t base, uint64_t size)
+static void ram_list_add(struct ram_list *l, ptmm_paddr_t base, uint64_t size)
 {
-	paddr_t lo = base & ~(MM_PAGE_SIZE - 1);
-	paddr_t hi = (base + size + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1);
+	ptmm_paddr_t lo = base & ~(PTMM_PAGE_SIZE - 1);
+	ptmm_paddr_t hi = (base + size + PTMM_PAGE_SIZE - 1) & ~(PTMM_PAGE_SIZE - 1);
 	unsigned i = l->n;
 
 	if (hi <= lo || l->n == sizeof(l->r) / sizeof(l->r[0]))
@@ -45,26 +45,26 @@ static void ram_list_add(struct ram_list *l, paddr_t base, uint64_t size)
 static void device_space_register(const struct boot_info *bi)
 {
 	struct ram_list ram = { .n = 0 };
-	paddr_t limit = 1ull << kmm.arch.pa_bits, pa = 0;
+	ptmm_paddr_t limit = 1ull << kmm.arch.pa_bits, pa = 0;
 
 	for (unsigned i = 0; i < bi->nr_ram; i++)
 		ram_list_add(&ram, bi->ram[i].base, bi->ram[i].size);
 	for (unsigned i = 0; i < bi->nr_other_ram; i++)
 		ram_list_add(&ram, bi->other_ram[i].base, bi->other_ram[i].size);
 	for (unsigned i = 0; i <= ram.n; i++) {
-		paddr_t end = i < ram.n ? ram.r[i].base : limit;
+		ptmm_paddr_t end = i < ram.n ? ram.r[i].base : limit;
 		if (end > pa) {
-			int err = frame_table_add_mmio(&kmm.ft, pa, end - pa);
+			int err = ptmm_frame_table_add_mmio(&kmm.ft, pa, end - pa);
 			kprintf("script: device window 0x%llx 0x%llx%s%s\n", (unsigned long long)pa,
 				(unsigned long long)(end - pa), err ? ": not registered, " : "",
-				err ? mm_strerror(err) : "");
+				err ? ptmm_strerror(err) : "");
 		}
 		if (i < ram.n && ram.r[i].base + ram.r[i].size > pa)
 			pa = ram.r[i].base + ram.r[i].size;
 	}
 }
 
-static struct page_table script_pt;
+static struct ptmm_page_table script_pt;
 
 /* Interpreter output: pieces of lines, straight to the console. */
 static void out_console(void *ctx, const char *s, size_t n)
@@ -76,7 +76,7 @@ static void out_console(void *ctx, const char *s, size_t n)
 
 void script_mode_run(const char *cmds, size_t len)
 {
-	struct page_table *check_pts[2] = { &kmm.kpt, &script_pt };
+	struct ptmm_page_table *check_pts[2] = { &kmm.kpt, &script_pt };
 	struct script_env env;
 	unsigned lineno = 0;
 	int err;
@@ -85,9 +85,9 @@ void script_mode_run(const char *cmds, size_t len)
 		kprintf("script: no sandbox (no free 1 GiB-aligned RAM of 64 MiB)\nRESULT FAIL\n");
 		arch_exit(false);
 	}
-	err = page_table_init_user(&script_pt, &kmm.arch, &kmm.ft, KZONE_KERNEL, &kmm.kpt);
+	err = ptmm_page_table_init_user(&script_pt, &kmm.arch, &kmm.ft, KZONE_KERNEL, &kmm.kpt);
 	if (err) {
-		kprintf("script: page_table_init_user: %s\nRESULT FAIL\n", mm_strerror(err));
+		kprintf("script: ptmm_page_table_init_user: %s\nRESULT FAIL\n", ptmm_strerror(err));
 		arch_exit(false);
 	}
 	kmm.user = &script_pt;
@@ -98,7 +98,7 @@ void script_mode_run(const char *cmds, size_t len)
 	 */
 	err = kmm_unmap(&kmm.kpt, DIRECT_MAP_BASE + kmm.sandbox.base, kmm.sandbox.size);
 	if (err) {
-		kprintf("script: direct map of the sandbox: %s\nRESULT FAIL\n", mm_strerror(err));
+		kprintf("script: direct map of the sandbox: %s\nRESULT FAIL\n", ptmm_strerror(err));
 		arch_exit(false);
 	}
 	kprintf("script: direct map: 0x%llx 0x%llx not mapped (sandbox)\n",
@@ -119,7 +119,7 @@ void script_mode_run(const char *cmds, size_t len)
 		(unsigned long long)kmm.sandbox.size);
 	/* A syntax error or violation has been printed; the tool decides. */
 	(void)script_run_text(&env, cmds, len, ';', &lineno);
-	page_table_activate(&script_pt);
+	ptmm_page_table_activate(&script_pt);
 	kprintf("READY\n");
 	arch_halt();
 }

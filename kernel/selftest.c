@@ -94,28 +94,28 @@ static bool skip(const char *why)
 
 /* ---- properties ---- */
 
-static struct mm_prop kprop(unsigned flags)
+static struct ptmm_prop kprop(unsigned flags)
 {
-	return mm_prop_make(flags | MM_PROP_G, MM_CACHE_WB);
+	return ptmm_prop_make(flags | PTMM_PROP_G, PTMM_CACHE_WB);
 }
 
-static struct mm_prop uprop(unsigned flags)
+static struct ptmm_prop uprop(unsigned flags)
 {
-	return mm_prop_make(flags | MM_PROP_U, MM_CACHE_WB);
+	return ptmm_prop_make(flags | PTMM_PROP_U, PTMM_CACHE_WB);
 }
 
 /* ---- mm operations, each followed by the checker ---- */
 
 /* The operation must have succeeded. */
-static bool done(int err, const char *op, vaddr_t va)
+static bool done(int err, const char *op, ptmm_vaddr_t va)
 {
-	if (err != MM_OK)
-		return fail("%s at 0x%llx: %s", op, (unsigned long long)va, mm_strerror(err));
+	if (err != PTMM_OK)
+		return fail("%s at 0x%llx: %s", op, (unsigned long long)va, ptmm_strerror(err));
 	return true;
 }
 
 /* The operation must have succeeded, and the checker must agree. */
-static bool checked(int err, const char *op, vaddr_t va)
+static bool checked(int err, const char *op, ptmm_vaddr_t va)
 {
 	if (!done(err, op, va))
 		return false;
@@ -124,30 +124,30 @@ static bool checked(int err, const char *op, vaddr_t va)
 	return true;
 }
 
-static bool t_map(struct page_table *pt, vaddr_t va, uint64_t len, paddr_t pa, struct mm_prop p,
+static bool t_map(struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len, ptmm_paddr_t pa, struct ptmm_prop p,
 		  unsigned flags)
 {
 	return checked(kmm_map(pt, va, len, pa, p, flags), "map", va);
 }
 
-static bool t_unmap(struct page_table *pt, vaddr_t va, uint64_t len)
+static bool t_unmap(struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len)
 {
 	return checked(kmm_unmap(pt, va, len), "unmap", va);
 }
 
-static bool t_protect(struct page_table *pt, vaddr_t va, uint64_t len, struct mm_prop p)
+static bool t_protect(struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len, struct ptmm_prop p)
 {
 	return checked(kmm_protect(pt, va, len, p), "protect", va);
 }
 
 /* The leaf at va must be `size` bytes at `pa`. */
-static bool expect_leaf(struct page_table *pt, vaddr_t va, uint64_t size, paddr_t pa)
+static bool expect_leaf(struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t size, ptmm_paddr_t pa)
 {
-	struct mm_mapping m;
+	struct ptmm_mapping m;
 	int err = kmm_query(pt, va, &m);
 
 	if (err)
-		return fail("query 0x%llx: %s", (unsigned long long)va, mm_strerror(err));
+		return fail("query 0x%llx: %s", (unsigned long long)va, ptmm_strerror(err));
 	if (!m.present || m.size != size || m.pa + (va - m.va) != pa)
 		return fail("query 0x%llx: present=%d size 0x%llx pa 0x%llx; expected size 0x%llx pa "
 			    "0x%llx",
@@ -162,7 +162,7 @@ static bool expect_leaf(struct page_table *pt, vaddr_t va, uint64_t size, paddr_
 static const char *const kind_name[] = { "read", "write", "exec" };
 
 /* The access must complete; a read must return `want`. */
-static bool access_ok(enum probe_kind kind, vaddr_t va, uint64_t value, uint64_t want)
+static bool access_ok(enum probe_kind kind, ptmm_vaddr_t va, uint64_t value, uint64_t want)
 {
 	struct fault_info f;
 
@@ -176,17 +176,17 @@ static bool access_ok(enum probe_kind kind, vaddr_t va, uint64_t value, uint64_t
 	return true;
 }
 
-static bool read_ok(vaddr_t va, uint64_t want)
+static bool read_ok(ptmm_vaddr_t va, uint64_t want)
 {
 	return access_ok(PROBE_READ, va, 0, want);
 }
 
-static bool write_ok(vaddr_t va, uint64_t value)
+static bool write_ok(ptmm_vaddr_t va, uint64_t value)
 {
 	return access_ok(PROBE_WRITE, va, value, 0);
 }
 
-static bool exec_ok(vaddr_t va)
+static bool exec_ok(ptmm_vaddr_t va)
 {
 	return access_ok(PROBE_EXEC, va, 0, 0);
 }
@@ -198,7 +198,7 @@ static const char *const reason_name[] = { "not-present", "protection" };
  * probe's own instruction, with exactly the raw cause the arch gives for
  * `why`.  A store writes `value` (should it complete).
  */
-static bool faults_storing(enum probe_kind kind, vaddr_t va, uint64_t value,
+static bool faults_storing(enum probe_kind kind, ptmm_vaddr_t va, uint64_t value,
 			   enum fault_reason why)
 {
 	struct fault_info f;
@@ -219,7 +219,7 @@ static bool faults_storing(enum probe_kind kind, vaddr_t va, uint64_t value,
 }
 
 /* As faults_storing, a store writing a pattern. */
-static bool faults(enum probe_kind kind, vaddr_t va, enum fault_reason why)
+static bool faults(enum probe_kind kind, ptmm_vaddr_t va, enum fault_reason why)
 {
 	return faults_storing(kind, va, 0x5a5a5a5a5a5a5a5aull, why);
 }
@@ -227,21 +227,21 @@ static bool faults(enum probe_kind kind, vaddr_t va, enum fault_reason why)
 /* ---- TLB flush accounting ---- */
 
 /* The arch's TLB ops, and how often the mm called each since the last reset. */
-static const struct mm_tlb_ops *tlb_arch;
+static const struct ptmm_tlb_ops *tlb_arch;
 struct tlb_calls {
 	unsigned page, range, all;
 };
 static struct tlb_calls tlb_calls;
 
 /* Count, then forward to the arch (the wrappers of tlb_counting below). */
-static void counting_flush_page(void *ctx, vaddr_t va)
+static void counting_flush_page(void *ctx, ptmm_vaddr_t va)
 {
 	(void)ctx;
 	tlb_calls.page++;
 	tlb_arch->flush_page(tlb_arch->ctx, va);
 }
 
-static void counting_flush_range(void *ctx, vaddr_t va, uint64_t len)
+static void counting_flush_range(void *ctx, ptmm_vaddr_t va, uint64_t len)
 {
 	(void)ctx;
 	tlb_calls.range++;
@@ -255,13 +255,13 @@ static void counting_flush_all(void *ctx)
 	tlb_arch->flush_all(tlb_arch->ctx);
 }
 
-static void counting_activate(void *ctx, paddr_t root)
+static void counting_activate(void *ctx, ptmm_paddr_t root)
 {
 	(void)ctx;
 	tlb_arch->activate(tlb_arch->ctx, root);
 }
 
-static const struct mm_tlb_ops tlb_counting = {
+static const struct ptmm_tlb_ops tlb_counting = {
 	.flush_page = counting_flush_page,
 	.flush_range = counting_flush_range,
 	.flush_all = counting_flush_all,
@@ -289,29 +289,29 @@ static bool flushed_by(struct tlb_calls calls, enum tlb_flush want)
 
 /* ---- frames ---- */
 
-static paddr_t alloc_frames(unsigned zone, unsigned order)
+static ptmm_paddr_t alloc_frames(unsigned zone, unsigned order)
 {
-	paddr_t pa = 0;
-	int err = frame_alloc(&kmm.ft, zone, order, FRAME_DATA, &pa);
+	ptmm_paddr_t pa = 0;
+	int err = ptmm_frame_alloc(&kmm.ft, zone, order, PTMM_FRAME_DATA, &pa);
 	if (err)
-		fail("frame_alloc(order %u): %s", order, mm_strerror(err));
+		fail("ptmm_frame_alloc(order %u): %s", order, ptmm_strerror(err));
 	return err ? 0 : pa;
 }
 
 /* Give back a block from alloc_frames (0: nothing was allocated). */
-static void put_frames(paddr_t pa)
+static void put_frames(ptmm_paddr_t pa)
 {
 	if (pa)
-		frame_put(&kmm.ft, pa);
+		ptmm_frame_put(&kmm.ft, pa);
 }
 
-static uint64_t *dm64(paddr_t pa)
+static uint64_t *dm64(ptmm_paddr_t pa)
 {
 	return phys_to_virt(pa);
 }
 
 /* A value that names the frame it is stored in. */
-static uint64_t tag(paddr_t pa)
+static uint64_t tag(ptmm_paddr_t pa)
 {
 	return 0x7a90000000000000ull ^ pa;
 }
@@ -321,9 +321,9 @@ static uint64_t tag(paddr_t pa)
 /* Two VAs on one frame, and the direct map, all see the same bytes; r-- refuses stores. */
 static bool step_alias(void)
 {
-	paddr_t f = alloc_frames(KZONE_KERNEL, 0);
-	bool ok = f && t_map(&kmm.kpt, T_ALIAS, SZ_4K, f, kprop(MM_PROP_R | MM_PROP_W), 0) &&
-		  t_map(&kmm.kpt, T_RO, SZ_4K, f, kprop(MM_PROP_R), 0) &&
+	ptmm_paddr_t f = alloc_frames(KZONE_KERNEL, 0);
+	bool ok = f && t_map(&kmm.kpt, T_ALIAS, SZ_4K, f, kprop(PTMM_PROP_R | PTMM_PROP_W), 0) &&
+		  t_map(&kmm.kpt, T_RO, SZ_4K, f, kprop(PTMM_PROP_R), 0) &&
 		  expect_leaf(&kmm.kpt, T_RO, SZ_4K, f);
 
 	if (ok) {
@@ -345,8 +345,8 @@ static bool step_alias(void)
 /* Never-mapped VAs fault: next to a mapping (same leaf table) and far away. */
 static bool step_unmapped(void)
 {
-	paddr_t f = alloc_frames(KZONE_KERNEL, 0);
-	bool ok = f && t_map(&kmm.kpt, T_ALIAS, SZ_4K, f, kprop(MM_PROP_R | MM_PROP_W), 0) &&
+	ptmm_paddr_t f = alloc_frames(KZONE_KERNEL, 0);
+	bool ok = f && t_map(&kmm.kpt, T_ALIAS, SZ_4K, f, kprop(PTMM_PROP_R | PTMM_PROP_W), 0) &&
 		  read_ok(T_ALIAS, dm64(f)[0]) && faults(PROBE_READ, T_HOLE, FAULT_NOT_PRESENT) &&
 		  faults(PROBE_WRITE, T_HOLE + 8, FAULT_NOT_PRESENT) &&
 		  faults(PROBE_READ, T_FAR, FAULT_NOT_PRESENT);
@@ -358,20 +358,20 @@ static bool step_unmapped(void)
 /* Fetches run only where x is set, and stop as soon as protect takes it away. */
 static bool step_noexec(void)
 {
-	paddr_t f = alloc_frames(KZONE_KERNEL, 0);
+	ptmm_paddr_t f = alloc_frames(KZONE_KERNEL, 0);
 	bool ok = f != 0;
 
 	if (ok) {
 		memcpy(phys_to_virt(f), arch_ret_insn, arch_ret_insn_len);
 		arch_sync_icache();
-		ok = t_map(&kmm.kpt, T_EXEC, SZ_4K, f, kprop(MM_PROP_R | MM_PROP_X), 0) &&
-		     t_map(&kmm.kpt, T_NOEXEC, SZ_4K, f, kprop(MM_PROP_R | MM_PROP_W), 0) &&
+		ok = t_map(&kmm.kpt, T_EXEC, SZ_4K, f, kprop(PTMM_PROP_R | PTMM_PROP_X), 0) &&
+		     t_map(&kmm.kpt, T_NOEXEC, SZ_4K, f, kprop(PTMM_PROP_R | PTMM_PROP_W), 0) &&
 		     exec_ok(T_EXEC);
 	}
 	/* Non-executable is always expressible here: without NX the x86 encoder
-	 * refuses r-- and rw- (MM_ENOTSUP), and mm_boot could not map the image. */
+	 * refuses r-- and rw- (PTMM_ENOTSUP), and mm_boot could not map the image. */
 	ok = ok && faults(PROBE_EXEC, T_NOEXEC, FAULT_PROTECTION) &&
-	     t_protect(&kmm.kpt, T_EXEC, SZ_4K, kprop(MM_PROP_R)) &&
+	     t_protect(&kmm.kpt, T_EXEC, SZ_4K, kprop(PTMM_PROP_R)) &&
 	     faults(PROBE_EXEC, T_EXEC, FAULT_PROTECTION);
 	ok = t_unmap(&kmm.kpt, T_EXEC, 2 * SZ_4K) && ok;
 	put_frames(f);
@@ -384,7 +384,7 @@ static uint8_t ret_in_bss[16] __attribute__((aligned(16)));
 static const uint64_t rodata_word = 0x0123456789abcdefull;
 
 /* va must lie in [lo, lo+size) (so the probe tests the section it names). */
-static bool inside(const char *what, vaddr_t va, vaddr_t lo, uint64_t size)
+static bool inside(const char *what, ptmm_vaddr_t va, ptmm_vaddr_t lo, uint64_t size)
 {
 	if (va < lo || va - lo >= size)
 		return fail("%s 0x%llx is not in [0x%llx, 0x%llx)", what, (unsigned long long)va,
@@ -401,12 +401,12 @@ static bool inside(const char *what, vaddr_t va, vaddr_t lo, uint64_t size)
 static bool step_image_wx(void)
 {
 	const struct boot_info *bi = arch_boot_info();
-	vaddr_t text_word = (vaddr_t)(uintptr_t)selftest_run & ~7ull;
-	vaddr_t ro_word = (vaddr_t)(uintptr_t)&rodata_word;
-	vaddr_t ro_ret = (vaddr_t)(uintptr_t)arch_ret_insn;
-	vaddr_t data_ret = (vaddr_t)(uintptr_t)ret_in_data;
-	vaddr_t bss_ret = (vaddr_t)(uintptr_t)ret_in_bss;
-	vaddr_t bss = (vaddr_t)(uintptr_t)__bss_start;
+	ptmm_vaddr_t text_word = (ptmm_vaddr_t)(uintptr_t)selftest_run & ~7ull;
+	ptmm_vaddr_t ro_word = (ptmm_vaddr_t)(uintptr_t)&rodata_word;
+	ptmm_vaddr_t ro_ret = (ptmm_vaddr_t)(uintptr_t)arch_ret_insn;
+	ptmm_vaddr_t data_ret = (ptmm_vaddr_t)(uintptr_t)ret_in_data;
+	ptmm_vaddr_t bss_ret = (ptmm_vaddr_t)(uintptr_t)ret_in_bss;
+	ptmm_vaddr_t bss = (ptmm_vaddr_t)(uintptr_t)__bss_start;
 	uint64_t bss_size = (uint64_t)(__bss_end - __bss_start);
 
 	memcpy(ret_in_data, arch_ret_insn, arch_ret_insn_len);
@@ -427,7 +427,7 @@ static bool step_image_wx(void)
 }
 
 /* PA of a kernel image address (inside one of the three sections). */
-static paddr_t image_pa(vaddr_t va)
+static ptmm_paddr_t image_pa(ptmm_vaddr_t va)
 {
 	const struct boot_info *bi = arch_boot_info();
 	const struct image_section *secs[3] = { &bi->text, &bi->rodata, &bi->data };
@@ -447,14 +447,14 @@ static paddr_t image_pa(vaddr_t va)
 static bool step_direct_map(void)
 {
 	const struct boot_info *bi = arch_boot_info();
-	vaddr_t text_ret = (vaddr_t)(uintptr_t)arch_text_ret;
-	vaddr_t text_word = (vaddr_t)(uintptr_t)selftest_run & ~7ull;
-	vaddr_t ro_word = (vaddr_t)(uintptr_t)&rodata_word;
-	vaddr_t data_ret = (vaddr_t)(uintptr_t)ret_in_data;
-	vaddr_t dm_text = DIRECT_MAP_BASE + image_pa(text_word);
-	vaddr_t dm_text_ret = DIRECT_MAP_BASE + image_pa(text_ret);
-	vaddr_t dm_ro = DIRECT_MAP_BASE + image_pa(ro_word);
-	vaddr_t dm_data_ret = DIRECT_MAP_BASE + image_pa(data_ret);
+	ptmm_vaddr_t text_ret = (ptmm_vaddr_t)(uintptr_t)arch_text_ret;
+	ptmm_vaddr_t text_word = (ptmm_vaddr_t)(uintptr_t)selftest_run & ~7ull;
+	ptmm_vaddr_t ro_word = (ptmm_vaddr_t)(uintptr_t)&rodata_word;
+	ptmm_vaddr_t data_ret = (ptmm_vaddr_t)(uintptr_t)ret_in_data;
+	ptmm_vaddr_t dm_text = DIRECT_MAP_BASE + image_pa(text_word);
+	ptmm_vaddr_t dm_text_ret = DIRECT_MAP_BASE + image_pa(text_ret);
+	ptmm_vaddr_t dm_ro = DIRECT_MAP_BASE + image_pa(ro_word);
+	ptmm_vaddr_t dm_data_ret = DIRECT_MAP_BASE + image_pa(data_ret);
 	uint64_t text_value = *(volatile const uint64_t *)text_word;
 	bool ok;
 
@@ -471,8 +471,8 @@ static bool step_direct_map(void)
 	if (ok && bi->nr_nomap == 0)
 		return skip("no firmware memory to leave unmapped on this machine");
 	for (unsigned i = 0; ok && i < bi->nr_nomap; i++) {
-		vaddr_t first = DIRECT_MAP_BASE + bi->nomap[i].base;
-		vaddr_t last = first + bi->nomap[i].size - 8;
+		ptmm_vaddr_t first = DIRECT_MAP_BASE + bi->nomap[i].base;
+		ptmm_vaddr_t last = first + bi->nomap[i].size - 8;
 		ok = faults(PROBE_READ, first, FAULT_NOT_PRESENT) &&
 		     faults(PROBE_READ, last, FAULT_NOT_PRESENT);
 	}
@@ -512,29 +512,29 @@ static bool step_trap_entry(void)
 /*
  * One memory type per frame: RAM of the kernel zones, which the direct map
  * keeps write-back, is refused any other policy (map and protect:
- * MM_EPERM) and nothing is mapped; write-back works.
+ * PTMM_EPERM) and nothing is mapped; write-back works.
  */
 static bool step_cache_type(void)
 {
-	static const enum mm_cache others[] = { MM_CACHE_WT, MM_CACHE_UC, MM_CACHE_WC };
-	paddr_t f = alloc_frames(KZONE_KERNEL, 0);
+	static const enum ptmm_cache others[] = { PTMM_CACHE_WT, PTMM_CACHE_UC, PTMM_CACHE_WC };
+	ptmm_paddr_t f = alloc_frames(KZONE_KERNEL, 0);
 	unsigned tried = 0;
 	bool ok = f != 0;
 
 	for (unsigned i = 0; ok && i < ARRAY_LEN(others); i++) {
-		struct mm_prop p = mm_prop_make(MM_PROP_R | MM_PROP_W | MM_PROP_G, others[i]);
-		if (kmm.arch.prop_check(&kmm.arch, p) != MM_OK)
-			continue; /* not expressible here: MM_ENOTSUP comes first */
+		struct ptmm_prop p = ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_W | PTMM_PROP_G, others[i]);
+		if (kmm.arch.prop_check(&kmm.arch, p) != PTMM_OK)
+			continue; /* not expressible here: PTMM_ENOTSUP comes first */
 		tried++;
 		int err = kmm_map(&kmm.kpt, T_ALIAS, SZ_4K, f, p, 0);
-		if (err != MM_EPERM)
+		if (err != PTMM_EPERM)
 			ok = fail("map of a kernel-zone frame with cache %u: %s, expected perm",
-				  (unsigned)others[i], mm_strerror(err));
+				  (unsigned)others[i], ptmm_strerror(err));
 		ok = ok && faults(PROBE_READ, T_ALIAS, FAULT_NOT_PRESENT) &&
-		     t_map(&kmm.kpt, T_ALIAS, SZ_4K, f, kprop(MM_PROP_R | MM_PROP_W), 0);
-		if (ok && (err = kmm_protect(&kmm.kpt, T_ALIAS, SZ_4K, p)) != MM_EPERM)
+		     t_map(&kmm.kpt, T_ALIAS, SZ_4K, f, kprop(PTMM_PROP_R | PTMM_PROP_W), 0);
+		if (ok && (err = kmm_protect(&kmm.kpt, T_ALIAS, SZ_4K, p)) != PTMM_EPERM)
 			ok = fail("protect to cache %u: %s, expected perm", (unsigned)others[i],
-				  mm_strerror(err));
+				  ptmm_strerror(err));
 		ok = ok && expect_leaf(&kmm.kpt, T_ALIAS, SZ_4K, f) && read_ok(T_ALIAS, dm64(f)[0]);
 		ok = t_unmap(&kmm.kpt, T_ALIAS, SZ_4K) && ok;
 	}
@@ -550,7 +550,7 @@ static bool step_cache_type(void)
  * SUM only covers loads and stores; x86 with SMEP, whatever EFLAGS.AC);
  * without SMEP the fetch runs, and the step says so.
  */
-static bool user_exec_refused(vaddr_t va)
+static bool user_exec_refused(ptmm_vaddr_t va)
 {
 	bool ok;
 
@@ -571,26 +571,26 @@ static bool user_exec_refused(vaddr_t va)
  */
 static bool step_user(void)
 {
-	struct page_table upt;
-	paddr_t f = alloc_frames(KZONE_KERNEL, 0);
+	struct ptmm_page_table upt;
+	ptmm_paddr_t f = alloc_frames(KZONE_KERNEL, 0);
 	bool ok = f != 0;
 	int err;
 
 	if (!ok)
 		return false;
-	err = page_table_init_user(&upt, &kmm.arch, &kmm.ft, KZONE_KERNEL, &kmm.kpt);
+	err = ptmm_page_table_init_user(&upt, &kmm.arch, &kmm.ft, KZONE_KERNEL, &kmm.kpt);
 	if (err) {
-		frame_put(&kmm.ft, f);
-		return fail("page_table_init_user: %s", mm_strerror(err));
+		ptmm_frame_put(&kmm.ft, f);
+		return fail("ptmm_page_table_init_user: %s", ptmm_strerror(err));
 	}
 	kmm.user = &upt;
 	dm64(f)[0] = tag(f);
 	memcpy((char *)phys_to_virt(f) + USER_RET_OFFSET, arch_ret_insn, arch_ret_insn_len);
 	arch_sync_icache();
-	page_table_activate(&upt);
-	ok = t_map(&upt, T_USER, SZ_4K, f, uprop(MM_PROP_R | MM_PROP_W), 0) &&
-	     t_map(&upt, T_USER_EXEC, SZ_4K, f, uprop(MM_PROP_R | MM_PROP_X), 0) &&
-	     t_map(&kmm.kpt, T_ALIAS, SZ_4K, f, kprop(MM_PROP_R), 0) &&
+	ptmm_page_table_activate(&upt);
+	ok = t_map(&upt, T_USER, SZ_4K, f, uprop(PTMM_PROP_R | PTMM_PROP_W), 0) &&
+	     t_map(&upt, T_USER_EXEC, SZ_4K, f, uprop(PTMM_PROP_R | PTMM_PROP_X), 0) &&
+	     t_map(&kmm.kpt, T_ALIAS, SZ_4K, f, kprop(PTMM_PROP_R), 0) &&
 	     read_ok(T_ALIAS, tag(f)) && /* the kernel half is live in the user table */
 	     user_exec_refused(T_USER_EXEC + USER_RET_OFFSET);
 	if (ok && arch_user_access_enforced())
@@ -607,10 +607,10 @@ static bool step_user(void)
 	ok = t_unmap(&upt, T_USER, SZ_4K) && ok;
 	ok = t_unmap(&upt, T_USER_EXEC, SZ_4K) && ok;
 	ok = t_unmap(&kmm.kpt, T_ALIAS, SZ_4K) && ok;
-	page_table_activate(&kmm.kpt);
-	page_table_destroy(&upt);
+	ptmm_page_table_activate(&kmm.kpt);
+	ptmm_page_table_destroy(&upt);
 	kmm.user = 0;
-	frame_put(&kmm.ft, f);
+	ptmm_frame_put(&kmm.ft, f);
 	return ok;
 }
 
@@ -621,8 +621,8 @@ static bool step_user(void)
  */
 static bool step_stale(void)
 {
-	paddr_t a = alloc_frames(KZONE_KERNEL, 0), b = alloc_frames(KZONE_KERNEL, 0);
-	struct mm_prop rw = kprop(MM_PROP_R | MM_PROP_W);
+	ptmm_paddr_t a = alloc_frames(KZONE_KERNEL, 0), b = alloc_frames(KZONE_KERNEL, 0);
+	struct ptmm_prop rw = kprop(PTMM_PROP_R | PTMM_PROP_W);
 	bool ok = a && b;
 
 	if (ok) {
@@ -630,19 +630,19 @@ static bool step_stale(void)
 		dm64(b)[0] = tag(b);
 		/* Each change is probed before the checker runs: the checker reads
 		 * megabytes of metadata, enough to evict the entry from QEMU's TLB. */
-		ok = t_map(&kmm.kpt, T_STALE + SZ_4K, SZ_4K, a, kprop(MM_PROP_R), 0) &&
+		ok = t_map(&kmm.kpt, T_STALE + SZ_4K, SZ_4K, a, kprop(PTMM_PROP_R), 0) &&
 		     t_map(&kmm.kpt, T_STALE, SZ_4K, a, rw, 0) && read_ok(T_STALE, tag(a)) &&
 		     done(kmm_unmap(&kmm.kpt, T_STALE, SZ_4K), "unmap", T_STALE) &&
 		     faults(PROBE_READ, T_STALE, FAULT_NOT_PRESENT) &&
-		     checked(MM_OK, "unmap", T_STALE) &&
+		     checked(PTMM_OK, "unmap", T_STALE) &&
 		     t_map(&kmm.kpt, T_STALE, SZ_4K, a, rw, 0) && read_ok(T_STALE, tag(a)) &&
-		     done(kmm_map(&kmm.kpt, T_STALE, SZ_4K, b, rw, MM_MAP_REPLACE), "map", T_STALE) &&
-		     read_ok(T_STALE, tag(b)) && checked(MM_OK, "map replace", T_STALE) &&
+		     done(kmm_map(&kmm.kpt, T_STALE, SZ_4K, b, rw, PTMM_MAP_REPLACE), "map", T_STALE) &&
+		     read_ok(T_STALE, tag(b)) && checked(PTMM_OK, "map replace", T_STALE) &&
 		     write_ok(T_STALE + 8, 1) &&
-		     done(kmm_protect(&kmm.kpt, T_STALE, SZ_4K, kprop(MM_PROP_R)), "protect",
+		     done(kmm_protect(&kmm.kpt, T_STALE, SZ_4K, kprop(PTMM_PROP_R)), "protect",
 			  T_STALE) &&
 		     faults(PROBE_WRITE, T_STALE + 8, FAULT_PROTECTION) &&
-		     checked(MM_OK, "protect", T_STALE);
+		     checked(PTMM_OK, "protect", T_STALE);
 	}
 	ok = t_unmap(&kmm.kpt, T_STALE, 2 * SZ_4K) && ok;
 	put_frames(a);
@@ -655,7 +655,7 @@ static bool step_stale(void)
 /* One probe run on another CPU (arch_cpu_call). */
 struct remote_probe {
 	enum probe_kind kind;
-	vaddr_t va;
+	ptmm_vaddr_t va;
 	uint64_t value;
 	bool faulted;
 	struct fault_info f;
@@ -671,7 +671,7 @@ static void remote_probe_run(void *arg)
  * CPU `cpu` accesses va (kind, value) and must succeed (a read reading
  * `want`); its TLB caches the translation.
  */
-static bool remote_ok(unsigned cpu, enum probe_kind kind, vaddr_t va, uint64_t value,
+static bool remote_ok(unsigned cpu, enum probe_kind kind, ptmm_vaddr_t va, uint64_t value,
 		      uint64_t want)
 {
 	struct remote_probe r = { .kind = kind, .va = va, .value = value };
@@ -688,7 +688,7 @@ static bool remote_ok(unsigned cpu, enum probe_kind kind, vaddr_t va, uint64_t v
 }
 
 /* CPU `cpu`'s access of `kind` at va must fault there, as a page fault for `why`. */
-static bool remote_faults(unsigned cpu, enum probe_kind kind, vaddr_t va, enum fault_reason why)
+static bool remote_faults(unsigned cpu, enum probe_kind kind, ptmm_vaddr_t va, enum fault_reason why)
 {
 	struct remote_probe r = { .kind = kind, .va = va, .value = 1 };
 
@@ -715,8 +715,8 @@ static bool remote_faults(unsigned cpu, enum probe_kind kind, vaddr_t va, enum f
 static bool step_smp_stale(void)
 {
 	unsigned n = arch_cpus_online();
-	paddr_t a;
-	struct mm_prop rw = kprop(MM_PROP_R | MM_PROP_W);
+	ptmm_paddr_t a;
+	struct ptmm_prop rw = kprop(PTMM_PROP_R | PTMM_PROP_W);
 	bool ok;
 
 	if (n < 2)
@@ -731,15 +731,15 @@ static bool step_smp_stale(void)
 		ok = ok && done(kmm_unmap(&kmm.kpt, T_SMP, SZ_4K), "unmap", T_SMP);
 		for (unsigned cpu = 1; ok && cpu < n; cpu++)
 			ok = remote_faults(cpu, PROBE_READ, T_SMP, FAULT_NOT_PRESENT);
-		ok = ok && checked(MM_OK, "unmap", T_SMP) && t_map(&kmm.kpt, T_SMP, SZ_4K, a, rw, 0);
+		ok = ok && checked(PTMM_OK, "unmap", T_SMP) && t_map(&kmm.kpt, T_SMP, SZ_4K, a, rw, 0);
 		for (unsigned cpu = 1; ok && cpu < n; cpu++)
 			ok = remote_ok(cpu, PROBE_WRITE, T_SMP + 8, cpu, 0);
-		ok = ok && done(kmm_protect(&kmm.kpt, T_SMP, SZ_4K, kprop(MM_PROP_R)), "protect",
+		ok = ok && done(kmm_protect(&kmm.kpt, T_SMP, SZ_4K, kprop(PTMM_PROP_R)), "protect",
 				T_SMP);
 		for (unsigned cpu = 1; ok && cpu < n; cpu++)
 			ok = remote_faults(cpu, PROBE_WRITE, T_SMP + 8, FAULT_PROTECTION) &&
 			     remote_ok(cpu, PROBE_READ, T_SMP, 0, tag(a));
-		ok = ok && checked(MM_OK, "protect", T_SMP);
+		ok = ok && checked(PTMM_OK, "protect", T_SMP);
 	}
 	ok = t_unmap(&kmm.kpt, T_SMP, SZ_4K) && ok;
 	put_frames(a);
@@ -749,16 +749,16 @@ static bool step_smp_stale(void)
 /* One CPU's share of the concurrent-cursor step, and its first error. */
 struct smp_worker {
 	unsigned cpu;
-	paddr_t frame;
+	ptmm_paddr_t frame;
 	const char *what; /* NULL: no error */
 	int err;
 	unsigned round;
-	vaddr_t va;
+	ptmm_vaddr_t va;
 };
 
 /* Records the worker's first error; false. */
 static bool worker_fail(struct smp_worker *w, const char *what, int err, unsigned round,
-			vaddr_t va)
+			ptmm_vaddr_t va)
 {
 	if (!w->what) {
 		w->what = what;
@@ -776,36 +776,36 @@ static bool worker_fail(struct smp_worker *w, const char *what, int err, unsigne
  * CPU's cursor over the same page waits for this one (node locks), so
  * what this cursor sees is what it did.
  */
-static bool worker_page(struct smp_worker *w, unsigned round, vaddr_t va)
+static bool worker_page(struct smp_worker *w, unsigned round, ptmm_vaddr_t va)
 {
-	struct cursor c;
-	struct mm_mapping m;
-	struct mm_prop rw = kprop(MM_PROP_R | MM_PROP_W), r = kprop(MM_PROP_R);
-	int err = cursor_open(&c, &kmm.kpt, va, SZ_4K);
+	struct ptmm_cursor c;
+	struct ptmm_mapping m;
+	struct ptmm_prop rw = kprop(PTMM_PROP_R | PTMM_PROP_W), r = kprop(PTMM_PROP_R);
+	int err = ptmm_cursor_open(&c, &kmm.kpt, va, SZ_4K);
 	bool ok;
 
 	if (err)
 		return worker_fail(w, "open", err, round, va);
-	ok = ((err = cursor_query(&c, &m)) == MM_OK && !m.present) ||
+	ok = ((err = ptmm_cursor_query(&c, &m)) == PTMM_OK && !m.present) ||
 	     worker_fail(w, "absent before map", err, round, va);
-	ok = ok && (((err = cursor_map(&c, w->frame, SZ_4K, rw, 0)) == MM_OK &&
-		     (err = cursor_jump(&c, va)) == MM_OK) ||
+	ok = ok && (((err = ptmm_cursor_map(&c, w->frame, SZ_4K, rw, 0)) == PTMM_OK &&
+		     (err = ptmm_cursor_jump(&c, va)) == PTMM_OK) ||
 		    worker_fail(w, "map", err, round, va));
-	ok = ok && (((err = cursor_query(&c, &m)) == MM_OK && m.present && m.pa == w->frame &&
+	ok = ok && (((err = ptmm_cursor_query(&c, &m)) == PTMM_OK && m.present && m.pa == w->frame &&
 		     m.prop.flags == rw.flags) ||
 		    worker_fail(w, "query after map", err, round, va));
-	ok = ok && (((err = cursor_protect(&c, SZ_4K, r, 0)) == MM_OK &&
-		     (err = cursor_jump(&c, va)) == MM_OK) ||
+	ok = ok && (((err = ptmm_cursor_protect(&c, SZ_4K, r, 0)) == PTMM_OK &&
+		     (err = ptmm_cursor_jump(&c, va)) == PTMM_OK) ||
 		    worker_fail(w, "protect", err, round, va));
-	ok = ok && (((err = cursor_query(&c, &m)) == MM_OK && m.present && m.pa == w->frame &&
+	ok = ok && (((err = ptmm_cursor_query(&c, &m)) == PTMM_OK && m.present && m.pa == w->frame &&
 		     m.prop.flags == r.flags) ||
 		    worker_fail(w, "query after protect", err, round, va));
-	ok = ok && (((err = cursor_unmap(&c, SZ_4K, 0)) == MM_OK &&
-		     (err = cursor_jump(&c, va)) == MM_OK) ||
+	ok = ok && (((err = ptmm_cursor_unmap(&c, SZ_4K, 0)) == PTMM_OK &&
+		     (err = ptmm_cursor_jump(&c, va)) == PTMM_OK) ||
 		    worker_fail(w, "unmap", err, round, va));
-	ok = ok && (((err = cursor_query(&c, &m)) == MM_OK && !m.present) ||
+	ok = ok && (((err = ptmm_cursor_query(&c, &m)) == PTMM_OK && !m.present) ||
 		    worker_fail(w, "absent after unmap", err, round, va));
-	cursor_close(&c);
+	ptmm_cursor_close(&c);
 	return ok;
 }
 
@@ -813,12 +813,12 @@ static bool worker_page(struct smp_worker *w, unsigned round, vaddr_t va)
 static void worker_run(void *arg)
 {
 	struct smp_worker *w = arg;
-	vaddr_t priv = T_SMP_PRIVATE + (vaddr_t)w->cpu * SZ_2M;
+	ptmm_vaddr_t priv = T_SMP_PRIVATE + (ptmm_vaddr_t)w->cpu * SZ_2M;
 
 	for (unsigned round = 0; round < SMP_ROUNDS; round++) {
 		unsigned page = (round + w->cpu * 5) % SMP_WINDOW_PAGES;
-		if (!worker_page(w, round, priv + (vaddr_t)page * SZ_4K) ||
-		    !worker_page(w, round, T_SMP_SHARED + (vaddr_t)page * SZ_4K))
+		if (!worker_page(w, round, priv + (ptmm_vaddr_t)page * SZ_4K) ||
+		    !worker_page(w, round, T_SMP_SHARED + (ptmm_vaddr_t)page * SZ_4K))
 			return;
 	}
 }
@@ -834,16 +834,16 @@ static bool step_smp_cursors(void)
 {
 	unsigned n = arch_cpus_online();
 	struct smp_worker w[SMP_MAX_CPUS];
-	const struct mm_tlb_ops *counting = kmm.arch.tlb;
-	uint64_t free0 = frame_zone_free_frames(&kmm.ft, KZONE_KERNEL);
-	struct mm_stats st0, st1;
+	const struct ptmm_tlb_ops *counting = kmm.arch.tlb;
+	uint64_t free0 = ptmm_frame_zone_free_frames(&kmm.ft, KZONE_KERNEL);
+	struct ptmm_stats st0, st1;
 	bool ok = true;
 
 	if (n < 2)
 		return skip("one CPU online");
 	if (n > SMP_MAX_CPUS)
 		n = SMP_MAX_CPUS;
-	mm_stats(&kmm.kpt, &st0);
+	ptmm_stats(&kmm.kpt, &st0);
 	for (unsigned i = 0; i < n; i++) {
 		w[i] = (struct smp_worker){ .cpu = i, .frame = alloc_frames(KZONE_KERNEL, 0) };
 		ok = ok && w[i].frame;
@@ -859,20 +859,20 @@ static bool step_smp_cursors(void)
 		for (unsigned i = 0; i < n; i++)
 			if (w[i].what)
 				ok = fail("cpu %u round %u: %s at 0x%llx: %s", i, w[i].round, w[i].what,
-					  (unsigned long long)w[i].va, mm_strerror(w[i].err));
-		ok = ok && checked(MM_OK, "concurrent cursors", T_SMP_SHARED);
+					  (unsigned long long)w[i].va, ptmm_strerror(w[i].err));
+		ok = ok && checked(PTMM_OK, "concurrent cursors", T_SMP_SHARED);
 	}
 	/* A failed worker may have left its page mapped. */
 	ok = t_unmap(&kmm.kpt, T_SMP_SHARED, SMP_WINDOW_PAGES * SZ_4K) && ok;
 	for (unsigned i = 0; i < n; i++)
-		ok = t_unmap(&kmm.kpt, T_SMP_PRIVATE + (vaddr_t)i * SZ_2M, SMP_WINDOW_PAGES * SZ_4K) &&
+		ok = t_unmap(&kmm.kpt, T_SMP_PRIVATE + (ptmm_vaddr_t)i * SZ_2M, SMP_WINDOW_PAGES * SZ_4K) &&
 		     ok;
 	for (unsigned i = 0; i < n; i++)
 		put_frames(w[i].frame);
-	mm_stats(&kmm.kpt, &st1);
-	if (frame_zone_free_frames(&kmm.ft, KZONE_KERNEL) != free0)
+	ptmm_stats(&kmm.kpt, &st1);
+	if (ptmm_frame_zone_free_frames(&kmm.ft, KZONE_KERNEL) != free0)
 		ok = fail("free frames %llu -> %llu", (unsigned long long)free0,
-			  (unsigned long long)frame_zone_free_frames(&kmm.ft, KZONE_KERNEL));
+			  (unsigned long long)ptmm_frame_zone_free_frames(&kmm.ft, KZONE_KERNEL));
 	if (st1.nodes != st0.nodes || st1.mapped != st0.mapped)
 		ok = fail("kernel table: %llu nodes 0x%llx mapped, was %llu 0x%llx",
 			  (unsigned long long)st1.nodes, (unsigned long long)st1.mapped,
@@ -883,14 +883,14 @@ static bool step_smp_cursors(void)
 /*
  * Map `pages` consecutive frames from `pa` at va (4 KiB leaves of `p`, in
  * a leaf table of their own) and read each, so the TLB holds them all.
- * Then ONE cursor_unmap: with `frees_table`, of the leaf table's whole
+ * Then ONE ptmm_cursor_unmap: with `frees_table`, of the leaf table's whole
  * 2 MiB, so the mm detaches the node and flushes with flush_all alone;
  * otherwise of just those pages while an anchor page after them keeps the
  * table, so the mm issues one flush_range.  Every page must then fault as
  * not present -- probed before anything else runs -- then the flush calls
  * are compared, then the checker.
  */
-static bool unmap_drops_every_page(vaddr_t va, paddr_t pa, unsigned pages, struct mm_prop p,
+static bool unmap_drops_every_page(ptmm_vaddr_t va, ptmm_paddr_t pa, unsigned pages, struct ptmm_prop p,
 				   bool frees_table)
 {
 	uint64_t len = (uint64_t)pages * SZ_4K;
@@ -911,7 +911,7 @@ static bool unmap_drops_every_page(vaddr_t va, paddr_t pa, unsigned pages, struc
 					  (unsigned long long)va,
 					  frees_table ? "leaf table freed" : "range");
 		ok = ok && flushed_by(calls, frees_table ? FLUSH_ALL : FLUSH_RANGE) &&
-		     checked(MM_OK, "unmap", va);
+		     checked(PTMM_OK, "unmap", va);
 	}
 	return t_unmap(&kmm.kpt, va, SZ_2M) && ok; /* the anchor, or what a failure left */
 }
@@ -928,9 +928,9 @@ struct flush_case {
  * Run `n` cases with leaves of property `p`, each in its own 2 MiB slot
  * from T_FLUSH, over one block of tagged frames.
  */
-static bool unmap_cases(const struct flush_case *cases, unsigned n, struct mm_prop p)
+static bool unmap_cases(const struct flush_case *cases, unsigned n, struct ptmm_prop p)
 {
-	paddr_t b = alloc_frames(KZONE_KERNEL, FLUSH_BLOCK_ORDER);
+	ptmm_paddr_t b = alloc_frames(KZONE_KERNEL, FLUSH_BLOCK_ORDER);
 	bool ok = b != 0;
 
 	for (uint64_t off = 0; ok && off < (SZ_4K << FLUSH_BLOCK_ORDER); off += SZ_4K)
@@ -953,7 +953,7 @@ static const struct flush_case range_cases[] = { { 8, false }, { 96, false } };
 static bool step_flush_range(void)
 {
 	return unmap_cases(range_cases, ARRAY_LEN(range_cases),
-			   mm_prop_make(MM_PROP_R | MM_PROP_W, MM_CACHE_WB));
+			   ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WB));
 }
 
 /* An unmap that frees a leaf table: the mm's flush_all alone drops the pages.  Non-global. */
@@ -962,7 +962,7 @@ static const struct flush_case table_cases[] = { { 8, true } };
 static bool step_flush_table(void)
 {
 	return unmap_cases(table_cases, ARRAY_LEN(table_cases),
-			   mm_prop_make(MM_PROP_R | MM_PROP_W, MM_CACHE_WB));
+			   ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WB));
 }
 
 /*
@@ -975,24 +975,24 @@ static const struct flush_case global_cases[] = { { 8, false }, { 96, false }, {
 
 static bool step_flush_global(void)
 {
-	return unmap_cases(global_cases, ARRAY_LEN(global_cases), kprop(MM_PROP_R | MM_PROP_W));
+	return unmap_cases(global_cases, ARRAY_LEN(global_cases), kprop(PTMM_PROP_R | PTMM_PROP_W));
 }
 
 /* A no-access mapping is a mapping to the mm and absent to the hardware. */
 static bool step_noaccess(void)
 {
-	paddr_t f = alloc_frames(KZONE_KERNEL, 0);
+	ptmm_paddr_t f = alloc_frames(KZONE_KERNEL, 0);
 	bool ok = f != 0;
 
 	if (ok) {
 		dm64(f)[0] = tag(f);
-		ok = t_map(&kmm.kpt, T_NOACC, SZ_4K, f, mm_prop_make(0, MM_CACHE_WB), 0) &&
+		ok = t_map(&kmm.kpt, T_NOACC, SZ_4K, f, ptmm_prop_make(0, PTMM_CACHE_WB), 0) &&
 		     expect_leaf(&kmm.kpt, T_NOACC, SZ_4K, f) &&
 		     faults(PROBE_READ, T_NOACC, FAULT_NOT_PRESENT) &&
 		     faults(PROBE_WRITE, T_NOACC, FAULT_NOT_PRESENT) &&
-		     t_protect(&kmm.kpt, T_NOACC, SZ_4K, kprop(MM_PROP_R)) &&
+		     t_protect(&kmm.kpt, T_NOACC, SZ_4K, kprop(PTMM_PROP_R)) &&
 		     read_ok(T_NOACC, tag(f)) &&
-		     t_protect(&kmm.kpt, T_NOACC, SZ_4K, mm_prop_make(0, MM_CACHE_WB)) &&
+		     t_protect(&kmm.kpt, T_NOACC, SZ_4K, ptmm_prop_make(0, PTMM_CACHE_WB)) &&
 		     faults(PROBE_READ, T_NOACC, FAULT_NOT_PRESENT);
 	}
 	ok = t_unmap(&kmm.kpt, T_NOACC, SZ_4K) && ok;
@@ -1007,7 +1007,7 @@ static bool step_noaccess(void)
  * the removed ends fault.  Then protect one page in the middle.  Each
  * unmap and the protect are probed before the checker runs.
  */
-static bool huge_leaf_split(vaddr_t va, paddr_t pa, uint64_t size)
+static bool huge_leaf_split(ptmm_vaddr_t va, ptmm_paddr_t pa, uint64_t size)
 {
 	uint64_t child = size >> 9;
 	bool ok;
@@ -1019,14 +1019,14 @@ static bool huge_leaf_split(vaddr_t va, paddr_t pa, uint64_t size)
 		dm64(pa + off)[0] = tag(pa + off);
 		dm64(pa + size - child + off)[0] = tag(pa + size - child + off);
 	}
-	vaddr_t last = va + size - SZ_4K;
-	ok = t_map(&kmm.kpt, va, size, pa, kprop(MM_PROP_R | MM_PROP_W), MM_MAP_HUGE) &&
+	ptmm_vaddr_t last = va + size - SZ_4K;
+	ok = t_map(&kmm.kpt, va, size, pa, kprop(PTMM_PROP_R | PTMM_PROP_W), PTMM_MAP_HUGE) &&
 	     expect_leaf(&kmm.kpt, va + SZ_4K, size, pa + SZ_4K) && read_ok(va, tag(pa)) &&
 	     done(kmm_unmap(&kmm.kpt, va, SZ_4K), "unmap", va) &&
 	     faults(PROBE_READ, va, FAULT_NOT_PRESENT) && read_ok(last, tag(pa + size - SZ_4K)) &&
 	     done(kmm_unmap(&kmm.kpt, last, SZ_4K), "unmap", last) &&
 	     faults(PROBE_READ, last, FAULT_NOT_PRESENT) &&
-	     checked(MM_OK, "unmap of both ends", va) &&
+	     checked(PTMM_OK, "unmap of both ends", va) &&
 	     expect_leaf(&kmm.kpt, va + SZ_4K, SZ_4K, pa + SZ_4K) &&
 	     expect_leaf(&kmm.kpt, last - SZ_4K, SZ_4K, pa + size - 2 * SZ_4K);
 	if (ok && child > SZ_4K)
@@ -1039,11 +1039,11 @@ static bool huge_leaf_split(vaddr_t va, paddr_t pa, uint64_t size)
 		     read_ok(va + size - child + off - SZ_4K,
 			     tag(pa + size - child + off - SZ_4K));
 	/* protect splits only around the page whose property changes. */
-	vaddr_t mid = va + size / 2;
+	ptmm_vaddr_t mid = va + size / 2;
 	ok = ok && write_ok(mid, 1) &&
-	     done(kmm_protect(&kmm.kpt, mid, SZ_4K, kprop(MM_PROP_R)), "protect", mid) &&
+	     done(kmm_protect(&kmm.kpt, mid, SZ_4K, kprop(PTMM_PROP_R)), "protect", mid) &&
 	     faults(PROBE_WRITE, mid, FAULT_PROTECTION) && write_ok(mid - SZ_4K, 2) &&
-	     write_ok(mid + SZ_4K, 3) && read_ok(mid, 1) && checked(MM_OK, "protect", mid) &&
+	     write_ok(mid + SZ_4K, 3) && read_ok(mid, 1) && checked(PTMM_OK, "protect", mid) &&
 	     expect_leaf(&kmm.kpt, mid, SZ_4K, pa + size / 2);
 	if (ok && child > SZ_4K)
 		ok = expect_leaf(&kmm.kpt, va + child, child, pa + child);
@@ -1054,7 +1054,7 @@ static bool huge_leaf_split(vaddr_t va, paddr_t pa, uint64_t size)
 /* 2 MiB leaf over a 2 MiB block of the kernel zone. */
 static bool step_huge_2m(void)
 {
-	paddr_t b = alloc_frames(KZONE_KERNEL, 9);
+	ptmm_paddr_t b = alloc_frames(KZONE_KERNEL, 9);
 	bool ok = b && huge_leaf_split(T_HUGE2M, b, SZ_2M);
 	put_frames(b);
 	return ok;
@@ -1063,11 +1063,11 @@ static bool step_huge_2m(void)
 /* 1 GiB leaf over the sandbox's GiB, when the table allows 1 GiB leaves. */
 static bool step_huge_1g(void)
 {
-	paddr_t g;
+	ptmm_paddr_t g;
 	bool ok;
 
-	if (page_table_max_leaf_level(&kmm.kpt) < 3 || kmm.sandbox.size < SZ_1G)
-		return skip(page_table_max_leaf_level(&kmm.kpt) < 3
+	if (ptmm_page_table_max_leaf_level(&kmm.kpt) < 3 || kmm.sandbox.size < SZ_1G)
+		return skip(ptmm_page_table_max_leaf_level(&kmm.kpt) < 3
 				    ? (kmm.arch.levels == 3 ? "no 1 GiB leaves in sv39's kernel half"
 							    : "no 1 GiB leaves on this CPU")
 				    : "no free 1 GiB-aligned GiB of RAM");
@@ -1078,7 +1078,7 @@ static bool step_huge_1g(void)
 }
 
 /* Does [a, a+size) meet [base, base+len)? */
-static bool meets(paddr_t a, uint64_t size, paddr_t base, uint64_t len)
+static bool meets(ptmm_paddr_t a, uint64_t size, ptmm_paddr_t base, uint64_t len)
 {
 	return a < base + len && base < a + size;
 }
@@ -1089,7 +1089,7 @@ static bool meets(paddr_t a, uint64_t size, paddr_t base, uint64_t len)
  * (bi->nomap) and the image's text and rodata it made read-only (a
  * protect that splits the leaf around them).
  */
-static bool direct_map_block_whole(const struct boot_info *bi, paddr_t a, uint64_t size)
+static bool direct_map_block_whole(const struct boot_info *bi, ptmm_paddr_t a, uint64_t size)
 {
 	for (unsigned i = 0; i < bi->nr_nomap; i++)
 		if (meets(a, size, bi->nomap[i].base, bi->nomap[i].size))
@@ -1108,11 +1108,11 @@ static bool direct_map_leaves_largest(void)
 {
 	const struct boot_info *bi = arch_boot_info();
 
-	for (unsigned level = page_table_max_leaf_level(&kmm.kpt); level >= 1; level--) {
+	for (unsigned level = ptmm_page_table_max_leaf_level(&kmm.kpt); level >= 1; level--) {
 		uint64_t size = SZ_4K << (9 * (level - 1));
 		for (unsigned i = 0; i < bi->nr_ram; i++) {
-			paddr_t end = bi->ram[i].base + bi->ram[i].size;
-			paddr_t a = (bi->ram[i].base + size - 1) & ~(size - 1);
+			ptmm_paddr_t end = bi->ram[i].base + bi->ram[i].size;
+			ptmm_paddr_t a = (bi->ram[i].base + size - 1) & ~(size - 1);
 			for (; a + size > a && a + size <= end; a += size) {
 				if (!direct_map_block_whole(bi, a, size))
 					continue;
@@ -1137,7 +1137,7 @@ static bool step_mode(void)
 {
 	uint64_t reg;
 	enum paging_mode hw = arch_paging_readback(&reg);
-	paddr_t f;
+	ptmm_paddr_t f;
 	bool ok;
 
 	kprintf("  MMU register 0x%llx: %s; mm: %s, %u levels, %u-bit VAs, window 0x%llx\n",
@@ -1157,7 +1157,7 @@ static bool step_mode(void)
 		return fail("window 0x%llx is not above the 4-level boundary",
 			    (unsigned long long)T_MODE);
 	f = alloc_frames(KZONE_KERNEL, 0);
-	ok = f && t_map(&kmm.kpt, T_MODE, SZ_4K, f, kprop(MM_PROP_R | MM_PROP_W), 0);
+	ok = f && t_map(&kmm.kpt, T_MODE, SZ_4K, f, kprop(PTMM_PROP_R | PTMM_PROP_W), 0);
 	if (ok) {
 		dm64(f)[0] = tag(f);
 		ok = read_ok(T_MODE, tag(f)) && write_ok(T_MODE + 8, 0x5757ull);
@@ -1197,11 +1197,11 @@ static const struct step steps[] = {
 
 void selftest_run(void)
 {
-	uint64_t free_k = frame_zone_free_frames(&kmm.ft, KZONE_KERNEL);
-	uint64_t free_s = frame_zone_free_frames(&kmm.ft, KZONE_SANDBOX);
-	struct mm_stats st0, st1;
+	uint64_t free_k = ptmm_frame_zone_free_frames(&kmm.ft, KZONE_KERNEL);
+	uint64_t free_s = ptmm_frame_zone_free_frames(&kmm.ft, KZONE_SANDBOX);
+	struct ptmm_stats st0, st1;
 
-	mm_stats(&kmm.kpt, &st0);
+	ptmm_stats(&kmm.kpt, &st0);
 	/* Count the mm's flushes from here on (the TLB steps check them). */
 	tlb_arch = kmm.arch.tlb;
 	kmm.arch.tlb = &tlb_counting;
@@ -1218,14 +1218,14 @@ void selftest_run(void)
 	kmm.arch.tlb = tlb_arch;
 	/* Nothing leaked: every frame back, the kernel table as it was. */
 	current_step = "no-leaks";
-	mm_stats(&kmm.kpt, &st1);
-	if (frame_zone_free_frames(&kmm.ft, KZONE_KERNEL) != free_k ||
-	    frame_zone_free_frames(&kmm.ft, KZONE_SANDBOX) != free_s)
+	ptmm_stats(&kmm.kpt, &st1);
+	if (ptmm_frame_zone_free_frames(&kmm.ft, KZONE_KERNEL) != free_k ||
+	    ptmm_frame_zone_free_frames(&kmm.ft, KZONE_SANDBOX) != free_s)
 		fail("free frames: kernel %llu -> %llu, sandbox %llu -> %llu",
 		     (unsigned long long)free_k,
-		     (unsigned long long)frame_zone_free_frames(&kmm.ft, KZONE_KERNEL),
+		     (unsigned long long)ptmm_frame_zone_free_frames(&kmm.ft, KZONE_KERNEL),
 		     (unsigned long long)free_s,
-		     (unsigned long long)frame_zone_free_frames(&kmm.ft, KZONE_SANDBOX));
+		     (unsigned long long)ptmm_frame_zone_free_frames(&kmm.ft, KZONE_SANDBOX));
 	if (st1.nodes != st0.nodes || st1.mapped != st0.mapped)
 		fail("kernel table: %llu nodes 0x%llx mapped, was %llu 0x%llx",
 		     (unsigned long long)st1.nodes, (unsigned long long)st1.mapped,

@@ -11,18 +11,18 @@
  *      free blocks.
  * The first violation found is described in `buf`.
  */
-#include "check.h"
+#include <ptmm/check.h>
 
-#include "cursor.h"
+#include <ptmm/cursor.h>
 #include "cursor_internal.h"
 #include "frame_internal.h"
-#include "pte.h"
+#include <ptmm/pte.h>
 
 struct checker {
-	struct frame_table *ft;
-	const struct page_table *pt; /* the table being walked */
-	const struct mm_arch *a;
-	const struct cursor *open;   /* mm_check_open: the cursor that may hold locks */
+	struct ptmm_frame_table *ft;
+	const struct ptmm_page_table *pt; /* the table being walked */
+	const struct ptmm_arch *a;
+	const struct ptmm_cursor *open;   /* ptmm_check_open: the cursor that may hold locks */
 	char *buf;
 	size_t len;
 	bool failed;
@@ -89,13 +89,13 @@ static bool fail(struct checker *k, const char *what, const char *l1, uint64_t v
 /* ---- iteration over blocks ---- */
 
 /* Call fn on each block head of the window, in PA order; stop on false. */
-static bool for_each_block(struct checker *k, bool (*fn)(struct checker *, struct frame_slot *))
+static bool for_each_block(struct checker *k, bool (*fn)(struct checker *, struct ptmm_frame_slot *))
 {
-	struct frame_table *ft = k->ft;
+	struct ptmm_frame_table *ft = k->ft;
 	for (uint64_t i = 0; i < ft->nr_slots;) {
-		struct frame_slot *s = &ft->slots[i];
-		if (!(atomic_load(&s->flags) & FRAME_F_HEAD))
-			return fail(k, "F2: slot is inside no block", "pa", frame_slot_pa(ft, s), 0, 0);
+		struct ptmm_frame_slot *s = &ft->slots[i];
+		if (!(atomic_load(&s->flags) & PTMM_FRAME_F_HEAD))
+			return fail(k, "F2: slot is inside no block", "pa", ptmm_frame_slot_pa(ft, s), 0, 0);
 		if (!fn(k, s))
 			return false;
 		i += (uint64_t)1 << s->order;
@@ -103,7 +103,7 @@ static bool for_each_block(struct checker *k, bool (*fn)(struct checker *, struc
 	return true;
 }
 
-static bool clear_tally(struct checker *k, struct frame_slot *s)
+static bool clear_tally(struct checker *k, struct ptmm_frame_slot *s)
 {
 	(void)k;
 	s->scratch = 0;
@@ -113,109 +113,109 @@ static bool clear_tally(struct checker *k, struct frame_slot *s)
 /* ---- pass 2: the trees ---- */
 
 /* A leaf over tracked RAM: every block it covers is a mapped data block. */
-static bool check_tracked_leaf(struct checker *k, paddr_t pa, uint64_t size, uint64_t va)
+static bool check_tracked_leaf(struct checker *k, ptmm_paddr_t pa, uint64_t size, uint64_t va)
 {
-	for (paddr_t cur = pa; cur < pa + size;) {
-		struct frame_slot *h = frame_block_head(k->ft, cur);
+	for (ptmm_paddr_t cur = pa; cur < pa + size;) {
+		struct ptmm_frame_slot *h = ptmm_frame_block_head(k->ft, cur);
 		if (!h)
 			return fail(k, "M2: leaf covers a hole in RAM", "va", va, "pa", cur);
 		uint32_t rc = atomic_load(&h->refcount);
-		if (h->usage == FRAME_UNUSED)
+		if (h->usage == PTMM_FRAME_UNUSED)
 			return fail(k, "M2: leaf maps a free frame", "va", va, "pa", cur);
-		if (h->usage == FRAME_PT_NODE)
+		if (h->usage == PTMM_FRAME_PT_NODE)
 			return fail(k, "M1: leaf maps a page-table node", "va", va, "pa", cur);
-		if (h->usage != FRAME_DATA || rc == FRAME_REF_UNIQUE)
+		if (h->usage != PTMM_FRAME_DATA || rc == PTMM_FRAME_REF_UNIQUE)
 			return fail(k, "M2: leaf maps a frame that is not a data frame", "va", va, "pa", cur);
 		h->scratch++;
-		cur = frame_slot_pa(k->ft, h) + ((uint64_t)MM_PAGE_SIZE << h->order);
+		cur = ptmm_frame_slot_pa(k->ft, h) + ((uint64_t)PTMM_PAGE_SIZE << h->order);
 	}
 	return true;
 }
 
-static bool check_leaf(struct checker *k, pte_t e, unsigned level, uint64_t va)
+static bool check_leaf(struct checker *k, ptmm_pte_t e, unsigned level, uint64_t va)
 {
-	const struct mm_arch *a = k->a;
-	uint64_t size = mm_level_size(level);
-	paddr_t pa = pte_addr(&a->fmt, e, level);
-	struct mm_prop p = a->leaf_prop(a, e, level);
+	const struct ptmm_arch *a = k->a;
+	uint64_t size = ptmm_level_size(level);
+	ptmm_paddr_t pa = ptmm_pte_addr(&a->fmt, e, level);
+	struct ptmm_prop p = a->leaf_prop(a, e, level);
 
-	if (level > page_table_max_leaf_level(k->pt))
+	if (level > ptmm_page_table_max_leaf_level(k->pt))
 		return fail(k, "T5: leaf at a level that may not hold one", "va", va, "level", level);
-	if (a->prop_check(a, p) != MM_OK)
+	if (a->prop_check(a, p) != PTMM_OK)
 		return fail(k, "T6: leaf property not expressible", "va", va, "pte", e);
-	if (p.flags & (k->pt->space == PT_USER ? MM_PROP_G : MM_PROP_U))
+	if (p.flags & (k->pt->space == PTMM_PT_USER ? PTMM_PROP_G : PTMM_PROP_U))
 		return fail(k, "T6: leaf property not allowed in this half", "va", va, "pte", e);
 	/* The entry must be exactly the encoding of what it decodes to (plus the tag). */
-	pte_t tag = e & a->fmt.untracked;
-	if (pte_make(&a->fmt, a->leaf_template(a, p, level) | tag, pa) != e)
+	ptmm_pte_t tag = e & a->fmt.untracked;
+	if (ptmm_pte_make(&a->fmt, a->leaf_template(a, p, level) | tag, pa) != e)
 		return fail(k, "T4: leaf entry is not canonical (stray bits or misaligned PA)", "va",
 			    va, "pte", e);
 	if (tag) {
 		/* Untracked RAM: kernel tables only, all RAM, counted nowhere. */
-		if (k->pt->space != PT_KERNEL)
+		if (k->pt->space != PTMM_PT_KERNEL)
 			return fail(k, "M6: untracked leaf in a user table", "va", va, "pte", e);
-		if (!frame_range_is_ram(k->ft, pa, size))
+		if (!ptmm_frame_range_is_ram(k->ft, pa, size))
 			return fail(k, "M6: untracked leaf maps memory that is not RAM", "va", va, "pa",
 				    pa);
 		return true;
 	}
-	if (frame_is_ram(k->ft, pa) || frame_range_touches_ram(k->ft, pa, size))
+	if (ptmm_frame_is_ram(k->ft, pa) || ptmm_frame_range_touches_ram(k->ft, pa, size))
 		return check_tracked_leaf(k, pa, size, va);
-	if (!frame_range_is_mmio(k->ft, pa, size))
+	if (!ptmm_frame_range_is_mmio(k->ft, pa, size))
 		return fail(k, "M5: leaf maps neither RAM nor a registered MMIO window", "va", va,
 			    "pa", pa);
 	return true;
 }
 
-static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t base);
+static bool check_node(struct checker *k, ptmm_paddr_t pa, unsigned level, uint64_t base);
 
 /*
  * May the node at `pa` (level, first offset `base`) be locked?  Only by
- * the open cursor of mm_check_open, if it is that cursor's guard or a
+ * the open cursor of ptmm_check_open, if it is that cursor's guard or a
  * node below it that meets the cursor's range.
  */
-static bool held_by_open_cursor(const struct checker *k, paddr_t pa, unsigned level, uint64_t base)
+static bool held_by_open_cursor(const struct checker *k, ptmm_paddr_t pa, unsigned level, uint64_t base)
 {
-	const struct cursor *c = k->open;
+	const struct ptmm_cursor *c = k->open;
 	if (!c || c->pt != k->pt || level > c->guard_level)
 		return false;
 	if (level == c->guard_level)
 		return pa == c->node[level];
-	uint64_t span = mm_level_size(level + 1);
+	uint64_t span = ptmm_level_size(level + 1);
 	return base < c->end && c->start < base + span;
 }
 
-/* Is the node at `pa` the guard of mm_check_open's cursor? */
-static bool is_open_guard(const struct checker *k, paddr_t pa, unsigned level)
+/* Is the node at `pa` the guard of ptmm_check_open's cursor? */
+static bool is_open_guard(const struct checker *k, ptmm_paddr_t pa, unsigned level)
 {
-	const struct cursor *c = k->open;
+	const struct ptmm_cursor *c = k->open;
 	return c && c->pt == k->pt && level == c->guard_level && pa == c->node[level];
 }
 
-static bool check_table_entry(struct checker *k, pte_t e, unsigned level, uint64_t va)
+static bool check_table_entry(struct checker *k, ptmm_pte_t e, unsigned level, uint64_t va)
 {
-	const struct mm_arch *a = k->a;
-	paddr_t child = pte_table_addr(&a->fmt, e);
-	if (pte_make(&a->fmt, a->table_template(a, level), child) != e)
+	const struct ptmm_arch *a = k->a;
+	ptmm_paddr_t child = ptmm_pte_table_addr(&a->fmt, e);
+	if (ptmm_pte_make(&a->fmt, a->table_template(a, level), child) != e)
 		return fail(k, "T4: table entry is not canonical", "va", va, "pte", e);
 	return check_node(k, child, level - 1, va);
 }
 
 /* A node and everything below it; `base` is its first tree offset. */
-static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t base)
+static bool check_node(struct checker *k, ptmm_paddr_t pa, unsigned level, uint64_t base)
 {
-	const struct mm_arch *a = k->a;
-	struct frame_slot *s = frame_slot_of(k->ft, pa);
-	vaddr_t va = cursor_canonical(a, base);
+	const struct ptmm_arch *a = k->a;
+	struct ptmm_frame_slot *s = ptmm_frame_slot_of(k->ft, pa);
+	ptmm_vaddr_t va = ptmm__cursor_canonical(a, base);
 
-	if (!s || frame_block_head(k->ft, pa) != s)
+	if (!s || ptmm_frame_block_head(k->ft, pa) != s)
 		return fail(k, "T1: table entry points outside the frame table", "va", va, "pa", pa);
-	if (s->usage != FRAME_PT_NODE)
+	if (s->usage != PTMM_FRAME_PT_NODE)
 		return fail(k, "T1: table entry points to a frame that is not a node", "va", va, "pa",
 			    pa);
 	if (s->level != level)
 		return fail(k, "T1: node level differs from its depth", "pa", pa, "level", s->level);
-	if (atomic_load(&s->flags) & FRAME_F_DETACHED)
+	if (atomic_load(&s->flags) & PTMM_FRAME_F_DETACHED)
 		return fail(k, "T9: node in the tree is marked detached", "pa", pa, 0, 0);
 	if (atomic_load(&s->refcount) != 1)
 		return fail(k, "T2: node reference count is not 1", "pa", pa, "count",
@@ -225,26 +225,26 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 	if (++s->scratch != 1)
 		return fail(k, "T2: node reached by more than one path", "pa", pa, 0, 0);
 
-	const pte_t *tbl = frame_to_virt(k->ft, pa);
+	const ptmm_pte_t *tbl = ptmm_frame_to_virt(k->ft, pa);
 	bool root = level == a->levels;
 	unsigned present = 0, tables = 0;
-	for (unsigned i = 0; i < MM_PTES_PER_NODE; i++) {
-		pte_t e = pte_read(&tbl[i]);
-		uint64_t eva = base + (uint64_t)i * mm_level_size(level);
-		if (!pte_is_present(e))
+	for (unsigned i = 0; i < PTMM_PTES_PER_NODE; i++) {
+		ptmm_pte_t e = ptmm_pte_read(&tbl[i]);
+		uint64_t eva = base + (uint64_t)i * ptmm_level_size(level);
+		if (!ptmm_pte_is_present(e))
 			continue;
 		present++;
-		tables += !pte_is_leaf(&a->fmt, e, level);
-		bool upper = root && i >= MM_PTES_PER_NODE / 2;
+		tables += !ptmm_pte_is_leaf(&a->fmt, e, level);
+		bool upper = root && i >= PTMM_PTES_PER_NODE / 2;
 		/* Each half belongs to its own kind of table. */
-		if (root && upper != (k->pt->space == PT_KERNEL)) {
-			if (k->pt->space == PT_USER)
+		if (root && upper != (k->pt->space == PTMM_PT_KERNEL)) {
+			if (k->pt->space == PTMM_PT_USER)
 				continue; /* shared kernel entries: check_user_upper_half */
 			return fail(k, "T7: kernel table maps the lower half", "va",
-				    cursor_canonical(a, eva), 0, 0);
+				    ptmm__cursor_canonical(a, eva), 0, 0);
 		}
-		bool ok = pte_is_leaf(&a->fmt, e, level)
-				  ? check_leaf(k, e, level, cursor_canonical(a, eva))
+		bool ok = ptmm_pte_is_leaf(&a->fmt, e, level)
+				  ? check_leaf(k, e, level, ptmm__cursor_canonical(a, eva))
 				  : check_table_entry(k, e, level, eva);
 		if (!ok)
 			return false;
@@ -256,11 +256,11 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
 		return fail(k, "T3: nr_tables differs from the table entries", "pa", pa, "nr_tables",
 			    s->nr_tables);
 	/* An open cursor's guard is reclaimed at its close, not before. */
-	if (present == 0 && cursor_node_reclaimable(k->pt, level) && !is_open_guard(k, pa, level))
+	if (present == 0 && ptmm__cursor_node_reclaimable(k->pt, level) && !is_open_guard(k, pa, level))
 		return fail(k, "T8: empty node left in the tree", "pa", pa, "level", level);
-	if (root && k->pt->space == PT_KERNEL) {
-		for (unsigned i = MM_PTES_PER_NODE / 2; i < MM_PTES_PER_NODE; i++)
-			if (!pte_is_present(pte_read(&tbl[i])) || pte_is_leaf(&a->fmt, pte_read(&tbl[i]), level))
+	if (root && k->pt->space == PTMM_PT_KERNEL) {
+		for (unsigned i = PTMM_PTES_PER_NODE / 2; i < PTMM_PTES_PER_NODE; i++)
+			if (!ptmm_pte_is_present(ptmm_pte_read(&tbl[i])) || ptmm_pte_is_leaf(&a->fmt, ptmm_pte_read(&tbl[i]), level))
 				return fail(k, "T7: kernel root entry is not a preallocated table", "index",
 					    i, 0, 0);
 	}
@@ -273,10 +273,10 @@ static bool check_node(struct checker *k, paddr_t pa, unsigned level, uint64_t b
  */
 static bool check_user_upper_half(struct checker *k)
 {
-	const pte_t *tbl = frame_to_virt(k->ft, k->pt->root);
-	const pte_t *ktbl = k->pt->kernel ? frame_to_virt(k->ft, k->pt->kernel->root) : 0;
-	for (unsigned i = MM_PTES_PER_NODE / 2; i < MM_PTES_PER_NODE; i++) {
-		pte_t want = ktbl ? pte_read(&ktbl[i]) : 0, e = pte_read(&tbl[i]);
+	const ptmm_pte_t *tbl = ptmm_frame_to_virt(k->ft, k->pt->root);
+	const ptmm_pte_t *ktbl = k->pt->kernel ? ptmm_frame_to_virt(k->ft, k->pt->kernel->root) : 0;
+	for (unsigned i = PTMM_PTES_PER_NODE / 2; i < PTMM_PTES_PER_NODE; i++) {
+		ptmm_pte_t want = ktbl ? ptmm_pte_read(&ktbl[i]) : 0, e = ptmm_pte_read(&tbl[i]);
 		if (e != want)
 			return fail(k, "T7: user root upper-half entry differs from the kernel root's",
 				    "index", i, "pte", e);
@@ -287,14 +287,14 @@ static bool check_user_upper_half(struct checker *k)
 /* ---- pass 3: the metadata against the tallies ---- */
 
 /*
- * A free block flagged FRAME_F_ZERO must really be all zero: node
+ * A free block flagged PTMM_FRAME_F_ZERO must really be all zero: node
  * allocation hands it out without clearing.
  */
-static bool check_zero_block(struct checker *k, struct frame_slot *s)
+static bool check_zero_block(struct checker *k, struct ptmm_frame_slot *s)
 {
-	paddr_t pa = frame_slot_pa(k->ft, s);
-	const uint64_t *w = frame_to_virt(k->ft, pa);
-	uint64_t n = ((uint64_t)MM_PAGE_SIZE << s->order) / sizeof(*w), acc = 0;
+	ptmm_paddr_t pa = ptmm_frame_slot_pa(k->ft, s);
+	const uint64_t *w = ptmm_frame_to_virt(k->ft, pa);
+	uint64_t n = ((uint64_t)PTMM_PAGE_SIZE << s->order) / sizeof(*w), acc = 0;
 	for (uint64_t i = 0; i < n; i++)
 		acc |= w[i];
 	if (acc)
@@ -302,32 +302,32 @@ static bool check_zero_block(struct checker *k, struct frame_slot *s)
 	return true;
 }
 
-static bool check_block(struct checker *k, struct frame_slot *s)
+static bool check_block(struct checker *k, struct ptmm_frame_slot *s)
 {
-	paddr_t pa = frame_slot_pa(k->ft, s);
+	ptmm_paddr_t pa = ptmm_frame_slot_pa(k->ft, s);
 	uint32_t rc = atomic_load(&s->refcount);
 	uint8_t flags = atomic_load(&s->flags);
 
-	if (s->zone == FRAME_NO_ZONE) {
-		if (s->order != 0 || s->usage != FRAME_RESERVED || rc != FRAME_REF_UNIQUE)
+	if (s->zone == PTMM_FRAME_NO_ZONE) {
+		if (s->order != 0 || s->usage != PTMM_FRAME_RESERVED || rc != PTMM_FRAME_REF_UNIQUE)
 			return fail(k, "F5: hole slot is not a reserved, owned single frame", "pa", pa,
 				    0, 0);
 		return true;
 	}
 	if ((uint64_t)(s - k->ft->slots) + ((uint64_t)1 << s->order) > k->ft->nr_slots ||
-	    !mm_is_aligned(pa >> MM_PAGE_SHIFT, (uint64_t)1 << s->order))
+	    !ptmm_is_aligned(pa >> PTMM_PAGE_SHIFT, (uint64_t)1 << s->order))
 		return fail(k, "F2: block misaligned or past the window", "pa", pa, "order", s->order);
-	if (flags & FRAME_F_LIMBO)
+	if (flags & PTMM_FRAME_F_LIMBO)
 		return fail(k, "F8: block still waiting for a flush with no cursor open", "pa", pa, 0, 0);
 	switch (s->usage) {
-	case FRAME_UNUSED:
-		if (rc != FRAME_REF_UNUSED)
+	case PTMM_FRAME_UNUSED:
+		if (rc != PTMM_FRAME_REF_UNUSED)
 			return fail(k, "F3: free block has a reference count", "pa", pa, "count", rc);
-		if ((flags & FRAME_F_ZERO) && !check_zero_block(k, s))
+		if ((flags & PTMM_FRAME_F_ZERO) && !check_zero_block(k, s))
 			return false;
 		break;
-	case FRAME_DATA:
-		if (rc == 0 || rc > FRAME_REF_MAX)
+	case PTMM_FRAME_DATA:
+		if (rc == 0 || rc > PTMM_FRAME_REF_MAX)
 			return fail(k, "F3: data block reference count out of range", "pa", pa, "count",
 				    rc);
 		if (s->map_count != s->scratch)
@@ -337,14 +337,14 @@ static bool check_block(struct checker *k, struct frame_slot *s)
 			return fail(k, "M4: data block has fewer references than mappings", "pa", pa,
 				    "count", rc);
 		break;
-	case FRAME_PT_NODE:
+	case PTMM_FRAME_PT_NODE:
 		if (s->scratch != 1)
 			return fail(k, "M7: node not reachable from any given table", "pa", pa, 0, 0);
 		break;
-	case FRAME_KERNEL:
-	case FRAME_METADATA:
-	case FRAME_RESERVED:
-		if (rc != FRAME_REF_UNIQUE)
+	case PTMM_FRAME_KERNEL:
+	case PTMM_FRAME_METADATA:
+	case PTMM_FRAME_RESERVED:
+		if (rc != PTMM_FRAME_REF_UNIQUE)
 			return fail(k, "F3: owned block is not UNIQUE", "pa", pa, "count", rc);
 		break;
 	default:
@@ -356,32 +356,32 @@ static bool check_block(struct checker *k, struct frame_slot *s)
 /* Every free list holds free heads of its order and zone, and adds up. */
 static bool check_free_lists(struct checker *k)
 {
-	struct frame_table *ft = k->ft;
-	for (unsigned z = 0; z < FRAME_MAX_ZONES; z++) {
+	struct ptmm_frame_table *ft = k->ft;
+	for (unsigned z = 0; z < PTMM_FRAME_MAX_ZONES; z++) {
 		uint64_t frames = 0, zero_blocks = 0;
-		for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++) {
+		for (unsigned o = 0; o <= PTMM_FRAME_MAX_ORDER; o++) {
 			uint64_t steps = 0, zero_blocks_here = 0;
-			for (uint32_t i = ft->zones[z].free_head[o]; i != FRAME_NIL;
+			for (uint32_t i = ft->zones[z].free_head[o]; i != PTMM_FRAME_NIL;
 			     i = ft->slots[i].next) {
-				struct frame_slot *s = &ft->slots[i];
+				struct ptmm_frame_slot *s = &ft->slots[i];
 				if (i >= ft->nr_slots || ++steps > ft->nr_slots)
 					return fail(k, "F7: free list corrupt", "zone", z, "order", o);
-				if (s->usage != FRAME_UNUSED || s->order != o || s->zone != z ||
-				    !(atomic_load(&s->flags) & FRAME_F_HEAD))
+				if (s->usage != PTMM_FRAME_UNUSED || s->order != o || s->zone != z ||
+				    !(atomic_load(&s->flags) & PTMM_FRAME_F_HEAD))
 					return fail(k, "F7: free list holds a block that is not free",
-						    "pa", frame_slot_pa(ft, s), "order", o);
+						    "pa", ptmm_frame_slot_pa(ft, s), "order", o);
 				frames += (uint64_t)1 << o;
-				bool zero = (atomic_load(&s->flags) & FRAME_F_ZERO) != 0;
+				bool zero = (atomic_load(&s->flags) & PTMM_FRAME_F_ZERO) != 0;
 				if (zero && steps != zero_blocks_here + 1)
 					return fail(k, "F7: zero block behind an ordinary one on a free list",
-						    "pa", frame_slot_pa(ft, s), "order", o);
+						    "pa", ptmm_frame_slot_pa(ft, s), "order", o);
 				zero_blocks_here += zero;
-				if (s->next == FRAME_NIL && ft->zones[z].free_tail[o] != i)
+				if (s->next == PTMM_FRAME_NIL && ft->zones[z].free_tail[o] != i)
 					return fail(k, "F7: free list tail is not its last block", "zone", z,
 						    "order", o);
 			}
-			if (ft->zones[z].free_head[o] == FRAME_NIL &&
-			    ft->zones[z].free_tail[o] != FRAME_NIL)
+			if (ft->zones[z].free_head[o] == PTMM_FRAME_NIL &&
+			    ft->zones[z].free_tail[o] != PTMM_FRAME_NIL)
 				return fail(k, "F7: empty free list has a tail", "zone", z, "order", o);
 			zero_blocks += zero_blocks_here;
 		}
@@ -395,19 +395,19 @@ static bool check_free_lists(struct checker *k)
 	return true;
 }
 
-int mm_check(struct page_table *const *pts, unsigned nr_pts, struct frame_table *ft,
+int ptmm_check(struct ptmm_page_table *const *pts, unsigned nr_pts, struct ptmm_frame_table *ft,
 	     char *buf, size_t buflen)
 {
-	return mm_check_open(pts, nr_pts, ft, (const struct cursor *)0, buf, buflen);
+	return ptmm_check_open(pts, nr_pts, ft, (const struct ptmm_cursor *)0, buf, buflen);
 }
 
-int mm_check_open(struct page_table *const *pts, unsigned nr_pts, struct frame_table *ft,
-		  const struct cursor *open, char *buf, size_t buflen)
+int ptmm_check_open(struct ptmm_page_table *const *pts, unsigned nr_pts, struct ptmm_frame_table *ft,
+		  const struct ptmm_cursor *open, char *buf, size_t buflen)
 {
 	struct checker k = { .ft = ft, .open = open, .buf = buf, .len = buflen };
 	if (buflen)
 		buf[0] = 0;
-	if (open && mm_check_cursor(open, buf, buflen) != MM_OK)
+	if (open && ptmm_check_cursor(open, buf, buflen) != PTMM_OK)
 		return 1;
 	if (!for_each_block(&k, clear_tally))
 		return 1;
@@ -416,29 +416,29 @@ int mm_check_open(struct page_table *const *pts, unsigned nr_pts, struct frame_t
 		k.a = pts[i]->arch;
 		if (!check_node(&k, pts[i]->root, k.a->levels, 0))
 			return 1;
-		if (k.pt->space == PT_USER && !check_user_upper_half(&k))
+		if (k.pt->space == PTMM_PT_USER && !check_user_upper_half(&k))
 			return 1;
 	}
 	if (!for_each_block(&k, check_block) || !check_free_lists(&k))
 		return 1;
 	/* Every interval closed at its flush; nothing waits for one. */
-	if (ft->rel_oldest || ft->limbo != FRAME_NIL) {
+	if (ft->rel_oldest || ft->limbo != PTMM_FRAME_NIL) {
 		fail(&k, "F8: release interval open or limbo not empty with no cursor open", "limbo",
 		     ft->limbo, 0, 0);
 		return 1;
 	}
-	return MM_OK;
+	return PTMM_OK;
 }
 
 /* ---- the cursor (section 4) ---- */
 
 /* Is the slot of `pa` an attached, locked node of `level`? Else describe why not. */
-static bool check_held_node(struct checker *k, paddr_t pa, unsigned level, const char *what)
+static bool check_held_node(struct checker *k, ptmm_paddr_t pa, unsigned level, const char *what)
 {
-	const struct frame_slot *s = frame_slot_of(k->ft, pa);
-	if (!s || s->usage != FRAME_PT_NODE || s->level != level)
+	const struct ptmm_frame_slot *s = ptmm_frame_slot_of(k->ft, pa);
+	if (!s || s->usage != PTMM_FRAME_PT_NODE || s->level != level)
 		return fail(k, what, "pa", pa, "level", level);
-	if (atomic_load(&s->flags) & FRAME_F_DETACHED)
+	if (atomic_load(&s->flags) & PTMM_FRAME_F_DETACHED)
 		return fail(k, "C4: cursor holds a detached node", "pa", pa, "level", level);
 	if (atomic_load(&s->lock) == 0)
 		return fail(k, "C4: node under the cursor's range is not locked", "pa", pa, "level",
@@ -447,23 +447,23 @@ static bool check_held_node(struct checker *k, paddr_t pa, unsigned level, const
 }
 
 /* Every node below the node `tbl` at `level` meeting [lo, hi) is held. */
-static bool check_held_subtree(struct checker *k, const pte_t *tbl, unsigned level, uint64_t base,
+static bool check_held_subtree(struct checker *k, const ptmm_pte_t *tbl, unsigned level, uint64_t base,
 			       uint64_t lo, uint64_t hi)
 {
-	const struct pte_format *f = &k->a->fmt;
-	uint64_t size = mm_level_size(level);
+	const struct ptmm_pte_format *f = &k->a->fmt;
+	uint64_t size = ptmm_level_size(level);
 	if (level == 1)
 		return true;
-	unsigned last = mm_level_index(hi - 1, level);
-	for (unsigned i = mm_level_index(lo, level); i <= last; i++) {
-		pte_t e = pte_read(&tbl[i]);
-		if (!pte_is_present(e) || pte_is_leaf(f, e, level))
+	unsigned last = ptmm_level_index(hi - 1, level);
+	for (unsigned i = ptmm_level_index(lo, level); i <= last; i++) {
+		ptmm_pte_t e = ptmm_pte_read(&tbl[i]);
+		if (!ptmm_pte_is_present(e) || ptmm_pte_is_leaf(f, e, level))
 			continue;
 		uint64_t e_start = base + (uint64_t)i * size, e_end = e_start + size;
-		paddr_t child = pte_table_addr(f, e);
+		ptmm_paddr_t child = ptmm_pte_table_addr(f, e);
 		if (!check_held_node(k, child, level - 1, "C4: table entry under the cursor is not a node"))
 			return false;
-		if (!check_held_subtree(k, frame_to_virt(k->ft, child), level - 1, e_start,
+		if (!check_held_subtree(k, ptmm_frame_to_virt(k->ft, child), level - 1, e_start,
 					lo > e_start ? lo : e_start, hi < e_end ? hi : e_end))
 			return false;
 	}
@@ -471,50 +471,50 @@ static bool check_held_subtree(struct checker *k, const pte_t *tbl, unsigned lev
 }
 
 /* The cursor's stack: node[l], table[l] and slot[l] agree for l = level..guard. */
-static bool check_cursor_path(struct checker *k, const struct cursor *c)
+static bool check_cursor_path(struct checker *k, const struct ptmm_cursor *c)
 {
-	const struct pte_format *f = &k->a->fmt;
+	const struct ptmm_pte_format *f = &k->a->fmt;
 	for (unsigned l = c->level; l <= c->guard_level; l++) {
-		if (c->table[l] != frame_to_virt(k->ft, c->node[l]) ||
-		    c->slot[l] != frame_slot_of(k->ft, c->node[l]))
+		if (c->table[l] != ptmm_frame_to_virt(k->ft, c->node[l]) ||
+		    c->slot[l] != ptmm_frame_slot_of(k->ft, c->node[l]))
 			return fail(k, "C4: cursor path: table or slot does not match its node", "level",
 				    l, "pa", c->node[l]);
 		if (!check_held_node(k, c->node[l], l, "C4: cursor path entry is not a node of its level"))
 			return false;
 		if (l == c->guard_level)
 			break;
-		pte_t e = pte_read(&c->table[l + 1][mm_level_index(c->cache_va, l + 1)]);
-		if (!pte_is_present(e) || pte_is_leaf(f, e, l + 1) || pte_table_addr(f, e) != c->node[l])
+		ptmm_pte_t e = ptmm_pte_read(&c->table[l + 1][ptmm_level_index(c->cache_va, l + 1)]);
+		if (!ptmm_pte_is_present(e) || ptmm_pte_is_leaf(f, e, l + 1) || ptmm_pte_table_addr(f, e) != c->node[l])
 			return fail(k, "C4: cursor path: node is not the child of the one above", "level",
-				    l, "va", cursor_canonical(k->a, c->cache_va));
+				    l, "va", ptmm__cursor_canonical(k->a, c->cache_va));
 	}
 	return true;
 }
 
-/* mm_check_cursor's checks, in the style of the other passes: false on the first violation. */
-static bool check_cursor(struct checker *k, const struct cursor *c)
+/* ptmm_check_cursor's checks, in the style of the other passes: false on the first violation. */
+static bool check_cursor(struct checker *k, const struct ptmm_cursor *c)
 {
-	const struct pte_format *f = &k->a->fmt;
-	if (!mm_is_aligned(c->va, MM_PAGE_SIZE) || c->va < c->start || c->va > c->end)
+	const struct ptmm_pte_format *f = &k->a->fmt;
+	if (!ptmm_is_aligned(c->va, PTMM_PAGE_SIZE) || c->va < c->start || c->va > c->end)
 		return fail(k, "C1: cursor VA unaligned or outside its range", "va", c->va, "end",
 			    c->end);
 	if (c->guard_level < 1 || c->guard_level > k->a->levels || c->level < 1 ||
 	    c->level > c->guard_level)
 		return fail(k, "C2: cursor level outside 1..guard", "level", c->level, "guard",
 			    c->guard_level);
-	uint64_t gspan = c->guard_level == k->a->levels ? 0 : mm_level_size(c->guard_level + 1);
-	uint64_t gbase = cursor_node_base(c->guard_level, c->start);
+	uint64_t gspan = c->guard_level == k->a->levels ? 0 : ptmm_level_size(c->guard_level + 1);
+	uint64_t gbase = ptmm__cursor_node_base(c->guard_level, c->start);
 	if (gspan && (c->end - 1 - gbase >= gspan || c->cache_va - gbase >= gspan))
 		return fail(k, "C3: guard node does not cover the cursor's range", "start", c->start,
 			    "end", c->end);
 	/* The guard is the node reached from the root along `start`. */
-	paddr_t pa = c->pt->root;
+	ptmm_paddr_t pa = c->pt->root;
 	for (unsigned l = k->a->levels; l > c->guard_level; l--) {
-		pte_t e = pte_read(&((const pte_t *)frame_to_virt(k->ft, pa))[mm_level_index(c->start, l)]);
-		if (!pte_is_present(e) || pte_is_leaf(f, e, l))
+		ptmm_pte_t e = ptmm_pte_read(&((const ptmm_pte_t *)ptmm_frame_to_virt(k->ft, pa))[ptmm_level_index(c->start, l)]);
+		if (!ptmm_pte_is_present(e) || ptmm_pte_is_leaf(f, e, l))
 			return fail(k, "C3: no table on the path from the root to the guard", "level", l,
 				    0, 0);
-		pa = pte_table_addr(f, e);
+		pa = ptmm_pte_table_addr(f, e);
 	}
 	if (pa != c->node[c->guard_level])
 		return fail(k, "C3: guard node is not on the path of the range", "pa", pa, 0, 0);
@@ -523,52 +523,52 @@ static bool check_cursor(struct checker *k, const struct cursor *c)
 				  c->end);
 }
 
-int mm_check_cursor(const struct cursor *c, char *buf, size_t buflen)
+int ptmm_check_cursor(const struct ptmm_cursor *c, char *buf, size_t buflen)
 {
 	struct checker k = { .ft = c->pt->ft, .pt = c->pt, .a = c->arch, .buf = buf, .len = buflen };
 	if (buflen)
 		buf[0] = 0;
-	return check_cursor(&k, c) ? MM_OK : 1;
+	return check_cursor(&k, c) ? PTMM_OK : 1;
 }
 
 /* ---- statistics ---- */
 
 /* Visit every leaf below a node: fn(k, leaf entry, its level, acc). */
-static void for_each_leaf(struct checker *k, paddr_t node, unsigned level,
-			  void (*fn)(struct checker *, pte_t, unsigned, uint64_t *), uint64_t *acc)
+static void for_each_leaf(struct checker *k, ptmm_paddr_t node, unsigned level,
+			  void (*fn)(struct checker *, ptmm_pte_t, unsigned, uint64_t *), uint64_t *acc)
 {
-	const struct mm_arch *a = k->a;
-	const pte_t *tbl = frame_to_virt(k->ft, node);
+	const struct ptmm_arch *a = k->a;
+	const ptmm_pte_t *tbl = ptmm_frame_to_virt(k->ft, node);
 	/* A user table's upper half belongs to the kernel table. */
-	unsigned n = (level == a->levels && k->pt->space == PT_USER) ? MM_PTES_PER_NODE / 2
-								     : MM_PTES_PER_NODE;
+	unsigned n = (level == a->levels && k->pt->space == PTMM_PT_USER) ? PTMM_PTES_PER_NODE / 2
+								     : PTMM_PTES_PER_NODE;
 	for (unsigned i = 0; i < n; i++) {
-		pte_t e = pte_read(&tbl[i]);
-		if (!pte_is_present(e))
+		ptmm_pte_t e = ptmm_pte_read(&tbl[i]);
+		if (!ptmm_pte_is_present(e))
 			continue;
-		if (pte_is_leaf(&a->fmt, e, level))
+		if (ptmm_pte_is_leaf(&a->fmt, e, level))
 			fn(k, e, level, acc);
 		else
-			for_each_leaf(k, pte_table_addr(&a->fmt, e), level - 1, fn, acc);
+			for_each_leaf(k, ptmm_pte_table_addr(&a->fmt, e), level - 1, fn, acc);
 	}
 }
 
-static void add_size(struct checker *k, pte_t e, unsigned level, uint64_t *acc)
+static void add_size(struct checker *k, ptmm_pte_t e, unsigned level, uint64_t *acc)
 {
 	(void)k;
 	(void)e;
-	*acc += mm_level_size(level);
+	*acc += ptmm_level_size(level);
 }
 
 /* Per-frame marks of a tracked RAM leaf: clear, or count first visits. */
-static void mark_frames(struct checker *k, pte_t e, unsigned level, uint64_t *acc, bool count)
+static void mark_frames(struct checker *k, ptmm_pte_t e, unsigned level, uint64_t *acc, bool count)
 {
-	paddr_t pa = pte_addr(&k->a->fmt, e, level);
-	uint64_t size = mm_level_size(level);
-	if ((e & k->a->fmt.untracked) || !frame_is_ram(k->ft, pa))
+	ptmm_paddr_t pa = ptmm_pte_addr(&k->a->fmt, e, level);
+	uint64_t size = ptmm_level_size(level);
+	if ((e & k->a->fmt.untracked) || !ptmm_frame_is_ram(k->ft, pa))
 		return;
-	for (paddr_t f = pa; f < pa + size; f += MM_PAGE_SIZE) {
-		struct frame_slot *s = frame_slot_of(k->ft, f);
+	for (ptmm_paddr_t f = pa; f < pa + size; f += PTMM_PAGE_SIZE) {
+		struct ptmm_frame_slot *s = ptmm_frame_slot_of(k->ft, f);
 		if (!count)
 			s->scratch = 0;
 		else if (s->scratch == 0) {
@@ -578,17 +578,17 @@ static void mark_frames(struct checker *k, pte_t e, unsigned level, uint64_t *ac
 	}
 }
 
-static void clear_marks(struct checker *k, pte_t e, unsigned level, uint64_t *acc)
+static void clear_marks(struct checker *k, ptmm_pte_t e, unsigned level, uint64_t *acc)
 {
 	mark_frames(k, e, level, acc, false);
 }
 
-static void count_marks(struct checker *k, pte_t e, unsigned level, uint64_t *acc)
+static void count_marks(struct checker *k, ptmm_pte_t e, unsigned level, uint64_t *acc)
 {
 	mark_frames(k, e, level, acc, true);
 }
 
-void mm_stats(struct page_table *pt, struct mm_stats *out)
+void ptmm_stats(struct ptmm_page_table *pt, struct ptmm_stats *out)
 {
 	struct checker k = { .ft = pt->ft, .pt = pt, .a = pt->arch };
 	uint64_t unused = 0;

@@ -26,62 +26,62 @@
  * Every wait is for a descendant of what the waiter holds, or by a walker
  * holding nothing, so there is no deadlock.
  */
-#include "cursor.h"
+#include <ptmm/cursor.h>
 
 #include "cursor_internal.h"
 #include "frame_internal.h"
-#include "mm_assert.h"
-#include "pte.h"
+#include <ptmm/mm_assert.h>
+#include <ptmm/pte.h>
 #include "spinlock.h"
 
 /* ---- addresses ---- */
 
-uint64_t cursor_tree_mask(const struct mm_arch *a)
+uint64_t ptmm__cursor_tree_mask(const struct ptmm_arch *a)
 {
 	return ((uint64_t)1 << a->va_bits) - 1;
 }
 
-vaddr_t cursor_canonical(const struct mm_arch *a, uint64_t off)
+ptmm_vaddr_t ptmm__cursor_canonical(const struct ptmm_arch *a, uint64_t off)
 {
 	uint64_t sign = (uint64_t)1 << (a->va_bits - 1);
-	return (off & sign) ? off | ~cursor_tree_mask(a) : off;
+	return (off & sign) ? off | ~ptmm__cursor_tree_mask(a) : off;
 }
 
-vaddr_t cursor_va(const struct cursor *c)
+ptmm_vaddr_t ptmm_cursor_va(const struct ptmm_cursor *c)
 {
-	if (!cursor_is_open(c))
+	if (!ptmm_cursor_is_open(c))
 		return 0;
 	/*
 	 * Relative to the half, not sign-extended: the end of the user half
 	 * is 2^(va_bits-1) and the end of the kernel half wraps to 0, like va + len.
 	 */
-	uint64_t half_off = c->pt->space == PT_KERNEL ? page_table_space_size(c->pt) : 0;
-	return page_table_space_base(c->pt) + (c->va - half_off);
+	uint64_t half_off = c->pt->space == PTMM_PT_KERNEL ? ptmm_page_table_space_size(c->pt) : 0;
+	return ptmm_page_table_space_base(c->pt) + (c->va - half_off);
 }
 
-/* Tree offset of `va`, or MM_ERANGE if va is not in the table's half. */
-static int tree_offset(const struct page_table *pt, vaddr_t va, uint64_t *off)
+/* Tree offset of `va`, or PTMM_ERANGE if va is not in the table's half. */
+static int tree_offset(const struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t *off)
 {
-	uint64_t rel = va - page_table_space_base(pt);
-	if (rel >= page_table_space_size(pt))
-		return MM_ERANGE;
-	*off = va & cursor_tree_mask(pt->arch);
-	return MM_OK;
+	uint64_t rel = va - ptmm_page_table_space_base(pt);
+	if (rel >= ptmm_page_table_space_size(pt))
+		return PTMM_ERANGE;
+	*off = va & ptmm__cursor_tree_mask(pt->arch);
+	return PTMM_OK;
 }
 
-/* ---- self-deadlock detection (MM_DEBUG) ---- */
+/* ---- self-deadlock detection (PTMM_DEBUG) ---- */
 
-#ifdef MM_DEBUG
-unsigned mm_mutation; /* mm_assert.h */
+#ifdef PTMM_DEBUG
+unsigned ptmm_mutation; /* mm_assert.h */
 
 /* Does the open cursor `o` hold the node `pa` at `level` spanning from `base`? */
-static bool dbg_holds(const struct cursor *o, paddr_t pa, unsigned level, uint64_t base)
+static bool dbg_holds(const struct ptmm_cursor *o, ptmm_paddr_t pa, unsigned level, uint64_t base)
 {
 	if (level > o->guard_level)
 		return false;
 	if (level == o->guard_level)
 		return pa == o->node[level];
-	uint64_t span = mm_level_size(level + 1);
+	uint64_t span = ptmm_level_size(level + 1);
 	return base < o->end && o->start < base + span;
 }
 
@@ -89,54 +89,54 @@ static bool dbg_holds(const struct cursor *o, paddr_t pa, unsigned level, uint64
  * Called when `c` (NULL: a walk of no cursor's own) finds the node locked:
  * stop if a cursor of the calling thread holds it (it would never let go).
  */
-static void dbg_check_wait(struct page_table *pt, const struct cursor *c, paddr_t pa,
+static void dbg_check_wait(struct ptmm_page_table *pt, const struct ptmm_cursor *c, ptmm_paddr_t pa,
 			   unsigned level, uint64_t base)
 {
-	const void *me = mm_debug_context();
+	const void *me = ptmm_debug_context();
 	bool self = false;
 	mm_spin_lock(&pt->dbg_lock);
-	for (const struct cursor *o = pt->dbg_open; o && !self; o = o->dbg_next)
+	for (const struct ptmm_cursor *o = pt->dbg_open; o && !self; o = o->dbg_next)
 		self = o != c && o->dbg_ctx == me && dbg_holds(o, pa, level, base);
 	mm_spin_unlock(&pt->dbg_lock);
 	if (self)
-		mm_assert_failed(__FILE__, __LINE__,
+		ptmm_assert_failed(__FILE__, __LINE__,
 				 "cursor: would wait for a node this thread's open cursor holds "
 				 "(overlapping range or same guard node): deadlock");
 }
 
-static void dbg_register(struct cursor *c)
+static void dbg_register(struct ptmm_cursor *c)
 {
-	struct page_table *pt = c->pt;
-	c->dbg_ctx = mm_debug_context();
+	struct ptmm_page_table *pt = c->pt;
+	c->dbg_ctx = ptmm_debug_context();
 	mm_spin_lock(&pt->dbg_lock);
 	c->dbg_next = pt->dbg_open;
 	pt->dbg_open = c;
 	mm_spin_unlock(&pt->dbg_lock);
 }
 
-static void dbg_unregister(struct cursor *c)
+static void dbg_unregister(struct ptmm_cursor *c)
 {
-	struct page_table *pt = c->pt;
+	struct ptmm_page_table *pt = c->pt;
 	mm_spin_lock(&pt->dbg_lock);
-	struct cursor **link = &pt->dbg_open;
+	struct ptmm_cursor **link = &pt->dbg_open;
 	while (*link && *link != c)
 		link = &(*link)->dbg_next;
-	MM_ASSERT(*link == c);
+	PTMM_ASSERT(*link == c);
 	*link = c->dbg_next;
 	mm_spin_unlock(&pt->dbg_lock);
 }
 #else
-static inline void dbg_check_wait(struct page_table *pt, const struct cursor *c, paddr_t pa,
+static inline void dbg_check_wait(struct ptmm_page_table *pt, const struct ptmm_cursor *c, ptmm_paddr_t pa,
 				  unsigned level, uint64_t base)
 {
 	(void)pt, (void)c, (void)pa, (void)level, (void)base;
 }
-static inline void dbg_register(struct cursor *c) { (void)c; }
-static inline void dbg_unregister(struct cursor *c) { (void)c; }
+static inline void dbg_register(struct ptmm_cursor *c) { (void)c; }
+static inline void dbg_unregister(struct ptmm_cursor *c) { (void)c; }
 #endif
 
 /* Take the lock of a node the cursor `c` must wait for (it is in the tree: see lock_subtree). */
-static void lock_node(struct cursor *c, struct frame_slot *s, paddr_t pa, unsigned level,
+static void lock_node(struct ptmm_cursor *c, struct ptmm_frame_slot *s, ptmm_paddr_t pa, unsigned level,
 		      uint64_t base)
 {
 	if (atomic_exchange_explicit(&s->lock, 1, memory_order_acquire)) {
@@ -147,19 +147,19 @@ static void lock_node(struct cursor *c, struct frame_slot *s, paddr_t pa, unsign
 
 /* ---- node access ---- */
 
-static inline struct frame_slot *node_slot(const struct cursor *c, paddr_t pa)
+static inline struct ptmm_frame_slot *node_slot(const struct ptmm_cursor *c, ptmm_paddr_t pa)
 {
-	return frame_slot_of(c->pt->ft, pa);
+	return ptmm_frame_slot_of(c->pt->ft, pa);
 }
 
-static inline pte_t *node_entries(const struct frame_table *ft, paddr_t pa)
+static inline ptmm_pte_t *node_entries(const struct ptmm_frame_table *ft, ptmm_paddr_t pa)
 {
-	return frame_to_virt(ft, pa);
+	return ptmm_frame_to_virt(ft, pa);
 }
 
-static inline pte_t read_entry_racy(const pte_t *tbl, unsigned i)
+static inline ptmm_pte_t read_entry_racy(const ptmm_pte_t *tbl, unsigned i)
 {
-	return pte_read_acquire(&tbl[i]);
+	return ptmm_pte_read_acquire(&tbl[i]);
 }
 
 /*
@@ -171,9 +171,9 @@ static inline pte_t read_entry_racy(const pte_t *tbl, unsigned i)
  * free clears DETACHED only after its bump (frame.c), so a walker that
  * sees the flag clear on a freed node also sees the new generation.
  */
-static bool node_still_valid(const struct frame_slot *s, uint32_t gen)
+static bool node_still_valid(const struct ptmm_frame_slot *s, uint32_t gen)
 {
-	if (atomic_load_explicit(&s->flags, memory_order_acquire) & FRAME_F_DETACHED)
+	if (atomic_load_explicit(&s->flags, memory_order_acquire) & PTMM_FRAME_F_DETACHED)
 		return false;
 	return (gen & 1u) && atomic_load_explicit(&s->gen, memory_order_acquire) == gen;
 }
@@ -186,7 +186,7 @@ static bool node_still_valid(const struct frame_slot *s, uint32_t gen)
  * until the node is freed, maybe much later): waiting only ever happens
  * for a node that is in the tree.
  */
-static bool lock_if_valid(struct page_table *pt, struct frame_slot *s, paddr_t pa, uint32_t gen,
+static bool lock_if_valid(struct ptmm_page_table *pt, struct ptmm_frame_slot *s, ptmm_paddr_t pa, uint32_t gen,
 			  unsigned level, uint64_t base)
 {
 	bool checked = false;
@@ -196,7 +196,7 @@ static bool lock_if_valid(struct page_table *pt, struct frame_slot *s, paddr_t p
 		if (!atomic_exchange_explicit(&s->lock, 1, memory_order_acquire))
 			break;
 		if (!checked)
-			dbg_check_wait(pt, (const struct cursor *)0, pa, level, base);
+			dbg_check_wait(pt, (const struct ptmm_cursor *)0, pa, level, base);
 		checked = true;
 		while (atomic_load_explicit(&s->lock, memory_order_relaxed)) {
 			if (!node_still_valid(s, gen))
@@ -205,7 +205,7 @@ static bool lock_if_valid(struct page_table *pt, struct frame_slot *s, paddr_t p
 		}
 	}
 	if (pt->walk_hook)
-		pt->walk_hook(pt->walk_hook_ctx, pa, level, WALK_LOCKED);
+		pt->walk_hook(pt->walk_hook_ctx, pa, level, PTMM_WALK_LOCKED);
 	/*
 	 * The lock may be that of the frame's next life (freed between the
 	 * check and the exchange): then the generation says so and we let
@@ -223,38 +223,38 @@ static bool lock_if_valid(struct page_table *pt, struct frame_slot *s, paddr_t p
  * node at or above `min_level` whose range covers it (step 1 above).
  * Returns its PA and level; the node is locked and attached.
  */
-static paddr_t lock_covering_node(struct page_table *pt, uint64_t lo, uint64_t hi,
+static ptmm_paddr_t lock_covering_node(struct ptmm_page_table *pt, uint64_t lo, uint64_t hi,
 				  unsigned min_level, unsigned *level_out)
 {
-	const struct mm_arch *a = pt->arch;
-	struct frame_table *ft = pt->ft;
+	const struct ptmm_arch *a = pt->arch;
+	struct ptmm_frame_table *ft = pt->ft;
 	bool again = false;
 retry:
 	if (again)
 		atomic_fetch_add_explicit(&pt->walk_retries, 1, memory_order_relaxed);
 	again = true;
-	paddr_t pa = pt->root;
+	ptmm_paddr_t pa = pt->root;
 	unsigned level = a->levels;
-	struct frame_slot *s = frame_slot_of(ft, pa);
+	struct ptmm_frame_slot *s = ptmm_frame_slot_of(ft, pa);
 	uint32_t gen = atomic_load_explicit(&s->gen, memory_order_acquire);
 
 	while (level > min_level) {
-		unsigned i = mm_level_index(lo, level);
+		unsigned i = ptmm_level_index(lo, level);
 		/*
 		 * Stop where the range needs more than one entry, or a whole
 		 * one: its leaf or its removal is this node's business.
 		 */
-		if (i != mm_level_index(hi - 1, level) || hi - lo >= mm_level_size(level))
+		if (i != ptmm_level_index(hi - 1, level) || hi - lo >= ptmm_level_size(level))
 			break;
-		const pte_t *tbl = node_entries(ft, pa);
-		pte_t e = read_entry_racy(tbl, i);
-		if (!pte_is_present(e) || pte_is_leaf(&a->fmt, e, level)) {
+		const ptmm_pte_t *tbl = node_entries(ft, pa);
+		ptmm_pte_t e = read_entry_racy(tbl, i);
+		if (!ptmm_pte_is_present(e) || ptmm_pte_is_leaf(&a->fmt, e, level)) {
 			if (!node_still_valid(s, gen))
 				goto retry;
 			break;
 		}
-		paddr_t child = pte_table_addr(&a->fmt, e);
-		struct frame_slot *cs = frame_slot_of(ft, child);
+		ptmm_paddr_t child = ptmm_pte_table_addr(&a->fmt, e);
+		struct ptmm_frame_slot *cs = ptmm_frame_slot_of(ft, child);
 		if (!cs || !node_still_valid(s, gen))
 			goto retry;
 		uint32_t cgen = atomic_load_explicit(&cs->gen, memory_order_acquire);
@@ -267,8 +267,8 @@ retry:
 		level--;
 	}
 	if (pt->walk_hook)
-		pt->walk_hook(pt->walk_hook_ctx, pa, level, WALK_BEFORE_LOCK);
-	if (!lock_if_valid(pt, s, pa, gen, level, cursor_node_base(level, lo)))
+		pt->walk_hook(pt->walk_hook_ctx, pa, level, PTMM_WALK_BEFORE_LOCK);
+	if (!lock_if_valid(pt, s, pa, gen, level, ptmm__cursor_node_base(level, lo)))
 		goto retry;
 	*level_out = level;
 	return pa;
@@ -279,23 +279,23 @@ retry:
  * whose range meets [lo, hi), top-down (step 2 above).  `base` is the
  * node's first offset; [lo, hi) lies inside the node's span.
  */
-static void lock_subtree(struct cursor *c, const pte_t *tbl, const struct frame_slot *s,
+static void lock_subtree(struct ptmm_cursor *c, const ptmm_pte_t *tbl, const struct ptmm_frame_slot *s,
 			 unsigned level, uint64_t base, uint64_t lo, uint64_t hi, bool lock)
 {
-	const struct pte_format fmt = c->arch->fmt, *f = &fmt; /* kept in registers */
-	uint64_t size = mm_level_size(level);
+	const struct ptmm_pte_format fmt = c->arch->fmt, *f = &fmt; /* kept in registers */
+	uint64_t size = ptmm_level_size(level);
 	/* A node with no child nodes (all of level 1, most of huge leaves): nothing below. */
 	if (level == 1 || s->nr_tables == 0)
 		return;
 	/* A plain scan of the entries: most are absent or leaves. */
-	unsigned last = mm_level_index(hi - 1, level);
-	for (unsigned i = mm_level_index(lo, level); i <= last; i++) {
-		pte_t e = pte_read(&tbl[i]);
-		if (!pte_is_present(e) || pte_is_leaf(f, e, level))
+	unsigned last = ptmm_level_index(hi - 1, level);
+	for (unsigned i = ptmm_level_index(lo, level); i <= last; i++) {
+		ptmm_pte_t e = ptmm_pte_read(&tbl[i]);
+		if (!ptmm_pte_is_present(e) || ptmm_pte_is_leaf(f, e, level))
 			continue;
 		uint64_t e_start = base + (uint64_t)i * size, e_end = e_start + size;
-		paddr_t child = pte_table_addr(f, e);
-		struct frame_slot *cs = node_slot(c, child);
+		ptmm_paddr_t child = ptmm_pte_table_addr(f, e);
+		struct ptmm_frame_slot *cs = node_slot(c, child);
 		if (lock)
 			lock_node(c, cs, child, level - 1, e_start);
 		lock_subtree(c, node_entries(c->pt->ft, child), cs, level - 1, e_start,
@@ -306,10 +306,10 @@ static void lock_subtree(struct cursor *c, const pte_t *tbl, const struct frame_
 }
 
 /* First offset covered by the node at `level` that covers offset `t`. */
-uint64_t cursor_node_base(unsigned level, uint64_t t)
+uint64_t ptmm__cursor_node_base(unsigned level, uint64_t t)
 {
 	/* A node at level l spans one entry of level l+1 (the root: 2^va_bits). */
-	uint64_t span = mm_level_size(level + 1);
+	uint64_t span = ptmm_level_size(level + 1);
 	return t & ~(span - 1);
 }
 
@@ -317,88 +317,88 @@ uint64_t cursor_node_base(unsigned level, uint64_t t)
 
 /*
  * The closed state: no table, an empty range, no cached path, nothing
- * deferred.  Every operation then refuses (MM_EINVAL) and the one-page
+ * deferred.  Every operation then refuses (PTMM_EINVAL) and the one-page
  * fast paths fail their range test, so none reads a stale field.
  */
-static int cursor_make_closed(struct cursor *c, int err)
+static int cursor_make_closed(struct ptmm_cursor *c, int err)
 {
-	*c = (struct cursor){ .pt = (struct page_table *)0, .reserve = FRAME_NIL,
-			      .block_hint = FRAME_NIL, .pend_block = FRAME_NIL };
+	*c = (struct ptmm_cursor){ .pt = (struct ptmm_page_table *)0, .reserve = PTMM_FRAME_NIL,
+			      .block_hint = PTMM_FRAME_NIL, .pend_block = PTMM_FRAME_NIL };
 	frame_release_init(&c->rel);
 	return err;
 }
 
-int cursor_open(struct cursor *c, struct page_table *pt, vaddr_t va, uint64_t len)
+int ptmm_cursor_open(struct ptmm_cursor *c, struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len)
 {
 	uint64_t start;
 	if (pt->destroyed)
-		return cursor_make_closed(c, MM_EINVAL);
+		return cursor_make_closed(c, PTMM_EINVAL);
 	if (len == 0)
-		return cursor_make_closed(c, MM_EINVAL);
-	if (!mm_is_aligned(va, MM_PAGE_SIZE) || !mm_is_aligned(len, MM_PAGE_SIZE))
-		return cursor_make_closed(c, MM_EALIGN);
+		return cursor_make_closed(c, PTMM_EINVAL);
+	if (!ptmm_is_aligned(va, PTMM_PAGE_SIZE) || !ptmm_is_aligned(len, PTMM_PAGE_SIZE))
+		return cursor_make_closed(c, PTMM_EALIGN);
 	if (tree_offset(pt, va, &start))
-		return cursor_make_closed(c, MM_ERANGE);
-	uint64_t space_end = (pt->space == PT_USER ? 0 : page_table_space_size(pt)) +
-			     page_table_space_size(pt);
+		return cursor_make_closed(c, PTMM_ERANGE);
+	uint64_t space_end = (pt->space == PTMM_PT_USER ? 0 : ptmm_page_table_space_size(pt)) +
+			     ptmm_page_table_space_size(pt);
 	if (len > space_end - start)
-		return cursor_make_closed(c, MM_ERANGE);
+		return cursor_make_closed(c, PTMM_ERANGE);
 
-	*c = (struct cursor){ .pt = pt, .arch = pt->arch, .start = start,
+	*c = (struct ptmm_cursor){ .pt = pt, .arch = pt->arch, .start = start,
 			      .end = start + len, .va = start,
-			      .reserve = FRAME_NIL,
-			      .block_hint = FRAME_NIL, .pend_block = FRAME_NIL };
+			      .reserve = PTMM_FRAME_NIL,
+			      .block_hint = PTMM_FRAME_NIL, .pend_block = PTMM_FRAME_NIL };
 	frame_release_init(&c->rel);
 	dbg_register(c);
 	unsigned level;
-	paddr_t guard = lock_covering_node(pt, c->start, c->end, 1, &level);
+	ptmm_paddr_t guard = lock_covering_node(pt, c->start, c->end, 1, &level);
 	c->guard_level = level;
 	c->level = level;
 	c->cache_va = c->start;
 	c->node[level] = guard;
 	c->table[level] = node_entries(pt->ft, guard);
-	c->slot[level] = frame_slot_of(pt->ft, guard);
-	lock_subtree(c, c->table[level], c->slot[level], level, cursor_node_base(level, c->start),
+	c->slot[level] = ptmm_frame_slot_of(pt->ft, guard);
+	lock_subtree(c, c->table[level], c->slot[level], level, ptmm__cursor_node_base(level, c->start),
 		     c->start, c->end, true);
-	return MM_OK;
+	return PTMM_OK;
 }
 
-void cursor_flush(struct cursor *c)
+void ptmm_cursor_flush(struct ptmm_cursor *c)
 {
-	if (!cursor_is_open(c))
+	if (!ptmm_cursor_is_open(c))
 		return;
-	const struct mm_tlb_ops *tlb = c->arch->tlb;
+	const struct ptmm_tlb_ops *tlb = c->arch->tlb;
 	/* Deferred counts first: a block they bring to zero is released below. */
-	cursor_settle_refs(c);
+	ptmm__cursor_settle_refs(c);
 	if (c->nodes_delta) {
 		atomic_fetch_add(&c->pt->nr_nodes, (uint64_t)c->nodes_delta);
 		c->nodes_delta = 0;
 	}
 	/* The paging-structure caches may hold a removed table: flush all. */
 	if (c->flush_tables) {
-		if (!MM_MUTANT(MM_MUT_FLUSH_ALL))
+		if (!PTMM_MUTANT(PTMM_MUT_FLUSH_ALL))
 			tlb->flush_all(tlb->ctx);
 	} else if (c->flush_pages == 1) {
-		if (!MM_MUTANT(MM_MUT_FLUSH_PAGE))
-			tlb->flush_page(tlb->ctx, cursor_canonical(c->arch, c->flush_lo));
+		if (!PTMM_MUTANT(PTMM_MUT_FLUSH_PAGE))
+			tlb->flush_page(tlb->ctx, ptmm__cursor_canonical(c->arch, c->flush_lo));
 	} else if (c->flush_lo < c->flush_hi) {
-		if (!MM_MUTANT(MM_MUT_FLUSH_RANGE))
-			tlb->flush_range(tlb->ctx, cursor_canonical(c->arch, c->flush_lo),
+		if (!PTMM_MUTANT(PTMM_MUT_FLUSH_RANGE))
+			tlb->flush_range(tlb->ctx, ptmm__cursor_canonical(c->arch, c->flush_lo),
 					 c->flush_hi - c->flush_lo);
 	}
 	c->flush_lo = c->flush_hi = 0;
 	c->flush_pages = 0;
 	c->flush_tables = false;
 	/* Only now may what left the tree be reused. */
-	frame_release_all(c->pt->ft, &c->rel);
+	ptmm__frame_release_all(c->pt->ft, &c->rel);
 }
 
 /* May the node at `level` be reclaimed when empty? Not the root, not shared kernel nodes. */
-bool cursor_node_reclaimable(const struct page_table *pt, unsigned level)
+bool ptmm__cursor_node_reclaimable(const struct ptmm_page_table *pt, unsigned level)
 {
 	if (level >= pt->arch->levels)
 		return false;
-	return !(pt->space == PT_KERNEL && level == pt->arch->levels - 1u);
+	return !(pt->space == PTMM_PT_KERNEL && level == pt->arch->levels - 1u);
 }
 
 /*
@@ -406,26 +406,26 @@ bool cursor_node_reclaimable(const struct page_table *pt, unsigned level)
  * ancestor it leaves empty (step 3 above).  Takes its own locks, parent
  * first; everything it detaches goes on the cursor's release list.
  */
-static void reclaim_upwards(struct cursor *c, uint64_t t, unsigned level)
+static void reclaim_upwards(struct ptmm_cursor *c, uint64_t t, unsigned level)
 {
-	const struct pte_format *f = &c->arch->fmt;
-	struct frame_table *ft = c->pt->ft;
+	const struct ptmm_pte_format *f = &c->arch->fmt;
+	struct ptmm_frame_table *ft = c->pt->ft;
 
-	while (cursor_node_reclaimable(c->pt, level)) {
+	while (ptmm__cursor_node_reclaimable(c->pt, level)) {
 		unsigned plevel;
-		paddr_t parent = lock_covering_node(c->pt, t, t + MM_PAGE_SIZE, level + 1, &plevel);
-		struct frame_slot *ps = frame_slot_of(ft, parent);
-		pte_t *ptbl = node_entries(ft, parent);
-		unsigned i = mm_level_index(t, plevel);
-		pte_t e = pte_read(&ptbl[i]);
+		ptmm_paddr_t parent = lock_covering_node(c->pt, t, t + PTMM_PAGE_SIZE, level + 1, &plevel);
+		struct ptmm_frame_slot *ps = ptmm_frame_slot_of(ft, parent);
+		ptmm_pte_t *ptbl = node_entries(ft, parent);
+		unsigned i = ptmm_level_index(t, plevel);
+		ptmm_pte_t e = ptmm_pte_read(&ptbl[i]);
 		bool emptied = false;
 		/* Re-read under the lock: the node may be gone or refilled meanwhile. */
-		if (plevel == level + 1 && pte_is_present(e) && !pte_is_leaf(f, e, plevel)) {
-			paddr_t child = pte_table_addr(f, e);
-			struct frame_slot *cs = frame_slot_of(ft, child);
-			lock_node(c, cs, child, level, cursor_node_base(level, t));
+		if (plevel == level + 1 && ptmm_pte_is_present(e) && !ptmm_pte_is_leaf(f, e, plevel)) {
+			ptmm_paddr_t child = ptmm_pte_table_addr(f, e);
+			struct ptmm_frame_slot *cs = ptmm_frame_slot_of(ft, child);
+			lock_node(c, cs, child, level, ptmm__cursor_node_base(level, t));
 			if (cs->nr_children == 0) {
-				cursor_detach_node(c, ptbl, ps, i, plevel, child);
+				ptmm__cursor_detach_node(c, ptbl, ps, i, plevel, child);
 				emptied = ps->nr_children == 0;
 			} else {
 				mm_spin_unlock(&cs->lock);
@@ -438,47 +438,47 @@ static void reclaim_upwards(struct cursor *c, uint64_t t, unsigned level)
 	}
 }
 
-void cursor_close(struct cursor *c)
+void ptmm_cursor_close(struct ptmm_cursor *c)
 {
-	if (!cursor_is_open(c))
+	if (!ptmm_cursor_is_open(c))
 		return;
-	struct frame_slot *gs = c->slot[c->guard_level];
-	uint64_t gbase = cursor_node_base(c->guard_level, c->start);
+	struct ptmm_frame_slot *gs = c->slot[c->guard_level];
+	uint64_t gbase = ptmm__cursor_node_base(c->guard_level, c->start);
 
-	cursor_flush(c);
+	ptmm_cursor_flush(c);
 	lock_subtree(c, c->table[c->guard_level], gs, c->guard_level, gbase, c->start, c->end,
 		     false);
 	bool empty = gs->nr_children == 0;
 	mm_spin_unlock(&gs->lock);
 	dbg_unregister(c); /* holds nothing from here on */
-	if (empty && cursor_node_reclaimable(c->pt, c->guard_level)) {
+	if (empty && ptmm__cursor_node_reclaimable(c->pt, c->guard_level)) {
 		reclaim_upwards(c, c->start, c->guard_level);
-		cursor_flush(c);
+		ptmm_cursor_flush(c);
 	}
-	(void)cursor_make_closed(c, MM_OK);
+	(void)cursor_make_closed(c, PTMM_OK);
 }
 
-int cursor_jump(struct cursor *c, vaddr_t va)
+int ptmm_cursor_jump(struct ptmm_cursor *c, ptmm_vaddr_t va)
 {
 	uint64_t off;
-	if (!cursor_is_open(c))
-		return MM_EINVAL;
-	if (!mm_is_aligned(va, MM_PAGE_SIZE))
-		return MM_EALIGN;
+	if (!ptmm_cursor_is_open(c))
+		return PTMM_EINVAL;
+	if (!ptmm_is_aligned(va, PTMM_PAGE_SIZE))
+		return PTMM_EALIGN;
 	if (tree_offset(c->pt, va, &off) || off < c->start || off > c->end)
-		return MM_ERANGE;
+		return PTMM_ERANGE;
 	c->va = off;
-	return MM_OK;
+	return PTMM_OK;
 }
 
 /* ---- walking helpers shared with cursor_ops.c ---- */
 
-void cursor_start_node(struct cursor *c, uint64_t lo, uint64_t hi, struct walk_node *out)
+void ptmm__cursor_start_node(struct ptmm_cursor *c, uint64_t lo, uint64_t hi, struct walk_node *out)
 {
 	unsigned l = c->level;
 	/* The deepest cached node whose span holds [lo, hi). */
 	while (l < c->guard_level) {
-		uint64_t span = mm_level_size(l + 1);
+		uint64_t span = ptmm_level_size(l + 1);
 		/*
 		 * Strictly inside: an operation on a node's whole span may need
 		 * the parent's entry (one huge leaf, or removing the node).
@@ -492,10 +492,10 @@ void cursor_start_node(struct cursor *c, uint64_t lo, uint64_t hi, struct walk_n
 	out->pa = c->node[l];
 	out->tbl = c->table[l];
 	out->slot = c->slot[l];
-	out->base = cursor_node_base(l, lo);
+	out->base = ptmm__cursor_node_base(l, lo);
 }
 
-void cursor_cache_descend(struct cursor *c, const struct walk_node *child, uint64_t t)
+void ptmm__cursor_cache_descend(struct ptmm_cursor *c, const struct walk_node *child, uint64_t t)
 {
 	c->node[child->level] = child->pa;
 	c->table[child->level] = child->tbl;
@@ -504,113 +504,113 @@ void cursor_cache_descend(struct cursor *c, const struct walk_node *child, uint6
 	c->cache_va = t;
 }
 
-void cursor_child(struct cursor *c, const struct walk_node *parent, pte_t e, uint64_t e_start,
+void ptmm__cursor_child(struct ptmm_cursor *c, const struct walk_node *parent, ptmm_pte_t e, uint64_t e_start,
 		  struct walk_node *out)
 {
 	out->level = parent->level - 1;
-	out->pa = pte_table_addr(&c->arch->fmt, e);
+	out->pa = ptmm_pte_table_addr(&c->arch->fmt, e);
 	out->tbl = node_entries(c->pt->ft, out->pa);
 	out->slot = node_slot(c, out->pa);
 	out->base = e_start;
 }
 
-void cursor_retire_node(struct cursor *c, paddr_t pa, unsigned level)
+void ptmm__cursor_retire_node(struct ptmm_cursor *c, ptmm_paddr_t pa, unsigned level)
 {
-	struct frame_slot *s = node_slot(c, pa);
+	struct ptmm_frame_slot *s = node_slot(c, pa);
 	/* Detached before it can be freed: racing walkers see it and retry. */
-	frame_release_push_node(c->pt->ft, &c->rel, s);
+	ptmm__frame_release_push_node(c->pt->ft, &c->rel, s);
 	c->nodes_delta--;
-	c->flush_tables = !MM_MUTANT(MM_MUT_TABLES) || c->flush_tables;
+	c->flush_tables = !PTMM_MUTANT(PTMM_MUT_TABLES) || c->flush_tables;
 	/* Cut the cached path above a retired node. */
 	if (c->level <= level && c->node[level] == pa)
 		c->level = level + 1;
 }
 
-void cursor_detach_node(struct cursor *c, pte_t *ptbl, struct frame_slot *ps, unsigned i,
-			unsigned plevel, paddr_t child)
+void ptmm__cursor_detach_node(struct ptmm_cursor *c, ptmm_pte_t *ptbl, struct ptmm_frame_slot *ps, unsigned i,
+			unsigned plevel, ptmm_paddr_t child)
 {
-	pte_clear(&ptbl[i]);
+	ptmm_pte_clear(&ptbl[i]);
 	ps->nr_children--;
 	ps->nr_tables--;
-	cursor_retire_node(c, child, plevel - 1u);
+	ptmm__cursor_retire_node(c, child, plevel - 1u);
 }
 
-void cursor_reclaim_path(struct cursor *c, unsigned level, uint64_t t)
+void ptmm__cursor_reclaim_path(struct ptmm_cursor *c, unsigned level, uint64_t t)
 {
 	/* Nodes below the start node were reclaimed by the walk itself. */
 	for (unsigned l = level; l < c->guard_level && c->level <= l; l++) {
-		if (c->slot[l]->nr_children != 0 || !cursor_node_reclaimable(c->pt, l))
+		if (c->slot[l]->nr_children != 0 || !ptmm__cursor_node_reclaimable(c->pt, l))
 			return;
-		cursor_detach_node(c, c->table[l + 1], c->slot[l + 1],
-				   mm_level_index(t, l + 1), l + 1, c->node[l]);
+		ptmm__cursor_detach_node(c, c->table[l + 1], c->slot[l + 1],
+				   ptmm_level_index(t, l + 1), l + 1, c->node[l]);
 	}
 }
 
 /* ---- read-only operations ---- */
 
 /* Fill `out` from the present leaf `e` at `level` that covers offset `t`. */
-void cursor_leaf_mapping(const struct cursor *c, pte_t e, unsigned level, uint64_t t,
-			 struct mm_mapping *out)
+void ptmm__cursor_leaf_mapping(const struct ptmm_cursor *c, ptmm_pte_t e, unsigned level, uint64_t t,
+			 struct ptmm_mapping *out)
 {
-	uint64_t size = mm_level_size(level);
-	out->va = cursor_canonical(c->arch, t & ~(size - 1));
+	uint64_t size = ptmm_level_size(level);
+	out->va = ptmm__cursor_canonical(c->arch, t & ~(size - 1));
 	out->size = size;
-	out->pa = pte_addr(&c->arch->fmt, e, level);
+	out->pa = ptmm_pte_addr(&c->arch->fmt, e, level);
 	out->prop = c->arch->leaf_prop(c->arch, e, level);
 	out->present = true;
-	out->mmio = !frame_is_ram(c->pt->ft, out->pa);
+	out->mmio = !ptmm_frame_is_ram(c->pt->ft, out->pa);
 	out->untracked = (e & c->arch->fmt.untracked) != 0;
 }
 
-int cursor_query(struct cursor *c, struct mm_mapping *out)
+int ptmm_cursor_query(struct ptmm_cursor *c, struct ptmm_mapping *out)
 {
-	if (!cursor_is_open(c))
-		return MM_EINVAL;
-	const struct pte_format *f = &c->arch->fmt;
+	if (!ptmm_cursor_is_open(c))
+		return PTMM_EINVAL;
+	const struct ptmm_pte_format *f = &c->arch->fmt;
 	uint64_t t = c->va;
 	if (t >= c->end)
-		return MM_ERANGE;
+		return PTMM_ERANGE;
 
 	struct walk_node n;
-	cursor_start_node(c, t, t + MM_PAGE_SIZE, &n);
+	ptmm__cursor_start_node(c, t, t + PTMM_PAGE_SIZE, &n);
 	for (;;) {
-		unsigned i = mm_level_index(t, n.level);
-		pte_t e = pte_read(&n.tbl[i]);
-		if (pte_is_present(e) && pte_is_leaf(f, e, n.level)) {
-			cursor_leaf_mapping(c, e, n.level, t, out);
-			return MM_OK;
+		unsigned i = ptmm_level_index(t, n.level);
+		ptmm_pte_t e = ptmm_pte_read(&n.tbl[i]);
+		if (ptmm_pte_is_present(e) && ptmm_pte_is_leaf(f, e, n.level)) {
+			ptmm__cursor_leaf_mapping(c, e, n.level, t, out);
+			return PTMM_OK;
 		}
-		if (!pte_is_present(e) || n.level == 1) {
-			uint64_t size = mm_level_size(n.level);
-			*out = (struct mm_mapping){ .va = cursor_canonical(c->arch, t & ~(size - 1)),
+		if (!ptmm_pte_is_present(e) || n.level == 1) {
+			uint64_t size = ptmm_level_size(n.level);
+			*out = (struct ptmm_mapping){ .va = ptmm__cursor_canonical(c->arch, t & ~(size - 1)),
 						    .size = size };
-			return MM_OK;
+			return PTMM_OK;
 		}
 		struct walk_node child;
-		cursor_child(c, &n, e, n.base + (uint64_t)i * mm_level_size(n.level), &child);
-		cursor_cache_descend(c, &child, t);
+		ptmm__cursor_child(c, &n, e, n.base + (uint64_t)i * ptmm_level_size(n.level), &child);
+		ptmm__cursor_cache_descend(c, &child, t);
 		n = child;
 	}
 }
 
 /* First leaf meeting [lo, hi) below node `n`; 1 if found. */
-static int find_in_node(struct cursor *c, const struct walk_node *n, uint64_t lo, uint64_t hi,
-			struct mm_mapping *out)
+static int find_in_node(struct ptmm_cursor *c, const struct walk_node *n, uint64_t lo, uint64_t hi,
+			struct ptmm_mapping *out)
 {
-	const struct pte_format *f = &c->arch->fmt;
-	uint64_t size = mm_level_size(n->level);
+	const struct ptmm_pte_format *f = &c->arch->fmt;
+	uint64_t size = ptmm_level_size(n->level);
 	for (uint64_t t = lo; t < hi;) {
-		unsigned i = mm_level_index(t, n->level);
+		unsigned i = ptmm_level_index(t, n->level);
 		uint64_t e_start = n->base + (uint64_t)i * size, e_end = e_start + size;
 		uint64_t stop = hi < e_end ? hi : e_end;
-		pte_t e = pte_read(&n->tbl[i]);
-		if (pte_is_present(e)) {
-			if (pte_is_leaf(f, e, n->level)) {
-				cursor_leaf_mapping(c, e, n->level, t, out);
+		ptmm_pte_t e = ptmm_pte_read(&n->tbl[i]);
+		if (ptmm_pte_is_present(e)) {
+			if (ptmm_pte_is_leaf(f, e, n->level)) {
+				ptmm__cursor_leaf_mapping(c, e, n->level, t, out);
 				return 1;
 			}
 			struct walk_node child;
-			cursor_child(c, n, e, e_start, &child);
+			ptmm__cursor_child(c, n, e, e_start, &child);
 			if (find_in_node(c, &child, t, stop, out))
 				return 1;
 		}
@@ -619,12 +619,12 @@ static int find_in_node(struct cursor *c, const struct walk_node *n, uint64_t lo
 	return 0;
 }
 
-int cursor_find_next(struct cursor *c, uint64_t len, struct mm_mapping *out)
+int ptmm_cursor_find_next(struct ptmm_cursor *c, uint64_t len, struct ptmm_mapping *out)
 {
 	int err = cursor_check_len(c, len);
 	if (err)
 		return err;
 	struct walk_node n;
-	cursor_start_node(c, c->va, c->va + len, &n);
+	ptmm__cursor_start_node(c, c->va, c->va + len, &n);
 	return find_in_node(c, &n, c->va, c->va + len, out);
 }

@@ -7,7 +7,7 @@
  *      the way, ...) and counts the nodes the operation will need (new
  *      tables, and one per split of a leaf straddling a boundary);
  *   2. the nodes are allocated up front (any failure: give them back,
- *      return MM_ENOMEM, nothing changed), then the real pass runs and
+ *      return PTMM_ENOMEM, nothing changed), then the real pass runs and
  *      cannot fail.
  *
  * That is what makes every operation all-or-nothing.  The dry run
@@ -21,12 +21,12 @@
  * computed once per level per operation: no ops-table call per PTE.
  * Frame references are taken and dropped per run of contiguous leaves.
  */
-#include "cursor.h"
+#include <ptmm/cursor.h>
 
 #include "cursor_internal.h"
 #include "frame_internal.h"
-#include "mm_assert.h"
-#include "pte.h"
+#include <ptmm/mm_assert.h>
+#include <ptmm/pte.h>
 #include "spinlock.h"
 
 enum node_kind {
@@ -37,34 +37,34 @@ enum node_kind {
 
 /* One map/unmap/protect in progress. */
 struct op {
-	struct cursor *c;
-	struct frame_table *ft;
-	const struct mm_arch *a;
-	const struct pte_format *f;
+	struct ptmm_cursor *c;
+	struct ptmm_frame_table *ft;
+	const struct ptmm_arch *a;
+	const struct ptmm_pte_format *f;
 	/* map: VA offset va0 maps to pa0; protect: the new property */
 	uint64_t va0, end;
-	paddr_t pa0;
+	ptmm_paddr_t pa0;
 	unsigned flags;
 	unsigned max_level;
-	struct mm_prop prop;
-	pte_t tag;                     /* map: software bits of every new leaf */
-	pte_t tmpl[MM_MAX_LEVELS + 1]; /* leaf templates per level, 0 = not yet */
+	struct ptmm_prop prop;
+	ptmm_pte_t tag;                     /* map: software bits of every new leaf */
+	ptmm_pte_t tmpl[PTMM_MAX_LEVELS + 1]; /* leaf templates per level, 0 = not yet */
 	unsigned nodes;                /* dry run: nodes needed */
 	uint64_t bytes;                /* bytes removed / mapped */
 	/* Runs of contiguous leaves whose references are taken / dropped together. */
-	paddr_t ref_pa, unref_pa;
+	ptmm_paddr_t ref_pa, unref_pa;
 	uint64_t ref_size, ref_n, unref_size, unref_n;
-	paddr_t unref_ram_end; /* end of the RAM range holding the unref run */
+	ptmm_paddr_t unref_ram_end; /* end of the RAM range holding the unref run */
 };
 
-static void op_init(struct op *op, struct cursor *c)
+static void op_init(struct op *op, struct ptmm_cursor *c)
 {
 	*op = (struct op){ .c = c, .ft = c->pt->ft, .a = c->arch, .f = &c->arch->fmt,
-			   .max_level = page_table_max_leaf_level(c->pt) };
+			   .max_level = ptmm_page_table_max_leaf_level(c->pt) };
 }
 
 /* Leaf template of the operation's property (and tag) at `level`, computed once. */
-static pte_t leaf_tmpl(struct op *op, unsigned level)
+static ptmm_pte_t leaf_tmpl(struct op *op, unsigned level)
 {
 	if (!op->tmpl[level])
 		op->tmpl[level] = op->a->leaf_template(op->a, op->prop, level) | op->tag;
@@ -72,7 +72,7 @@ static pte_t leaf_tmpl(struct op *op, unsigned level)
 }
 
 /* Is the leaf `e` untracked (mapped without frame references)? */
-static inline bool leaf_untracked(const struct op *op, pte_t e)
+static inline bool leaf_untracked(const struct op *op, ptmm_pte_t e)
 {
 	return (e & op->f->untracked) != 0;
 }
@@ -87,8 +87,8 @@ struct span {
 static inline struct span entry_span(unsigned level, uint64_t base, uint64_t t, uint64_t hi)
 {
 	struct span s;
-	uint64_t size = mm_level_size(level);
-	s.i = mm_level_index(t, level);
+	uint64_t size = ptmm_level_size(level);
+	s.i = ptmm_level_index(t, level);
 	s.start = base + (uint64_t)s.i * size;
 	s.end = s.start + size;
 	s.stop = hi < s.end ? hi : s.end;
@@ -101,22 +101,22 @@ static inline struct span entry_span(unsigned level, uint64_t base, uint64_t t, 
 static void ref_flush(struct op *op)
 {
 	if (op->ref_n)
-		frame_map_leaves(op->ft, op->ref_pa, op->ref_size, op->ref_n, &op->c->block_hint);
+		ptmm__frame_map_leaves(op->ft, op->ref_pa, op->ref_size, op->ref_n, &op->c->block_hint);
 	op->ref_n = 0;
 }
 
 static void unref_flush(struct op *op)
 {
 	if (op->unref_n)
-		frame_unmap_leaves(op->ft, op->unref_pa, op->unref_size, op->unref_n,
+		ptmm__frame_unmap_leaves(op->ft, op->unref_pa, op->unref_size, op->unref_n,
 				   &op->c->rel, &op->c->block_hint);
 	op->unref_n = 0;
 }
 
 /* Take the references of a new leaf (nothing for MMIO or untracked RAM). */
-static void ref_leaf(struct op *op, paddr_t pa, uint64_t size)
+static void ref_leaf(struct op *op, ptmm_paddr_t pa, uint64_t size)
 {
-	if (op->flags & (MM_MAP_MMIO | MM_MAP_UNTRACKED))
+	if (op->flags & (PTMM_MAP_MMIO | PTMM_MAP_UNTRACKED))
 		return;
 	if (op->ref_n && op->ref_size == size && op->ref_pa + op->ref_n * size == pa) {
 		op->ref_n++;
@@ -129,9 +129,9 @@ static void ref_leaf(struct op *op, paddr_t pa, uint64_t size)
 }
 
 /* unref_tracked when the leaf does not extend the run: start a new one. */
-static void unref_new_run(struct op *op, paddr_t pa, uint64_t size)
+static void unref_new_run(struct op *op, ptmm_paddr_t pa, uint64_t size)
 {
-	paddr_t ram_end = frame_ram_range_end(op->ft, pa);
+	ptmm_paddr_t ram_end = ptmm__frame_ram_range_end(op->ft, pa);
 	if (ram_end == 0)
 		return; /* MMIO */
 	unref_flush(op);
@@ -142,7 +142,7 @@ static void unref_new_run(struct op *op, paddr_t pa, uint64_t size)
 }
 
 /* Drop the references of a removed leaf of tracked RAM or MMIO (not untracked) at `pa`. */
-static inline void unref_tracked(struct op *op, paddr_t pa, uint64_t size)
+static inline void unref_tracked(struct op *op, ptmm_paddr_t pa, uint64_t size)
 {
 	/*
 	 * A leaf that extends the run inside the run's RAM range is RAM: no
@@ -157,10 +157,10 @@ static inline void unref_tracked(struct op *op, paddr_t pa, uint64_t size)
 }
 
 /* Drop the references of the removed leaf `e` (MMIO and untracked leaves have none). */
-static void unref_leaf(struct op *op, pte_t e, unsigned level)
+static void unref_leaf(struct op *op, ptmm_pte_t e, unsigned level)
 {
-	paddr_t pa = pte_addr(op->f, e, level);
-	uint64_t size = mm_level_size(level);
+	ptmm_paddr_t pa = ptmm_pte_addr(op->f, e, level);
+	uint64_t size = ptmm_level_size(level);
 	op->bytes += size;
 	if (!leaf_untracked(op, e))
 		unref_tracked(op, pa, size);
@@ -169,40 +169,40 @@ static void unref_leaf(struct op *op, pte_t e, unsigned level)
 /* ---- node reserve ---- */
 
 /* Free the nodes still in the cursor's reserve (never part of any tree). */
-static void give_back_reserve(struct cursor *c)
+static void give_back_reserve(struct ptmm_cursor *c)
 {
-	struct frame_table *ft = c->pt->ft;
-	while (c->reserve != FRAME_NIL) {
-		struct frame_slot *s = &ft->slots[c->reserve];
+	struct ptmm_frame_table *ft = c->pt->ft;
+	while (c->reserve != PTMM_FRAME_NIL) {
+		struct ptmm_frame_slot *s = &ft->slots[c->reserve];
 		c->reserve = s->next;
-		frame_node_free(ft, frame_slot_pa(ft, s));
+		ptmm__frame_node_free(ft, ptmm_frame_slot_pa(ft, s));
 	}
 }
 
 /* Allocate `n` nodes for the operation; on failure none are kept. */
-static int reserve_nodes(struct cursor *c, unsigned n)
+static int reserve_nodes(struct ptmm_cursor *c, unsigned n)
 {
-	struct frame_table *ft = c->pt->ft;
+	struct ptmm_frame_table *ft = c->pt->ft;
 	for (unsigned k = 0; k < n; k++) {
-		paddr_t pa;
-		int err = frame_node_alloc(ft, c->pt->node_zone, 0, &pa);
+		ptmm_paddr_t pa;
+		int err = ptmm__frame_node_alloc(ft, c->pt->node_zone, 0, &pa);
 		if (err) {
 			give_back_reserve(c);
 			return err;
 		}
-		struct frame_slot *s = frame_slot_of(ft, pa);
+		struct ptmm_frame_slot *s = ptmm_frame_slot_of(ft, pa);
 		s->next = c->reserve;
 		c->reserve = frame_slot_index(ft, s);
 	}
-	return MM_OK;
+	return PTMM_OK;
 }
 
 /* A reserved node becomes a (locked, owned) node at `level` spanning from base. */
-static void take_node(struct cursor *c, unsigned level, uint64_t base, struct walk_node *out)
+static void take_node(struct ptmm_cursor *c, unsigned level, uint64_t base, struct walk_node *out)
 {
-	struct frame_table *ft = c->pt->ft;
-	MM_ASSERT(c->reserve != FRAME_NIL); /* the dry pass reserved every node the real one takes */
-	struct frame_slot *s = &ft->slots[c->reserve];
+	struct ptmm_frame_table *ft = c->pt->ft;
+	PTMM_ASSERT(c->reserve != PTMM_FRAME_NIL); /* the dry pass reserved every node the real one takes */
+	struct ptmm_frame_slot *s = &ft->slots[c->reserve];
 	c->reserve = s->next;
 	s->level = (uint8_t)level;
 	/*
@@ -213,18 +213,18 @@ static void take_node(struct cursor *c, unsigned level, uint64_t base, struct wa
 	mm_spin_lock(&s->lock);
 	c->nodes_delta++;
 	out->slot = s;
-	out->pa = frame_slot_pa(ft, s);
-	out->tbl = frame_to_virt(ft, out->pa);
+	out->pa = ptmm_frame_slot_pa(ft, s);
+	out->tbl = ptmm_frame_to_virt(ft, out->pa);
 	out->level = level;
 	out->base = base;
 }
 
 /* Entry i of `parent` becomes a table pointing to `child`. */
-static void link_child(struct cursor *c, struct walk_node *parent, unsigned i,
+static void link_child(struct ptmm_cursor *c, struct walk_node *parent, unsigned i,
 		       const struct walk_node *child)
 {
-	pte_t tmpl = c->arch->table_template(c->arch, parent->level);
-	pte_link(&parent->tbl[i], pte_make(&c->arch->fmt, tmpl, child->pa));
+	ptmm_pte_t tmpl = c->arch->table_template(c->arch, parent->level);
+	ptmm_pte_link(&parent->tbl[i], ptmm_pte_make(&c->arch->fmt, tmpl, child->pa));
 	parent->slot->nr_tables++;
 }
 
@@ -236,22 +236,22 @@ static void link_child(struct cursor *c, struct walk_node *parent, unsigned i,
 static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp,
 		       struct walk_node *child)
 {
-	pte_t e = pte_read(&n->tbl[sp->i]);
-	paddr_t pa = pte_addr(op->f, e, n->level);
-	uint64_t step = mm_level_size(n->level - 1);
-	struct mm_prop prop = op->a->leaf_prop(op->a, e, n->level);
+	ptmm_pte_t e = ptmm_pte_read(&n->tbl[sp->i]);
+	ptmm_paddr_t pa = ptmm_pte_addr(op->f, e, n->level);
+	uint64_t step = ptmm_level_size(n->level - 1);
+	struct ptmm_prop prop = op->a->leaf_prop(op->a, e, n->level);
 	/* The children keep the parent's software tag (untracked stays untracked). */
-	pte_t tmpl = op->a->leaf_template(op->a, prop, n->level - 1) | (e & op->f->untracked);
+	ptmm_pte_t tmpl = op->a->leaf_template(op->a, prop, n->level - 1) | (e & op->f->untracked);
 
 	take_node(op->c, n->level - 1, sp->start, child);
-	pte_t *ctbl = child->tbl;
+	ptmm_pte_t *ctbl = child->tbl;
 	/* As in fill_leaves: each child's entry is the previous one plus the step's field. */
-	pte_t ce = pte_make(op->f, tmpl, pa), cstep = pte_addr_step(op->f, tmpl, step);
-	for (unsigned j = 0; j < MM_PTES_PER_NODE; j++, ce += cstep)
-		pte_write(&ctbl[j], ce);
-	child->slot->nr_children = MM_PTES_PER_NODE;
-	if (!leaf_untracked(op, e) && frame_is_ram(op->ft, pa))
-		frame_split_leaf(op->ft, pa, mm_level_size(n->level), &op->c->block_hint);
+	ptmm_pte_t ce = ptmm_pte_make(op->f, tmpl, pa), cstep = ptmm_pte_addr_step(op->f, tmpl, step);
+	for (unsigned j = 0; j < PTMM_PTES_PER_NODE; j++, ce += cstep)
+		ptmm_pte_write(&ctbl[j], ce);
+	child->slot->nr_children = PTMM_PTES_PER_NODE;
+	if (!leaf_untracked(op, e) && ptmm_frame_is_ram(op->ft, pa))
+		ptmm__frame_split_leaf(op->ft, pa, ptmm_level_size(n->level), &op->c->block_hint);
 	link_child(op->c, n, sp->i, child);
 }
 
@@ -266,28 +266,28 @@ static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp
 static unsigned remove_leaf_run(struct op *op, const struct walk_node *n, unsigned i, unsigned cnt)
 {
 	/* A copy the entry stores cannot alias: its fields stay in registers. */
-	const struct pte_format fmt = *op->f, *f = &fmt;
+	const struct ptmm_pte_format fmt = *op->f, *f = &fmt;
 	unsigned level = n->level, k, removed = 0;
-	uint64_t size = mm_level_size(level);
-	pte_t *tbl = n->tbl;
+	uint64_t size = ptmm_level_size(level);
+	ptmm_pte_t *tbl = n->tbl;
 	uint64_t extend = 0;  /* leaves added to the op's run, not yet counted */
-	paddr_t next = 1;     /* frame that would extend the run (1: no run) */
-	paddr_t limit = 0;    /* end of the run's RAM range */
+	ptmm_paddr_t next = 1;     /* frame that would extend the run (1: no run) */
+	ptmm_paddr_t limit = 0;    /* end of the run's RAM range */
 	if (op->unref_n && op->unref_size == size) {
 		next = op->unref_pa + op->unref_n * size;
 		limit = op->unref_ram_end;
 	}
 	for (k = 0; k < cnt; k++) {
-		pte_t e = pte_read(&tbl[i + k]);
-		if (!pte_is_present(e))
+		ptmm_pte_t e = ptmm_pte_read(&tbl[i + k]);
+		if (!ptmm_pte_is_present(e))
 			continue;
-		if (!pte_is_leaf(f, e, level))
+		if (!ptmm_pte_is_leaf(f, e, level))
 			break;
-		pte_clear(&tbl[i + k]);
+		ptmm_pte_clear(&tbl[i + k]);
 		removed++;
 		if (e & f->untracked)
 			continue;
-		paddr_t pa = pte_addr(f, e, level);
+		ptmm_paddr_t pa = ptmm_pte_addr(f, e, level);
 		if (pa == next && pa + size <= limit) {
 			extend++;
 			next += size;
@@ -310,7 +310,7 @@ static unsigned remove_leaf_run(struct op *op, const struct walk_node *n, unsign
 /* drop_subtree for a node that holds only leaves (any level-1 node). */
 static void drop_leaves(struct op *op, const struct walk_node *n)
 {
-	remove_leaf_run(op, n, 0, MM_PTES_PER_NODE);
+	remove_leaf_run(op, n, 0, PTMM_PTES_PER_NODE);
 }
 
 /*
@@ -326,19 +326,19 @@ static void drop_subtree(struct op *op, const struct walk_node *n)
 		drop_leaves(op, n); /* only leaves: one loop */
 		return;
 	}
-	for (unsigned i = 0; i < MM_PTES_PER_NODE; i++) {
-		pte_t e = pte_read(&n->tbl[i]);
-		if (!pte_is_present(e))
+	for (unsigned i = 0; i < PTMM_PTES_PER_NODE; i++) {
+		ptmm_pte_t e = ptmm_pte_read(&n->tbl[i]);
+		if (!ptmm_pte_is_present(e))
 			continue;
-		pte_clear(&n->tbl[i]);
-		if (pte_is_leaf(op->f, e, n->level)) {
+		ptmm_pte_clear(&n->tbl[i]);
+		if (ptmm_pte_is_leaf(op->f, e, n->level)) {
 			unref_leaf(op, e, n->level);
 			continue;
 		}
 		struct walk_node child;
-		cursor_child(op->c, n, e, n->base + (uint64_t)i * mm_level_size(n->level), &child);
+		ptmm__cursor_child(op->c, n, e, n->base + (uint64_t)i * ptmm_level_size(n->level), &child);
 		drop_subtree(op, &child);
-		cursor_retire_node(op->c, child.pa, child.level);
+		ptmm__cursor_retire_node(op->c, child.pa, child.level);
 	}
 	n->slot->nr_children = 0;
 	n->slot->nr_tables = 0;
@@ -347,45 +347,45 @@ static void drop_subtree(struct op *op, const struct walk_node *n)
 /* Remove whatever entry `sp.i` of `n` holds (a leaf, or a whole subtree). */
 static void remove_entry(struct op *op, struct walk_node *n, const struct span *sp)
 {
-	pte_t e = pte_read(&n->tbl[sp->i]);
-	if (pte_is_leaf(op->f, e, n->level)) {
+	ptmm_pte_t e = ptmm_pte_read(&n->tbl[sp->i]);
+	if (ptmm_pte_is_leaf(op->f, e, n->level)) {
 		unref_leaf(op, e, n->level);
-		pte_clear(&n->tbl[sp->i]);
+		ptmm_pte_clear(&n->tbl[sp->i]);
 		n->slot->nr_children--;
 		return;
 	}
 	struct walk_node child;
-	cursor_child(op->c, n, e, sp->start, &child);
+	ptmm__cursor_child(op->c, n, e, sp->start, &child);
 	drop_subtree(op, &child);
-	cursor_detach_node(op->c, n->tbl, n->slot, sp->i, n->level, child.pa);
+	ptmm__cursor_detach_node(op->c, n->tbl, n->slot, sp->i, n->level, child.pa);
 }
 
 /* Is entry `e` of `n` present, and a leaf, in the node kind being walked? */
-static inline bool kind_present(enum node_kind k, pte_t e)
+static inline bool kind_present(enum node_kind k, ptmm_pte_t e)
 {
-	return k == V_LEAVES || (k == V_REAL && pte_is_present(e));
+	return k == V_LEAVES || (k == V_REAL && ptmm_pte_is_present(e));
 }
 
-static inline bool kind_leaf(const struct op *op, enum node_kind k, pte_t e, unsigned level)
+static inline bool kind_leaf(const struct op *op, enum node_kind k, ptmm_pte_t e, unsigned level)
 {
-	return k == V_LEAVES || (k == V_REAL && pte_is_leaf(op->f, e, level));
+	return k == V_LEAVES || (k == V_REAL && ptmm_pte_is_leaf(op->f, e, level));
 }
 
 /* ---- map ---- */
 
 /*
- * Level of the leaf that map places at offset t: 1 without MM_MAP_HUGE;
+ * Level of the leaf that map places at offset t: 1 without PTMM_MAP_HUGE;
  * with it, the largest level whose page size both VA and PA are aligned to
  * and that fits in what remains (MODEL.md section 5, PTSIM greedy rule).
  */
 static unsigned choose_level(const struct op *op, uint64_t t)
 {
-	if (!(op->flags & MM_MAP_HUGE))
+	if (!(op->flags & PTMM_MAP_HUGE))
 		return 1;
-	paddr_t pa = op->pa0 + (t - op->va0);
+	ptmm_paddr_t pa = op->pa0 + (t - op->va0);
 	for (unsigned l = op->max_level; l > 1; l--) {
-		uint64_t size = mm_level_size(l);
-		if (mm_is_aligned(t, size) && mm_is_aligned(pa, size) && op->end - t >= size)
+		uint64_t size = ptmm_level_size(l);
+		if (ptmm_is_aligned(t, size) && ptmm_is_aligned(pa, size) && op->end - t >= size)
 			return l;
 	}
 	return 1;
@@ -399,32 +399,32 @@ static unsigned choose_level(const struct op *op, uint64_t t)
  */
 static unsigned leaf_run(unsigned level, unsigned i, uint64_t t, uint64_t hi)
 {
-	uint64_t fit = (hi - t) / mm_level_size(level);
-	unsigned left = MM_PTES_PER_NODE - i;
+	uint64_t fit = (hi - t) / ptmm_level_size(level);
+	unsigned left = PTMM_PTES_PER_NODE - i;
 	return fit < left ? (unsigned)fit : left;
 }
 
-static int map_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigned level,
+static int map_dry(struct op *op, enum node_kind kind, const ptmm_pte_t *tbl, unsigned level,
 		   uint64_t base, uint64_t lo, uint64_t hi)
 {
-	bool replace = op->flags & MM_MAP_REPLACE;
+	bool replace = op->flags & PTMM_MAP_REPLACE;
 	for (uint64_t t = lo; t < hi;) {
 		struct span sp = entry_span(level, base, t, hi);
-		pte_t e = kind == V_REAL ? pte_read(&tbl[sp.i]) : 0;
+		ptmm_pte_t e = kind == V_REAL ? ptmm_pte_read(&tbl[sp.i]) : 0;
 		bool present = kind_present(kind, e);
 		unsigned want = choose_level(op, t);
-		int err = MM_OK;
+		int err = PTMM_OK;
 
 		if (present && !replace && (want == level || kind_leaf(op, kind, e, level)))
-			return MM_EEXIST; /* a leaf would be overwritten */
+			return PTMM_EEXIST; /* a leaf would be overwritten */
 		if (want == level && !replace) {
 			/* A run of leaves of this level: only an entry in the way matters. */
 			unsigned cnt = leaf_run(level, sp.i, t, hi);
 			if (kind == V_REAL)
 				for (unsigned k = 1; k < cnt; k++)
-					if (pte_is_present(pte_read(&tbl[sp.i + k])))
-						return MM_EEXIST;
-			t += (uint64_t)cnt * mm_level_size(level);
+					if (ptmm_pte_is_present(ptmm_pte_read(&tbl[sp.i + k])))
+						return PTMM_EEXIST;
+			t += (uint64_t)cnt * ptmm_level_size(level);
 			continue;
 		}
 		if (want < level) {
@@ -438,7 +438,7 @@ static int map_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigne
 				if (level - 1 > 1)
 					err = map_dry(op, V_LEAVES, 0, level - 1, sp.start, t, sp.stop);
 			} else {
-				const pte_t *ctbl = frame_to_virt(op->ft, pte_table_addr(op->f, e));
+				const ptmm_pte_t *ctbl = ptmm_frame_to_virt(op->ft, ptmm_pte_table_addr(op->f, e));
 				err = map_dry(op, V_REAL, ctbl, level - 1, sp.start, t, sp.stop);
 			}
 			if (err)
@@ -446,7 +446,7 @@ static int map_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigne
 		}
 		t = sp.stop;
 	}
-	return MM_OK;
+	return PTMM_OK;
 }
 
 /*
@@ -456,20 +456,20 @@ static int map_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigne
 static void fill_leaves(struct op *op, struct walk_node *n, unsigned i, unsigned cnt,
 			uint64_t t)
 {
-	uint64_t size = mm_level_size(n->level);
-	paddr_t pa = op->pa0 + (t - op->va0);
-	pte_t tmpl = leaf_tmpl(op, n->level);
-	pte_t *tbl = n->tbl;
+	uint64_t size = ptmm_level_size(n->level);
+	ptmm_paddr_t pa = op->pa0 + (t - op->va0);
+	ptmm_pte_t tmpl = leaf_tmpl(op, n->level);
+	ptmm_pte_t *tbl = n->tbl;
 	/*
-	 * Entry k is entry 0 plus k steps (pte_addr_step): the template has
+	 * Entry k is entry 0 plus k steps (ptmm_pte_addr_step): the template has
 	 * no bit where the additions carry (x86's PAT bit 12 of a huge leaf
 	 * lies below the leaf's alignment).
 	 */
-	pte_t e = pte_make(op->f, tmpl, pa), step = pte_addr_step(op->f, tmpl, size);
+	ptmm_pte_t e = ptmm_pte_make(op->f, tmpl, pa), step = ptmm_pte_addr_step(op->f, tmpl, size);
 	for (unsigned k = 0; k < cnt; k++, e += step)
-		pte_write(&tbl[i + k], e);
+		ptmm_pte_write(&tbl[i + k], e);
 	n->slot->nr_children += cnt;
-	if (op->flags & (MM_MAP_MMIO | MM_MAP_UNTRACKED))
+	if (op->flags & (PTMM_MAP_MMIO | PTMM_MAP_UNTRACKED))
 		return; /* no references */
 	ref_leaf(op, pa, size);
 	op->ref_n += cnt - 1u; /* the run ref_leaf started or extended */
@@ -479,35 +479,35 @@ static void map_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t h
 {
 	for (uint64_t t = lo; t < hi;) {
 		struct span sp = entry_span(n->level, n->base, t, hi);
-		pte_t e = pte_read(&n->tbl[sp.i]);
+		ptmm_pte_t e = ptmm_pte_read(&n->tbl[sp.i]);
 		unsigned want = choose_level(op, t);
 
-		if (want == n->level && !(op->flags & MM_MAP_REPLACE)) {
+		if (want == n->level && !(op->flags & PTMM_MAP_REPLACE)) {
 			/* The dry run found every entry of the run absent. */
 			unsigned cnt = leaf_run(n->level, sp.i, t, hi);
 			fill_leaves(op, n, sp.i, cnt, t);
-			t += (uint64_t)cnt * mm_level_size(n->level);
+			t += (uint64_t)cnt * ptmm_level_size(n->level);
 			continue;
 		}
 		if (want == n->level) {
-			paddr_t pa = op->pa0 + (t - op->va0);
-			if (pte_is_present(e))
+			ptmm_paddr_t pa = op->pa0 + (t - op->va0);
+			if (ptmm_pte_is_present(e))
 				remove_entry(op, n, &sp); /* replace: checked by the dry run */
-			pte_write(&n->tbl[sp.i], pte_make(op->f, leaf_tmpl(op, n->level), pa));
+			ptmm_pte_write(&n->tbl[sp.i], ptmm_pte_make(op->f, leaf_tmpl(op, n->level), pa));
 			n->slot->nr_children++;
-			ref_leaf(op, pa, mm_level_size(n->level));
+			ref_leaf(op, pa, ptmm_level_size(n->level));
 		} else {
 			struct walk_node child;
-			if (!pte_is_present(e)) {
+			if (!ptmm_pte_is_present(e)) {
 				take_node(op->c, n->level - 1, sp.start, &child);
 				link_child(op->c, n, sp.i, &child);
 				n->slot->nr_children++;
-			} else if (pte_is_leaf(op->f, e, n->level)) {
+			} else if (ptmm_pte_is_leaf(op->f, e, n->level)) {
 				split_leaf(op, n, &sp, &child);
 			} else {
-				cursor_child(op->c, n, e, sp.start, &child);
+				ptmm__cursor_child(op->c, n, e, sp.start, &child);
 			}
-			cursor_cache_descend(op->c, &child, t);
+			ptmm__cursor_cache_descend(op->c, &child, t);
 			map_real(op, &child, t, sp.stop);
 		}
 		t = sp.stop;
@@ -519,25 +519,25 @@ static void map_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t h
 /* Entries of the kernel root are shared tables: emptied, never removed. */
 static bool entry_pinned(const struct op *op, unsigned level)
 {
-	return op->c->pt->space == PT_KERNEL && level == op->a->levels;
+	return op->c->pt->space == PTMM_PT_KERNEL && level == op->a->levels;
 }
 
-static void unmap_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigned level,
+static void unmap_dry(struct op *op, enum node_kind kind, const ptmm_pte_t *tbl, unsigned level,
 		      uint64_t base, uint64_t lo, uint64_t hi);
 
 /* unmap_dry for the one entry of the node that holds offset t, clipped to [t, hi). */
-static void unmap_dry_entry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigned level,
+static void unmap_dry_entry(struct op *op, enum node_kind kind, const ptmm_pte_t *tbl, unsigned level,
 			    uint64_t base, uint64_t t, uint64_t hi)
 {
 	struct span sp = entry_span(level, base, t, hi);
-	pte_t e = kind == V_REAL ? pte_read(&tbl[sp.i]) : 0;
+	ptmm_pte_t e = kind == V_REAL ? ptmm_pte_read(&tbl[sp.i]) : 0;
 	if (!kind_present(kind, e) || sp.full)
 		return;
 	if (kind_leaf(op, kind, e, level)) {
 		op->nodes++;
 		unmap_dry(op, V_LEAVES, 0, level - 1, sp.start, t, sp.stop);
 	} else {
-		unmap_dry(op, V_REAL, frame_to_virt(op->ft, pte_table_addr(op->f, e)), level - 1,
+		unmap_dry(op, V_REAL, ptmm_frame_to_virt(op->ft, ptmm_pte_table_addr(op->f, e)), level - 1,
 			  sp.start, t, sp.stop);
 	}
 }
@@ -548,10 +548,10 @@ static void unmap_dry_entry(struct op *op, enum node_kind kind, const pte_t *tbl
  * the range meets can be cut: the dry run of an unmap (and of a protect)
  * looks at those two per level, whatever the length.
  */
-static void unmap_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigned level,
+static void unmap_dry(struct op *op, enum node_kind kind, const ptmm_pte_t *tbl, unsigned level,
 		      uint64_t base, uint64_t lo, uint64_t hi)
 {
-	uint64_t size = mm_level_size(level);
+	uint64_t size = ptmm_level_size(level);
 	uint64_t last = (hi - 1) & ~(size - 1);
 	unmap_dry_entry(op, kind, tbl, level, base, lo, hi);
 	if (last > lo)
@@ -567,16 +567,16 @@ static void unmap_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t
 			/* Whole entries: leaves go in one loop, up to a table. */
 			unsigned k = remove_leaf_run(op, n, sp.i, leaf_run(n->level, sp.i, t, hi));
 			if (k) {
-				t += (uint64_t)k * mm_level_size(n->level);
+				t += (uint64_t)k * ptmm_level_size(n->level);
 				continue;
 			}
 		}
-		pte_t e = pte_read(&n->tbl[sp.i]);
-		if (!pte_is_present(e)) {
+		ptmm_pte_t e = ptmm_pte_read(&n->tbl[sp.i]);
+		if (!ptmm_pte_is_present(e)) {
 			t = sp.stop;
 			continue;
 		}
-		bool leaf = pte_is_leaf(op->f, e, n->level);
+		bool leaf = ptmm_pte_is_leaf(op->f, e, n->level);
 		if (sp.full && (leaf || !entry_pinned(op, n->level))) {
 			remove_entry(op, n, &sp);
 		} else {
@@ -584,11 +584,11 @@ static void unmap_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t
 			if (leaf)
 				split_leaf(op, n, &sp, &child);
 			else
-				cursor_child(op->c, n, e, sp.start, &child);
-			cursor_cache_descend(op->c, &child, t);
+				ptmm__cursor_child(op->c, n, e, sp.start, &child);
+			ptmm__cursor_cache_descend(op->c, &child, t);
 			unmap_real(op, &child, t, sp.stop);
-			if (child.slot->nr_children == 0 && cursor_node_reclaimable(op->c->pt, child.level))
-				cursor_detach_node(op->c, n->tbl, n->slot, sp.i, n->level, child.pa);
+			if (child.slot->nr_children == 0 && ptmm__cursor_node_reclaimable(op->c->pt, child.level))
+				ptmm__cursor_detach_node(op->c, n->tbl, n->slot, sp.i, n->level, child.pa);
 		}
 		t = sp.stop;
 	}
@@ -597,24 +597,24 @@ static void unmap_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t
 /* ---- protect ---- */
 
 /* The leaf `e` at `level` with the new property (same PA, same software tag). */
-static pte_t leaf_protected(struct op *op, pte_t e, unsigned level)
+static ptmm_pte_t leaf_protected(struct op *op, ptmm_pte_t e, unsigned level)
 {
-	return pte_make(op->f, leaf_tmpl(op, level) | (e & op->f->untracked),
-			pte_addr(op->f, e, level));
+	return ptmm_pte_make(op->f, leaf_tmpl(op, level) | (e & op->f->untracked),
+			ptmm_pte_addr(op->f, e, level));
 }
 
 /* Would the leaf `e` at `level` change under the new property? */
-static bool leaf_changes(struct op *op, pte_t e, unsigned level)
+static bool leaf_changes(struct op *op, ptmm_pte_t e, unsigned level)
 {
 	return leaf_protected(op, e, level) != e;
 }
 
-static void protect_dry(struct op *op, enum node_kind kind, const pte_t *tbl, unsigned level,
+static void protect_dry(struct op *op, enum node_kind kind, const ptmm_pte_t *tbl, unsigned level,
 			uint64_t base, uint64_t lo, uint64_t hi)
 {
 	for (uint64_t t = lo; t < hi;) {
 		struct span sp = entry_span(level, base, t, hi);
-		pte_t e = kind == V_REAL ? pte_read(&tbl[sp.i]) : 0;
+		ptmm_pte_t e = kind == V_REAL ? ptmm_pte_read(&tbl[sp.i]) : 0;
 		uint64_t from = t;
 		t = sp.stop;
 		if (!kind_present(kind, e) || sp.full)
@@ -626,7 +626,7 @@ static void protect_dry(struct op *op, enum node_kind kind, const pte_t *tbl, un
 			op->nodes++;
 			protect_dry(op, V_LEAVES, 0, level - 1, sp.start, from, sp.stop);
 		} else {
-			protect_dry(op, V_REAL, frame_to_virt(op->ft, pte_table_addr(op->f, e)),
+			protect_dry(op, V_REAL, ptmm_frame_to_virt(op->ft, ptmm_pte_table_addr(op->f, e)),
 				    level - 1, sp.start, from, sp.stop);
 		}
 	}
@@ -636,29 +636,29 @@ static void protect_real(struct op *op, struct walk_node *n, uint64_t lo, uint64
 {
 	for (uint64_t t = lo; t < hi;) {
 		struct span sp = entry_span(n->level, n->base, t, hi);
-		pte_t e = pte_read(&n->tbl[sp.i]);
+		ptmm_pte_t e = ptmm_pte_read(&n->tbl[sp.i]);
 		uint64_t from = t;
 		t = sp.stop;
-		if (!pte_is_present(e))
+		if (!ptmm_pte_is_present(e))
 			continue;
 		struct walk_node child;
-		if (pte_is_leaf(op->f, e, n->level)) {
+		if (ptmm_pte_is_leaf(op->f, e, n->level)) {
 			if (!leaf_changes(op, e, n->level)) {
 				op->bytes += sp.stop - from;
 				continue;
 			}
 			if (sp.full) {
-				pte_write(&n->tbl[sp.i], leaf_protected(op, e, n->level));
+				ptmm_pte_write(&n->tbl[sp.i], leaf_protected(op, e, n->level));
 				op->bytes += sp.stop - from;
-				if (!MM_MUTANT(MM_MUT_PROTECT))
+				if (!PTMM_MUTANT(PTMM_MUT_PROTECT))
 					cursor_record_flush(op->c, sp.start, sp.end);
 				continue;
 			}
 			split_leaf(op, n, &sp, &child);
 		} else {
-			cursor_child(op->c, n, e, sp.start, &child);
+			ptmm__cursor_child(op->c, n, e, sp.start, &child);
 		}
-		cursor_cache_descend(op->c, &child, from);
+		ptmm__cursor_cache_descend(op->c, &child, from);
 		protect_real(op, &child, from, sp.stop);
 	}
 }
@@ -681,7 +681,7 @@ static void protect_real(struct op *op, struct walk_node *n, uint64_t lo, uint64
  * block (a kernel mapping a big allocation page by page) would take the
  * allocator lock on every call.  Instead the cursor keeps the net change
  * for that block in c->pend and applies it at the next settle: at
- * cursor_flush (so before anything is released) and cursor_close, before
+ * ptmm_cursor_flush (so before anything is released) and ptmm_cursor_close, before
  * any other map, unmap or protect of the cursor, and when a page of
  * another block comes.  When no cursor is open, the counts are exact.
  *
@@ -695,42 +695,42 @@ static void protect_real(struct op *op, struct walk_node *n, uint64_t lo, uint64
  */
 
 /* May the page at `pa` use the deferred count of the cursor's block? */
-static inline bool pend_covers(const struct cursor *c, paddr_t pa)
+static inline bool pend_covers(const struct ptmm_cursor *c, ptmm_paddr_t pa)
 {
 	return pa - c->pend_pa < c->pend_size && (c->pend_held || c->pend < 0);
 }
 
 /* Start deferring the references of the block whose head is slot `head`. */
-static void pend_begin(struct cursor *c, uint32_t head, int32_t pend, bool held)
+static void pend_begin(struct ptmm_cursor *c, uint32_t head, int32_t pend, bool held)
 {
-	const struct frame_table *ft = c->pt->ft;
+	const struct ptmm_frame_table *ft = c->pt->ft;
 	c->pend_block = head;
-	c->pend_pa = frame_slot_pa(ft, &ft->slots[head]);
-	c->pend_size = MM_PAGE_SIZE << ft->slots[head].order;
+	c->pend_pa = ptmm_frame_slot_pa(ft, &ft->slots[head]);
+	c->pend_size = PTMM_PAGE_SIZE << ft->slots[head].order;
 	c->pend_ref = &ft->slots[head].refcount;
 	c->pend = pend;
 	c->pend_held = held;
 }
 
-void cursor_settle_refs(struct cursor *c)
+void ptmm__cursor_settle_refs(struct ptmm_cursor *c)
 {
-	if (c->pend_block == FRAME_NIL)
+	if (c->pend_block == PTMM_FRAME_NIL)
 		return;
 	if (c->pend)
-		frame_settle_refs(c->pt->ft, c->pend_block, c->pend, &c->rel);
-	c->pend_block = FRAME_NIL;
+		ptmm__frame_settle_refs(c->pt->ft, c->pend_block, c->pend, &c->rel);
+	c->pend_block = PTMM_FRAME_NIL;
 	c->pend_size = 0;
-	c->pend_ref = (MM_ATOMIC(uint32_t) *)0;
+	c->pend_ref = (PTMM_ATOMIC(uint32_t) *)0;
 	c->pend = 0;
 	c->pend_held = false;
 }
 
 /* take_page_ref when the page is not of the deferred block: a real reference. */
-static int take_page_ref_real(struct cursor *c, paddr_t pa)
+static int take_page_ref_real(struct ptmm_cursor *c, ptmm_paddr_t pa)
 {
-	struct frame_table *ft = c->pt->ft;
-	cursor_settle_refs(c);
-	int err = frame_map_page(ft, pa, &c->block_hint);
+	struct ptmm_frame_table *ft = c->pt->ft;
+	ptmm__cursor_settle_refs(c);
+	int err = ptmm__frame_map_page(ft, pa, &c->block_hint);
 	if (!err)
 		pend_begin(c, c->block_hint, 0, true);
 	return err;
@@ -738,39 +738,39 @@ static int take_page_ref_real(struct cursor *c, paddr_t pa)
 
 /*
  * May one more reference be deferred on the cursor's block?  The same
- * overflow rule as frame_map_check, counting what is deferred.
+ * overflow rule as ptmm__frame_map_check, counting what is deferred.
  */
-static inline bool pend_has_room(const struct cursor *c)
+static inline bool pend_has_room(const struct ptmm_cursor *c)
 {
-	MM_ASSERT(c->pend_ref == &c->pt->ft->slots[c->pend_block].refcount);
+	PTMM_ASSERT(c->pend_ref == &c->pt->ft->slots[c->pend_block].refcount);
 	uint32_t rc = atomic_load_explicit(c->pend_ref, memory_order_relaxed);
-	return (int64_t)rc + c->pend + 1 <= (int64_t)FRAME_REF_MAX;
+	return (int64_t)rc + c->pend + 1 <= (int64_t)PTMM_FRAME_REF_MAX;
 }
 
-/* Take the reference of a new 4 KiB leaf of `pa`; the errors of frame_map_check. */
-static inline int take_page_ref(struct cursor *c, paddr_t pa)
+/* Take the reference of a new 4 KiB leaf of `pa`; the errors of ptmm__frame_map_check. */
+static inline int take_page_ref(struct ptmm_cursor *c, ptmm_paddr_t pa)
 {
 	if (!pend_covers(c, pa))
 		return take_page_ref_real(c, pa);
 	if (!pend_has_room(c))
-		return MM_ENOMEM;
+		return PTMM_ENOMEM;
 	c->pend++;
-	return MM_OK;
+	return PTMM_OK;
 }
 
 /*
  * Drop (deferred) the reference of a removed 4 KiB leaf of tracked RAM at
  * `pa`, which is not of the deferred block.
  */
-static void drop_page_ref_other(struct cursor *c, paddr_t pa)
+static void drop_page_ref_other(struct ptmm_cursor *c, ptmm_paddr_t pa)
 {
 	/*
 	 * Start deferring for the block of pa.  Once settled, the leaf's
 	 * reference is real, so its block cannot change under the lookup,
 	 * and with pend < 0 it cannot until the next settle.
 	 */
-	cursor_settle_refs(c);
-	pend_begin(c, frame_mapped_block(c->pt->ft, pa, &c->block_hint), -1, false);
+	ptmm__cursor_settle_refs(c);
+	pend_begin(c, ptmm__frame_mapped_block(c->pt->ft, pa, &c->block_hint), -1, false);
 }
 
 /* Outcome of a one-page walk that the general path must handle instead. */
@@ -781,28 +781,28 @@ static void drop_page_ref_other(struct cursor *c, paddr_t pa)
  * existing tables, caching each node reached.  Stops at level 1, at an
  * absent entry (n->level > 1), or at a leaf above level 1 (*leaf set).
  */
-static void walk_page_uncached(struct cursor *c, uint64_t t, struct walk_node *n, bool *leaf)
+static void walk_page_uncached(struct ptmm_cursor *c, uint64_t t, struct walk_node *n, bool *leaf)
 {
-	const struct pte_format *f = &c->arch->fmt;
-	cursor_start_node(c, t, t + MM_PAGE_SIZE, n);
+	const struct ptmm_pte_format *f = &c->arch->fmt;
+	ptmm__cursor_start_node(c, t, t + PTMM_PAGE_SIZE, n);
 	while (n->level > 1) {
-		unsigned i = mm_level_index(t, n->level);
-		pte_t e = pte_read(&n->tbl[i]);
-		if (!pte_is_present(e))
+		unsigned i = ptmm_level_index(t, n->level);
+		ptmm_pte_t e = ptmm_pte_read(&n->tbl[i]);
+		if (!ptmm_pte_is_present(e))
 			return;
-		if (pte_is_leaf(f, e, n->level)) {
+		if (ptmm_pte_is_leaf(f, e, n->level)) {
 			*leaf = true;
 			return;
 		}
 		struct walk_node child;
-		cursor_child(c, n, e, n->base + (uint64_t)i * mm_level_size(n->level), &child);
-		cursor_cache_descend(c, &child, t);
+		ptmm__cursor_child(c, n, e, n->base + (uint64_t)i * ptmm_level_size(n->level), &child);
+		ptmm__cursor_cache_descend(c, &child, t);
 		*n = child;
 	}
 }
 
 /* walk_page_uncached, after a look at the cached level-1 node (the common case). */
-static inline void walk_page(struct cursor *c, uint64_t t, struct walk_node *n, bool *leaf)
+static inline void walk_page(struct ptmm_cursor *c, uint64_t t, struct walk_node *n, bool *leaf)
 {
 	*leaf = false;
 	if (!cursor_cached_leaf_node(c, t, n))
@@ -813,15 +813,15 @@ static inline void walk_page(struct cursor *c, uint64_t t, struct walk_node *n, 
  * Create the chain of nodes from the absent entry of `n` (level > 1) down
  * to level 1 for offset t, from the cursor's reserve; `n` ends at level 1.
  */
-static void build_chain(struct cursor *c, uint64_t t, struct walk_node *n)
+static void build_chain(struct ptmm_cursor *c, uint64_t t, struct walk_node *n)
 {
 	while (n->level > 1) {
-		unsigned i = mm_level_index(t, n->level);
+		unsigned i = ptmm_level_index(t, n->level);
 		struct walk_node child;
-		take_node(c, n->level - 1, n->base + (uint64_t)i * mm_level_size(n->level), &child);
+		take_node(c, n->level - 1, n->base + (uint64_t)i * ptmm_level_size(n->level), &child);
 		link_child(c, n, i, &child);
 		n->slot->nr_children++;
-		cursor_cache_descend(c, &child, t);
+		ptmm__cursor_cache_descend(c, &child, t);
 		*n = child;
 	}
 }
@@ -830,38 +830,38 @@ static void build_chain(struct cursor *c, uint64_t t, struct walk_node *n)
  * Install the 4 KiB leaf `pte` in the absent entry i of the level-1 node
  * `n` for offset t (its reference already taken) and move past it.
  */
-static inline void install_page_leaf(struct cursor *c, const struct walk_node *n, unsigned i,
-				     pte_t pte, uint64_t t)
+static inline void install_page_leaf(struct ptmm_cursor *c, const struct walk_node *n, unsigned i,
+				     ptmm_pte_t pte, uint64_t t)
 {
-	pte_write(&n->tbl[i], pte);
+	ptmm_pte_write(&n->tbl[i], pte);
 	n->slot->nr_children++;
-	if (!MM_MUTANT(MM_MUT_MAP_PAGE))
-		cursor_record_flush(c, t, t + MM_PAGE_SIZE);
-	c->va = t + MM_PAGE_SIZE;
+	if (!PTMM_MUTANT(PTMM_MUT_MAP_PAGE))
+		cursor_record_flush(c, t, t + PTMM_PAGE_SIZE);
+	c->va = t + PTMM_PAGE_SIZE;
 }
 
 /*
  * Map the page at the current VA to the tracked RAM frame `pa` with the
  * level-1 template `tmpl`, no replace.  Errors, in the general path's
- * order: those of frame_map_check, MM_EEXIST (a leaf in the way),
- * MM_ENOMEM (no node); on any of them nothing changed.
+ * order: those of ptmm__frame_map_check, PTMM_EEXIST (a leaf in the way),
+ * PTMM_ENOMEM (no node); on any of them nothing changed.
  */
-static int map_page(struct cursor *c, paddr_t pa, pte_t tmpl)
+static int map_page(struct ptmm_cursor *c, ptmm_paddr_t pa, ptmm_pte_t tmpl)
 {
-	struct frame_table *ft = c->pt->ft;
+	struct ptmm_frame_table *ft = c->pt->ft;
 	uint64_t t = c->va;
 	struct walk_node n;
 	bool leaf;
 	int err;
 	walk_page(c, t, &n, &leaf);
-	unsigned i = mm_level_index(t, n.level);
-	if (leaf || (n.level == 1 && pte_is_present(pte_read(&n.tbl[i])))) {
-		err = frame_map_check(ft, pa, MM_PAGE_SIZE, &c->block_hint);
-		return err ? err : MM_EEXIST;
+	unsigned i = ptmm_level_index(t, n.level);
+	if (leaf || (n.level == 1 && ptmm_pte_is_present(ptmm_pte_read(&n.tbl[i])))) {
+		err = ptmm__frame_map_check(ft, pa, PTMM_PAGE_SIZE, &c->block_hint);
+		return err ? err : PTMM_EEXIST;
 	}
 	if (n.level > 1) {
 		/* The frame is checked before the nodes are asked for, then taken. */
-		err = frame_map_check(ft, pa, MM_PAGE_SIZE, &c->block_hint);
+		err = ptmm__frame_map_check(ft, pa, PTMM_PAGE_SIZE, &c->block_hint);
 		if (!err)
 			err = reserve_nodes(c, n.level - 1u);
 		if (err)
@@ -872,14 +872,14 @@ static int map_page(struct cursor *c, paddr_t pa, pte_t tmpl)
 			return err;
 		}
 		build_chain(c, t, &n);
-		i = mm_level_index(t, 1);
+		i = ptmm_level_index(t, 1);
 	} else {
 		err = take_page_ref(c, pa);
 		if (err)
 			return err;
 	}
-	install_page_leaf(c, &n, i, pte_make(&c->arch->fmt, tmpl, pa), t);
-	return MM_OK;
+	install_page_leaf(c, &n, i, ptmm_pte_make(&c->arch->fmt, tmpl, pa), t);
+	return PTMM_OK;
 }
 
 /*
@@ -887,7 +887,7 @@ static int map_page(struct cursor *c, paddr_t pa, pte_t tmpl)
  * PAGE_NEEDS_GENERAL (nothing changed) if a huge leaf covers it: that
  * needs a split.
  */
-static int unmap_page(struct cursor *c, uint64_t *removed)
+static int unmap_page(struct ptmm_cursor *c, uint64_t *removed)
 {
 	uint64_t t = c->va;
 	struct walk_node n;
@@ -895,110 +895,110 @@ static int unmap_page(struct cursor *c, uint64_t *removed)
 	walk_page(c, t, &n, &leaf);
 	if (leaf)
 		return PAGE_NEEDS_GENERAL;
-	unsigned i = mm_level_index(t, n.level);
-	pte_t e = pte_read(&n.tbl[i]);
+	unsigned i = ptmm_level_index(t, n.level);
+	ptmm_pte_t e = ptmm_pte_read(&n.tbl[i]);
 	uint64_t bytes = 0;
-	if (n.level == 1 && pte_is_present(e)) {
-		pte_clear(&n.tbl[i]);
+	if (n.level == 1 && ptmm_pte_is_present(e)) {
+		ptmm_pte_clear(&n.tbl[i]);
 		n.slot->nr_children--;
-		bytes = MM_PAGE_SIZE;
+		bytes = PTMM_PAGE_SIZE;
 	}
 	/*
 	 * As the general path: empty nodes detached bottom-up (the walk
 	 * cached the path, so n is the deepest cached node), then the frame.
 	 */
 	if (n.slot->nr_children == 0)
-		cursor_reclaim_path(c, n.level, t);
+		ptmm__cursor_reclaim_path(c, n.level, t);
 	if (bytes) {
-		paddr_t pa = pte_addr(&c->arch->fmt, e, 1);
+		ptmm_paddr_t pa = ptmm_pte_addr(&c->arch->fmt, e, 1);
 		bool tracked = !(e & c->arch->fmt.untracked);
 		/* A frame of the deferred block is RAM: no need to look. */
 		if (tracked && pend_covers(c, pa))
 			c->pend--;
 		else if (tracked && frame_pa_is_ram(c->pt->ft, pa))
 			drop_page_ref_other(c, pa);
-		if (!MM_MUTANT(MM_MUT_UNMAP_PAGE))
-			cursor_record_flush(c, t, t + MM_PAGE_SIZE);
+		if (!PTMM_MUTANT(PTMM_MUT_UNMAP_PAGE))
+			cursor_record_flush(c, t, t + PTMM_PAGE_SIZE);
 	}
 	if (removed)
 		*removed = bytes;
-	c->va = t + MM_PAGE_SIZE;
-	return MM_OK;
+	c->va = t + PTMM_PAGE_SIZE;
+	return PTMM_OK;
 }
 
 /* ---- the public operations ---- */
 
-/* MM_OK if `p` is valid for this table and expressible by its architecture. */
-static int check_prop(const struct cursor *c, struct mm_prop p)
+/* PTMM_OK if `p` is valid for this table and expressible by its architecture. */
+static int check_prop(const struct ptmm_cursor *c, struct ptmm_prop p)
 {
-	if ((p.flags & ~MM_PROP_ALL) || p.cache >= MM_CACHE_COUNT)
-		return MM_EINVAL;
+	if ((p.flags & ~PTMM_PROP_ALL) || p.cache >= PTMM_CACHE_COUNT)
+		return PTMM_EINVAL;
 	/* Global pages belong to the kernel half, user pages to the user half. */
-	if (p.flags & (c->pt->space == PT_USER ? MM_PROP_G : MM_PROP_U))
-		return MM_EINVAL;
+	if (p.flags & (c->pt->space == PTMM_PT_USER ? PTMM_PROP_G : PTMM_PROP_U))
+		return PTMM_EINVAL;
 	return c->arch->prop_check(c->arch, p);
 }
 
 /* Is `p` the property whose check and level-1 template the cursor cached? */
-static inline bool prop_cached(const struct cursor *c, struct mm_prop p)
+static inline bool prop_cached(const struct ptmm_cursor *c, struct ptmm_prop p)
 {
-	return c->leaf_tmpl && mm_prop_eq(p, c->leaf_prop);
+	return c->leaf_tmpl && ptmm_prop_eq(p, c->leaf_prop);
 }
 
 /*
  * Level-1 leaf template of the (checked) property `p`, cached per cursor.
  * Only write-back properties are cached: the one-page fast path trusts a
  * cached property for any frame of the deferred block, and the
- * one-memory-type rule (frame_range_wb_only) was checked for other frames.
+ * one-memory-type rule (ptmm_frame_range_wb_only) was checked for other frames.
  */
-static pte_t leaf_tmpl_cached(struct cursor *c, struct mm_prop p, bool cached)
+static ptmm_pte_t leaf_tmpl_cached(struct ptmm_cursor *c, struct ptmm_prop p, bool cached)
 {
-	if (p.cache != MM_CACHE_WB)
+	if (p.cache != PTMM_CACHE_WB)
 		return c->arch->leaf_template(c->arch, p, 1);
 	if (!cached) {
 		c->leaf_tmpl = c->arch->leaf_template(c->arch, p, 1);
-		c->leaf_inv = pte_inversion(&c->arch->fmt, c->leaf_tmpl);
+		c->leaf_inv = ptmm_pte_inversion(&c->arch->fmt, c->leaf_tmpl);
 		c->leaf_prop = p;
 	}
 	return c->leaf_tmpl;
 }
 
 /*
- * The one-memory-type rule for RAM (frame.h, frame_zone_set_wb_only):
- * MM_EPERM if `cache` is not write-back and [pa, pa+len) touches a
+ * The one-memory-type rule for RAM (frame.h, ptmm_frame_zone_set_wb_only):
+ * PTMM_EPERM if `cache` is not write-back and [pa, pa+len) touches a
  * wb-only zone.  Device memory (MMIO) has no write-back alias.
  */
-static int check_cache_rule(const struct cursor *c, paddr_t pa, uint64_t len, unsigned cache,
+static int check_cache_rule(const struct ptmm_cursor *c, ptmm_paddr_t pa, uint64_t len, unsigned cache,
 			    unsigned flags)
 {
-	if (cache == MM_CACHE_WB || (flags & MM_MAP_MMIO))
-		return MM_OK;
-	return frame_range_wb_only(c->pt->ft, pa, len) ? MM_EPERM : MM_OK;
+	if (cache == PTMM_CACHE_WB || (flags & PTMM_MAP_MMIO))
+		return PTMM_OK;
+	return ptmm_frame_range_wb_only(c->pt->ft, pa, len) ? PTMM_EPERM : PTMM_OK;
 }
 
 /*
  * The same rule for a protect to `cache` over [c->va, c->va+len): every
  * RAM leaf there (no-access ones too: protect can make them accessible).
  */
-static int check_cache_rule_leaves(struct cursor *c, uint64_t len, unsigned cache)
+static int check_cache_rule_leaves(struct ptmm_cursor *c, uint64_t len, unsigned cache)
 {
-	if (cache == MM_CACHE_WB)
-		return MM_OK;
-	uint64_t va = c->va, hi = c->va + len, mask = cursor_tree_mask(c->arch);
-	int err = MM_OK;
-	struct mm_mapping m;
-	while (!err && c->va < hi && cursor_find_next(c, hi - c->va, &m) == 1) {
+	if (cache == PTMM_CACHE_WB)
+		return PTMM_OK;
+	uint64_t va = c->va, hi = c->va + len, mask = ptmm__cursor_tree_mask(c->arch);
+	int err = PTMM_OK;
+	struct ptmm_mapping m;
+	while (!err && c->va < hi && ptmm_cursor_find_next(c, hi - c->va, &m) == 1) {
 		uint64_t lo = m.va & mask, end = lo + m.size;
 		uint64_t from = lo > c->va ? lo : c->va, to = end < hi ? end : hi;
-		if (!m.mmio && frame_range_wb_only(c->pt->ft, m.pa + (from - lo), to - from))
-			err = MM_EPERM;
+		if (!m.mmio && ptmm_frame_range_wb_only(c->pt->ft, m.pa + (from - lo), to - from))
+			err = PTMM_EPERM;
 		c->va = to;
 	}
 	c->va = va;
 	return err;
 }
 
-static int map_general(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop,
+static int map_general(struct ptmm_cursor *c, ptmm_paddr_t pa, uint64_t len, struct ptmm_prop prop,
 		       unsigned flags);
 
 /*
@@ -1012,77 +1012,77 @@ static int map_general(struct cursor *c, paddr_t pa, uint64_t len, struct mm_pro
  */
 
 /* Map one 4 KiB page: the entry is absent and the property is the cached one. */
-static inline bool map_page_fast(struct cursor *c, paddr_t pa, uint64_t len,
-				 struct mm_prop prop, unsigned flags)
+static inline bool map_page_fast(struct ptmm_cursor *c, ptmm_paddr_t pa, uint64_t len,
+				 struct ptmm_prop prop, unsigned flags)
 {
 	uint64_t t = c->va;
-	if (len != MM_PAGE_SIZE || (flags & ~(unsigned)MM_MAP_HUGE) || c->end - t < len ||
-	    !mm_is_aligned(pa, MM_PAGE_SIZE) || !prop_cached(c, prop) || !pend_covers(c, pa))
+	if (len != PTMM_PAGE_SIZE || (flags & ~(unsigned)PTMM_MAP_HUGE) || c->end - t < len ||
+	    !ptmm_is_aligned(pa, PTMM_PAGE_SIZE) || !prop_cached(c, prop) || !pend_covers(c, pa))
 		return false;
 	struct walk_node n;
 	if (!cursor_cached_leaf_node(c, t, &n))
 		return false;
-	unsigned i = mm_level_index(t, 1);
-	if (pte_read(&n.tbl[i]) || !pend_has_room(c))
+	unsigned i = ptmm_level_index(t, 1);
+	if (ptmm_pte_read(&n.tbl[i]) || !pend_has_room(c))
 		return false;
 	c->pend++;
-	/* pte_make with the template's inversion cached (leaf_tmpl_cached). */
-	pte_t pte = (c->leaf_tmpl | pte_addr_field(&c->arch->fmt, pa)) ^ c->leaf_inv;
-	MM_ASSERT(pte == pte_make(&c->arch->fmt, c->leaf_tmpl, pa));
+	/* ptmm_pte_make with the template's inversion cached (leaf_tmpl_cached). */
+	ptmm_pte_t pte = (c->leaf_tmpl | ptmm_pte_addr_field(&c->arch->fmt, pa)) ^ c->leaf_inv;
+	PTMM_ASSERT(pte == ptmm_pte_make(&c->arch->fmt, c->leaf_tmpl, pa));
 	install_page_leaf(c, &n, i, pte, t);
 	return true;
 }
 
 /* Unmap one 4 KiB page: a tracked leaf whose node does not become empty. */
-static inline bool unmap_page_fast(struct cursor *c, uint64_t len, uint64_t *removed)
+static inline bool unmap_page_fast(struct ptmm_cursor *c, uint64_t len, uint64_t *removed)
 {
 	uint64_t t = c->va;
 	struct walk_node n;
-	if (len != MM_PAGE_SIZE || c->end - t < len || !cursor_cached_leaf_node(c, t, &n))
+	if (len != PTMM_PAGE_SIZE || c->end - t < len || !cursor_cached_leaf_node(c, t, &n))
 		return false;
-	unsigned i = mm_level_index(t, 1);
-	pte_t e = pte_read(&n.tbl[i]);
+	unsigned i = ptmm_level_index(t, 1);
+	ptmm_pte_t e = ptmm_pte_read(&n.tbl[i]);
 	if (!e || (e & c->arch->fmt.untracked) || n.slot->nr_children < 2 ||
-	    !pend_covers(c, pte_addr(&c->arch->fmt, e, 1)))
+	    !pend_covers(c, ptmm_pte_addr(&c->arch->fmt, e, 1)))
 		return false;
-	pte_clear(&n.tbl[i]);
+	ptmm_pte_clear(&n.tbl[i]);
 	n.slot->nr_children--;
 	c->pend--;
-	if (!MM_MUTANT(MM_MUT_UNMAP_FAST))
-		cursor_record_flush(c, t, t + MM_PAGE_SIZE);
+	if (!PTMM_MUTANT(PTMM_MUT_UNMAP_FAST))
+		cursor_record_flush(c, t, t + PTMM_PAGE_SIZE);
 	if (removed)
-		*removed = MM_PAGE_SIZE;
-	c->va = t + MM_PAGE_SIZE;
+		*removed = PTMM_PAGE_SIZE;
+	c->va = t + PTMM_PAGE_SIZE;
 	return true;
 }
 
-static int cursor_map_slow(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop,
+static int cursor_map_slow(struct ptmm_cursor *c, ptmm_paddr_t pa, uint64_t len, struct ptmm_prop prop,
 			   unsigned flags);
 
-int cursor_map(struct cursor *c, paddr_t pa, uint64_t len, struct mm_prop prop, unsigned flags)
+int ptmm_cursor_map(struct ptmm_cursor *c, ptmm_paddr_t pa, uint64_t len, struct ptmm_prop prop, unsigned flags)
 {
 	if (map_page_fast(c, pa, len, prop, flags))
-		return MM_OK;
+		return PTMM_OK;
 	return cursor_map_slow(c, pa, len, prop, flags);
 }
 
-/* cursor_map in full: every check, then the one-page or the general path. */
-static __attribute__((noinline)) int cursor_map_slow(struct cursor *c, paddr_t pa, uint64_t len,
-						     struct mm_prop prop, unsigned flags)
+/* ptmm_cursor_map in full: every check, then the one-page or the general path. */
+static __attribute__((noinline)) int cursor_map_slow(struct ptmm_cursor *c, ptmm_paddr_t pa, uint64_t len,
+						     struct ptmm_prop prop, unsigned flags)
 {
 	int err = cursor_check_len(c, len);
 	if (err)
 		return err;
-	if (!mm_is_aligned(pa, MM_PAGE_SIZE))
-		return MM_EALIGN;
-	if (flags & ~(unsigned)(MM_MAP_HUGE | MM_MAP_REPLACE | MM_MAP_MMIO | MM_MAP_UNTRACKED))
-		return MM_EINVAL;
+	if (!ptmm_is_aligned(pa, PTMM_PAGE_SIZE))
+		return PTMM_EALIGN;
+	if (flags & ~(unsigned)(PTMM_MAP_HUGE | PTMM_MAP_REPLACE | PTMM_MAP_MMIO | PTMM_MAP_UNTRACKED))
+		return PTMM_EINVAL;
 	/* Untracked RAM is a kernel-table facility (direct map, image), and not MMIO. */
-	if ((flags & MM_MAP_UNTRACKED) &&
-	    ((flags & MM_MAP_MMIO) || c->pt->space != PT_KERNEL))
-		return MM_EINVAL;
+	if ((flags & PTMM_MAP_UNTRACKED) &&
+	    ((flags & PTMM_MAP_MMIO) || c->pt->space != PTMM_PT_KERNEL))
+		return PTMM_EINVAL;
 	bool cached = prop_cached(c, prop); /* checked before */
-	err = cached ? MM_OK : check_prop(c, prop);
+	err = cached ? PTMM_OK : check_prop(c, prop);
 	if (err)
 		return err;
 	/*
@@ -1091,36 +1091,36 @@ static __attribute__((noinline)) int cursor_map_slow(struct cursor *c, paddr_t p
 	 * cursor already references, inside the slot window, which
 	 * page_table_init_* keeps below 2^pa_bits.)
 	 */
-	if (!mm_arch_pa_fits(c->arch, pa, len))
-		return MM_ERANGE;
+	if (!ptmm_arch_pa_fits(c->arch, pa, len))
+		return PTMM_ERANGE;
 	err = check_cache_rule(c, pa, len, prop.cache, flags);
 	if (err)
 		return err;
 	/* One page of tracked RAM, nothing to replace: no dry run needed. */
-	if (len == MM_PAGE_SIZE && !(flags & ~(unsigned)MM_MAP_HUGE))
+	if (len == PTMM_PAGE_SIZE && !(flags & ~(unsigned)PTMM_MAP_HUGE))
 		return map_page(c, pa, leaf_tmpl_cached(c, prop, cached));
 	return map_general(c, pa, len, prop, flags);
 }
 
 /*
- * cursor_map past its argument checks: the frame check, the dry run, the
+ * ptmm_cursor_map past its argument checks: the frame check, the dry run, the
  * reserve and the real pass.  Out of line so that the one-page path does
  * not set up this path's stack frame.
  */
-static __attribute__((noinline)) int map_general(struct cursor *c, paddr_t pa, uint64_t len,
-						 struct mm_prop prop, unsigned flags)
+static __attribute__((noinline)) int map_general(struct ptmm_cursor *c, ptmm_paddr_t pa, uint64_t len,
+						 struct ptmm_prop prop, unsigned flags)
 {
 	int err;
-	if (flags & MM_MAP_MMIO)
-		err = frame_range_is_mmio(c->pt->ft, pa, len) ? MM_OK : MM_ERANGE;
-	else if (flags & MM_MAP_UNTRACKED)
-		err = frame_range_is_ram(c->pt->ft, pa, len) ? MM_OK : MM_ERANGE;
+	if (flags & PTMM_MAP_MMIO)
+		err = ptmm_frame_range_is_mmio(c->pt->ft, pa, len) ? PTMM_OK : PTMM_ERANGE;
+	else if (flags & PTMM_MAP_UNTRACKED)
+		err = ptmm_frame_range_is_ram(c->pt->ft, pa, len) ? PTMM_OK : PTMM_ERANGE;
 	else
-		err = frame_map_check(c->pt->ft, pa, len, &c->block_hint);
+		err = ptmm__frame_map_check(c->pt->ft, pa, len, &c->block_hint);
 	if (err)
 		return err;
 
-	cursor_settle_refs(c); /* the general path counts on exact references */
+	ptmm__cursor_settle_refs(c); /* the general path counts on exact references */
 	struct op op;
 	op_init(&op, c);
 	op.va0 = c->va;
@@ -1128,9 +1128,9 @@ static __attribute__((noinline)) int map_general(struct cursor *c, paddr_t pa, u
 	op.pa0 = pa;
 	op.flags = flags;
 	op.prop = prop;
-	op.tag = (flags & MM_MAP_UNTRACKED) ? c->arch->fmt.untracked : 0;
+	op.tag = (flags & PTMM_MAP_UNTRACKED) ? c->arch->fmt.untracked : 0;
 	struct walk_node n;
-	cursor_start_node(c, op.va0, op.end, &n);
+	ptmm__cursor_start_node(c, op.va0, op.end, &n);
 	err = map_dry(&op, V_REAL, n.tbl, n.level, n.base, op.va0, op.end);
 	if (!err)
 		err = reserve_nodes(c, op.nodes);
@@ -1140,30 +1140,30 @@ static __attribute__((noinline)) int map_general(struct cursor *c, paddr_t pa, u
 	ref_flush(&op);
 	unref_flush(&op);
 	give_back_reserve(c);
-	if (!MM_MUTANT(MM_MUT_MAP_GENERAL))
+	if (!PTMM_MUTANT(PTMM_MUT_MAP_GENERAL))
 		cursor_record_flush(c, op.va0, op.end);
 	c->va = op.end;
-	return MM_OK;
+	return PTMM_OK;
 }
 
-static int unmap_general(struct cursor *c, uint64_t len, uint64_t *removed);
-static int cursor_unmap_slow(struct cursor *c, uint64_t len, uint64_t *removed);
+static int unmap_general(struct ptmm_cursor *c, uint64_t len, uint64_t *removed);
+static int cursor_unmap_slow(struct ptmm_cursor *c, uint64_t len, uint64_t *removed);
 
-int cursor_unmap(struct cursor *c, uint64_t len, uint64_t *removed)
+int ptmm_cursor_unmap(struct ptmm_cursor *c, uint64_t len, uint64_t *removed)
 {
 	if (unmap_page_fast(c, len, removed))
-		return MM_OK;
+		return PTMM_OK;
 	return cursor_unmap_slow(c, len, removed);
 }
 
-/* cursor_unmap in full: the checks, then the one-page or the general path. */
-static __attribute__((noinline)) int cursor_unmap_slow(struct cursor *c, uint64_t len,
+/* ptmm_cursor_unmap in full: the checks, then the one-page or the general path. */
+static __attribute__((noinline)) int cursor_unmap_slow(struct ptmm_cursor *c, uint64_t len,
 						       uint64_t *removed)
 {
 	int err = cursor_check_len(c, len);
 	if (err)
 		return err;
-	if (len == MM_PAGE_SIZE) {
+	if (len == PTMM_PAGE_SIZE) {
 		err = unmap_page(c, removed);
 		if (err != PAGE_NEEDS_GENERAL)
 			return err;
@@ -1171,34 +1171,34 @@ static __attribute__((noinline)) int cursor_unmap_slow(struct cursor *c, uint64_
 	return unmap_general(c, len, removed);
 }
 
-/* cursor_unmap past its checks; out of line for the reason of map_general. */
-static __attribute__((noinline)) int unmap_general(struct cursor *c, uint64_t len,
+/* ptmm_cursor_unmap past its checks; out of line for the reason of map_general. */
+static __attribute__((noinline)) int unmap_general(struct ptmm_cursor *c, uint64_t len,
 						   uint64_t *removed)
 {
 	int err;
-	cursor_settle_refs(c); /* the general path counts on exact references */
+	ptmm__cursor_settle_refs(c); /* the general path counts on exact references */
 	struct op op;
 	op_init(&op, c);
 	uint64_t lo = c->va, hi = c->va + len;
 	struct walk_node n;
-	cursor_start_node(c, lo, hi, &n);
+	ptmm__cursor_start_node(c, lo, hi, &n);
 	unmap_dry(&op, V_REAL, n.tbl, n.level, n.base, lo, hi);
 	err = reserve_nodes(c, op.nodes);
 	if (err)
 		return err;
 	unmap_real(&op, &n, lo, hi);
-	cursor_reclaim_path(c, n.level, lo);
+	ptmm__cursor_reclaim_path(c, n.level, lo);
 	unref_flush(&op);
 	give_back_reserve(c);
-	if (op.bytes && !MM_MUTANT(MM_MUT_UNMAP_GENERAL))
+	if (op.bytes && !PTMM_MUTANT(PTMM_MUT_UNMAP_GENERAL))
 		cursor_record_flush(c, lo, hi);
 	if (removed)
 		*removed = op.bytes;
 	c->va = hi;
-	return MM_OK;
+	return PTMM_OK;
 }
 
-int cursor_protect(struct cursor *c, uint64_t len, struct mm_prop prop, uint64_t *mapped)
+int ptmm_cursor_protect(struct ptmm_cursor *c, uint64_t len, struct ptmm_prop prop, uint64_t *mapped)
 {
 	int err = cursor_check_len(c, len);
 	if (err)
@@ -1208,13 +1208,13 @@ int cursor_protect(struct cursor *c, uint64_t len, struct mm_prop prop, uint64_t
 		err = check_cache_rule_leaves(c, len, prop.cache);
 	if (err)
 		return err;
-	cursor_settle_refs(c); /* splits count references too */
+	ptmm__cursor_settle_refs(c); /* splits count references too */
 	struct op op;
 	op_init(&op, c);
 	op.prop = prop;
 	uint64_t lo = c->va, hi = c->va + len;
 	struct walk_node n;
-	cursor_start_node(c, lo, hi, &n);
+	ptmm__cursor_start_node(c, lo, hi, &n);
 	protect_dry(&op, V_REAL, n.tbl, n.level, n.base, lo, hi);
 	err = reserve_nodes(c, op.nodes);
 	if (err)
@@ -1224,5 +1224,5 @@ int cursor_protect(struct cursor *c, uint64_t len, struct mm_prop prop, uint64_t
 	if (mapped)
 		*mapped = op.bytes;
 	c->va = hi;
-	return MM_OK;
+	return PTMM_OK;
 }

@@ -9,44 +9,44 @@
  * leaves fall into it: mapping 1 GiB of 4 KiB leaves inside one 1 GiB block
  * is a single +262144.
  *
- * `hint` (per cursor, FRAME_NIL at first) remembers the last block head
+ * `hint` (per cursor, PTMM_FRAME_NIL at first) remembers the last block head
  * found, so runs of calls inside one block skip the head search.
  */
 #ifndef MM_FRAME_INTERNAL_H
 #define MM_FRAME_INTERNAL_H
 
-#include "frame.h"
+#include <ptmm/frame.h>
 
 /*
  * May [pa, pa+len) be mapped as tracked RAM with up to len/4K more
- * references?  MM_ERANGE (not RAM), MM_EPERM (a node, reserved, kernel or
- * metadata frame, or a free frame of a non-claimable zone), MM_ENOMEM
+ * references?  PTMM_ERANGE (not RAM), PTMM_EPERM (a node, reserved, kernel or
+ * metadata frame, or a free frame of a non-claimable zone), PTMM_ENOMEM
  * (a reference count would overflow).  Changes nothing.
  */
-int frame_map_check(struct frame_table *ft, paddr_t pa, uint64_t len, uint32_t *hint);
+int ptmm__frame_map_check(struct ptmm_frame_table *ft, ptmm_paddr_t pa, uint64_t len, uint32_t *hint);
 
 /*
  * Take the references of `n` consecutive leaves of `leaf_size` starting at
- * `pa` (validated by frame_map_check), claiming free frames as DATA blocks.
+ * `pa` (validated by ptmm__frame_map_check), claiming free frames as DATA blocks.
  */
-void frame_map_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n,
+void ptmm__frame_map_leaves(struct ptmm_frame_table *ft, ptmm_paddr_t pa, uint64_t leaf_size, uint64_t n,
 		      uint32_t *hint);
 
 /*
- * frame_map_check and frame_map_leaves for one 4 KiB leaf at `pa`, in one
- * pass under the allocator lock: on an error (those of frame_map_check)
+ * ptmm__frame_map_check and ptmm__frame_map_leaves for one 4 KiB leaf at `pa`, in one
+ * pass under the allocator lock: on an error (those of ptmm__frame_map_check)
  * nothing changed, otherwise the reference is taken.
  */
-int frame_map_page(struct frame_table *ft, paddr_t pa, uint32_t *hint);
+int ptmm__frame_map_page(struct ptmm_frame_table *ft, ptmm_paddr_t pa, uint32_t *hint);
 
 /*
  * The release protocol.  A data block that loses a mapping may still be
  * reached through a TLB entry until the remover's flush; it may be freed
  * only once every flush covering a removal of it is done, whoever drops
- * the last reference (a cursor, or frame_put on a handle) and whichever
+ * the last reference (a cursor, or ptmm_frame_put on a handle) and whichever
  * cursor owns the flush.
  *
- *  - A *release interval* (struct frame_release, one per cursor) opens at
+ *  - A *release interval* (struct ptmm_frame_release, one per cursor) opens at
  *    the cursor's first removal after open or after its last flush, and
  *    takes a ticket from frame_table.rel_next_ticket; it closes at the end
  *    of the cursor's flush, after the TLB hooks returned (with several
@@ -54,8 +54,8 @@ int frame_map_page(struct frame_table *ft, paddr_t pa, uint32_t *hint);
  *    intervals are kept oldest first; the oldest one's ticket is the
  *    frame table's horizon.
  *  - Every removal of a mapping of a block stamps it with the remover's
- *    ticket (FRAME_F_PENDING + rel_ticket, the newest one wins).
- *  - A block whose count reaches zero (frame_put, an unmap, a settle) is
+ *    ticket (PTMM_FRAME_F_PENDING + rel_ticket, the newest one wins).
+ *  - A block whose count reaches zero (ptmm_frame_put, an unmap, a settle) is
  *    freed at once if its stamp is older than the horizon (or absent),
  *    i.e. every interval that removed a mapping of it has closed; else it
  *    goes on the limbo list.
@@ -81,27 +81,27 @@ int frame_map_page(struct frame_table *ft, paddr_t pa, uint32_t *hint);
  * freed or put in limbo as above.  `r` NULL: not a removal (a split), the
  * count must not reach zero.
  */
-void frame_unmap_leaves(struct frame_table *ft, paddr_t pa, uint64_t leaf_size, uint64_t n,
-			struct frame_release *r, uint32_t *hint);
+void ptmm__frame_unmap_leaves(struct ptmm_frame_table *ft, ptmm_paddr_t pa, uint64_t leaf_size, uint64_t n,
+			struct ptmm_frame_release *r, uint32_t *hint);
 
 /*
  * Apply `delta` mapping references (refcount and map_count) to the data
  * block whose head is slot `head`, all at once; a negative delta is a
- * removal by interval `r`, as with frame_unmap_leaves.  For counts a
+ * removal by interval `r`, as with ptmm__frame_unmap_leaves.  For counts a
  * cursor deferred (see cursor_ops.c, "deferred references").
  */
-void frame_settle_refs(struct frame_table *ft, uint32_t head, int32_t delta,
-		       struct frame_release *r);
+void ptmm__frame_settle_refs(struct ptmm_frame_table *ft, uint32_t head, int32_t delta,
+		       struct ptmm_frame_release *r);
 
 /*
  * Head slot (index) of the block holding the frame at `pa`, found without
  * the allocator lock: only for a frame that a mapping references, whose
  * block therefore cannot be freed, merged or split meanwhile.
  */
-uint32_t frame_mapped_block(const struct frame_table *ft, paddr_t pa, uint32_t *hint);
+uint32_t ptmm__frame_mapped_block(const struct ptmm_frame_table *ft, ptmm_paddr_t pa, uint32_t *hint);
 
 /* Account the split of one leaf of `size` into 512 leaves of size/512. */
-void frame_split_leaf(struct frame_table *ft, paddr_t pa, uint64_t size, uint32_t *hint);
+void ptmm__frame_split_leaf(struct ptmm_frame_table *ft, ptmm_paddr_t pa, uint64_t size, uint32_t *hint);
 
 /*
  * A zeroed page-table node for `level` from `zone`, refcount 1, live (odd
@@ -109,19 +109,19 @@ void frame_split_leaf(struct frame_table *ft, paddr_t pa, uint64_t size, uint32_
  * that still holds the lock of the frame's previous life lets go of it at
  * once, when it sees the generation changed).
  */
-int frame_node_alloc(struct frame_table *ft, unsigned zone, unsigned level, paddr_t *pa);
+int ptmm__frame_node_alloc(struct ptmm_frame_table *ft, unsigned zone, unsigned level, ptmm_paddr_t *pa);
 
 /* Free a node that is in no tree and was never locked by its owner (a reserve, a root). */
-void frame_node_free(struct frame_table *ft, paddr_t pa);
+void ptmm__frame_node_free(struct ptmm_frame_table *ft, ptmm_paddr_t pa);
 
 /*
  * Mark the node `s`, just cut from its tree, detached and put it on the
  * interval `r` (its nodes are freed at the flush).  The caller holds the
- * node's lock, and keeps it until frame_release_all frees the node.  A
+ * node's lock, and keeps it until ptmm__frame_release_all frees the node.  A
  * node is retired once, and only its lock holder writes its flags.
  */
-void frame_release_push_node(struct frame_table *ft, struct frame_release *r,
-			     struct frame_slot *s);
+void ptmm__frame_release_push_node(struct ptmm_frame_table *ft, struct ptmm_frame_release *r,
+			     struct ptmm_frame_slot *s);
 
 /*
  * End the interval `r`: free its nodes (releasing their locks), close it,
@@ -130,28 +130,28 @@ void frame_release_push_node(struct frame_table *ft, struct frame_release *r,
  * frames were reachable.  Nothing to do (and no lock taken) for an
  * interval that never opened.
  */
-void frame_release_all(struct frame_table *ft, struct frame_release *r);
+void ptmm__frame_release_all(struct ptmm_frame_table *ft, struct ptmm_frame_release *r);
 
 /* An interval that has not opened (for a new cursor). */
-static inline void frame_release_init(struct frame_release *r)
+static inline void frame_release_init(struct ptmm_frame_release *r)
 {
-	*r = (struct frame_release){ .nodes = FRAME_NIL };
+	*r = (struct ptmm_frame_release){ .nodes = PTMM_FRAME_NIL };
 }
 
-/* frame_is_ram, inline: for per-page loops. */
-static inline bool frame_pa_is_ram(const struct frame_table *ft, paddr_t pa)
+/* ptmm_frame_is_ram, inline: for per-page loops. */
+static inline bool frame_pa_is_ram(const struct ptmm_frame_table *ft, ptmm_paddr_t pa)
 {
-	const struct frame_slot *s = frame_slot_of(ft, pa);
-	return s && s->zone != FRAME_NO_ZONE;
+	const struct ptmm_frame_slot *s = ptmm_frame_slot_of(ft, pa);
+	return s && s->zone != PTMM_FRAME_NO_ZONE;
 }
 
 /*
  * End of the merged RAM range holding the frame at `pa`, or 0 if `pa` is
  * not RAM.  Reads only the range table (no slot).  O(ranges).
  */
-paddr_t frame_ram_range_end(const struct frame_table *ft, paddr_t pa);
+ptmm_paddr_t ptmm__frame_ram_range_end(const struct ptmm_frame_table *ft, ptmm_paddr_t pa);
 
-static inline uint32_t frame_slot_index(const struct frame_table *ft, const struct frame_slot *s)
+static inline uint32_t frame_slot_index(const struct ptmm_frame_table *ft, const struct ptmm_frame_slot *s)
 {
 	return (uint32_t)(s - ft->slots);
 }

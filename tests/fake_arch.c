@@ -37,27 +37,27 @@
  * level's shift that is not a policy decodes as none), so a level-L leaf
  * read at level M != L decodes to another property even without the tag;
  * with the tag, leaf_prop reports a leaf whose tag is not its level as
- * cache MM_CACHE_COUNT, which prop_check (and so the checker) refuses.  A
+ * cache PTMM_CACHE_COUNT, which prop_check (and so the checker) refuses.  A
  * table entry's tag makes the entries of different levels differ, so the
  * checker's re-encoding of an entry catches one written for another level.
  *
- * Rules: w without r is malformed (MM_EINVAL); x without r (execute-only)
+ * Rules: w without r is malformed (PTMM_EINVAL); x without r (execute-only)
  * is valid; all four cache policies are valid.  U and G are the table's
  * business (the mm refuses g in user tables and u in kernel tables).
  */
 #include "fake_arch.h"
 
-#include "mm/pte.h"
+#include <ptmm/pte.h>
 
-#define FAKE_BIT(n) ((pte_t)1 << (n))
+#define FAKE_BIT(n) ((ptmm_pte_t)1 << (n))
 
 #define FAKE_PTE_V FAKE_BIT(0)
 #define FAKE_PTE_LEAF FAKE_BIT(1)
 #define FAKE_LEVEL_SHIFT 2
-#define FAKE_PTE_LEVEL_MASK ((pte_t)7 << FAKE_LEVEL_SHIFT)
+#define FAKE_PTE_LEVEL_MASK ((ptmm_pte_t)7 << FAKE_LEVEL_SHIFT)
 #define FAKE_PERM_SHIFT 5
 #define FAKE_PERM_SLOTS 5
-#define FAKE_PTE_PERM_MASK ((pte_t)0x1f << FAKE_PERM_SHIFT)
+#define FAKE_PTE_PERM_MASK ((ptmm_pte_t)0x1f << FAKE_PERM_SHIFT)
 #define FAKE_PTE_NOACCESS FAKE_BIT(10)  /* software: a mapping the hardware sees as invalid */
 #define FAKE_PTE_UNTRACKED FAKE_BIT(11) /* software: leaf of an untracked mapping (mm) */
 #define FAKE_PPN_LOW 16
@@ -65,83 +65,83 @@
 #define FAKE_PTE_PPN_MASK ((FAKE_BIT(FAKE_PPN_HIGH + 1) - 1) & ~(FAKE_BIT(FAKE_PPN_LOW) - 1))
 #define FAKE_CACHE_SHIFT 60
 #define FAKE_CACHE_CODES 8u
-#define FAKE_PTE_CACHE_MASK ((pte_t)(FAKE_CACHE_CODES - 1) << FAKE_CACHE_SHIFT)
-#define FAKE_PA_BITS (MM_PAGE_SHIFT + FAKE_PPN_HIGH + 1 - FAKE_PPN_LOW)
+#define FAKE_PTE_CACHE_MASK ((ptmm_pte_t)(FAKE_CACHE_CODES - 1) << FAKE_CACHE_SHIFT)
+#define FAKE_PA_BITS (PTMM_PAGE_SHIFT + FAKE_PPN_HIGH + 1 - FAKE_PPN_LOW)
 
 #define FAKE48_LEVELS 4
 #define FAKE57_LEVELS 5
 
-_Static_assert(FAKE57_LEVELS <= MM_MAX_LEVELS, "more levels than the mm supports");
-_Static_assert(MM_PAGE_SHIFT + FAKE48_LEVELS * MM_PTE_BITS == 48, "fake48: a 48-bit VA");
-_Static_assert(MM_PAGE_SHIFT + FAKE57_LEVELS * MM_PTE_BITS == 57, "fake57: a 57-bit VA");
+_Static_assert(FAKE57_LEVELS <= PTMM_MAX_LEVELS, "more levels than the mm supports");
+_Static_assert(PTMM_PAGE_SHIFT + FAKE48_LEVELS * PTMM_PTE_BITS == 48, "fake48: a 48-bit VA");
+_Static_assert(PTMM_PAGE_SHIFT + FAKE57_LEVELS * PTMM_PTE_BITS == 57, "fake57: a 57-bit VA");
 _Static_assert(FAKE_PTE_PPN_MASK == 0x0fffffffffff0000ull, "PPN is bits 16..59");
 _Static_assert(FAKE_PA_BITS == 56, "a 44-bit PPN: 56-bit physical addresses");
 _Static_assert(((FAKE_PTE_V | FAKE_PTE_LEAF | FAKE_PTE_LEVEL_MASK | FAKE_PTE_PERM_MASK |
 		 FAKE_PTE_NOACCESS | FAKE_PTE_UNTRACKED) & ~(FAKE_BIT(12) - 1)) == 0,
 	       "flag and software bits lie in bits 0..11, below the PPN");
 _Static_assert((FAKE_PTE_CACHE_MASK & FAKE_PTE_PPN_MASK) == 0, "the cache field is above the PPN");
-_Static_assert(FAKE57_LEVELS - 1 + MM_CACHE_COUNT <= FAKE_CACHE_CODES,
+_Static_assert(FAKE57_LEVELS - 1 + PTMM_CACHE_COUNT <= FAKE_CACHE_CODES,
 	       "shifting the four policies by up to levels-1 stays inside the cache field");
 _Static_assert(FAKE57_LEVELS - 1 <= (FAKE_PTE_LEVEL_MASK >> FAKE_LEVEL_SHIFT),
 	       "the level tag holds every level");
 _Static_assert(FAKE57_LEVELS <= FAKE_PERM_SLOTS, "each level has its own rotation of the slots");
-_Static_assert(MM_PROP_R == 1u << 0 && MM_PROP_W == 1u << 1 && MM_PROP_X == 1u << 2 &&
-		       MM_PROP_U == 1u << 3 && MM_PROP_G == 1u << 4,
+_Static_assert(PTMM_PROP_R == 1u << 0 && PTMM_PROP_W == 1u << 1 && PTMM_PROP_X == 1u << 2 &&
+		       PTMM_PROP_U == 1u << 3 && PTMM_PROP_G == 1u << 4,
 	       "property flag k is bit k: the five slots hold R, W, X, U, G");
 
 /* Level tag of an entry at `level` (1..5). */
-static pte_t fake_level_tag(unsigned level)
+static ptmm_pte_t fake_level_tag(unsigned level)
 {
-	return ((pte_t)(level - 1u) << FAKE_LEVEL_SHIFT) & FAKE_PTE_LEVEL_MASK;
+	return ((ptmm_pte_t)(level - 1u) << FAKE_LEVEL_SHIFT) & FAKE_PTE_LEVEL_MASK;
 }
 
 /* The slot bit of property flag number `k` (0 = R .. 4 = G) at `level`. */
-static pte_t fake_perm_bit(unsigned k, unsigned level)
+static ptmm_pte_t fake_perm_bit(unsigned k, unsigned level)
 {
 	return FAKE_BIT(FAKE_PERM_SHIFT + (k + level - 1u) % FAKE_PERM_SLOTS);
 }
 
 /* The CACHE field of policy `cache` (0..3) at `level`. */
-static pte_t fake_cache_bits(unsigned cache, unsigned level)
+static ptmm_pte_t fake_cache_bits(unsigned cache, unsigned level)
 {
-	return ((pte_t)((cache + level - 1u) % FAKE_CACHE_CODES)) << FAKE_CACHE_SHIFT;
+	return ((ptmm_pte_t)((cache + level - 1u) % FAKE_CACHE_CODES)) << FAKE_CACHE_SHIFT;
 }
 
 /*
  * The policy encoded in the CACHE field of `pte`, read at `level`; a code
- * that is no policy at this level yields MM_CACHE_COUNT.
+ * that is no policy at this level yields PTMM_CACHE_COUNT.
  */
-static uint8_t fake_cache_of(pte_t pte, unsigned level)
+static uint8_t fake_cache_of(ptmm_pte_t pte, unsigned level)
 {
 	unsigned code = (unsigned)((pte & FAKE_PTE_CACHE_MASK) >> FAKE_CACHE_SHIFT);
 	unsigned cache = (code + FAKE_CACHE_CODES - (level - 1u)) % FAKE_CACHE_CODES;
-	return (uint8_t)(cache < MM_CACHE_COUNT ? cache : MM_CACHE_COUNT);
+	return (uint8_t)(cache < PTMM_CACHE_COUNT ? cache : PTMM_CACHE_COUNT);
 }
 
 /*
- * MM_OK if `p` can be encoded.  Malformed (MM_EINVAL): unknown flag or
+ * PTMM_OK if `p` can be encoded.  Malformed (PTMM_EINVAL): unknown flag or
  * cache values, w without r.  Nothing is unsupported.
  */
-static int fake_prop_check(const struct mm_arch *a, struct mm_prop p)
+static int fake_prop_check(const struct ptmm_arch *a, struct ptmm_prop p)
 {
 	(void)a;
-	if ((p.flags & ~MM_PROP_ALL) != 0 || p.cache >= MM_CACHE_COUNT)
-		return MM_EINVAL;
-	if ((p.flags & MM_PROP_W) && !(p.flags & MM_PROP_R))
-		return MM_EINVAL;
-	return MM_OK;
+	if ((p.flags & ~PTMM_PROP_ALL) != 0 || p.cache >= PTMM_CACHE_COUNT)
+		return PTMM_EINVAL;
+	if ((p.flags & PTMM_PROP_W) && !(p.flags & PTMM_PROP_R))
+		return PTMM_EINVAL;
+	return PTMM_OK;
 }
 
 /*
  * Non-address bits of a leaf with property `p` at `level` (1..levels), laid out
- * for that level.  Assumes prop_check(p) == MM_OK.
+ * for that level.  Assumes prop_check(p) == PTMM_OK.
  */
-static pte_t fake_leaf_template(const struct mm_arch *a, struct mm_prop p, unsigned level)
+static ptmm_pte_t fake_leaf_template(const struct ptmm_arch *a, struct ptmm_prop p, unsigned level)
 {
-	pte_t t = FAKE_PTE_LEAF | fake_level_tag(level) | fake_cache_bits(p.cache, level);
+	ptmm_pte_t t = FAKE_PTE_LEAF | fake_level_tag(level) | fake_cache_bits(p.cache, level);
 
 	(void)a;
-	t |= mm_prop_is_noaccess(p) ? FAKE_PTE_NOACCESS : FAKE_PTE_V;
+	t |= ptmm_prop_is_noaccess(p) ? FAKE_PTE_NOACCESS : FAKE_PTE_V;
 	for (unsigned k = 0; k < FAKE_PERM_SLOTS; k++)
 		if (p.flags & (1u << k))
 			t |= fake_perm_bit(k, level);
@@ -149,7 +149,7 @@ static pte_t fake_leaf_template(const struct mm_arch *a, struct mm_prop p, unsig
 }
 
 /* Non-address bits of a table entry at `level`: V and the level tag. */
-static pte_t fake_table_template(const struct mm_arch *a, unsigned level)
+static ptmm_pte_t fake_table_template(const struct ptmm_arch *a, unsigned level)
 {
 	(void)a;
 	return FAKE_PTE_V | fake_level_tag(level);
@@ -158,33 +158,33 @@ static pte_t fake_table_template(const struct mm_arch *a, unsigned level)
 /*
  * Property of the present leaf `pte` read as a leaf at `level`.  R, W, X
  * count only in a valid entry; NA, UT, LF and the tag are not part of the
- * result, except that a tag other than `level` yields cache MM_CACHE_COUNT
+ * result, except that a tag other than `level` yields cache PTMM_CACHE_COUNT
  * (refused by prop_check): the entry was not made for this level.
  */
-static struct mm_prop fake_leaf_prop(const struct mm_arch *a, pte_t pte, unsigned level)
+static struct ptmm_prop fake_leaf_prop(const struct ptmm_arch *a, ptmm_pte_t pte, unsigned level)
 {
 	unsigned flags = 0;
 	uint8_t cache = fake_cache_of(pte, level);
 
 	(void)a;
 	for (unsigned k = 0; k < FAKE_PERM_SLOTS; k++) {
-		bool access = (1u << k) & MM_PROP_RWX;
+		bool access = (1u << k) & PTMM_PROP_RWX;
 		if ((pte & fake_perm_bit(k, level)) && (!access || (pte & FAKE_PTE_V)))
 			flags |= 1u << k;
 	}
 	if ((pte & FAKE_PTE_LEVEL_MASK) != fake_level_tag(level))
-		cache = MM_CACHE_COUNT;
-	return mm_prop_make(flags, (enum mm_cache)cache);
+		cache = PTMM_CACHE_COUNT;
+	return ptmm_prop_make(flags, (enum ptmm_cache)cache);
 }
 
 /* Fill `a` for the fake format with `levels` under `name`. */
-static void fake_init(struct mm_arch *a, const char *name, unsigned levels,
-		      const struct mm_tlb_ops *tlb)
+static void fake_init(struct ptmm_arch *a, const char *name, unsigned levels,
+		      const struct ptmm_tlb_ops *tlb)
 {
-	*a = (struct mm_arch){
+	*a = (struct ptmm_arch){
 		.name = name,
 		.levels = (uint8_t)levels,
-		.va_bits = (uint8_t)(MM_PAGE_SHIFT + levels * MM_PTE_BITS),
+		.va_bits = (uint8_t)(PTMM_PAGE_SHIFT + levels * PTMM_PTE_BITS),
 		.max_leaf_level = (uint8_t)levels,
 		.pa_bits = FAKE_PA_BITS,
 		.features = 0,
@@ -205,14 +205,14 @@ static void fake_init(struct mm_arch *a, const char *name, unsigned levels,
 }
 
 /* fake48: 4 levels; `features` are all dropped, `tlb` is kept by reference. */
-void mm_arch_fake48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+void mm_arch_fake48_init(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb)
 {
 	(void)features;
 	fake_init(a, "fake48", FAKE48_LEVELS, tlb);
 }
 
 /* fake57: 5 levels; `features` are all dropped, `tlb` is kept by reference. */
-void mm_arch_fake57_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+void mm_arch_fake57_init(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb)
 {
 	(void)features;
 	fake_init(a, "fake57", FAKE57_LEVELS, tlb);

@@ -16,14 +16,14 @@
 #ifndef TESTS_FAKE_ARCH_H
 #define TESTS_FAKE_ARCH_H
 
-#include "mm/arch.h"
+#include <ptmm/arch.h>
 
 /*
  * Fill `a` for fake48 (4 levels) or fake57 (5 levels).  They have no
  * optional features: every bit of `features` is dropped.  `tlb` is kept by
  * reference.
  */
-void mm_arch_fake48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
-void mm_arch_fake57_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
+void mm_arch_fake48_init(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb);
+void mm_arch_fake57_init(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb);
 
 #endif /* TESTS_FAKE_ARCH_H */

@@ -5,7 +5,7 @@
 #include "harness.h"
 #include "arch/modes.h"
 #include "fake_arch.h"
-#include "mm_assert.h"
+#include <ptmm/mm_assert.h>
 #include "tlb_model.h"
 
 #include <stdio.h>
@@ -13,20 +13,20 @@
 #include <string.h>
 #include <sys/mman.h>
 
-const struct harness_param harness_user_x86 = { H_X86_64, PT_USER, 0, 0 };
-const struct harness_param harness_user_la57 = { H_X86_64_LA57, PT_USER, 0, 0 };
-const struct harness_param harness_user_sv39 = { H_SV39, PT_USER, 0, 0 };
-const struct harness_param harness_user_sv48 = { H_SV48, PT_USER, 0, 0 };
-const struct harness_param harness_user_sv57 = { H_SV57, PT_USER, 0, 0 };
-const struct harness_param harness_user_fake48 = { H_FAKE48, PT_USER, 0, 0 };
-const struct harness_param harness_user_fake57 = { H_FAKE57, PT_USER, 0, 0 };
-const struct harness_param harness_kernel_x86 = { H_X86_64, PT_KERNEL, 0, 0 };
-const struct harness_param harness_kernel_la57 = { H_X86_64_LA57, PT_KERNEL, 0, 0 };
-const struct harness_param harness_kernel_sv39 = { H_SV39, PT_KERNEL, 0, 0 };
-const struct harness_param harness_kernel_sv48 = { H_SV48, PT_KERNEL, 0, 0 };
-const struct harness_param harness_kernel_sv57 = { H_SV57, PT_KERNEL, 0, 0 };
-const struct harness_param harness_kernel_fake48 = { H_FAKE48, PT_KERNEL, 0, 0 };
-const struct harness_param harness_kernel_fake57 = { H_FAKE57, PT_KERNEL, 0, 0 };
+const struct harness_param harness_user_x86 = { H_X86_64, PTMM_PT_USER, 0, 0 };
+const struct harness_param harness_user_la57 = { H_X86_64_LA57, PTMM_PT_USER, 0, 0 };
+const struct harness_param harness_user_sv39 = { H_SV39, PTMM_PT_USER, 0, 0 };
+const struct harness_param harness_user_sv48 = { H_SV48, PTMM_PT_USER, 0, 0 };
+const struct harness_param harness_user_sv57 = { H_SV57, PTMM_PT_USER, 0, 0 };
+const struct harness_param harness_user_fake48 = { H_FAKE48, PTMM_PT_USER, 0, 0 };
+const struct harness_param harness_user_fake57 = { H_FAKE57, PTMM_PT_USER, 0, 0 };
+const struct harness_param harness_kernel_x86 = { H_X86_64, PTMM_PT_KERNEL, 0, 0 };
+const struct harness_param harness_kernel_la57 = { H_X86_64_LA57, PTMM_PT_KERNEL, 0, 0 };
+const struct harness_param harness_kernel_sv39 = { H_SV39, PTMM_PT_KERNEL, 0, 0 };
+const struct harness_param harness_kernel_sv48 = { H_SV48, PTMM_PT_KERNEL, 0, 0 };
+const struct harness_param harness_kernel_sv57 = { H_SV57, PTMM_PT_KERNEL, 0, 0 };
+const struct harness_param harness_kernel_fake48 = { H_FAKE48, PTMM_PT_KERNEL, 0, 0 };
+const struct harness_param harness_kernel_fake57 = { H_FAKE57, PTMM_PT_KERNEL, 0, 0 };
 
 /*
  * The contract's geometry of each encoder (docs/SCRIPT.md, paging modes; the
@@ -45,15 +45,15 @@ static const struct {
 	[H_FAKE57] = { 5, SZ_256T, SZ_512G },
 };
 
-/* A broken mm invariant (MM_ASSERT) fails the test run loudly. */
-void mm_assert_failed(const char *file, int line, const char *cond)
+/* A broken mm invariant (PTMM_ASSERT) fails the test run loudly. */
+void ptmm_assert_failed(const char *file, int line, const char *cond)
 {
 	fprintf(stderr, "mm assertion failed: %s:%d: %s\n", file, line, cond);
 	abort();
 }
 
-/* The calling thread, for the mm's self-deadlock detection (MM_DEBUG). */
-const void *mm_debug_context(void)
+/* The calling thread, for the mm's self-deadlock detection (PTMM_DEBUG). */
+const void *ptmm_debug_context(void)
 {
 	static _Thread_local char here;
 	return &here;
@@ -61,13 +61,13 @@ const void *mm_debug_context(void)
 
 /* ---- The TLB of threaded tests: every hook does nothing (harness.h) ---- */
 
-static void no_flush_page(void *ctx, vaddr_t va)
+static void no_flush_page(void *ctx, ptmm_vaddr_t va)
 {
 	(void)ctx;
 	(void)va;
 }
 
-static void no_flush_range(void *ctx, vaddr_t va, uint64_t len)
+static void no_flush_range(void *ctx, ptmm_vaddr_t va, uint64_t len)
 {
 	(void)ctx;
 	(void)va;
@@ -79,13 +79,13 @@ static void no_flush_all(void *ctx)
 	(void)ctx;
 }
 
-static void no_activate(void *ctx, paddr_t root)
+static void no_activate(void *ctx, ptmm_paddr_t root)
 {
 	(void)ctx;
 	(void)root;
 }
 
-const struct mm_tlb_ops h_quiet_tlb = { no_flush_page, no_flush_range, no_flush_all,
+const struct ptmm_tlb_ops h_quiet_tlb = { no_flush_page, no_flush_range, no_flush_all,
 					     no_activate, NULL };
 
 #define H_DEFAULT_MEM (4 * GiB)
@@ -94,7 +94,7 @@ const struct mm_tlb_ops h_quiet_tlb = { no_flush_page, no_flush_range, no_flush_
 /* ---- Recording TLB ---- */
 
 /* Log one TLB event with the free counts at that moment. */
-static void tlb_record(void *ctx, enum tlb_kind kind, vaddr_t va, uint64_t len)
+static void tlb_record(void *ctx, enum tlb_kind kind, ptmm_vaddr_t va, uint64_t len)
 {
 	struct harness *h = ctx;
 	struct tlb_event *e;
@@ -107,24 +107,24 @@ static void tlb_record(void *ctx, enum tlb_kind kind, vaddr_t va, uint64_t len)
 	e->kind = kind;
 	e->va = va;
 	e->len = len;
-	e->free_data = frame_zone_free_frames(&h->ft, H_ZONE_DATA);
-	e->free_pool = frame_zone_free_frames(&h->ft, H_ZONE_POOL);
+	e->free_data = ptmm_frame_zone_free_frames(&h->ft, H_ZONE_DATA);
+	e->free_pool = ptmm_frame_zone_free_frames(&h->ft, H_ZONE_POOL);
 }
 
 /* Every hook also empties the modelled translation caches (tlb_model.h). */
-static void tlb_hook(void *ctx, enum tlb_kind kind, vaddr_t va, uint64_t len)
+static void tlb_hook(void *ctx, enum tlb_kind kind, ptmm_vaddr_t va, uint64_t len)
 {
 	struct harness *h = ctx;
 	tlb_record(h, kind, va, len);
 	h_tlb_model_flush(h, kind, va, len);
 }
 
-static void tlb_flush_page(void *ctx, vaddr_t va)
+static void tlb_flush_page(void *ctx, ptmm_vaddr_t va)
 {
 	tlb_hook(ctx, TLB_PAGE, va, SZ_4K);
 }
 
-static void tlb_flush_range(void *ctx, vaddr_t va, uint64_t len)
+static void tlb_flush_range(void *ctx, ptmm_vaddr_t va, uint64_t len)
 {
 	tlb_hook(ctx, TLB_RANGE, va, len);
 }
@@ -134,7 +134,7 @@ static void tlb_flush_all(void *ctx)
 	tlb_hook(ctx, TLB_ALL, 0, 0);
 }
 
-static void tlb_activate(void *ctx, paddr_t root)
+static void tlb_activate(void *ctx, ptmm_paddr_t root)
 {
 	tlb_hook(ctx, TLB_ACTIVATE, root, 0);
 }
@@ -161,7 +161,7 @@ static int interval_cmp(const void *a, const void *b)
  * any flush_all, covers [va, va+len).  Computed in 128 bits so that a
  * range ending at 2^64 needs no special case.
  */
-bool h_tlb_covers(const struct harness *h, unsigned since, vaddr_t va, uint64_t len)
+bool h_tlb_covers(const struct harness *h, unsigned since, ptmm_vaddr_t va, uint64_t len)
 {
 	struct h_interval iv[H_MAX_TLB_EVENTS];
 	unsigned n = 0;
@@ -213,7 +213,7 @@ void h_fail_nth(struct harness *h, unsigned n)
 
 /* ---- Set-up ---- */
 
-void harness_arch_init(struct harness *h, struct mm_arch *a, enum harness_arch which,
+void harness_arch_init(struct harness *h, struct ptmm_arch *a, enum harness_arch which,
 		       uint32_t features)
 {
 	if ((unsigned)which < MM_NR_MODES)
@@ -253,20 +253,20 @@ static void phys_map(struct harness *h)
 /* Frame table over [0, mem + pool + hole): data zone, pool zone, MMIO hole and window. */
 static void frames_init(struct harness *h)
 {
-	paddr_t hi = h->mmio_hole + H_MMIO_HOLE_SIZE;
+	ptmm_paddr_t hi = h->mmio_hole + H_MMIO_HOLE_SIZE;
 
-	h->slots_bytes = frame_table_meta_bytes(0, hi);
+	h->slots_bytes = ptmm_frame_table_meta_bytes(0, hi);
 	h->slots = mmap(NULL, h->slots_bytes, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (h->slots == MAP_FAILED)
 		fail_msg("mmap of %zu bytes of frame slots failed", h->slots_bytes);
-	H_OK(frame_table_init(&h->ft, h->slots, 0, hi, (uintptr_t)h->phys));
-	H_OK(frame_table_add_ram(&h->ft, 0, h->mem, H_ZONE_DATA));
-	H_OK(frame_table_add_ram(&h->ft, h->pool_base, h->pool_size, H_ZONE_POOL));
-	H_OK(frame_table_add_mmio(&h->ft, h->mmio_hole, H_MMIO_HOLE_SIZE));
-	H_OK(frame_table_add_mmio(&h->ft, H_MMIO_BASE, H_MMIO_SIZE));
-	frame_zone_set_claimable(&h->ft, H_ZONE_DATA, true);
-	frame_table_set_fail_hook(&h->ft, fail_hook, h);
+	H_OK(ptmm_frame_table_init(&h->ft, h->slots, 0, hi, (uintptr_t)h->phys));
+	H_OK(ptmm_frame_table_add_ram(&h->ft, 0, h->mem, H_ZONE_DATA));
+	H_OK(ptmm_frame_table_add_ram(&h->ft, h->pool_base, h->pool_size, H_ZONE_POOL));
+	H_OK(ptmm_frame_table_add_mmio(&h->ft, h->mmio_hole, H_MMIO_HOLE_SIZE));
+	H_OK(ptmm_frame_table_add_mmio(&h->ft, H_MMIO_BASE, H_MMIO_SIZE));
+	ptmm_frame_zone_set_claimable(&h->ft, H_ZONE_DATA, true);
+	ptmm_frame_table_set_fail_hook(&h->ft, fail_hook, h);
 }
 
 /*
@@ -284,7 +284,7 @@ static struct {
 	size_t phys_bytes;
 	void *slots, *pristine;
 	size_t slots_bytes;
-	struct frame_table ft;
+	struct ptmm_frame_table ft;
 } default_machine;
 
 /* Build h's physical memory and frame table, from the saved default machine if it fits. */
@@ -301,7 +301,7 @@ static void machine_init(struct harness *h)
 			fail_msg("madvise of the node pool failed");
 		memcpy(h->slots, default_machine.pristine, h->slots_bytes);
 		h->ft = default_machine.ft;
-		frame_table_set_fail_hook(&h->ft, fail_hook, h);
+		ptmm_frame_table_set_fail_hook(&h->ft, fail_hook, h);
 		h->shared_machine = true;
 		return;
 	}
@@ -340,10 +340,10 @@ struct harness *harness_create(const struct harness_param *p)
 
 	harness_arch_init(h, &h->arch, p->arch, harness_features(p->arch));
 	machine_init(h);
-	if (p->space == PT_KERNEL)
-		H_OK(page_table_init_kernel(&h->pt, &h->arch, &h->ft, H_ZONE_POOL));
+	if (p->space == PTMM_PT_KERNEL)
+		H_OK(ptmm_page_table_init_kernel(&h->pt, &h->arch, &h->ft, H_ZONE_POOL));
 	else
-		H_OK(page_table_init_user(&h->pt, &h->arch, &h->ft, H_ZONE_POOL, NULL));
+		H_OK(ptmm_page_table_init_user(&h->pt, &h->arch, &h->ft, H_ZONE_POOL, NULL));
 	harness_add_pt(h, &h->pt);
 	h_assert_check(h, "after set-up");
 	return h;
@@ -353,7 +353,7 @@ void harness_destroy(struct harness *h)
 {
 	if (h == NULL)
 		return;
-	frame_table_set_fail_hook(&h->ft, NULL, NULL);
+	ptmm_frame_table_set_fail_hook(&h->ft, NULL, NULL);
 	h_tlb_model_off(h);
 	if (!h->shared_machine) {
 		munmap(h->slots, h->slots_bytes);
@@ -374,13 +374,13 @@ int harness_teardown(void **state)
 	return 0;
 }
 
-void harness_add_pt(struct harness *h, struct page_table *pt)
+void harness_add_pt(struct harness *h, struct ptmm_page_table *pt)
 {
 	assert_true(h->nr_pts < H_MAX_PTS);
 	h->pts[h->nr_pts++] = pt;
 }
 
-void harness_remove_pt(struct harness *h, struct page_table *pt)
+void harness_remove_pt(struct harness *h, struct ptmm_page_table *pt)
 {
 	for (unsigned i = 0; i < h->nr_pts; i++) {
 		if (h->pts[i] == pt) {
@@ -425,7 +425,7 @@ uint64_t h_root_entry_size(const struct harness *h)
 
 bool h_is_kernel(const struct harness *h)
 {
-	return h->param.space == PT_KERNEL;
+	return h->param.space == PTMM_PT_KERNEL;
 }
 
 /*
@@ -439,17 +439,17 @@ uint64_t h_max_leaf_size(const struct harness *h)
 			      : h_geometry[h->param.arch].max_leaf_user;
 }
 
-vaddr_t h_user_top(const struct harness *h)
+ptmm_vaddr_t h_user_top(const struct harness *h)
 {
-	return (vaddr_t)1 << (h_va_bits(h) - 1);
+	return (ptmm_vaddr_t)1 << (h_va_bits(h) - 1);
 }
 
-vaddr_t h_kernel_base(const struct harness *h)
+ptmm_vaddr_t h_kernel_base(const struct harness *h)
 {
-	return (vaddr_t)0 - h_user_top(h);
+	return (ptmm_vaddr_t)0 - h_user_top(h);
 }
 
-vaddr_t h_space_base(const struct harness *h)
+ptmm_vaddr_t h_space_base(const struct harness *h)
 {
 	return h_is_kernel(h) ? h_kernel_base(h) : 0;
 }
@@ -459,7 +459,7 @@ uint64_t h_space_size(const struct harness *h)
 	return h_user_top(h); /* both halves are 2^(va_bits-1) bytes */
 }
 
-vaddr_t h_canonical(const struct harness *h, uint64_t off)
+ptmm_vaddr_t h_canonical(const struct harness *h, uint64_t off)
 {
 	unsigned bits = h_va_bits(h);
 	off &= ((uint64_t)1 << bits) - 1;
@@ -468,46 +468,46 @@ vaddr_t h_canonical(const struct harness *h, uint64_t off)
 	return off;
 }
 
-struct mm_prop h_prop(const struct harness *h, unsigned rwx, enum mm_cache cache)
+struct ptmm_prop h_prop(const struct harness *h, unsigned rwx, enum ptmm_cache cache)
 {
-	return mm_prop_make(rwx | (h_is_kernel(h) ? MM_PROP_G : MM_PROP_U), cache);
+	return ptmm_prop_make(rwx | (h_is_kernel(h) ? PTMM_PROP_G : PTMM_PROP_U), cache);
 }
 
-int h_expected_prop_result(const struct harness *h, struct mm_prop p, bool svpbmt)
+int h_expected_prop_result(const struct harness *h, struct ptmm_prop p, bool svpbmt)
 {
-	if ((p.flags & ~MM_PROP_ALL) != 0 || p.cache >= MM_CACHE_COUNT)
-		return MM_EINVAL;
-	if ((p.flags & MM_PROP_W) && !(p.flags & MM_PROP_R))
-		return MM_EINVAL; /* every encoder */
-	if (h_is_x86(h) && (p.flags & MM_PROP_X) && !(p.flags & MM_PROP_R))
-		return MM_EINVAL; /* execute-only: RISC-V and the fakes have it */
-	if (h_is_kernel(h) ? (p.flags & MM_PROP_U) != 0 : (p.flags & MM_PROP_G) != 0)
-		return MM_EINVAL;
+	if ((p.flags & ~PTMM_PROP_ALL) != 0 || p.cache >= PTMM_CACHE_COUNT)
+		return PTMM_EINVAL;
+	if ((p.flags & PTMM_PROP_W) && !(p.flags & PTMM_PROP_R))
+		return PTMM_EINVAL; /* every encoder */
+	if (h_is_x86(h) && (p.flags & PTMM_PROP_X) && !(p.flags & PTMM_PROP_R))
+		return PTMM_EINVAL; /* execute-only: RISC-V and the fakes have it */
+	if (h_is_kernel(h) ? (p.flags & PTMM_PROP_U) != 0 : (p.flags & PTMM_PROP_G) != 0)
+		return PTMM_EINVAL;
 	/* x86 (with NX) and the fakes express every cache policy. */
-	if (h_is_riscv(h) && p.cache == MM_CACHE_WT)
-		return MM_ENOTSUP; /* Svpbmt has no write-through type */
-	if (h_is_riscv(h) && !svpbmt && p.cache != MM_CACHE_WB)
-		return MM_ENOTSUP;
-	return MM_OK;
+	if (h_is_riscv(h) && p.cache == PTMM_CACHE_WT)
+		return PTMM_ENOTSUP; /* Svpbmt has no write-through type */
+	if (h_is_riscv(h) && !svpbmt && p.cache != PTMM_CACHE_WB)
+		return PTMM_ENOTSUP;
+	return PTMM_OK;
 }
 
 uint64_t h_free_data(const struct harness *h)
 {
-	return frame_zone_free_frames(&h->ft, H_ZONE_DATA);
+	return ptmm_frame_zone_free_frames(&h->ft, H_ZONE_DATA);
 }
 
 uint64_t h_free_pool(const struct harness *h)
 {
-	return frame_zone_free_frames(&h->ft, H_ZONE_POOL);
+	return ptmm_frame_zone_free_frames(&h->ft, H_ZONE_POOL);
 }
 
-const char *h_prop_str(struct mm_prop p, char buf[16])
+const char *h_prop_str(struct ptmm_prop p, char buf[16])
 {
 	static const char *const cache[] = { "wb", "wt", "uc", "wc" };
-	snprintf(buf, 16, "%c%c%c%c%c:%s", p.flags & MM_PROP_R ? 'r' : '-',
-		 p.flags & MM_PROP_W ? 'w' : '-', p.flags & MM_PROP_X ? 'x' : '-',
-		 p.flags & MM_PROP_U ? 'u' : '-', p.flags & MM_PROP_G ? 'g' : '-',
-		 p.cache < MM_CACHE_COUNT ? cache[p.cache] : "??");
+	snprintf(buf, 16, "%c%c%c%c%c:%s", p.flags & PTMM_PROP_R ? 'r' : '-',
+		 p.flags & PTMM_PROP_W ? 'w' : '-', p.flags & PTMM_PROP_X ? 'x' : '-',
+		 p.flags & PTMM_PROP_U ? 'u' : '-', p.flags & PTMM_PROP_G ? 'g' : '-',
+		 p.cache < PTMM_CACHE_COUNT ? cache[p.cache] : "??");
 	return buf;
 }
 
@@ -516,35 +516,35 @@ const char *h_prop_str(struct mm_prop p, char buf[16])
 int h_check(struct harness *h, char *buf, size_t buflen)
 {
 	buf[0] = '\0';
-	return mm_check(h->pts, h->nr_pts, &h->ft, buf, buflen);
+	return ptmm_check(h->pts, h->nr_pts, &h->ft, buf, buflen);
 }
 
 void h_assert_check(struct harness *h, const char *where)
 {
 	char buf[512];
 	int rc = h_check(h, buf, sizeof(buf));
-	if (rc != MM_OK)
-		fail_msg("mm_check %s: violation (%d): %s", where, rc, buf);
+	if (rc != PTMM_OK)
+		fail_msg("ptmm_check %s: violation (%d): %s", where, rc, buf);
 }
 
 void h_expect_violation(struct harness *h, const char *what)
 {
 	char buf[512];
 	int rc = h_check(h, buf, sizeof(buf));
-	if (rc == MM_OK)
-		fail_msg("mm_check did not notice: %s", what);
+	if (rc == PTMM_OK)
+		fail_msg("ptmm_check did not notice: %s", what);
 	if (buf[0] == '\0')
-		fail_msg("mm_check noticed %s but gave no description", what);
+		fail_msg("ptmm_check noticed %s but gave no description", what);
 	print_message("  (%s) -> %s\n", what, buf);
 }
 
-void h_assert_check_open(struct harness *h, const struct cursor *c, const char *where)
+void h_assert_check_open(struct harness *h, const struct ptmm_cursor *c, const char *where)
 {
 	char buf[512];
 	buf[0] = '\0';
-	int rc = mm_check_open(h->pts, h->nr_pts, &h->ft, c, buf, sizeof(buf));
-	if (rc != MM_OK)
-		fail_msg("mm_check_open %s: violation (%d): %s", where, rc, buf);
+	int rc = ptmm_check_open(h->pts, h->nr_pts, &h->ft, c, buf, sizeof(buf));
+	if (rc != PTMM_OK)
+		fail_msg("ptmm_check_open %s: violation (%d): %s", where, rc, buf);
 }
 
 /* ---- Operations ---- */
@@ -557,85 +557,85 @@ static void after_op(struct harness *h, const char *what)
 	h_tlb_assert(h, true, what);
 }
 
-int h_map_pt(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t len, paddr_t pa,
-	     struct mm_prop p, unsigned flags)
+int h_map_pt(struct harness *h, struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len, ptmm_paddr_t pa,
+	     struct ptmm_prop p, unsigned flags)
 {
-	struct cursor c;
-	int rc = cursor_open(&c, pt, va, len);
-	if (rc != MM_OK)
+	struct ptmm_cursor c;
+	int rc = ptmm_cursor_open(&c, pt, va, len);
+	if (rc != PTMM_OK)
 		return rc;
-	rc = cursor_map(&c, pa, len, p, flags);
+	rc = ptmm_cursor_map(&c, pa, len, p, flags);
 	/* The cursor advanced by len (at the end of a half: 2^(va_bits-1), or 0 by wrap-around). */
-	if (rc == MM_OK && cursor_va(&c) != va + len)
+	if (rc == PTMM_OK && ptmm_cursor_va(&c) != va + len)
 		fail_msg("map 0x%llx+0x%llx: cursor at 0x%llx afterwards, expected the range end",
 			 (unsigned long long)va, (unsigned long long)len,
-			 (unsigned long long)cursor_va(&c));
-	cursor_close(&c);
+			 (unsigned long long)ptmm_cursor_va(&c));
+	ptmm_cursor_close(&c);
 	after_op(h, "after map");
 	return rc;
 }
 
-int h_map(struct harness *h, vaddr_t va, uint64_t len, paddr_t pa, struct mm_prop p,
+int h_map(struct harness *h, ptmm_vaddr_t va, uint64_t len, ptmm_paddr_t pa, struct ptmm_prop p,
 	  unsigned flags)
 {
 	return h_map_pt(h, &h->pt, va, len, pa, p, flags);
 }
 
-int h_unmap_pt(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t len,
+int h_unmap_pt(struct harness *h, struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len,
 	       uint64_t *removed)
 {
-	struct cursor c;
-	int rc = cursor_open(&c, pt, va, len);
-	if (rc != MM_OK)
+	struct ptmm_cursor c;
+	int rc = ptmm_cursor_open(&c, pt, va, len);
+	if (rc != PTMM_OK)
 		return rc;
-	rc = cursor_unmap(&c, len, removed);
-	cursor_close(&c);
+	rc = ptmm_cursor_unmap(&c, len, removed);
+	ptmm_cursor_close(&c);
 	after_op(h, "after unmap");
 	return rc;
 }
 
-int h_unmap(struct harness *h, vaddr_t va, uint64_t len, uint64_t *removed)
+int h_unmap(struct harness *h, ptmm_vaddr_t va, uint64_t len, uint64_t *removed)
 {
 	return h_unmap_pt(h, &h->pt, va, len, removed);
 }
 
-int h_protect(struct harness *h, vaddr_t va, uint64_t len, struct mm_prop p, uint64_t *mapped)
+int h_protect(struct harness *h, ptmm_vaddr_t va, uint64_t len, struct ptmm_prop p, uint64_t *mapped)
 {
-	struct cursor c;
-	int rc = cursor_open(&c, &h->pt, va, len);
-	if (rc != MM_OK)
+	struct ptmm_cursor c;
+	int rc = ptmm_cursor_open(&c, &h->pt, va, len);
+	if (rc != PTMM_OK)
 		return rc;
-	rc = cursor_protect(&c, len, p, mapped);
-	cursor_close(&c);
+	rc = ptmm_cursor_protect(&c, len, p, mapped);
+	ptmm_cursor_close(&c);
 	after_op(h, "after protect");
 	return rc;
 }
 
-int h_query(struct harness *h, vaddr_t va, struct mm_mapping *out)
+int h_query(struct harness *h, ptmm_vaddr_t va, struct ptmm_mapping *out)
 {
-	struct cursor c;
-	int rc = cursor_open(&c, &h->pt, va, SZ_4K);
-	if (rc != MM_OK)
+	struct ptmm_cursor c;
+	int rc = ptmm_cursor_open(&c, &h->pt, va, SZ_4K);
+	if (rc != PTMM_OK)
 		return rc;
-	rc = cursor_query(&c, out);
-	cursor_close(&c);
+	rc = ptmm_cursor_query(&c, out);
+	ptmm_cursor_close(&c);
 	return rc;
 }
 
-int h_find(struct harness *h, vaddr_t va, uint64_t len, struct mm_mapping *out)
+int h_find(struct harness *h, ptmm_vaddr_t va, uint64_t len, struct ptmm_mapping *out)
 {
-	struct cursor c;
-	int rc = cursor_open(&c, &h->pt, va, len);
-	if (rc != MM_OK)
+	struct ptmm_cursor c;
+	int rc = ptmm_cursor_open(&c, &h->pt, va, len);
+	if (rc != PTMM_OK)
 		return rc;
-	rc = cursor_find_next(&c, len, out);
-	cursor_close(&c);
+	rc = ptmm_cursor_find_next(&c, len, out);
+	ptmm_cursor_close(&c);
 	return rc;
 }
 
 /* ---- Snapshots ---- */
 
-static void snap_push(struct h_snapshot *s, const struct mm_mapping *m)
+static void snap_push(struct h_snapshot *s, const struct ptmm_mapping *m)
 {
 	if (s->nr == s->cap) {
 		s->cap = s->cap ? 2 * s->cap : 256;
@@ -646,42 +646,42 @@ static void snap_push(struct h_snapshot *s, const struct mm_mapping *m)
 }
 
 /* Walk the node at `pa` (level `level`) covering tree offset `base`. */
-static uint64_t raw_walk_node(struct harness *h, struct page_table *pt, paddr_t pa,
+static uint64_t raw_walk_node(struct harness *h, struct ptmm_page_table *pt, ptmm_paddr_t pa,
 			      unsigned level, uint64_t base, unsigned first, unsigned last,
 			      h_leaf_fn fn, void *ctx)
 {
-	const struct pte_format *f = &pt->arch->fmt;
-	const pte_t *table = frame_to_virt(&h->ft, pa);
+	const struct ptmm_pte_format *f = &pt->arch->fmt;
+	const ptmm_pte_t *table = ptmm_frame_to_virt(&h->ft, pa);
 	uint64_t nodes = 1;
 
 	for (unsigned i = first; i <= last; i++) {
-		pte_t pte = table[i];
-		uint64_t va = base + (uint64_t)i * mm_level_size(level);
-		if (!pte_is_present(pte))
+		ptmm_pte_t pte = table[i];
+		uint64_t va = base + (uint64_t)i * ptmm_level_size(level);
+		if (!ptmm_pte_is_present(pte))
 			continue;
-		if (pte_is_leaf(f, pte, level)) {
-			struct mm_mapping m = { 0 };
+		if (ptmm_pte_is_leaf(f, pte, level)) {
+			struct ptmm_mapping m = { 0 };
 			m.va = h_canonical(h, va);
-			m.size = mm_level_size(level);
-			m.pa = pte_addr(f, pte, level);
+			m.size = ptmm_level_size(level);
+			m.pa = ptmm_pte_addr(f, pte, level);
 			m.prop = pt->arch->leaf_prop(pt->arch, pte, level);
 			m.present = true;
-			m.mmio = frame_range_is_mmio(&h->ft, m.pa, m.size);
+			m.mmio = ptmm_frame_range_is_mmio(&h->ft, m.pa, m.size);
 			m.untracked = (pte & f->untracked) != 0;
 			fn(ctx, &m, level);
 		} else {
-			paddr_t child = pte_table_addr(f, pte);
+			ptmm_paddr_t child = ptmm_pte_table_addr(f, pte);
 			/* Table entries are exactly the encoder's table template (MODEL.md 2). */
-			if (pte != pte_make(f, pt->arch->table_template(pt->arch, level), child))
+			if (pte != ptmm_pte_make(f, pt->arch->table_template(pt->arch, level), child))
 				fail_msg("raw walk: table entry at level %u (va 0x%llx) is 0x%llx, not"
 					 " the table template", level, (unsigned long long)va,
 					 (unsigned long long)pte);
-			if (frame_slot_of(&h->ft, child) == NULL ||
+			if (ptmm_frame_slot_of(&h->ft, child) == NULL ||
 			    child < h->pool_base || child >= h->pool_base + h->pool_size)
 				fail_msg("raw walk: table entry at level %u (va 0x%llx) points to 0x%llx,"
 					 " outside the node pool", level, (unsigned long long)va,
 					 (unsigned long long)child);
-			nodes += raw_walk_node(h, pt, child, level - 1, va, 0, MM_PTES_PER_NODE - 1,
+			nodes += raw_walk_node(h, pt, child, level - 1, va, 0, PTMM_PTES_PER_NODE - 1,
 					       fn, ctx);
 		}
 	}
@@ -689,35 +689,35 @@ static uint64_t raw_walk_node(struct harness *h, struct page_table *pt, paddr_t 
 }
 
 /* Leaves of the node at `pa` (level, first offset base) meeting tree offsets [lo, hi). */
-static void range_walk_node(struct harness *h, struct page_table *pt, paddr_t pa, unsigned level,
+static void range_walk_node(struct harness *h, struct ptmm_page_table *pt, ptmm_paddr_t pa, unsigned level,
 			    uint64_t base, uint64_t lo, uint64_t hi, h_leaf_fn fn, void *ctx)
 {
-	const struct pte_format *f = &pt->arch->fmt;
-	const pte_t *table = frame_to_virt(&h->ft, pa);
-	uint64_t size = mm_level_size(level);
-	for (unsigned i = mm_level_index(lo, level); i < MM_PTES_PER_NODE; i++) {
+	const struct ptmm_pte_format *f = &pt->arch->fmt;
+	const ptmm_pte_t *table = ptmm_frame_to_virt(&h->ft, pa);
+	uint64_t size = ptmm_level_size(level);
+	for (unsigned i = ptmm_level_index(lo, level); i < PTMM_PTES_PER_NODE; i++) {
 		uint64_t start = base + (uint64_t)i * size;
 		if (start >= hi)
 			break;
-		pte_t pte = table[i];
-		if (!pte_is_present(pte))
+		ptmm_pte_t pte = table[i];
+		if (!ptmm_pte_is_present(pte))
 			continue;
-		if (pte_is_leaf(f, pte, level)) {
-			struct mm_mapping m = { .va = h_canonical(h, start), .size = size,
-						.pa = pte_addr(f, pte, level),
+		if (ptmm_pte_is_leaf(f, pte, level)) {
+			struct ptmm_mapping m = { .va = h_canonical(h, start), .size = size,
+						.pa = ptmm_pte_addr(f, pte, level),
 						.prop = pt->arch->leaf_prop(pt->arch, pte, level),
 						.present = true,
 						.untracked = (pte & f->untracked) != 0 };
 			fn(ctx, &m, level);
 		} else {
-			range_walk_node(h, pt, pte_table_addr(f, pte), level - 1, start,
+			range_walk_node(h, pt, ptmm_pte_table_addr(f, pte), level - 1, start,
 					lo > start ? lo : start, hi < start + size ? hi : start + size,
 					fn, ctx);
 		}
 	}
 }
 
-void h_raw_walk_range(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t len,
+void h_raw_walk_range(struct harness *h, struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len,
 		      h_leaf_fn fn, void *ctx)
 {
 	uint64_t lo = va & (((uint64_t)1 << pt->arch->va_bits) - 1);
@@ -728,30 +728,30 @@ void h_raw_walk_range(struct harness *h, struct page_table *pt, vaddr_t va, uint
  * Walk pt's half of the tree without the cursor: returns the nodes reached
  * (root included; for a kernel table its preallocated nodes too).
  */
-uint64_t h_raw_walk(struct harness *h, struct page_table *pt, h_leaf_fn fn, void *ctx)
+uint64_t h_raw_walk(struct harness *h, struct ptmm_page_table *pt, h_leaf_fn fn, void *ctx)
 {
 	unsigned levels = pt->arch->levels;
-	unsigned half = MM_PTES_PER_NODE / 2;
-	bool kernel = pt->space == PT_KERNEL;
+	unsigned half = PTMM_PTES_PER_NODE / 2;
+	bool kernel = pt->space == PTMM_PT_KERNEL;
 
 	return raw_walk_node(h, pt, pt->root, levels, 0, kernel ? half : 0,
-			     kernel ? MM_PTES_PER_NODE - 1 : half - 1, fn, ctx);
+			     kernel ? PTMM_PTES_PER_NODE - 1 : half - 1, fn, ctx);
 }
 
-static void raw_collect(void *ctx, const struct mm_mapping *m, unsigned level)
+static void raw_collect(void *ctx, const struct ptmm_mapping *m, unsigned level)
 {
 	(void)level;
 	snap_push(ctx, m);
 }
 
-static bool mapping_eq(const struct mm_mapping *a, const struct mm_mapping *b)
+static bool mapping_eq(const struct ptmm_mapping *a, const struct ptmm_mapping *b)
 {
 	return a->va == b->va && a->size == b->size && a->pa == b->pa &&
-	       mm_prop_eq(a->prop, b->prop) && a->present == b->present && a->mmio == b->mmio &&
+	       ptmm_prop_eq(a->prop, b->prop) && a->present == b->present && a->mmio == b->mmio &&
 	       a->untracked == b->untracked;
 }
 
-static void print_mapping(const char *tag, size_t i, const struct mm_mapping *m)
+static void print_mapping(const char *tag, size_t i, const struct ptmm_mapping *m)
 {
 	char pb[16];
 	print_message("  %s[%zu] va=0x%016llx size=0x%llx pa=0x%016llx %s%s%s%s\n", tag, i,
@@ -769,21 +769,21 @@ void h_print_leaves(const struct h_snapshot *s, size_t max)
 		print_message("  ... %zu leaves in all\n", s->nr);
 }
 
-/* Every leaf of h->pt through cursor_find_next, ascending. */
+/* Every leaf of h->pt through ptmm_cursor_find_next, ascending. */
 static void snapshot_by_cursor(struct harness *h, struct h_snapshot *s)
 {
-	struct cursor c;
-	vaddr_t base = h_space_base(h);
+	struct ptmm_cursor c;
+	ptmm_vaddr_t base = h_space_base(h);
 	uint64_t size = h_space_size(h);
 	uint64_t done = 0; /* bytes of the space already passed */
 
-	H_OK(cursor_open(&c, &h->pt, base, size));
+	H_OK(ptmm_cursor_open(&c, &h->pt, base, size));
 	while (done < size) {
-		struct mm_mapping m;
-		int rc = cursor_find_next(&c, size - done, &m);
+		struct ptmm_mapping m;
+		int rc = ptmm_cursor_find_next(&c, size - done, &m);
 		if (rc < 0)
 			fail_msg("snapshot: find_next at 0x%llx -> %s", (unsigned long long)(base + done),
-				 mm_strerror(rc));
+				 ptmm_strerror(rc));
 		if (rc == 0)
 			break;
 		if (!m.present)
@@ -796,9 +796,9 @@ static void snapshot_by_cursor(struct harness *h, struct h_snapshot *s)
 		done = m.va + m.size - base;
 		if (done >= size)
 			break;
-		H_OK(cursor_jump(&c, base + done));
+		H_OK(ptmm_cursor_jump(&c, base + done));
 	}
-	cursor_close(&c);
+	ptmm_cursor_close(&c);
 }
 
 /* Append the record `b` to s->blocks. */
@@ -813,7 +813,7 @@ static void block_push(struct h_snapshot *s, const struct h_block_rec *b)
 }
 
 /* Fold one slot's refcount, map_count, usage, order and flags into `digest`. */
-static uint64_t slot_digest(uint64_t digest, const struct frame_slot *slot)
+static uint64_t slot_digest(uint64_t digest, const struct ptmm_frame_slot *slot)
 {
 	uint64_t v = (uint64_t)atomic_load(&slot->refcount) << 32 | atomic_load(&slot->map_count);
 	uint64_t w = (uint64_t)slot->usage << 16 | (uint64_t)slot->order << 8 |
@@ -830,17 +830,17 @@ static uint64_t slot_digest(uint64_t digest, const struct frame_slot *slot)
  */
 static void snapshot_blocks(struct harness *h, struct h_snapshot *s)
 {
-	const struct frame_table *ft = &h->ft;
+	const struct ptmm_frame_table *ft = &h->ft;
 	struct h_block_rec run = { 0 };
 	bool in_run = false;
 
 	for (uint64_t i = 0; i < ft->nr_slots;) {
-		const struct frame_slot *head = &ft->slots[i];
+		const struct ptmm_frame_slot *head = &ft->slots[i];
 		uint64_t end = i + ((uint64_t)1 << head->order);
-		bool is_free = head->usage == FRAME_UNUSED &&
-			       atomic_load(&head->refcount) == FRAME_REF_UNUSED;
+		bool is_free = head->usage == PTMM_FRAME_UNUSED &&
+			       atomic_load(&head->refcount) == PTMM_FRAME_REF_UNUSED;
 
-		if (!(atomic_load(&head->flags) & FRAME_F_HEAD) || end > ft->nr_slots)
+		if (!(atomic_load(&head->flags) & PTMM_FRAME_F_HEAD) || end > ft->nr_slots)
 			fail_msg("snapshot: slot %llu is not the head of a block inside the window",
 				 (unsigned long long)i);
 		if (in_run && (!is_free || head->zone != ft->slots[run.first].zone)) {
@@ -859,7 +859,7 @@ static void snapshot_blocks(struct harness *h, struct h_snapshot *s)
 				.map_count = atomic_load(&head->map_count),
 				.usage = head->usage, .order = head->order,
 				.flags = atomic_load(&head->flags),
-				.level = head->usage == FRAME_PT_NODE ? head->level : 0,
+				.level = head->usage == PTMM_FRAME_PT_NODE ? head->level : 0,
 			};
 			for (uint64_t j = i + 1; j < end; j++)
 				b.tails = slot_digest(b.tails, &ft->slots[j]);
@@ -880,7 +880,7 @@ void h_snapshot(struct harness *h, struct h_snapshot *s)
 	snapshot_by_cursor(h, s);
 	snapshot_blocks(h, s);
 	raw_nodes = h_raw_walk(h, &h->pt, raw_collect, &raw);
-	mm_stats(&h->pt, &s->stats);
+	ptmm_stats(&h->pt, &s->stats);
 	s->free_data = h_free_data(h);
 	s->free_pool = h_free_pool(h);
 

@@ -40,7 +40,7 @@
 
 #include <cmocka.h>
 
-#include "mm/mm.h"
+#include <ptmm/mm.h>
 
 #define KiB ((uint64_t)1 << 10)
 #define MiB ((uint64_t)1 << 20)
@@ -75,7 +75,7 @@ enum harness_arch {
 
 struct harness_param {
 	enum harness_arch arch;
-	enum pt_space space;
+	enum ptmm_pt_space space;
 	uint64_t mem;  /* data RAM bytes (0: default 4G) */
 	uint64_t pool; /* node pool bytes (0: default 64M) */
 };
@@ -84,7 +84,7 @@ enum tlb_kind { TLB_PAGE, TLB_RANGE, TLB_ALL, TLB_ACTIVATE };
 
 struct tlb_event {
 	enum tlb_kind kind;
-	vaddr_t va;
+	ptmm_vaddr_t va;
 	uint64_t len;
 	uint64_t free_data, free_pool; /* zone free frames when it happened */
 };
@@ -94,20 +94,20 @@ struct tlb_event {
 
 struct harness {
 	struct harness_param param;
-	struct mm_arch arch;
-	struct mm_tlb_ops tlb;
-	struct frame_table ft;
+	struct ptmm_arch arch;
+	struct ptmm_tlb_ops tlb;
+	struct ptmm_frame_table ft;
 	void *slots;
 	size_t slots_bytes;
 	unsigned char *phys;
 	size_t phys_bytes;
-	paddr_t mem, pool_base, pool_size;
-	paddr_t mmio_hole; /* = mem + pool: the MMIO hole inside the window */
+	ptmm_paddr_t mem, pool_base, pool_size;
+	ptmm_paddr_t mmio_hole; /* = mem + pool: the MMIO hole inside the window */
 	bool shared_machine; /* phys and slots belong to the kept default machine */
 
-	struct page_table pt; /* the table under test (param.space) */
-	/* Every table that maps frames of ft (for mm_check); pts[0] = &pt. */
-	struct page_table *pts[H_MAX_PTS];
+	struct ptmm_page_table pt; /* the table under test (param.space) */
+	/* Every table that maps frames of ft (for ptmm_check); pts[0] = &pt. */
+	struct ptmm_page_table *pts[H_MAX_PTS];
 	unsigned nr_pts;
 
 	/* Recorded TLB operations (bounded; events past the end are only counted). */
@@ -120,7 +120,7 @@ struct harness {
 	unsigned alloc_calls;
 	unsigned failed_allocs;
 
-	/* Run mm_check after every helper operation. */
+	/* Run ptmm_check after every helper operation. */
 	bool check_each_op;
 
 	/* Translation caches of simulated CPUs (tlb_model.h), NULL: off. */
@@ -137,7 +137,7 @@ extern const struct harness_param harness_kernel_x86, harness_kernel_la57, harne
  * TLB hooks that do nothing, for tests whose threads run cursors at once
  * (the recording TLB and the fail hook are single-threaded).
  */
-extern const struct mm_tlb_ops h_quiet_tlb;
+extern const struct ptmm_tlb_ops h_quiet_tlb;
 
 /* ---- Set-up ---- */
 
@@ -175,12 +175,12 @@ int harness_teardown(void **state);
 		H_TEST_ONE(f, harness_##sp##_fake48), H_TEST_ONE(f, harness_##sp##_fake57)
 
 /* Initialise an encoder of `which` with explicit features and the recording TLB of h. */
-void harness_arch_init(struct harness *h, struct mm_arch *a, enum harness_arch which,
+void harness_arch_init(struct harness *h, struct ptmm_arch *a, enum harness_arch which,
 		       uint32_t features);
 
-/* Add a table to the set mm_check sees (it must map frames of h->ft). */
-void harness_add_pt(struct harness *h, struct page_table *pt);
-void harness_remove_pt(struct harness *h, struct page_table *pt);
+/* Add a table to the set ptmm_check sees (it must map frames of h->ft). */
+void harness_add_pt(struct harness *h, struct ptmm_page_table *pt);
+void harness_remove_pt(struct harness *h, struct ptmm_page_table *pt);
 
 /* ---- Facts about the machine under test ---- */
 
@@ -197,68 +197,68 @@ uint64_t h_max_leaf_size(const struct harness *h);
 /* Bytes one root entry covers: 1G (3 levels), 512G (4), 256T (5). */
 uint64_t h_root_entry_size(const struct harness *h);
 /* First VA of the space of h->pt, and its size: 2^(va_bits-1). */
-vaddr_t h_space_base(const struct harness *h);
+ptmm_vaddr_t h_space_base(const struct harness *h);
 uint64_t h_space_size(const struct harness *h);
 /* End of the user half (2^(va_bits-1)) and start of the kernel half. */
-vaddr_t h_user_top(const struct harness *h);
-vaddr_t h_kernel_base(const struct harness *h);
+ptmm_vaddr_t h_user_top(const struct harness *h);
+ptmm_vaddr_t h_kernel_base(const struct harness *h);
 /* Canonical VA of a tree offset (sign-extends bit va_bits-1). */
-vaddr_t h_canonical(const struct harness *h, uint64_t off);
+ptmm_vaddr_t h_canonical(const struct harness *h, uint64_t off);
 /* A property valid in h->pt's space: flags plus U (user) or G (kernel). */
-struct mm_prop h_prop(const struct harness *h, unsigned rwx, enum mm_cache cache);
+struct ptmm_prop h_prop(const struct harness *h, unsigned rwx, enum ptmm_cache cache);
 /*
  * The contract's answer for property `p` in h->pt's space and encoder
- * (docs/SCRIPT.md "Properties"; fakes: fake_arch.c): MM_OK, MM_EINVAL or
- * MM_ENOTSUP.  `svpbmt`: the RISC-V encoder has Svpbmt.
+ * (docs/SCRIPT.md "Properties"; fakes: fake_arch.c): PTMM_OK, PTMM_EINVAL or
+ * PTMM_ENOTSUP.  `svpbmt`: the RISC-V encoder has Svpbmt.
  */
-int h_expected_prop_result(const struct harness *h, struct mm_prop p, bool svpbmt);
+int h_expected_prop_result(const struct harness *h, struct ptmm_prop p, bool svpbmt);
 uint64_t h_free_data(const struct harness *h);
 uint64_t h_free_pool(const struct harness *h);
-const char *h_prop_str(struct mm_prop p, char buf[16]);
+const char *h_prop_str(struct ptmm_prop p, char buf[16]);
 
 /* ---- Operations through a cursor opened exactly on the range ---- */
 
 /* Each opens a cursor on [va, va+len), runs the op, closes, and (if
- * check_each_op) asserts mm_check.  They return the first error. */
-int h_map(struct harness *h, vaddr_t va, uint64_t len, paddr_t pa, struct mm_prop p,
+ * check_each_op) asserts ptmm_check.  They return the first error. */
+int h_map(struct harness *h, ptmm_vaddr_t va, uint64_t len, ptmm_paddr_t pa, struct ptmm_prop p,
 	  unsigned flags);
-int h_unmap(struct harness *h, vaddr_t va, uint64_t len, uint64_t *removed);
-int h_protect(struct harness *h, vaddr_t va, uint64_t len, struct mm_prop p, uint64_t *mapped);
-int h_query(struct harness *h, vaddr_t va, struct mm_mapping *out);
+int h_unmap(struct harness *h, ptmm_vaddr_t va, uint64_t len, uint64_t *removed);
+int h_protect(struct harness *h, ptmm_vaddr_t va, uint64_t len, struct ptmm_prop p, uint64_t *mapped);
+int h_query(struct harness *h, ptmm_vaddr_t va, struct ptmm_mapping *out);
 /* Returns 1 (found), 0 (none) or an error. */
-int h_find(struct harness *h, vaddr_t va, uint64_t len, struct mm_mapping *out);
+int h_find(struct harness *h, ptmm_vaddr_t va, uint64_t len, struct ptmm_mapping *out);
 
 /* Same ops on an explicit table. */
-int h_map_pt(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t len, paddr_t pa,
-	     struct mm_prop p, unsigned flags);
-int h_unmap_pt(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t len,
+int h_map_pt(struct harness *h, struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len, ptmm_paddr_t pa,
+	     struct ptmm_prop p, unsigned flags);
+int h_unmap_pt(struct harness *h, struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len,
 	       uint64_t *removed);
 
 /* Assert success of the above with a readable message. */
 #define H_OK(expr)                                                                        \
 	do {                                                                                \
 		int h_rc_ = (expr);                                                         \
-		if (h_rc_ != MM_OK)                                                         \
+		if (h_rc_ != PTMM_OK)                                                         \
 			fail_msg("%s:%d: %s -> %s (%d)", __FILE__, __LINE__, #expr,        \
-				 mm_strerror(h_rc_), h_rc_);                                \
+				 ptmm_strerror(h_rc_), h_rc_);                                \
 	} while (0)
 #define H_ERR(expr, code)                                                                 \
 	do {                                                                                \
 		int h_rc_ = (expr);                                                         \
 		if (h_rc_ != (code))                                                        \
 			fail_msg("%s:%d: %s -> %s (%d), expected %s", __FILE__, __LINE__,  \
-				 #expr, mm_strerror(h_rc_), h_rc_, mm_strerror(code));      \
+				 #expr, ptmm_strerror(h_rc_), h_rc_, ptmm_strerror(code));      \
 	} while (0)
 
 /* ---- Checker and state snapshots ---- */
 
-/* Assert mm_check over every table of h is OK (prints the violation). */
+/* Assert ptmm_check over every table of h is OK (prints the violation). */
 void h_assert_check(struct harness *h, const char *where);
-/* Assert mm_check reports a violation, with a description (printed); `what` names the corruption. */
+/* Assert ptmm_check reports a violation, with a description (printed); `what` names the corruption. */
 void h_expect_violation(struct harness *h, const char *what);
-/* The same with cursor `c` open (just flushed): mm_check_open. */
-void h_assert_check_open(struct harness *h, const struct cursor *c, const char *where);
-/* mm_check result (MM_OK or 1) with the text in buf. */
+/* The same with cursor `c` open (just flushed): ptmm_check_open. */
+void h_assert_check_open(struct harness *h, const struct ptmm_cursor *c, const char *where);
+/* ptmm_check result (PTMM_OK or 1) with the text in buf. */
 int h_check(struct harness *h, char *buf, size_t buflen);
 
 /*
@@ -282,16 +282,16 @@ struct h_block_rec {
  * and the metadata of every slot of the frame table (per block).
  */
 struct h_snapshot {
-	struct mm_mapping *leaves;
+	struct ptmm_mapping *leaves;
 	size_t nr, cap;
-	struct mm_stats stats;
+	struct ptmm_stats stats;
 	uint64_t free_data, free_pool;
 	struct h_block_rec *blocks;
 	size_t nr_blocks, cap_blocks;
 };
 
 /*
- * Snapshot h->pt: every leaf through cursor_find_next over the whole space,
+ * Snapshot h->pt: every leaf through ptmm_cursor_find_next over the whole space,
  * cross-checked against an independent raw walk of the tree (same leaves,
  * and stats.nodes equal to the nodes the walk reaches); and the metadata
  * of every slot of h->ft, block by block.
@@ -313,10 +313,10 @@ void h_assert_same_view(const struct h_snapshot *a, const struct h_snapshot *b,
 			const char *where);
 
 /* Raw walk of `pt`: calls fn for each leaf; returns the number of nodes reached. */
-typedef void (*h_leaf_fn)(void *ctx, const struct mm_mapping *m, unsigned level);
-uint64_t h_raw_walk(struct harness *h, struct page_table *pt, h_leaf_fn fn, void *ctx);
+typedef void (*h_leaf_fn)(void *ctx, const struct ptmm_mapping *m, unsigned level);
+uint64_t h_raw_walk(struct harness *h, struct ptmm_page_table *pt, h_leaf_fn fn, void *ctx);
 /* The same for the leaves meeting [va, va + len) only (va canonical). */
-void h_raw_walk_range(struct harness *h, struct page_table *pt, vaddr_t va, uint64_t len,
+void h_raw_walk_range(struct harness *h, struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len,
 		      h_leaf_fn fn, void *ctx);
 
 /* Print a snapshot (debugging aid on failure). */
@@ -326,7 +326,7 @@ void h_print_leaves(const struct h_snapshot *s, size_t max);
 
 void h_tlb_reset(struct harness *h);
 /* True if the flushes logged since event `since` cover [va, va+len). */
-bool h_tlb_covers(const struct harness *h, unsigned since, vaddr_t va, uint64_t len);
+bool h_tlb_covers(const struct harness *h, unsigned since, ptmm_vaddr_t va, uint64_t len);
 
 /* ---- Failure injection ---- */
 

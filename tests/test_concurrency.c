@@ -47,12 +47,12 @@ static void note(struct worker *w, int err, const char *what)
 }
 
 /* Base of the private window of thread `id` (1 GiB each, 2 GiB apart). */
-static vaddr_t private_base(const struct worker *w)
+static ptmm_vaddr_t private_base(const struct worker *w)
 {
 	return h_space_base(w->h) + 4 * SZ_1G + (uint64_t)w->id * 2 * SZ_1G;
 }
 
-static vaddr_t shared_base(const struct worker *w)
+static ptmm_vaddr_t shared_base(const struct worker *w)
 {
 	return h_space_base(w->h) + 64 * SZ_1G;
 }
@@ -61,59 +61,59 @@ static vaddr_t shared_base(const struct worker *w)
 static void private_round(struct worker *w)
 {
 	struct harness *h = w->h;
-	struct cursor c;
+	struct ptmm_cursor c;
 	unsigned pages = 1 + (unsigned)(next_rand(&w->seed) % 16);
-	vaddr_t va = private_base(w) + (next_rand(&w->seed) % (SZ_1G / SZ_4K - 16)) * SZ_4K;
-	paddr_t pa = (next_rand(&w->seed) % (SHARED_FRAMES - 16)) * SZ_4K;
-	struct mm_prop p = h_prop(h, MM_PROP_R | MM_PROP_W, MM_CACHE_WB);
+	ptmm_vaddr_t va = private_base(w) + (next_rand(&w->seed) % (SZ_1G / SZ_4K - 16)) * SZ_4K;
+	ptmm_paddr_t pa = (next_rand(&w->seed) % (SHARED_FRAMES - 16)) * SZ_4K;
+	struct ptmm_prop p = h_prop(h, PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WB);
 
-	note(w, cursor_open(&c, &h->pt, va, pages * SZ_4K), "open private");
+	note(w, ptmm_cursor_open(&c, &h->pt, va, pages * SZ_4K), "open private");
 	if (w->err)
 		return;
-	note(w, cursor_map(&c, pa, pages * SZ_4K, p, 0), "map private");
-	struct mm_mapping m;
-	note(w, cursor_jump(&c, va + (pages - 1) * SZ_4K), "jump");
-	note(w, cursor_query(&c, &m), "query private");
+	note(w, ptmm_cursor_map(&c, pa, pages * SZ_4K, p, 0), "map private");
+	struct ptmm_mapping m;
+	note(w, ptmm_cursor_jump(&c, va + (pages - 1) * SZ_4K), "jump");
+	note(w, ptmm_cursor_query(&c, &m), "query private");
 	if (!w->err && (!m.present || m.pa != pa + (pages - 1) * SZ_4K))
 		note(w, -100, "private mapping not what was mapped");
-	note(w, cursor_jump(&c, va), "jump back");
+	note(w, ptmm_cursor_jump(&c, va), "jump back");
 	uint64_t removed = 0;
-	note(w, cursor_unmap(&c, pages * SZ_4K, &removed), "unmap private");
+	note(w, ptmm_cursor_unmap(&c, pages * SZ_4K, &removed), "unmap private");
 	if (!w->err && removed != pages * SZ_4K)
 		note(w, -101, "private unmap removed the wrong amount");
-	cursor_close(&c);
+	ptmm_cursor_close(&c);
 }
 
 /* Replace-map the shared window with this thread's property, verify, maybe unmap. */
 static void shared_round(struct worker *w)
 {
 	struct harness *h = w->h;
-	struct cursor c;
-	vaddr_t va = shared_base(w);
+	struct ptmm_cursor c;
+	ptmm_vaddr_t va = shared_base(w);
 	/* Each thread uses its own PA offset so the view names the writer. */
-	paddr_t pa = SZ_1G + (uint64_t)w->id * SZ_2M;
-	struct mm_prop p = h_prop(h, MM_PROP_R, MM_CACHE_WB);
+	ptmm_paddr_t pa = SZ_1G + (uint64_t)w->id * SZ_2M;
+	struct ptmm_prop p = h_prop(h, PTMM_PROP_R, PTMM_CACHE_WB);
 
-	note(w, cursor_open(&c, &h->pt, va, SZ_2M), "open shared");
+	note(w, ptmm_cursor_open(&c, &h->pt, va, SZ_2M), "open shared");
 	if (w->err)
 		return;
-	note(w, cursor_map(&c, pa, SZ_2M, p, MM_MAP_HUGE | MM_MAP_REPLACE), "map shared");
+	note(w, ptmm_cursor_map(&c, pa, SZ_2M, p, PTMM_MAP_HUGE | PTMM_MAP_REPLACE), "map shared");
 	/* Split it by a protect of one page, then check the whole window is ours. */
-	note(w, cursor_jump(&c, va + SZ_4K * (w->id + 1)), "jump");
-	note(w, cursor_protect(&c, SZ_4K, h_prop(h, MM_PROP_R | MM_PROP_W, MM_CACHE_WB), 0),
+	note(w, ptmm_cursor_jump(&c, va + SZ_4K * (w->id + 1)), "jump");
+	note(w, ptmm_cursor_protect(&c, SZ_4K, h_prop(h, PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WB), 0),
 	     "protect shared");
 	for (uint64_t off = 0; off < SZ_2M && !w->err; off += 64 * SZ_4K) {
-		struct mm_mapping m;
-		note(w, cursor_jump(&c, va + off), "jump");
-		note(w, cursor_query(&c, &m), "query shared");
+		struct ptmm_mapping m;
+		note(w, ptmm_cursor_jump(&c, va + off), "jump");
+		note(w, ptmm_cursor_query(&c, &m), "query shared");
 		if (!w->err && (!m.present || m.pa != pa + (m.va - va)))
 			note(w, -102, "another cursor changed the shared window under us");
 	}
 	if (next_rand(&w->seed) & 1) {
-		note(w, cursor_jump(&c, va), "jump");
-		note(w, cursor_unmap(&c, SZ_2M, 0), "unmap shared");
+		note(w, ptmm_cursor_jump(&c, va), "jump");
+		note(w, ptmm_cursor_unmap(&c, SZ_2M, 0), "unmap shared");
 	}
-	cursor_close(&c);
+	ptmm_cursor_close(&c);
 }
 
 static void *worker_main(void *arg)
@@ -132,7 +132,7 @@ static void test_threads(void **state)
 	struct harness *h = *state;
 	/* The harness's recording TLB and failure hook are single-threaded. */
 	h->arch.tlb = &h_quiet_tlb;
-	frame_table_set_fail_hook(&h->ft, NULL, NULL);
+	ptmm_frame_table_set_fail_hook(&h->ft, NULL, NULL);
 	uint64_t free_data = h_free_data(h);
 
 	struct worker w[THREADS];
@@ -146,17 +146,17 @@ static void test_threads(void **state)
 	for (unsigned i = 0; i < THREADS; i++)
 		if (w[i].err)
 			fail_msg("thread %u: %s (%d: %s)", i, w[i].what, w[i].err,
-				 mm_strerror(w[i].err));
+				 ptmm_strerror(w[i].err));
 
 	h_assert_check(h, "after the threads");
 	uint64_t removed;
 	H_OK(h_unmap(h, h_space_base(h), h_space_size(h), &removed));
 	h_assert_check(h, "after unmapping everything");
-	struct mm_stats st;
-	mm_stats(&h->pt, &st);
+	struct ptmm_stats st;
+	ptmm_stats(&h->pt, &st);
 	assert_int_equal(st.mapped, 0);
 	/* User tables keep only the root; kernel tables also their shared nodes. */
-	assert_int_equal(st.nodes, h_is_kernel(h) ? 1 + MM_PTES_PER_NODE / 2 : 1);
+	assert_int_equal(st.nodes, h_is_kernel(h) ? 1 + PTMM_PTES_PER_NODE / 2 : 1);
 	assert_int_equal(h_free_data(h), free_data);
 }
 

@@ -18,9 +18,9 @@
 
 #include <stdio.h>
 
-#include "arch.h"
+#include <ptmm/arch.h>
 #include "fake_arch.h"
-#include "pte.h"
+#include <ptmm/pte.h>
 
 #define BIT(n) ((uint64_t)1 << (n))
 
@@ -83,14 +83,14 @@ static const unsigned fk_perm_bit[6][5] = {
 	[5] = { 9, 5, 6, 7, 8 },
 };
 /* CACHE code of WB, WT, UC, WC in a leaf at level 1..5: each column differs per level. */
-static const unsigned fk_cache_code[6][MM_CACHE_COUNT] = {
+static const unsigned fk_cache_code[6][PTMM_CACHE_COUNT] = {
 	[1] = { 0, 1, 2, 3 },
 	[2] = { 1, 2, 3, 4 },
 	[3] = { 2, 3, 4, 5 },
 	[4] = { 3, 4, 5, 6 },
 	[5] = { 4, 5, 6, 7 },
 };
-static const unsigned fk_flag[5] = { MM_PROP_R, MM_PROP_W, MM_PROP_X, MM_PROP_U, MM_PROP_G };
+static const unsigned fk_flag[5] = { PTMM_PROP_R, PTMM_PROP_W, PTMM_PROP_X, PTMM_PROP_U, PTMM_PROP_G };
 
 /* ---- Configurations ---- */
 
@@ -99,34 +99,34 @@ enum enc_kind { ENC_X86 = 1, ENC_SV48 = 2, ENC_FAKE = 4 };
 struct enc_config {
 	const char *name;
 	enum enc_kind kind;
-	void (*init)(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
+	void (*init)(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb);
 	const char *mode; /* the mode's name (mm_arch.name) */
 	uint32_t features;
 	unsigned levels;  /* from the manuals: 3 Sv39, 4 x86-64/Sv48, 5 LA57/Sv57 */
 	unsigned want_max_leaf_level;
 };
 
-#define X86_NX_1G (MM_FEAT_X86_NX | MM_FEAT_X86_1G)
+#define X86_NX_1G (PTMM_FEAT_X86_NX | PTMM_FEAT_X86_1G)
 static const struct enc_config configs[] = {
-	{ "x86_64+nx+1g", ENC_X86, mm_arch_x86_64_init, "x86_64", X86_NX_1G, 4, 3 },
-	{ "x86_64+nx", ENC_X86, mm_arch_x86_64_init, "x86_64", MM_FEAT_X86_NX, 4, 2 },
-	{ "x86_64-bare", ENC_X86, mm_arch_x86_64_init, "x86_64", 0, 4, 2 },
-	{ "x86_64-la57+nx+1g", ENC_X86, mm_arch_x86_64_la57_init, "x86_64-la57", X86_NX_1G, 5, 3 },
-	{ "x86_64-la57+nx", ENC_X86, mm_arch_x86_64_la57_init, "x86_64-la57", MM_FEAT_X86_NX, 5, 2 },
-	{ "x86_64-la57-bare", ENC_X86, mm_arch_x86_64_la57_init, "x86_64-la57", 0, 5, 2 },
-	{ "sv39", ENC_SV48, mm_arch_sv39_init, "sv39", 0, 3, 3 },
-	{ "sv39+svpbmt", ENC_SV48, mm_arch_sv39_init, "sv39", MM_FEAT_RV_SVPBMT, 3, 3 },
-	{ "sv48", ENC_SV48, mm_arch_sv48_init, "sv48", 0, 4, 4 },
-	{ "sv48+svpbmt", ENC_SV48, mm_arch_sv48_init, "sv48", MM_FEAT_RV_SVPBMT, 4, 4 },
-	{ "sv57", ENC_SV48, mm_arch_sv57_init, "sv57", 0, 5, 5 },
-	{ "sv57+svpbmt", ENC_SV48, mm_arch_sv57_init, "sv57", MM_FEAT_RV_SVPBMT, 5, 5 },
+	{ "x86_64+nx+1g", ENC_X86, ptmm_arch_x86_64_init, "x86_64", X86_NX_1G, 4, 3 },
+	{ "x86_64+nx", ENC_X86, ptmm_arch_x86_64_init, "x86_64", PTMM_FEAT_X86_NX, 4, 2 },
+	{ "x86_64-bare", ENC_X86, ptmm_arch_x86_64_init, "x86_64", 0, 4, 2 },
+	{ "x86_64-la57+nx+1g", ENC_X86, ptmm_arch_x86_64_la57_init, "x86_64-la57", X86_NX_1G, 5, 3 },
+	{ "x86_64-la57+nx", ENC_X86, ptmm_arch_x86_64_la57_init, "x86_64-la57", PTMM_FEAT_X86_NX, 5, 2 },
+	{ "x86_64-la57-bare", ENC_X86, ptmm_arch_x86_64_la57_init, "x86_64-la57", 0, 5, 2 },
+	{ "sv39", ENC_SV48, ptmm_arch_sv39_init, "sv39", 0, 3, 3 },
+	{ "sv39+svpbmt", ENC_SV48, ptmm_arch_sv39_init, "sv39", PTMM_FEAT_RV_SVPBMT, 3, 3 },
+	{ "sv48", ENC_SV48, ptmm_arch_sv48_init, "sv48", 0, 4, 4 },
+	{ "sv48+svpbmt", ENC_SV48, ptmm_arch_sv48_init, "sv48", PTMM_FEAT_RV_SVPBMT, 4, 4 },
+	{ "sv57", ENC_SV48, ptmm_arch_sv57_init, "sv57", 0, 5, 5 },
+	{ "sv57+svpbmt", ENC_SV48, ptmm_arch_sv57_init, "sv57", PTMM_FEAT_RV_SVPBMT, 5, 5 },
 	{ "fake48", ENC_FAKE, mm_arch_fake48_init, "fake48", 0, 4, 4 },
 	{ "fake57", ENC_FAKE, mm_arch_fake57_init, "fake57", 0, 5, 5 },
 };
 #define NR_CONFIGS (sizeof(configs) / sizeof(configs[0]))
 
 /* A TLB ops table the encoders must keep by reference and never call. */
-static const struct mm_tlb_ops no_tlb;
+static const struct ptmm_tlb_ops no_tlb;
 
 static const struct enc_config *cfg_of(void **state)
 {
@@ -134,15 +134,15 @@ static const struct enc_config *cfg_of(void **state)
 }
 
 /* The encoder of kind `c`, initialised with `features`. */
-static struct mm_arch arch_with(const struct enc_config *c, uint32_t features)
+static struct ptmm_arch arch_with(const struct enc_config *c, uint32_t features)
 {
-	struct mm_arch a;
+	struct ptmm_arch a;
 	c->init(&a, features, &no_tlb);
 	return a;
 }
 
 /* The encoder of `c`, freshly initialised. */
-static struct mm_arch arch_of(const struct enc_config *c)
+static struct ptmm_arch arch_of(const struct enc_config *c)
 {
 	return arch_with(c, c->features);
 }
@@ -162,65 +162,65 @@ static bool has(const struct enc_config *c, uint32_t feature)
 	return (c->features & feature) != 0;
 }
 
-static const char *prop_str(struct mm_prop p, char buf[24])
+static const char *prop_str(struct ptmm_prop p, char buf[24])
 {
 	static const char *const cache[] = { "wb", "wt", "uc", "wc" };
-	snprintf(buf, 24, "%c%c%c%c%c%s:%s", p.flags & MM_PROP_R ? 'r' : '-',
-		 p.flags & MM_PROP_W ? 'w' : '-', p.flags & MM_PROP_X ? 'x' : '-',
-		 p.flags & MM_PROP_U ? 'u' : '-', p.flags & MM_PROP_G ? 'g' : '-',
-		 (p.flags & ~MM_PROP_ALL) ? "+junk" : "",
-		 p.cache < MM_CACHE_COUNT ? cache[p.cache] : "??");
+	snprintf(buf, 24, "%c%c%c%c%c%s:%s", p.flags & PTMM_PROP_R ? 'r' : '-',
+		 p.flags & PTMM_PROP_W ? 'w' : '-', p.flags & PTMM_PROP_X ? 'x' : '-',
+		 p.flags & PTMM_PROP_U ? 'u' : '-', p.flags & PTMM_PROP_G ? 'g' : '-',
+		 (p.flags & ~PTMM_PROP_ALL) ? "+junk" : "",
+		 p.cache < PTMM_CACHE_COUNT ? cache[p.cache] : "??");
 	return buf;
 }
 
 /* ---- The independent model: what each CPU can express, and how ---- */
 
 /* The code prop_check must return for `p` under configuration `c`. */
-static int expected_check(const struct enc_config *c, struct mm_prop p)
+static int expected_check(const struct enc_config *c, struct ptmm_prop p)
 {
-	bool r = p.flags & MM_PROP_R, w = p.flags & MM_PROP_W, x = p.flags & MM_PROP_X;
+	bool r = p.flags & PTMM_PROP_R, w = p.flags & PTMM_PROP_W, x = p.flags & PTMM_PROP_X;
 
-	if ((p.flags & ~MM_PROP_ALL) != 0 || p.cache >= MM_CACHE_COUNT)
-		return MM_EINVAL;
+	if ((p.flags & ~PTMM_PROP_ALL) != 0 || p.cache >= PTMM_CACHE_COUNT)
+		return PTMM_EINVAL;
 	if (w && !r)
-		return MM_EINVAL;
+		return PTMM_EINVAL;
 	if (is_fake(c))
-		return MM_OK; /* execute-only and every cache policy */
+		return PTMM_OK; /* execute-only and every cache policy */
 	if (is_x86(c)) {
 		if (x && !r)
-			return MM_EINVAL; /* no execute-only on x86 */
-		if (r && !x && !has(c, MM_FEAT_X86_NX))
-			return MM_ENOTSUP; /* would be executable anyway */
-		return MM_OK;
+			return PTMM_EINVAL; /* no execute-only on x86 */
+		if (r && !x && !has(c, PTMM_FEAT_X86_NX))
+			return PTMM_ENOTSUP; /* would be executable anyway */
+		return PTMM_OK;
 	}
-	if (p.cache == MM_CACHE_WT)
-		return MM_ENOTSUP; /* Svpbmt has no write-through */
-	if (p.cache != MM_CACHE_WB && !has(c, MM_FEAT_RV_SVPBMT))
-		return MM_ENOTSUP;
-	return MM_OK;
+	if (p.cache == PTMM_CACHE_WT)
+		return PTMM_ENOTSUP; /* Svpbmt has no write-through */
+	if (p.cache != PTMM_CACHE_WB && !has(c, PTMM_FEAT_RV_SVPBMT))
+		return PTMM_ENOTSUP;
+	return PTMM_OK;
 }
 
 /* x86 PAT index (PAT:PCD:PWT) of each policy: WB 0, WT 1, UC 3, WC 4. */
 static unsigned x86_expected_pat_index(unsigned cache)
 {
 	switch (cache) {
-	case MM_CACHE_WB: return 0;
-	case MM_CACHE_WT: return 1;
-	case MM_CACHE_UC: return 3;
-	default: return 4; /* MM_CACHE_WC */
+	case PTMM_CACHE_WB: return 0;
+	case PTMM_CACHE_WT: return 1;
+	case PTMM_CACHE_UC: return 3;
+	default: return 4; /* PTMM_CACHE_WC */
 	}
 }
 
-static uint64_t x86_expected_leaf(const struct enc_config *c, struct mm_prop p, unsigned level)
+static uint64_t x86_expected_leaf(const struct enc_config *c, struct ptmm_prop p, unsigned level)
 {
 	unsigned pat = x86_expected_pat_index(p.cache);
 	uint64_t e = X86_A | X86_D;
 
-	e |= mm_prop_is_noaccess(p) ? X86_NOACCESS : X86_P;
-	e |= (p.flags & MM_PROP_W) ? X86_RW : 0;
-	e |= (p.flags & MM_PROP_U) ? X86_US : 0;
-	e |= (p.flags & MM_PROP_G) ? X86_G : 0;
-	e |= (has(c, MM_FEAT_X86_NX) && !(p.flags & MM_PROP_X)) ? X86_NX : 0;
+	e |= ptmm_prop_is_noaccess(p) ? X86_NOACCESS : X86_P;
+	e |= (p.flags & PTMM_PROP_W) ? X86_RW : 0;
+	e |= (p.flags & PTMM_PROP_U) ? X86_US : 0;
+	e |= (p.flags & PTMM_PROP_G) ? X86_G : 0;
+	e |= (has(c, PTMM_FEAT_X86_NX) && !(p.flags & PTMM_PROP_X)) ? X86_NX : 0;
 	e |= (pat & 1) ? X86_PWT : 0;
 	e |= (pat & 2) ? X86_PCD : 0;
 	if (level == 1)
@@ -232,38 +232,38 @@ static uint64_t x86_expected_leaf(const struct enc_config *c, struct mm_prop p, 
 
 static uint64_t sv48_expected_pbmt(unsigned cache)
 {
-	unsigned type = cache == MM_CACHE_WC ? SV_PBMT_NC :
-			cache == MM_CACHE_UC ? SV_PBMT_IO : SV_PBMT_PMA;
+	unsigned type = cache == PTMM_CACHE_WC ? SV_PBMT_NC :
+			cache == PTMM_CACHE_UC ? SV_PBMT_IO : SV_PBMT_PMA;
 	return (uint64_t)type << SV_PBMT_SHIFT;
 }
 
-static uint64_t sv48_expected_leaf(struct mm_prop p)
+static uint64_t sv48_expected_leaf(struct ptmm_prop p)
 {
 	uint64_t e = SV_A | SV_D | sv48_expected_pbmt(p.cache);
 
-	e |= mm_prop_is_noaccess(p) ? SV_NOACCESS : SV_V;
-	e |= (p.flags & MM_PROP_R) ? SV_R : 0;
-	e |= (p.flags & MM_PROP_W) ? SV_W : 0;
-	e |= (p.flags & MM_PROP_X) ? SV_X : 0;
-	e |= (p.flags & MM_PROP_U) ? SV_U : 0;
-	e |= (p.flags & MM_PROP_G) ? SV_G : 0;
+	e |= ptmm_prop_is_noaccess(p) ? SV_NOACCESS : SV_V;
+	e |= (p.flags & PTMM_PROP_R) ? SV_R : 0;
+	e |= (p.flags & PTMM_PROP_W) ? SV_W : 0;
+	e |= (p.flags & PTMM_PROP_X) ? SV_X : 0;
+	e |= (p.flags & PTMM_PROP_U) ? SV_U : 0;
+	e |= (p.flags & PTMM_PROP_G) ? SV_G : 0;
 	return e;
 }
 
 /* fake48: LEAF, the level tag, the rotated slots, the level's cache code, V or NA. */
-static uint64_t fake_expected_leaf(struct mm_prop p, unsigned level)
+static uint64_t fake_expected_leaf(struct ptmm_prop p, unsigned level)
 {
 	uint64_t e = FK_LEAF | (uint64_t)(level - 1) << FK_LEVEL_SHIFT |
 		     (uint64_t)fk_cache_code[level][p.cache] << FK_CACHE_SHIFT;
 
-	e |= mm_prop_is_noaccess(p) ? FK_NOACCESS : FK_V;
+	e |= ptmm_prop_is_noaccess(p) ? FK_NOACCESS : FK_V;
 	for (unsigned k = 0; k < 5; k++)
 		e |= (p.flags & fk_flag[k]) ? BIT(fk_perm_bit[level][k]) : 0;
 	return e;
 }
 
 /* The exact non-address bits of a leaf; `p` must be accepted. */
-static uint64_t expected_leaf(const struct enc_config *c, struct mm_prop p, unsigned level)
+static uint64_t expected_leaf(const struct enc_config *c, struct ptmm_prop p, unsigned level)
 {
 	if (is_fake(c))
 		return fake_expected_leaf(p, level);
@@ -312,7 +312,7 @@ static void test_pas(const struct enc_config *c, uint64_t align, uint64_t pas[NR
 static void test_geometry(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
+	struct ptmm_arch a = arch_of(c);
 
 	assert_string_equal(a.name, c->mode);
 	assert_int_equal(a.levels, c->levels);
@@ -345,10 +345,10 @@ static void test_geometry(void **state)
 static void test_foreign_features_dropped(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	uint32_t every = MM_FEAT_X86_NX | MM_FEAT_X86_1G | MM_FEAT_RV_SVPBMT;
-	uint32_t foreign = is_x86(c) ? MM_FEAT_RV_SVPBMT :
-			   is_fake(c) ? every : (MM_FEAT_X86_NX | MM_FEAT_X86_1G);
-	struct mm_arch a = arch_with(c, c->features | foreign);
+	uint32_t every = PTMM_FEAT_X86_NX | PTMM_FEAT_X86_1G | PTMM_FEAT_RV_SVPBMT;
+	uint32_t foreign = is_x86(c) ? PTMM_FEAT_RV_SVPBMT :
+			   is_fake(c) ? every : (PTMM_FEAT_X86_NX | PTMM_FEAT_X86_1G);
+	struct ptmm_arch a = arch_with(c, c->features | foreign);
 
 	assert_int_equal(a.features, c->features);
 	assert_int_equal(a.max_leaf_level, c->want_max_leaf_level);
@@ -358,27 +358,27 @@ static void test_foreign_features_dropped(void **state)
 static void test_prop_check_codes(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
+	struct ptmm_arch a = arch_of(c);
 	unsigned ok = 0, inval = 0, notsup = 0;
 	char pb[24];
 
 	for (unsigned flags = 0; flags <= 0xff; flags++) {
 		for (unsigned cache = 0; cache <= 0xff; cache++) {
-			struct mm_prop p = mm_prop_make(flags, (enum mm_cache)cache);
+			struct ptmm_prop p = ptmm_prop_make(flags, (enum ptmm_cache)cache);
 			int want = expected_check(c, p), got = a.prop_check(&a, p);
 			if (got != want)
 				fail_msg("%s: prop_check(%s, flags 0x%x cache %u) = %s, expected %s",
-					 c->name, prop_str(p, pb), flags, cache, mm_strerror(got),
-					 mm_strerror(want));
-			ok += got == MM_OK;
-			inval += got == MM_EINVAL;
-			notsup += got == MM_ENOTSUP;
+					 c->name, prop_str(p, pb), flags, cache, ptmm_strerror(got),
+					 ptmm_strerror(want));
+			ok += got == PTMM_OK;
+			inval += got == PTMM_EINVAL;
+			notsup += got == PTMM_ENOTSUP;
 		}
 	}
 	assert_int_equal(ok + inval + notsup, 256 * 256);
 	assert_true(ok > 0 && inval > 0);
 	/* Only these configurations lack something that is otherwise valid. */
-	if ((c->kind == ENC_X86 && has(c, MM_FEAT_X86_NX)) || is_fake(c))
+	if ((c->kind == ENC_X86 && has(c, PTMM_FEAT_X86_NX)) || is_fake(c))
 		assert_int_equal(notsup, 0);
 	else
 		assert_true(notsup > 0);
@@ -388,51 +388,51 @@ static void test_prop_check_codes(void **state)
 static void test_prop_check_named_cases(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
-	bool svpbmt = has(c, MM_FEAT_RV_SVPBMT);
-	bool nx = has(c, MM_FEAT_X86_NX);
+	struct ptmm_arch a = arch_of(c);
+	bool svpbmt = has(c, PTMM_FEAT_RV_SVPBMT);
+	bool nx = has(c, PTMM_FEAT_X86_NX);
 
 	/* Write without read is malformed everywhere, with or without x. */
-	assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_W, MM_CACHE_WB)), MM_EINVAL);
-	assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_W | MM_PROP_X, MM_CACHE_WB)),
-			 MM_EINVAL);
+	assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_W, PTMM_CACHE_WB)), PTMM_EINVAL);
+	assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_W | PTMM_PROP_X, PTMM_CACHE_WB)),
+			 PTMM_EINVAL);
 	/* Out-of-range values. */
-	assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R | 0x20, MM_CACHE_WB)), MM_EINVAL);
-	assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R | MM_PROP_X, MM_CACHE_COUNT)),
-			 MM_EINVAL);
+	assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_R | 0x20, PTMM_CACHE_WB)), PTMM_EINVAL);
+	assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_X, PTMM_CACHE_COUNT)),
+			 PTMM_EINVAL);
 	/* No-access is always expressible (with a cache policy this CPU has). */
-	assert_int_equal(a.prop_check(&a, mm_prop_make(0, MM_CACHE_WB)), MM_OK);
-	assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_U | MM_PROP_G, MM_CACHE_WB)), MM_OK);
+	assert_int_equal(a.prop_check(&a, ptmm_prop_make(0, PTMM_CACHE_WB)), PTMM_OK);
+	assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_U | PTMM_PROP_G, PTMM_CACHE_WB)), PTMM_OK);
 	/* Readable and executable is the most basic mapping. */
-	assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R | MM_PROP_X, MM_CACHE_WB)), MM_OK);
+	assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_X, PTMM_CACHE_WB)), PTMM_OK);
 	if (is_x86(c)) {
-		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_X, MM_CACHE_WB)), MM_EINVAL);
-		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R, MM_CACHE_WB)),
-				 nx ? MM_OK : MM_ENOTSUP);
-		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R | MM_PROP_W, MM_CACHE_UC)),
-				 nx ? MM_OK : MM_ENOTSUP);
-		for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++)
-			assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_RWX, cache)), MM_OK);
-		assert_int_equal(a.prop_check(&a, mm_prop_make(0, MM_CACHE_WC)), MM_OK);
+		assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_X, PTMM_CACHE_WB)), PTMM_EINVAL);
+		assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_R, PTMM_CACHE_WB)),
+				 nx ? PTMM_OK : PTMM_ENOTSUP);
+		assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_UC)),
+				 nx ? PTMM_OK : PTMM_ENOTSUP);
+		for (unsigned cache = 0; cache < PTMM_CACHE_COUNT; cache++)
+			assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_RWX, cache)), PTMM_OK);
+		assert_int_equal(a.prop_check(&a, ptmm_prop_make(0, PTMM_CACHE_WC)), PTMM_OK);
 	} else if (is_fake(c)) {
 		/* Execute-only, read-only and every cache policy. */
-		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_X, MM_CACHE_WB)), MM_OK);
-		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R, MM_CACHE_WB)), MM_OK);
-		for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
-			assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_RWX, cache)), MM_OK);
-			assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_X, cache)), MM_OK);
-			assert_int_equal(a.prop_check(&a, mm_prop_make(0, cache)), MM_OK);
+		assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_X, PTMM_CACHE_WB)), PTMM_OK);
+		assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_R, PTMM_CACHE_WB)), PTMM_OK);
+		for (unsigned cache = 0; cache < PTMM_CACHE_COUNT; cache++) {
+			assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_RWX, cache)), PTMM_OK);
+			assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_X, cache)), PTMM_OK);
+			assert_int_equal(a.prop_check(&a, ptmm_prop_make(0, cache)), PTMM_OK);
 		}
 	} else {
-		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_X, MM_CACHE_WB)), MM_OK);
-		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R, MM_CACHE_WB)), MM_OK);
-		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R, MM_CACHE_WT)), MM_ENOTSUP);
-		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R, MM_CACHE_UC)),
-				 svpbmt ? MM_OK : MM_ENOTSUP);
-		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R | MM_PROP_W, MM_CACHE_WC)),
-				 svpbmt ? MM_OK : MM_ENOTSUP);
-		assert_int_equal(a.prop_check(&a, mm_prop_make(0, MM_CACHE_UC)),
-				 svpbmt ? MM_OK : MM_ENOTSUP);
+		assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_X, PTMM_CACHE_WB)), PTMM_OK);
+		assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_R, PTMM_CACHE_WB)), PTMM_OK);
+		assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_R, PTMM_CACHE_WT)), PTMM_ENOTSUP);
+		assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_R, PTMM_CACHE_UC)),
+				 svpbmt ? PTMM_OK : PTMM_ENOTSUP);
+		assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WC)),
+				 svpbmt ? PTMM_OK : PTMM_ENOTSUP);
+		assert_int_equal(a.prop_check(&a, ptmm_prop_make(0, PTMM_CACHE_UC)),
+				 svpbmt ? PTMM_OK : PTMM_ENOTSUP);
 	}
 }
 
@@ -445,47 +445,47 @@ static void test_prop_check_named_cases(void **state)
 static void test_leaf_round_trip(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
+	struct ptmm_arch a = arch_of(c);
 	unsigned accepted = 0;
 	char pb[24], qb[24];
 
 	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
 		uint64_t pas[NR_TEST_PAS];
-		test_pas(c, mm_level_size(level), pas);
-		for (unsigned flags = 0; flags <= MM_PROP_ALL; flags++) {
-			for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
-				struct mm_prop p = mm_prop_make(flags, (enum mm_cache)cache);
+		test_pas(c, ptmm_level_size(level), pas);
+		for (unsigned flags = 0; flags <= PTMM_PROP_ALL; flags++) {
+			for (unsigned cache = 0; cache < PTMM_CACHE_COUNT; cache++) {
+				struct ptmm_prop p = ptmm_prop_make(flags, (enum ptmm_cache)cache);
 				int want = expected_check(c, p);
 				int got = a.prop_check(&a, p);
 				if (got != want)
 					fail_msg("%s L%u: prop_check(%s) = %s, expected %s", c->name,
-						 level, prop_str(p, pb), mm_strerror(got),
-						 mm_strerror(want));
-				if (got != MM_OK)
+						 level, prop_str(p, pb), ptmm_strerror(got),
+						 ptmm_strerror(want));
+				if (got != PTMM_OK)
 					continue;
 				accepted++;
-				pte_t t = a.leaf_template(&a, p, level);
+				ptmm_pte_t t = a.leaf_template(&a, p, level);
 				for (unsigned i = 0; i < NR_TEST_PAS; i++) {
-					pte_t e = pte_make(&a.fmt, t, pas[i]);
-					struct mm_prop q = a.leaf_prop(&a, e, level);
-					if (!pte_is_present(e) || !pte_is_leaf(&a.fmt, e, level))
+					ptmm_pte_t e = ptmm_pte_make(&a.fmt, t, pas[i]);
+					struct ptmm_prop q = a.leaf_prop(&a, e, level);
+					if (!ptmm_pte_is_present(e) || !ptmm_pte_is_leaf(&a.fmt, e, level))
 						fail_msg("%s L%u %s pa 0x%llx: entry 0x%llx is not a "
 							 "present leaf", c->name, level,
 							 prop_str(p, pb),
 							 (unsigned long long)pas[i],
 							 (unsigned long long)e);
-					if (pte_addr(&a.fmt, e, level) != pas[i])
+					if (ptmm_pte_addr(&a.fmt, e, level) != pas[i])
 						fail_msg("%s L%u %s: pa 0x%llx read back as 0x%llx",
 							 c->name, level, prop_str(p, pb),
 							 (unsigned long long)pas[i],
-							 (unsigned long long)pte_addr(&a.fmt, e,
+							 (unsigned long long)ptmm_pte_addr(&a.fmt, e,
 										      level));
-					if (!mm_prop_eq(q, p))
+					if (!ptmm_prop_eq(q, p))
 						fail_msg("%s L%u pa 0x%llx: %s read back as %s",
 							 c->name, level, (unsigned long long)pas[i],
 							 prop_str(p, pb), prop_str(q, qb));
-					if (pte_make(&a.fmt, a.leaf_template(&a, q, level),
-						     pte_addr(&a.fmt, e, level)) != e)
+					if (ptmm_pte_make(&a.fmt, a.leaf_template(&a, q, level),
+						     ptmm_pte_addr(&a.fmt, e, level)) != e)
 						fail_msg("%s L%u %s: re-encoding 0x%llx differs",
 							 c->name, level, prop_str(p, pb),
 							 (unsigned long long)e);
@@ -500,17 +500,17 @@ static void test_leaf_round_trip(void **state)
 static void test_leaf_template_bits(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
+	struct ptmm_arch a = arch_of(c);
 	char pb[24];
 
 	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
-		for (unsigned flags = 0; flags <= MM_PROP_ALL; flags++) {
-			for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
-				struct mm_prop p = mm_prop_make(flags, (enum mm_cache)cache);
-				if (expected_check(c, p) != MM_OK)
+		for (unsigned flags = 0; flags <= PTMM_PROP_ALL; flags++) {
+			for (unsigned cache = 0; cache < PTMM_CACHE_COUNT; cache++) {
+				struct ptmm_prop p = ptmm_prop_make(flags, (enum ptmm_cache)cache);
+				if (expected_check(c, p) != PTMM_OK)
 					continue;
-				pte_t got = a.leaf_template(&a, p, level);
-				pte_t want = expected_leaf(c, p, level);
+				ptmm_pte_t got = a.leaf_template(&a, p, level);
+				ptmm_pte_t want = expected_leaf(c, p, level);
 				if (got != want)
 					fail_msg("%s L%u %s: template 0x%016llx, expected 0x%016llx",
 						 c->name, level, prop_str(p, pb),
@@ -524,24 +524,24 @@ static void test_leaf_template_bits(void **state)
 static void test_table_entries(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
+	struct ptmm_arch a = arch_of(c);
 	uint64_t pas[NR_TEST_PAS];
 
-	test_pas(c, MM_PAGE_SIZE, pas);
+	test_pas(c, PTMM_PAGE_SIZE, pas);
 	for (unsigned level = 2; level <= a.levels; level++) {
-		pte_t t = a.table_template(&a, level);
+		ptmm_pte_t t = a.table_template(&a, level);
 		if (t != expected_table(c, level))
 			fail_msg("%s L%u: table template 0x%llx, expected 0x%llx", c->name, level,
 				 (unsigned long long)t, (unsigned long long)expected_table(c, level));
 		assert_true((t & a.fmt.addr_mask) == 0);
 		for (unsigned i = 0; i < NR_TEST_PAS; i++) {
-			pte_t e = pte_make(&a.fmt, t, pas[i]);
-			assert_true(pte_is_present(e));
-			assert_false(pte_is_leaf(&a.fmt, e, level));
-			if (pte_table_addr(&a.fmt, e) != pas[i])
+			ptmm_pte_t e = ptmm_pte_make(&a.fmt, t, pas[i]);
+			assert_true(ptmm_pte_is_present(e));
+			assert_false(ptmm_pte_is_leaf(&a.fmt, e, level));
+			if (ptmm_pte_table_addr(&a.fmt, e) != pas[i])
 				fail_msg("%s L%u: child 0x%llx read back as 0x%llx", c->name, level,
 					 (unsigned long long)pas[i],
-					 (unsigned long long)pte_table_addr(&a.fmt, e));
+					 (unsigned long long)ptmm_pte_table_addr(&a.fmt, e));
 		}
 	}
 }
@@ -554,24 +554,24 @@ static void test_table_entries(void **state)
 static void test_noaccess_hardware_bits(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
+	struct ptmm_arch a = arch_of(c);
 	unsigned seen = 0;
 
 	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
-		for (unsigned ug = 0; ug <= (MM_PROP_U | MM_PROP_G); ug += MM_PROP_U) {
-			for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
-				struct mm_prop p = mm_prop_make(ug, (enum mm_cache)cache);
-				if (a.prop_check(&a, p) != MM_OK)
+		for (unsigned ug = 0; ug <= (PTMM_PROP_U | PTMM_PROP_G); ug += PTMM_PROP_U) {
+			for (unsigned cache = 0; cache < PTMM_CACHE_COUNT; cache++) {
+				struct ptmm_prop p = ptmm_prop_make(ug, (enum ptmm_cache)cache);
+				if (a.prop_check(&a, p) != PTMM_OK)
 					continue;
 				seen++;
-				pte_t e = pte_make(&a.fmt, a.leaf_template(&a, p, level), 0);
+				ptmm_pte_t e = ptmm_pte_make(&a.fmt, a.leaf_template(&a, p, level), 0);
 				assert_true(e != 0);
-				assert_true(pte_is_leaf(&a.fmt, e, level));
+				assert_true(ptmm_pte_is_leaf(&a.fmt, e, level));
 				if (is_x86(c)) {
 					assert_true((e & X86_P) == 0);
 					assert_true((e & X86_NOACCESS) != 0);
-					assert_true(((e & X86_US) != 0) == ((ug & MM_PROP_U) != 0));
-					assert_true(((e & X86_G) != 0) == ((ug & MM_PROP_G) != 0));
+					assert_true(((e & X86_US) != 0) == ((ug & PTMM_PROP_U) != 0));
+					assert_true(((e & X86_G) != 0) == ((ug & PTMM_PROP_G) != 0));
 					assert_true((e & X86_RW) == 0);
 				} else if (is_fake(c)) {
 					assert_true((e & (FK_V | BIT(fk_perm_bit[level][0]) |
@@ -579,9 +579,9 @@ static void test_noaccess_hardware_bits(void **state)
 							  BIT(fk_perm_bit[level][2]))) == 0);
 					assert_true((e & (FK_NOACCESS | FK_LEAF)) == (FK_NOACCESS | FK_LEAF));
 					assert_true(((e & BIT(fk_perm_bit[level][3])) != 0) ==
-						    ((ug & MM_PROP_U) != 0));
+						    ((ug & PTMM_PROP_U) != 0));
 					assert_true(((e & BIT(fk_perm_bit[level][4])) != 0) ==
-						    ((ug & MM_PROP_G) != 0));
+						    ((ug & PTMM_PROP_G) != 0));
 					assert_true((e & FK_CACHE_MASK) ==
 						    (uint64_t)fk_cache_code[level][cache] << FK_CACHE_SHIFT);
 				} else {
@@ -590,7 +590,7 @@ static void test_noaccess_hardware_bits(void **state)
 					assert_true((e & SV_PBMT_MASK) == sv48_expected_pbmt(cache));
 				}
 				/* Decoding never turns the marker into an access right. */
-				assert_int_equal(a.leaf_prop(&a, e, level).flags & MM_PROP_RWX, 0);
+				assert_int_equal(a.leaf_prop(&a, e, level).flags & PTMM_PROP_RWX, 0);
 			}
 		}
 	}
@@ -624,7 +624,7 @@ static uint64_t model_addr_field(const struct enc_config *c, uint64_t pa)
 static void test_noaccess_address_inverted(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
+	struct ptmm_arch a = arch_of(c);
 	bool inverts = is_x86(c) || is_fake(c);
 	uint64_t mask = model_addr_mask(c);
 	unsigned seen = 0;
@@ -632,26 +632,26 @@ static void test_noaccess_address_inverted(void **state)
 	assert_true(a.fmt.addr_mask == mask);
 	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
 		uint64_t pas[NR_TEST_PAS];
-		test_pas(c, mm_level_size(level), pas);
-		for (unsigned flags = 0; flags <= MM_PROP_ALL; flags++) {
-			for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
-				struct mm_prop p = mm_prop_make(flags, (enum mm_cache)cache);
-				if (expected_check(c, p) != MM_OK)
+		test_pas(c, ptmm_level_size(level), pas);
+		for (unsigned flags = 0; flags <= PTMM_PROP_ALL; flags++) {
+			for (unsigned cache = 0; cache < PTMM_CACHE_COUNT; cache++) {
+				struct ptmm_prop p = ptmm_prop_make(flags, (enum ptmm_cache)cache);
+				if (expected_check(c, p) != PTMM_OK)
 					continue;
-				bool na = mm_prop_is_noaccess(p);
-				pte_t t = a.leaf_template(&a, p, level);
+				bool na = ptmm_prop_is_noaccess(p);
+				ptmm_pte_t t = a.leaf_template(&a, p, level);
 				for (unsigned i = 0; i < NR_TEST_PAS; i++) {
 					uint64_t plain = expected_leaf(c, p, level) |
 							 model_addr_field(c, pas[i]);
 					uint64_t want = na && inverts ? plain ^ mask : plain;
-					pte_t e = pte_make(&a.fmt, t, pas[i]);
+					ptmm_pte_t e = ptmm_pte_make(&a.fmt, t, pas[i]);
 					if (e != want)
 						fail_msg("%s L%u flags %u cache %u pa 0x%llx: entry "
 							 "0x%016llx, expected 0x%016llx", c->name, level,
 							 flags, cache, (unsigned long long)pas[i],
 							 (unsigned long long)e, (unsigned long long)want);
-					assert_true(pte_addr(&a.fmt, e, level) == pas[i]);
-					assert_true(mm_prop_eq(a.leaf_prop(&a, e, level), p));
+					assert_true(ptmm_pte_addr(&a.fmt, e, level) == pas[i]);
+					assert_true(ptmm_prop_eq(a.leaf_prop(&a, e, level), p));
 					if (na && inverts) {
 						/* What a walk would take for the frame: the top half of the space. */
 						uint64_t seen_pa = ((e & mask) >> __builtin_ctzll(mask)) << 12;
@@ -670,24 +670,24 @@ static void test_noaccess_address_inverted(void **state)
 static void test_present_leaf_bits(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
-	pte_t valid = is_x86(c) ? X86_P : is_fake(c) ? FK_V : SV_V;
-	pte_t marker = is_x86(c) ? X86_NOACCESS : is_fake(c) ? FK_NOACCESS : SV_NOACCESS;
-	pte_t ad = is_x86(c) ? (X86_A | X86_D) : is_fake(c) ? 0 : (SV_A | SV_D); /* fake48: none */
+	struct ptmm_arch a = arch_of(c);
+	ptmm_pte_t valid = is_x86(c) ? X86_P : is_fake(c) ? FK_V : SV_V;
+	ptmm_pte_t marker = is_x86(c) ? X86_NOACCESS : is_fake(c) ? FK_NOACCESS : SV_NOACCESS;
+	ptmm_pte_t ad = is_x86(c) ? (X86_A | X86_D) : is_fake(c) ? 0 : (SV_A | SV_D); /* fake48: none */
 
 	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
-		for (unsigned flags = 1; flags <= MM_PROP_ALL; flags++) {
-			for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
-				struct mm_prop p = mm_prop_make(flags, (enum mm_cache)cache);
-				if (mm_prop_is_noaccess(p) || a.prop_check(&a, p) != MM_OK)
+		for (unsigned flags = 1; flags <= PTMM_PROP_ALL; flags++) {
+			for (unsigned cache = 0; cache < PTMM_CACHE_COUNT; cache++) {
+				struct ptmm_prop p = ptmm_prop_make(flags, (enum ptmm_cache)cache);
+				if (ptmm_prop_is_noaccess(p) || a.prop_check(&a, p) != PTMM_OK)
 					continue;
-				pte_t t = a.leaf_template(&a, p, level);
+				ptmm_pte_t t = a.leaf_template(&a, p, level);
 				assert_true((t & valid) != 0);
 				assert_true((t & marker) == 0);
 				assert_true((t & ad) == ad);
 				/* Accessed/dirty state is not part of the property. */
-				pte_t e = pte_make(&a.fmt, t, mm_level_size(level));
-				assert_true(mm_prop_eq(a.leaf_prop(&a, e & ~ad, level), p));
+				ptmm_pte_t e = ptmm_pte_make(&a.fmt, t, ptmm_level_size(level));
+				assert_true(ptmm_prop_eq(a.leaf_prop(&a, e & ~ad, level), p));
 			}
 		}
 	}
@@ -697,16 +697,16 @@ static void test_present_leaf_bits(void **state)
 static void test_x86_nx(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
-	bool nx = has(c, MM_FEAT_X86_NX);
+	struct ptmm_arch a = arch_of(c);
+	bool nx = has(c, PTMM_FEAT_X86_NX);
 
 	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
-		for (unsigned flags = 0; flags <= MM_PROP_ALL; flags++) {
-			struct mm_prop p = mm_prop_make(flags, MM_CACHE_WB);
-			if (a.prop_check(&a, p) != MM_OK)
+		for (unsigned flags = 0; flags <= PTMM_PROP_ALL; flags++) {
+			struct ptmm_prop p = ptmm_prop_make(flags, PTMM_CACHE_WB);
+			if (a.prop_check(&a, p) != PTMM_OK)
 				continue;
-			pte_t t = a.leaf_template(&a, p, level);
-			bool want_nx = nx && !(flags & MM_PROP_X);
+			ptmm_pte_t t = a.leaf_template(&a, p, level);
+			bool want_nx = nx && !(flags & PTMM_PROP_X);
 			if (((t & X86_NX) != 0) != want_nx)
 				fail_msg("%s L%u flags 0x%x: NX %s", c->name, level, flags,
 					 want_nx ? "missing" : "set");
@@ -716,8 +716,8 @@ static void test_x86_nx(void **state)
 	}
 	/* Without NX every present page is executable: r-only is refused. */
 	if (!nx)
-		assert_int_equal(a.prop_check(&a, mm_prop_make(MM_PROP_R | MM_PROP_W, MM_CACHE_WB)),
-				 MM_ENOTSUP);
+		assert_int_equal(a.prop_check(&a, ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WB)),
+				 PTMM_ENOTSUP);
 }
 
 /*
@@ -728,36 +728,36 @@ static void test_x86_nx(void **state)
 static void test_x86_pat_position(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
-	struct mm_prop wc = mm_prop_make(MM_PROP_R | MM_PROP_W | MM_PROP_X, MM_CACHE_WC);
-	struct mm_prop wb = mm_prop_make(MM_PROP_R | MM_PROP_W | MM_PROP_X, MM_CACHE_WB);
-	pte_t l1 = a.leaf_template(&a, wc, 1);
+	struct ptmm_arch a = arch_of(c);
+	struct ptmm_prop wc = ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_W | PTMM_PROP_X, PTMM_CACHE_WC);
+	struct ptmm_prop wb = ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_W | PTMM_PROP_X, PTMM_CACHE_WB);
+	ptmm_pte_t l1 = a.leaf_template(&a, wc, 1);
 
 	assert_true((l1 & X86_PAT_4K) != 0);
 	assert_true((l1 & X86_PAT_HUGE) == 0);
 	assert_true((l1 & (X86_PWT | X86_PCD)) == 0);
 	assert_true((a.leaf_template(&a, wb, 1) & X86_PAT_4K) == 0);
 	for (unsigned level = 2; level <= a.max_leaf_level; level++) {
-		uint64_t size = mm_level_size(level);
-		pte_t huge = a.leaf_template(&a, wc, level);
+		uint64_t size = ptmm_level_size(level);
+		ptmm_pte_t huge = a.leaf_template(&a, wc, level);
 		assert_true((huge & X86_PS) != 0);
 		assert_true((huge & X86_PAT_HUGE) != 0);
 		assert_true((huge & (X86_PWT | X86_PCD)) == 0);
 		assert_true((a.leaf_template(&a, wb, level) & (X86_PS | X86_PAT_HUGE)) == X86_PS);
 		/* PA decode at this level drops the PAT bit, at any PA. */
 		for (uint64_t pa = 0; pa < BIT(X86_PHYS_BITS); pa += BIT(X86_PHYS_BITS) / 8) {
-			pte_t e = pte_make(&a.fmt, huge, pa);
-			assert_true(pte_addr(&a.fmt, e, level) == pa);
-			assert_true(mm_prop_eq(a.leaf_prop(&a, e, level), wc));
+			ptmm_pte_t e = ptmm_pte_make(&a.fmt, huge, pa);
+			assert_true(ptmm_pte_addr(&a.fmt, e, level) == pa);
+			assert_true(ptmm_prop_eq(a.leaf_prop(&a, e, level), wc));
 			/* Read as a 4K leaf, bit 7 (PS) would look like the PAT bit. */
-			pte_t wb_e = pte_make(&a.fmt, a.leaf_template(&a, wb, level), pa + size);
-			assert_false(mm_prop_eq(a.leaf_prop(&a, wb_e, 1), wb));
+			ptmm_pte_t wb_e = ptmm_pte_make(&a.fmt, a.leaf_template(&a, wb, level), pa + size);
+			assert_false(ptmm_prop_eq(a.leaf_prop(&a, wb_e, 1), wb));
 		}
 	}
 	/* WT and UC use PWT/PCD only, the same at every level. */
 	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
-		pte_t wt = a.leaf_template(&a, mm_prop_make(MM_PROP_R | MM_PROP_X, MM_CACHE_WT), level);
-		pte_t uc = a.leaf_template(&a, mm_prop_make(MM_PROP_R | MM_PROP_X, MM_CACHE_UC), level);
+		ptmm_pte_t wt = a.leaf_template(&a, ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_X, PTMM_CACHE_WT), level);
+		ptmm_pte_t uc = a.leaf_template(&a, ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_X, PTMM_CACHE_UC), level);
 		assert_true((wt & (X86_PWT | X86_PCD | X86_PAT_HUGE)) == X86_PWT);
 		assert_true((uc & (X86_PWT | X86_PCD | X86_PAT_HUGE)) == (X86_PWT | X86_PCD));
 		if (level == 1)
@@ -772,17 +772,17 @@ static void test_x86_pat_position(void **state)
 static void test_x86_foreign_pat_index(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
-	struct mm_prop rwx = mm_prop_make(MM_PROP_RWX, MM_CACHE_WB);
+	struct ptmm_arch a = arch_of(c);
+	struct ptmm_prop rwx = ptmm_prop_make(PTMM_PROP_RWX, PTMM_CACHE_WB);
 
 	for (unsigned level = 1; level <= a.max_leaf_level; level++) {
-		pte_t pat = level == 1 ? X86_PAT_4K : X86_PAT_HUGE;
-		pte_t base = a.leaf_template(&a, rwx, level);
-		pte_t foreign[] = { X86_PCD, pat | X86_PWT, pat | X86_PCD, pat | X86_PCD | X86_PWT };
+		ptmm_pte_t pat = level == 1 ? X86_PAT_4K : X86_PAT_HUGE;
+		ptmm_pte_t base = a.leaf_template(&a, rwx, level);
+		ptmm_pte_t foreign[] = { X86_PCD, pat | X86_PWT, pat | X86_PCD, pat | X86_PCD | X86_PWT };
 		for (unsigned i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
-			struct mm_prop q = a.leaf_prop(&a, base | foreign[i], level);
-			assert_int_equal(q.flags, MM_PROP_RWX);
-			assert_int_not_equal(a.prop_check(&a, q), MM_OK);
+			struct ptmm_prop q = a.leaf_prop(&a, base | foreign[i], level);
+			assert_int_equal(q.flags, PTMM_PROP_RWX);
+			assert_int_not_equal(a.prop_check(&a, q), PTMM_OK);
 		}
 	}
 }
@@ -791,15 +791,15 @@ static void test_x86_foreign_pat_index(void **state)
 static void test_x86_1g_geometry(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch with_1g, without_1g;
+	struct ptmm_arch with_1g, without_1g;
 
-	mm_arch_x86_64_init(&with_1g, c->features | MM_FEAT_X86_1G, &no_tlb);
-	mm_arch_x86_64_init(&without_1g, c->features & ~(uint32_t)MM_FEAT_X86_1G, &no_tlb);
+	ptmm_arch_x86_64_init(&with_1g, c->features | PTMM_FEAT_X86_1G, &no_tlb);
+	ptmm_arch_x86_64_init(&without_1g, c->features & ~(uint32_t)PTMM_FEAT_X86_1G, &no_tlb);
 	assert_int_equal(with_1g.max_leaf_level, 3);
 	assert_int_equal(without_1g.max_leaf_level, 2);
 	/* A level-3 table entry is not a leaf; a level-3 leaf has PS. */
-	assert_false(pte_is_leaf(&with_1g.fmt, with_1g.table_template(&with_1g, 3) | BIT(30), 3));
-	assert_true((with_1g.leaf_template(&with_1g, mm_prop_make(MM_PROP_R | MM_PROP_X, 0), 3) &
+	assert_false(ptmm_pte_is_leaf(&with_1g.fmt, with_1g.table_template(&with_1g, 3) | BIT(30), 3));
+	assert_true((with_1g.leaf_template(&with_1g, ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_X, 0), 3) &
 		     X86_PS) != 0);
 }
 
@@ -807,23 +807,23 @@ static void test_x86_1g_geometry(void **state)
 static void test_sv48_pbmt(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
-	bool svpbmt = has(c, MM_FEAT_RV_SVPBMT);
-	const unsigned want_type[MM_CACHE_COUNT] = {
-		[MM_CACHE_WB] = SV_PBMT_PMA, [MM_CACHE_WT] = 0,
-		[MM_CACHE_UC] = SV_PBMT_IO, [MM_CACHE_WC] = SV_PBMT_NC,
+	struct ptmm_arch a = arch_of(c);
+	bool svpbmt = has(c, PTMM_FEAT_RV_SVPBMT);
+	const unsigned want_type[PTMM_CACHE_COUNT] = {
+		[PTMM_CACHE_WB] = SV_PBMT_PMA, [PTMM_CACHE_WT] = 0,
+		[PTMM_CACHE_UC] = SV_PBMT_IO, [PTMM_CACHE_WC] = SV_PBMT_NC,
 	};
 	unsigned accepted_caches = 0;
 
-	for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
-		struct mm_prop p = mm_prop_make(MM_PROP_R | MM_PROP_W, (enum mm_cache)cache);
-		if (a.prop_check(&a, p) != MM_OK)
+	for (unsigned cache = 0; cache < PTMM_CACHE_COUNT; cache++) {
+		struct ptmm_prop p = ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_W, (enum ptmm_cache)cache);
+		if (a.prop_check(&a, p) != PTMM_OK)
 			continue;
 		accepted_caches++;
 		for (unsigned level = 1; level <= a.max_leaf_level; level++) {
 			uint64_t pas[NR_TEST_PAS];
-			test_pas(c, mm_level_size(level), pas);
-			pte_t e = pte_make(&a.fmt, a.leaf_template(&a, p, level), pas[2]);
+			test_pas(c, ptmm_level_size(level), pas);
+			ptmm_pte_t e = ptmm_pte_make(&a.fmt, a.leaf_template(&a, p, level), pas[2]);
 			unsigned type = (unsigned)((e & SV_PBMT_MASK) >> SV_PBMT_SHIFT);
 			assert_int_equal(type, svpbmt ? want_type[cache] : 0);
 			assert_true((e & (SV_RESERVED_54_60 | SV_N | SV_RSW9)) == 0);
@@ -839,40 +839,40 @@ static void test_sv48_pbmt(void **state)
 static void test_sv48_reserved_pbmt(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
-	pte_t e = a.leaf_template(&a, mm_prop_make(MM_PROP_R, MM_CACHE_WB), 1) |
+	struct ptmm_arch a = arch_of(c);
+	ptmm_pte_t e = a.leaf_template(&a, ptmm_prop_make(PTMM_PROP_R, PTMM_CACHE_WB), 1) |
 		  ((uint64_t)3 << SV_PBMT_SHIFT);
-	struct mm_prop q = a.leaf_prop(&a, e, 1);
+	struct ptmm_prop q = a.leaf_prop(&a, e, 1);
 
-	assert_int_equal(q.flags, MM_PROP_R);
-	assert_int_not_equal(a.prop_check(&a, q), MM_OK);
+	assert_int_equal(q.flags, PTMM_PROP_R);
+	assert_int_not_equal(a.prop_check(&a, q), PTMM_OK);
 }
 
 /* Sv48: execute-only and leaves at every level, up to 512G. */
 static void test_sv48_execute_only_every_level(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
-	struct mm_prop xo = mm_prop_make(MM_PROP_X | MM_PROP_U, MM_CACHE_WB);
+	struct ptmm_arch a = arch_of(c);
+	struct ptmm_prop xo = ptmm_prop_make(PTMM_PROP_X | PTMM_PROP_U, PTMM_CACHE_WB);
 
-	assert_int_equal(a.prop_check(&a, xo), MM_OK);
+	assert_int_equal(a.prop_check(&a, xo), PTMM_OK);
 	for (unsigned level = 1; level <= a.levels; level++) {
-		pte_t e = pte_make(&a.fmt, a.leaf_template(&a, xo, level), mm_level_size(level));
+		ptmm_pte_t e = ptmm_pte_make(&a.fmt, a.leaf_template(&a, xo, level), ptmm_level_size(level));
 		assert_true((e & (SV_V | SV_R | SV_W | SV_X)) == (SV_V | SV_X));
-		assert_true(pte_is_leaf(&a.fmt, e, level));
-		assert_true(mm_prop_eq(a.leaf_prop(&a, e, level), xo));
+		assert_true(ptmm_pte_is_leaf(&a.fmt, e, level));
+		assert_true(ptmm_prop_eq(a.leaf_prop(&a, e, level), xo));
 	}
 }
 
 /* Every property fake48 accepts (all of them but the malformed ones). */
-#define FK_MAX_PROPS ((MM_PROP_ALL + 1) * MM_CACHE_COUNT)
-static unsigned fake_props(const struct mm_arch *a, struct mm_prop out[FK_MAX_PROPS])
+#define FK_MAX_PROPS ((PTMM_PROP_ALL + 1) * PTMM_CACHE_COUNT)
+static unsigned fake_props(const struct ptmm_arch *a, struct ptmm_prop out[FK_MAX_PROPS])
 {
 	unsigned n = 0;
-	for (unsigned flags = 0; flags <= MM_PROP_ALL; flags++)
-		for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++)
-			if (a->prop_check(a, mm_prop_make(flags, cache)) == MM_OK)
-				out[n++] = mm_prop_make(flags, cache);
+	for (unsigned flags = 0; flags <= PTMM_PROP_ALL; flags++)
+		for (unsigned cache = 0; cache < PTMM_CACHE_COUNT; cache++)
+			if (a->prop_check(a, ptmm_prop_make(flags, cache)) == PTMM_OK)
+				out[n++] = ptmm_prop_make(flags, cache);
 	return n;
 }
 
@@ -886,30 +886,30 @@ static unsigned fake_props(const struct mm_arch *a, struct mm_prop out[FK_MAX_PR
 static void test_fake48_per_level_leaves(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
-	struct mm_prop props[FK_MAX_PROPS];
+	struct ptmm_arch a = arch_of(c);
+	struct ptmm_prop props[FK_MAX_PROPS];
 	unsigned n = fake_props(&a, props), pairs = 0;
 	char pb[24], qb[24];
 
 	assert_true(n > 0);
 	for (unsigned i = 0; i < n; i++) {
 		for (unsigned l = 1; l <= a.max_leaf_level; l++) {
-			pte_t tl = a.leaf_template(&a, props[i], l);
-			pte_t e = pte_make(&a.fmt, tl, mm_level_size(a.max_leaf_level));
+			ptmm_pte_t tl = a.leaf_template(&a, props[i], l);
+			ptmm_pte_t e = ptmm_pte_make(&a.fmt, tl, ptmm_level_size(a.max_leaf_level));
 			for (unsigned m = 1; m <= a.max_leaf_level; m++) {
 				if (m == l)
 					continue;
-				pte_t retagged = (e & ~FK_LEVEL_MASK) |
+				ptmm_pte_t retagged = (e & ~FK_LEVEL_MASK) |
 						 (uint64_t)(m - 1) << FK_LEVEL_SHIFT;
-				struct mm_prop q = a.leaf_prop(&a, e, m);
-				struct mm_prop r = a.leaf_prop(&a, retagged, m);
+				struct ptmm_prop q = a.leaf_prop(&a, e, m);
+				struct ptmm_prop r = a.leaf_prop(&a, retagged, m);
 				if (tl == a.leaf_template(&a, props[i], m))
 					fail_msg("%s: the L%u and L%u leaves are the same",
 						 prop_str(props[i], pb), l, m);
-				if (mm_prop_eq(q, props[i]) || a.prop_check(&a, q) == MM_OK)
+				if (ptmm_prop_eq(q, props[i]) || a.prop_check(&a, q) == PTMM_OK)
 					fail_msg("%s: the L%u leaf read at L%u gives %s", prop_str(props[i], pb),
 						 l, m, prop_str(q, qb));
-				if (mm_prop_eq(r, props[i]))
+				if (ptmm_prop_eq(r, props[i]))
 					fail_msg("%s: the L%u leaf retagged and read at L%u gives it back",
 						 prop_str(props[i], pb), l, m);
 				if (r.cache == props[i].cache)
@@ -929,11 +929,11 @@ static void test_fake48_per_level_leaves(void **state)
 static void test_fake48_per_level_tables(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
+	struct ptmm_arch a = arch_of(c);
 
 	for (unsigned l = 2; l <= a.levels; l++) {
-		pte_t tl = a.table_template(&a, l);
-		assert_false(pte_is_leaf(&a.fmt, tl | FK_ADDR_MASK, l));
+		ptmm_pte_t tl = a.table_template(&a, l);
+		assert_false(ptmm_pte_is_leaf(&a.fmt, tl | FK_ADDR_MASK, l));
 		for (unsigned m = 2; m <= a.levels; m++)
 			if (m != l && a.table_template(&a, m) == tl)
 				fail_msg("table templates of L%u and L%u are the same", l, m);
@@ -949,18 +949,18 @@ static void test_fake48_per_level_tables(void **state)
 static void test_fake48_software_bits(void **state)
 {
 	const struct enc_config *c = cfg_of(state);
-	struct mm_arch a = arch_of(c);
-	struct mm_prop props[FK_MAX_PROPS];
+	struct ptmm_arch a = arch_of(c);
+	struct ptmm_prop props[FK_MAX_PROPS];
 	unsigned n = fake_props(&a, props);
 
 	for (unsigned i = 0; i < n; i++) {
 		for (unsigned level = 1; level <= a.max_leaf_level; level++) {
-			pte_t t = a.leaf_template(&a, props[i], level);
-			pte_t e = pte_make(&a.fmt, t, mm_level_size(level));
+			ptmm_pte_t t = a.leaf_template(&a, props[i], level);
+			ptmm_pte_t e = ptmm_pte_make(&a.fmt, t, ptmm_level_size(level));
 			assert_true((t & (FK_RESERVED | FK_UNTRACKED | FK_ADDR_MASK)) == 0);
-			assert_true(((t & FK_NOACCESS) != 0) == mm_prop_is_noaccess(props[i]));
-			assert_true(((t & FK_V) != 0) == !mm_prop_is_noaccess(props[i]));
-			assert_true(mm_prop_eq(a.leaf_prop(&a, e | FK_UNTRACKED, level), props[i]));
+			assert_true(((t & FK_NOACCESS) != 0) == ptmm_prop_is_noaccess(props[i]));
+			assert_true(((t & FK_V) != 0) == !ptmm_prop_is_noaccess(props[i]));
+			assert_true(ptmm_prop_eq(a.leaf_prop(&a, e | FK_UNTRACKED, level), props[i]));
 		}
 	}
 	for (unsigned level = 2; level <= a.levels; level++)

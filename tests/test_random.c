@@ -9,12 +9,12 @@
  * replace as unmap + map, exist, unmap, no implicit merge.  After every
  * operation the mm's view must equal the model leaf for leaf, stats.nodes
  * must equal the root plus the distinct nodes on paths to leaves, the
- * frame counts and free memory must follow, and mm_check must pass.
+ * frame counts and free memory must follow, and ptmm_check must pass.
  * Occasionally an allocation is made to fail: the operation must then fail
  * as a whole.
  *
  * Batches run several operations through one cursor.  In half of them
- * (chosen per batch) the cursor is flushed and mm_check_open (mm_check
+ * (chosen per batch) the cursor is flushed and ptmm_check_open (ptmm_check
  * with that cursor's locks allowed, and MODEL.md section 4 on the cursor)
  * runs after every operation; in the other half releases stay pending
  * until the close, as an embedder's batch would leave them, and the
@@ -68,8 +68,8 @@ static bool chance(unsigned percent)
 struct leaf {
 	uint64_t off; /* offset from the space base */
 	uint64_t size;
-	paddr_t pa;
-	struct mm_prop prop;
+	ptmm_paddr_t pa;
+	struct ptmm_prop prop;
 	bool mmio;
 };
 
@@ -127,18 +127,18 @@ static bool model_intersects(const struct model *m, uint64_t lo, uint64_t hi)
 static void model_split_leaf(struct model *m, size_t i)
 {
 	struct leaf parent = m->v[i];
-	uint64_t child = parent.size / MM_PTES_PER_NODE;
+	uint64_t child = parent.size / PTMM_PTES_PER_NODE;
 
-	model_reserve(m, MM_PTES_PER_NODE - 1);
-	memmove(&m->v[i + MM_PTES_PER_NODE], &m->v[i + 1], (m->n - i - 1) * sizeof(*m->v));
-	for (unsigned k = 0; k < MM_PTES_PER_NODE; k++) {
+	model_reserve(m, PTMM_PTES_PER_NODE - 1);
+	memmove(&m->v[i + PTMM_PTES_PER_NODE], &m->v[i + 1], (m->n - i - 1) * sizeof(*m->v));
+	for (unsigned k = 0; k < PTMM_PTES_PER_NODE; k++) {
 		struct leaf *c = &m->v[i + k];
 		*c = parent;
 		c->off = parent.off + k * child;
 		c->pa = parent.pa + k * child;
 		c->size = child;
 	}
-	m->n += MM_PTES_PER_NODE - 1;
+	m->n += PTMM_PTES_PER_NODE - 1;
 }
 
 /* Split until `b` is a leaf boundary (or lies in no leaf). */
@@ -182,14 +182,14 @@ static uint64_t model_unmap(struct model *m, uint64_t lo, uint64_t hi)
 }
 
 /* Split at b only if the leaf straddling b would change property. */
-static void model_split_if_changes(struct model *m, uint64_t b, struct mm_prop p)
+static void model_split_if_changes(struct model *m, uint64_t b, struct ptmm_prop p)
 {
 	struct leaf *l = model_leaf_at(m, b);
-	if (l != NULL && l->off != b && !mm_prop_eq(l->prop, p))
+	if (l != NULL && l->off != b && !ptmm_prop_eq(l->prop, p))
 		model_split_at(m, b);
 }
 
-static uint64_t model_protect(struct model *m, uint64_t lo, uint64_t hi, struct mm_prop p)
+static uint64_t model_protect(struct model *m, uint64_t lo, uint64_t hi, struct ptmm_prop p)
 {
 	uint64_t mapped = model_bytes_in(m, lo, hi);
 
@@ -204,18 +204,18 @@ static uint64_t model_protect(struct model *m, uint64_t lo, uint64_t hi, struct 
 }
 
 /* The greedy page size at (off, pa) with `left` bytes to go. */
-static uint64_t greedy_size(const struct model *m, uint64_t off, paddr_t pa, uint64_t left,
+static uint64_t greedy_size(const struct model *m, uint64_t off, ptmm_paddr_t pa, uint64_t left,
 			    bool huge)
 {
 	for (unsigned level = huge ? m->max_level : 1; level > 1; level--) {
-		uint64_t s = mm_level_size(level);
-		if (mm_is_aligned(off, s) && mm_is_aligned(pa, s) && left >= s)
+		uint64_t s = ptmm_level_size(level);
+		if (ptmm_is_aligned(off, s) && ptmm_is_aligned(pa, s) && left >= s)
 			return s;
 	}
 	return SZ_4K;
 }
 
-static uint64_t model_count_new_leaves(const struct model *m, uint64_t off, paddr_t pa,
+static uint64_t model_count_new_leaves(const struct model *m, uint64_t off, ptmm_paddr_t pa,
 				       uint64_t len, bool huge)
 {
 	uint64_t n = 0;
@@ -230,8 +230,8 @@ static uint64_t model_count_new_leaves(const struct model *m, uint64_t off, padd
 }
 
 /* Install the leaves of a map into a range known to be empty. */
-static void model_install(struct model *m, uint64_t off, paddr_t pa, uint64_t len,
-			  struct mm_prop p, bool huge, bool mmio)
+static void model_install(struct model *m, uint64_t off, ptmm_paddr_t pa, uint64_t len,
+			  struct ptmm_prop p, bool huge, bool mmio)
 {
 	size_t i = model_first_after(m, off);
 	uint64_t count = model_count_new_leaves(m, off, pa, len, huge);
@@ -251,7 +251,7 @@ static void model_install(struct model *m, uint64_t off, paddr_t pa, uint64_t le
 static unsigned size_level(uint64_t size)
 {
 	unsigned level = 1;
-	while (mm_level_size(level) < size)
+	while (ptmm_level_size(level) < size)
 		level++;
 	return level;
 }
@@ -268,14 +268,14 @@ static uint64_t model_nodes(const struct model *m)
 	for (unsigned level = 1; level < m->levels; level++) {
 		uint64_t last = UINT64_MAX, count = 0;
 		if (m->kernel && level == m->levels - 1) {
-			nodes += MM_PTES_PER_NODE / 2;
+			nodes += PTMM_PTES_PER_NODE / 2;
 			continue;
 		}
 		for (size_t i = 0; i < m->n; i++) {
 			uint64_t id;
 			if (size_level(m->v[i].size) > level)
 				continue;
-			id = m->v[i].off / mm_level_size(level + 1);
+			id = m->v[i].off / ptmm_level_size(level + 1);
 			if (id != last) {
 				count++;
 				last = id;
@@ -294,7 +294,7 @@ static int pa_cmp(const void *a, const void *b)
 
 /* The RAM the model maps, as sorted disjoint PA intervals. */
 struct pa_ranges {
-	struct { paddr_t lo, hi; } *r;
+	struct { ptmm_paddr_t lo, hi; } *r;
 	size_t n;
 	uint64_t frames; /* distinct RAM frames mapped at least once */
 };
@@ -314,7 +314,7 @@ static void model_ram_ranges(const struct model *m, struct pa_ranges *out)
 			ram[n++] = m->v[i];
 	qsort(ram, n, sizeof(*ram), pa_cmp);
 	for (size_t i = 0; i < n; i++) {
-		paddr_t lo = ram[i].pa, hi = ram[i].pa + ram[i].size;
+		ptmm_paddr_t lo = ram[i].pa, hi = ram[i].pa + ram[i].size;
 		if (out->n > 0 && lo <= out->r[out->n - 1].hi) {
 			if (hi > out->r[out->n - 1].hi)
 				out->r[out->n - 1].hi = hi;
@@ -329,7 +329,7 @@ static void model_ram_ranges(const struct model *m, struct pa_ranges *out)
 	free(ram);
 }
 
-static bool ranges_intersect(const struct pa_ranges *pr, paddr_t lo, paddr_t hi)
+static bool ranges_intersect(const struct pa_ranges *pr, ptmm_paddr_t lo, ptmm_paddr_t hi)
 {
 	size_t a = 0, b = pr->n;
 	while (a < b) { /* first range ending after lo */
@@ -354,12 +354,12 @@ static uint64_t model_mapped(const struct model *m)
 static uint64_t model_absent_size(const struct model *m, uint64_t off, unsigned levels)
 {
 	for (unsigned level = 1; level < levels; level++) {
-		uint64_t region = mm_level_size(level + 1);
+		uint64_t region = ptmm_level_size(level + 1);
 		uint64_t lo = off & ~(region - 1);
 		if ((m->kernel && level == levels - 1) || model_intersects(m, lo, lo + region))
-			return mm_level_size(level);
+			return ptmm_level_size(level);
 	}
-	return mm_level_size(levels);
+	return ptmm_level_size(levels);
 }
 
 /* ---- The run ---- */
@@ -392,9 +392,9 @@ struct run {
 	 * with the model when the batch's cursor is closed.
 	 */
 	bool batch;
-	bool batch_checked; /* flush and mm_check after every op of this batch */
+	bool batch_checked; /* flush and ptmm_check after every op of this batch */
 	unsigned batch_left;
-	struct cursor bc;
+	struct ptmm_cursor bc;
 	uint64_t blo, bhi;
 	/* A small node pool: nomem may happen without injection. */
 	bool tight_pool;
@@ -415,7 +415,7 @@ static void run_fail(struct run *r, const char *fmt, ...)
 	fail_msg("seed 0x%" PRIx64 " op #%u [%s]: %s", r->seed, r->op_index, r->op, msg);
 }
 
-static vaddr_t va_of(const struct run *r, uint64_t off)
+static ptmm_vaddr_t va_of(const struct run *r, uint64_t off)
 {
 	return h_space_base(r->h) + off;
 }
@@ -429,15 +429,15 @@ static vaddr_t va_of(const struct run *r, uint64_t off)
  */
 static void compare_data_blocks(struct run *r, const struct pa_ranges *pr)
 {
-	struct frame_table *ft = &r->h->ft;
+	struct ptmm_frame_table *ft = &r->h->ft;
 	uint64_t allocated = 0;
-	paddr_t pa = 0;
+	ptmm_paddr_t pa = 0;
 
 	while (pa < r->h->mem) {
-		const struct frame_slot *s = frame_block_head(ft, pa);
-		paddr_t head = frame_slot_pa(ft, s);
+		const struct ptmm_frame_slot *s = ptmm_frame_block_head(ft, pa);
+		ptmm_paddr_t head = ptmm_frame_slot_pa(ft, s);
 		uint64_t size = SZ_4K << s->order;
-		if (atomic_load(&s->refcount) != FRAME_REF_UNUSED) {
+		if (atomic_load(&s->refcount) != PTMM_FRAME_REF_UNUSED) {
 			if (!ranges_intersect(pr, head, head + size))
 				run_fail(r, "data block 0x%" PRIx64 " (order %u, refcount 0x%x) is"
 					 " allocated but none of its frames is mapped", head, s->order,
@@ -465,10 +465,10 @@ static void compare(struct run *r)
 
 	h_snapshot(r->h, &s);
 	for (size_t i = 0; i < s.nr && i < m->n; i++) {
-		const struct mm_mapping *g = &s.leaves[i];
+		const struct ptmm_mapping *g = &s.leaves[i];
 		const struct leaf *w = &m->v[i];
 		if (g->va != va_of(r, w->off) || g->size != w->size || g->pa != w->pa ||
-		    !mm_prop_eq(g->prop, w->prop) || g->mmio != w->mmio)
+		    !ptmm_prop_eq(g->prop, w->prop) || g->mmio != w->mmio)
 			run_fail(r, "leaf %zu: mm va=0x%" PRIx64 " size=0x%" PRIx64 " pa=0x%" PRIx64
 				 " %s mmio=%d; model va=0x%" PRIx64 " size=0x%" PRIx64
 				 " pa=0x%" PRIx64 " %s mmio=%d", i, g->va, g->size, g->pa,
@@ -553,22 +553,22 @@ static uint64_t pick_len(struct run *r, uint64_t off, bool small_only)
 	return len;
 }
 
-static struct mm_prop pick_prop(struct run *r)
+static struct ptmm_prop pick_prop(struct run *r)
 {
 	static const unsigned flags[] = {
-		MM_PROP_R, MM_PROP_R | MM_PROP_W, MM_PROP_R | MM_PROP_X,
-		MM_PROP_R | MM_PROP_W | MM_PROP_X, 0, MM_PROP_X,
+		PTMM_PROP_R, PTMM_PROP_R | PTMM_PROP_W, PTMM_PROP_R | PTMM_PROP_X,
+		PTMM_PROP_R | PTMM_PROP_W | PTMM_PROP_X, 0, PTMM_PROP_X,
 	};
 	struct harness *h = r->h;
 	unsigned f = flags[below(6)];
-	unsigned cache = chance(80) ? MM_CACHE_WB : (unsigned)below(MM_CACHE_COUNT);
+	unsigned cache = chance(80) ? PTMM_CACHE_WB : (unsigned)below(PTMM_CACHE_COUNT);
 	if (chance(3))
-		f = MM_PROP_W; /* malformed */
+		f = PTMM_PROP_W; /* malformed */
 	if (chance(85))
-		f |= h_is_kernel(h) ? MM_PROP_G : MM_PROP_U;
+		f |= h_is_kernel(h) ? PTMM_PROP_G : PTMM_PROP_U;
 	else if (chance(20))
-		f |= h_is_kernel(h) ? MM_PROP_U : MM_PROP_G; /* wrong half */
-	return mm_prop_make(f, cache);
+		f |= h_is_kernel(h) ? PTMM_PROP_U : PTMM_PROP_G; /* wrong half */
+	return ptmm_prop_make(f, cache);
 }
 
 /* ---- Operations ---- */
@@ -576,7 +576,7 @@ static struct mm_prop pick_prop(struct run *r)
 /* ENOMEM is a correct answer when a failure was injected, or the pool is small. */
 static bool nomem_ok(const struct run *r, int rc)
 {
-	return rc == MM_ENOMEM && (r->h->failed_allocs || r->tight_pool);
+	return rc == PTMM_ENOMEM && (r->h->failed_allocs || r->tight_pool);
 }
 
 /* Accept `rc` if it is expected, or an acceptable ENOMEM. */
@@ -594,14 +594,14 @@ static bool rc_acceptable(struct run *r, int rc, const int *codes, unsigned ncod
  * The cursor for an op on [off, off+len): the batch's cursor moved there,
  * or a new one on the op's range or on a larger one (jumping to off).
  */
-static struct cursor *open_for(struct run *r, struct cursor *c, uint64_t off, uint64_t len)
+static struct ptmm_cursor *open_for(struct run *r, struct ptmm_cursor *c, uint64_t off, uint64_t len)
 {
 	uint64_t lo = off, hi = off + len;
 	int rc;
 	if (r->batch) {
-		rc = cursor_jump(&r->bc, va_of(r, off));
-		if (rc != MM_OK)
-			run_fail(r, "cursor_jump in the batch -> %s", mm_strerror(rc));
+		rc = ptmm_cursor_jump(&r->bc, va_of(r, off));
+		if (rc != PTMM_OK)
+			run_fail(r, "ptmm_cursor_jump in the batch -> %s", ptmm_strerror(rc));
 		return &r->bc;
 	}
 	if (chance(30)) {
@@ -609,21 +609,21 @@ static struct cursor *open_for(struct run *r, struct cursor *c, uint64_t off, ui
 		lo = off >= before ? off - before : 0;
 		hi = hi + after <= h_space_size(r->h) ? hi + after : hi;
 	}
-	rc = cursor_open(c, &r->h->pt, va_of(r, lo), hi - lo);
-	if (rc != MM_OK)
-		run_fail(r, "cursor_open -> %s", mm_strerror(rc));
+	rc = ptmm_cursor_open(c, &r->h->pt, va_of(r, lo), hi - lo);
+	if (rc != PTMM_OK)
+		run_fail(r, "ptmm_cursor_open -> %s", ptmm_strerror(rc));
 	if (lo != off) {
-		rc = cursor_jump(c, va_of(r, off));
-		if (rc != MM_OK)
-			run_fail(r, "cursor_jump -> %s", mm_strerror(rc));
+		rc = ptmm_cursor_jump(c, va_of(r, off));
+		if (rc != PTMM_OK)
+			run_fail(r, "ptmm_cursor_jump -> %s", ptmm_strerror(rc));
 	}
 	return c;
 }
 
-static void close_for(struct run *r, struct cursor *c)
+static void close_for(struct run *r, struct ptmm_cursor *c)
 {
 	if (c != &r->bc)
-		cursor_close(c);
+		ptmm_cursor_close(c);
 }
 
 /* Maybe arm a failure of one of the op's allocations (mostly the first few). */
@@ -637,15 +637,15 @@ static void batch_end(struct run *r);
 
 /*
  * In a checked batch, after an op: flush (settles the deferred counts,
- * releases what was removed) and run mm_check.  A guard node the op left
+ * releases what was removed) and run ptmm_check.  A guard node the op left
  * empty is reclaimed only at the close (cursor.h), and the checker would
  * rightly call it an empty node left in the tree: the batch then ends
  * here, and batch_end checks and compares.
  */
 static void batch_check(struct run *r)
 {
-	struct cursor *c = &r->bc;
-	cursor_flush(c);
+	struct ptmm_cursor *c = &r->bc;
+	ptmm_cursor_flush(c);
 	if (c->slot[c->guard_level]->nr_children == 0) {
 		batch_end(r);
 		return;
@@ -659,13 +659,13 @@ static void finish_op(struct run *r, int rc)
 	struct harness *h = r->h;
 	unsigned fired = h->failed_allocs;
 	h_fail_nth(h, 0);
-	if (rc == MM_OK && fired)
+	if (rc == PTMM_OK && fired)
 		run_fail(r, "an allocation failed but the op succeeded");
-	if (rc == MM_ENOMEM) {
+	if (rc == PTMM_ENOMEM) {
 		if (!fired && !r->tight_pool)
 			run_fail(r, "nomem without an injected failure");
 		r->n_nomem++;
-	} else if (rc == MM_OK) {
+	} else if (rc == PTMM_OK) {
 		r->n_ok++;
 	} else {
 		r->n_err++;
@@ -676,7 +676,7 @@ static void finish_op(struct run *r, int rc)
 		} else {
 			/* Section 4 needs no flush: the open cursor itself, after every op. */
 			char buf[256];
-			if (mm_check_cursor(&r->bc, buf, sizeof(buf)) != MM_OK)
+			if (ptmm_check_cursor(&r->bc, buf, sizeof(buf)) != PTMM_OK)
 				run_fail(r, "cursor: %s", buf);
 		}
 		/* The cursor is open: nothing released may be cached, stale rights may be. */
@@ -707,13 +707,13 @@ static void do_map(struct run *r, bool mmio)
 	bool huge = chance(65), replace = chance(40);
 	uint64_t off = pick_off(r);
 	uint64_t len = pick_len(r, off, !(huge || mmio));
-	struct mm_prop p = pick_prop(r);
-	unsigned flags = (huge ? MM_MAP_HUGE : 0) | (replace ? MM_MAP_REPLACE : 0) |
-			 (mmio ? MM_MAP_MMIO : 0);
+	struct ptmm_prop p = pick_prop(r);
+	unsigned flags = (huge ? PTMM_MAP_HUGE : 0) | (replace ? PTMM_MAP_REPLACE : 0) |
+			 (mmio ? PTMM_MAP_MMIO : 0);
 	int codes[4], prc, rc;
 	unsigned nc = 0;
-	paddr_t pa;
-	struct cursor c, *cur;
+	ptmm_paddr_t pa;
+	struct ptmm_cursor c, *cur;
 
 	/* A PA congruent to the VA modulo big pages most of the time. */
 	if (mmio) {
@@ -735,26 +735,26 @@ static void do_map(struct run *r, bool mmio)
 
 	/* What the contract allows as an answer. */
 	prc = h_expected_prop_result(h, p, true);
-	if (prc != MM_OK)
+	if (prc != PTMM_OK)
 		codes[nc++] = prc;
-	if (mmio && !frame_range_is_mmio(&h->ft, pa, len))
-		codes[nc++] = MM_ERANGE;
+	if (mmio && !ptmm_frame_range_is_mmio(&h->ft, pa, len))
+		codes[nc++] = PTMM_ERANGE;
 	if (!mmio && pa + len > h->mem) {
-		codes[nc++] = MM_EPERM;
-		codes[nc++] = MM_ERANGE;
+		codes[nc++] = PTMM_EPERM;
+		codes[nc++] = PTMM_ERANGE;
 	}
 	if (!replace && model_intersects(&r->m, off, off + len))
-		codes[nc++] = MM_EEXIST;
+		codes[nc++] = PTMM_EEXIST;
 
 	maybe_inject(r);
 	cur = open_for(r, &c, off, len);
-	rc = cursor_map(cur, pa, len, p, flags);
+	rc = ptmm_cursor_map(cur, pa, len, p, flags);
 	close_for(r, cur);
-	if (nc == 0 && rc != MM_OK && !nomem_ok(r, rc))
-		run_fail(r, "-> %s, the model says ok", mm_strerror(rc));
-	if (nc != 0 && (rc == MM_OK || !rc_acceptable(r, rc, codes, nc)))
-		run_fail(r, "-> %s, the model says %s", mm_strerror(rc), mm_strerror(codes[0]));
-	if (rc == MM_OK) {
+	if (nc == 0 && rc != PTMM_OK && !nomem_ok(r, rc))
+		run_fail(r, "-> %s, the model says ok", ptmm_strerror(rc));
+	if (nc != 0 && (rc == PTMM_OK || !rc_acceptable(r, rc, codes, nc)))
+		run_fail(r, "-> %s, the model says %s", ptmm_strerror(rc), ptmm_strerror(codes[0]));
+	if (rc == PTMM_OK) {
 		if (replace) {
 			if (model_intersects(&r->m, off, off + len))
 				r->n_split_ops++;
@@ -777,12 +777,12 @@ struct va_ranges {
 };
 
 static void changed_ranges(const struct model *m, uint64_t lo, uint64_t hi, bool only_changed,
-			   struct mm_prop p, struct va_ranges *out)
+			   struct ptmm_prop p, struct va_ranges *out)
 {
 	out->n = 0;
 	out->overflow = false;
 	for (size_t i = model_first_after(m, lo); i < m->n && m->v[i].off < hi; i++) {
-		if (only_changed && mm_prop_eq(m->v[i].prop, p))
+		if (only_changed && ptmm_prop_eq(m->v[i].prop, p))
 			continue;
 		if (out->n == 64) {
 			out->overflow = true;
@@ -816,24 +816,24 @@ static void expect_flushed(struct run *r, const struct va_ranges *vr, uint64_t f
 static void do_unmap(struct run *r)
 {
 	uint64_t off = pick_off(r), len = pick_len(r, off, false), removed = ~0ull, want;
-	struct cursor c, *cur;
+	struct ptmm_cursor c, *cur;
 	int rc;
 
 	struct va_ranges vr;
 	uint64_t fd = h_free_data(r->h), fp = h_free_pool(r->h);
 
 	snprintf(r->op, sizeof(r->op), "unmap va=0x%" PRIx64 " len=0x%" PRIx64, va_of(r, off), len);
-	changed_ranges(&r->m, off, off + len, false, mm_prop_make(0, 0), &vr);
+	changed_ranges(&r->m, off, off + len, false, ptmm_prop_make(0, 0), &vr);
 	maybe_inject(r);
 	h_tlb_reset(r->h);
 	cur = open_for(r, &c, off, len);
-	rc = cursor_unmap(cur, len, &removed);
+	rc = ptmm_cursor_unmap(cur, len, &removed);
 	close_for(r, cur);
-	if (rc == MM_OK && !r->batch)
+	if (rc == PTMM_OK && !r->batch)
 		expect_flushed(r, &vr, fd, fp);
-	if (rc != MM_OK && !nomem_ok(r, rc))
-		run_fail(r, "-> %s", mm_strerror(rc));
-	if (rc == MM_OK) {
+	if (rc != PTMM_OK && !nomem_ok(r, rc))
+		run_fail(r, "-> %s", ptmm_strerror(rc));
+	if (rc == PTMM_OK) {
 		want = model_unmap(&r->m, off, off + len);
 		if (removed != want)
 			run_fail(r, "removed 0x%" PRIx64 ", model 0x%" PRIx64, removed, want);
@@ -844,10 +844,10 @@ static void do_unmap(struct run *r)
 static void do_protect(struct run *r)
 {
 	uint64_t off = pick_off(r), len = pick_len(r, off, false), mapped = ~0ull, want;
-	struct mm_prop p = pick_prop(r);
+	struct ptmm_prop p = pick_prop(r);
 	int prc = h_expected_prop_result(r->h, p, true);
 	size_t n_before = r->m.n;
-	struct cursor c, *cur;
+	struct ptmm_cursor c, *cur;
 	int rc;
 
 	struct va_ranges vr;
@@ -859,15 +859,15 @@ static void do_protect(struct run *r)
 	maybe_inject(r);
 	h_tlb_reset(r->h);
 	cur = open_for(r, &c, off, len);
-	rc = cursor_protect(cur, len, p, &mapped);
+	rc = ptmm_cursor_protect(cur, len, p, &mapped);
 	close_for(r, cur);
-	if (rc == MM_OK && !r->batch)
+	if (rc == PTMM_OK && !r->batch)
 		expect_flushed(r, &vr, fd, fp);
-	if (prc != MM_OK && rc != prc && !nomem_ok(r, rc))
-		run_fail(r, "-> %s, the model says %s", mm_strerror(rc), mm_strerror(prc));
-	if (prc == MM_OK && rc != MM_OK && !nomem_ok(r, rc))
-		run_fail(r, "-> %s, the model says ok", mm_strerror(rc));
-	if (rc == MM_OK) {
+	if (prc != PTMM_OK && rc != prc && !nomem_ok(r, rc))
+		run_fail(r, "-> %s, the model says %s", ptmm_strerror(rc), ptmm_strerror(prc));
+	if (prc == PTMM_OK && rc != PTMM_OK && !nomem_ok(r, rc))
+		run_fail(r, "-> %s, the model says ok", ptmm_strerror(rc));
+	if (rc == PTMM_OK) {
 		want = model_protect(&r->m, off, off + len, p);
 		if (mapped != want)
 			run_fail(r, "mapped 0x%" PRIx64 ", model 0x%" PRIx64, mapped, want);
@@ -881,21 +881,21 @@ static void do_query(struct run *r)
 {
 	uint64_t off = pick_off(r);
 	struct leaf *l = model_leaf_at(&r->m, off);
-	struct mm_mapping g;
+	struct ptmm_mapping g;
 	int rc;
 
 	snprintf(r->op, sizeof(r->op), "query va=0x%" PRIx64, va_of(r, off));
 	if (r->batch) {
-		H_OK(cursor_jump(&r->bc, va_of(r, off)));
-		rc = cursor_query(&r->bc, &g);
+		H_OK(ptmm_cursor_jump(&r->bc, va_of(r, off)));
+		rc = ptmm_cursor_query(&r->bc, &g);
 	} else {
 		rc = h_query(r->h, va_of(r, off), &g);
 	}
-	if (rc != MM_OK)
-		run_fail(r, "-> %s", mm_strerror(rc));
+	if (rc != PTMM_OK)
+		run_fail(r, "-> %s", ptmm_strerror(rc));
 	if (l != NULL) {
 		if (!g.present || g.va != va_of(r, l->off) || g.size != l->size || g.pa != l->pa ||
-		    !mm_prop_eq(g.prop, l->prop) || g.mmio != l->mmio)
+		    !ptmm_prop_eq(g.prop, l->prop) || g.mmio != l->mmio)
 			run_fail(r, "got present=%d va=0x%" PRIx64 " size=0x%" PRIx64
 				 " pa=0x%" PRIx64 "; model leaf va=0x%" PRIx64 " size=0x%" PRIx64
 				 " pa=0x%" PRIx64, g.present, g.va, g.size, g.pa,
@@ -925,18 +925,18 @@ static void do_find(struct run *r)
 	uint64_t off = pick_off(r), len = pick_len(r, off, false);
 	size_t i = model_first_after(&r->m, off);
 	bool want = i < r->m.n && r->m.v[i].off < off + len;
-	struct mm_mapping g;
+	struct ptmm_mapping g;
 	int rc;
 
 	snprintf(r->op, sizeof(r->op), "find va=0x%" PRIx64 " len=0x%" PRIx64, va_of(r, off), len);
 	if (r->batch) {
-		H_OK(cursor_jump(&r->bc, va_of(r, off)));
-		rc = cursor_find_next(&r->bc, len, &g);
+		H_OK(ptmm_cursor_jump(&r->bc, va_of(r, off)));
+		rc = ptmm_cursor_find_next(&r->bc, len, &g);
 	} else {
 		rc = h_find(r->h, va_of(r, off), len, &g);
 	}
 	if (rc < 0)
-		run_fail(r, "-> %s", mm_strerror(rc));
+		run_fail(r, "-> %s", ptmm_strerror(rc));
 	if (rc != (want ? 1 : 0))
 		run_fail(r, "found=%d, model %d", rc, want);
 	if (want && (g.va != va_of(r, r->m.v[i].off) || g.size != r->m.v[i].size ||
@@ -961,9 +961,9 @@ static void batch_begin(struct run *r)
 	r->bhi = lo + 2 * SZ_1G;
 	snprintf(r->op, sizeof(r->op), "batch open va=0x%" PRIx64 " len=0x%" PRIx64,
 		 va_of(r, r->blo), r->bhi - r->blo);
-	rc = cursor_open(&r->bc, &r->h->pt, va_of(r, r->blo), r->bhi - r->blo);
-	if (rc != MM_OK)
-		run_fail(r, "-> %s", mm_strerror(rc));
+	rc = ptmm_cursor_open(&r->bc, &r->h->pt, va_of(r, r->blo), r->bhi - r->blo);
+	if (rc != PTMM_OK)
+		run_fail(r, "-> %s", ptmm_strerror(rc));
 	r->batch = true;
 	r->batch_checked = chance(50);
 	r->n_batches++;
@@ -976,7 +976,7 @@ static void batch_end(struct run *r)
 	/* The op that ended a checked batch early stays named (cut to fit). */
 	snprintf(op, sizeof(op), "batch close after %.200s", r->op);
 	memcpy(r->op, op, sizeof(op));
-	cursor_close(&r->bc);
+	ptmm_cursor_close(&r->bc);
 	r->batch = false;
 	h_assert_check(r->h, r->op);
 	h_tlb_assert(r->h, true, r->op);
@@ -1091,31 +1091,31 @@ static int random_teardown(void **state)
 }
 
 #define RANDOM_PARAMS(name, arch)                                                      \
-	static const struct harness_param random_user_##name = { arch, PT_USER, 2 * GiB,  \
+	static const struct harness_param random_user_##name = { arch, PTMM_PT_USER, 2 * GiB,  \
 								  32 * MiB };              \
-	static const struct harness_param random_kernel_##name = { arch, PT_KERNEL, 2 * GiB, \
+	static const struct harness_param random_kernel_##name = { arch, PTMM_PT_KERNEL, 2 * GiB, \
 								    32 * MiB }
 RANDOM_PARAMS(la57, H_X86_64_LA57);
 RANDOM_PARAMS(sv39, H_SV39);
 RANDOM_PARAMS(sv57, H_SV57);
 RANDOM_PARAMS(fake57, H_FAKE57);
-static const struct harness_param random_user_x86 = { H_X86_64, PT_USER, 2 * GiB, 32 * MiB };
-static const struct harness_param random_user_sv48 = { H_SV48, PT_USER, 2 * GiB, 32 * MiB };
-static const struct harness_param random_kernel_x86 = { H_X86_64, PT_KERNEL, 2 * GiB, 32 * MiB };
-static const struct harness_param random_kernel_sv48 = { H_SV48, PT_KERNEL, 2 * GiB, 32 * MiB };
-static const struct harness_param random_user_fake48 = { H_FAKE48, PT_USER, 2 * GiB, 32 * MiB };
-static const struct harness_param random_kernel_fake48 = { H_FAKE48, PT_KERNEL, 2 * GiB,
+static const struct harness_param random_user_x86 = { H_X86_64, PTMM_PT_USER, 2 * GiB, 32 * MiB };
+static const struct harness_param random_user_sv48 = { H_SV48, PTMM_PT_USER, 2 * GiB, 32 * MiB };
+static const struct harness_param random_kernel_x86 = { H_X86_64, PTMM_PT_KERNEL, 2 * GiB, 32 * MiB };
+static const struct harness_param random_kernel_sv48 = { H_SV48, PTMM_PT_KERNEL, 2 * GiB, 32 * MiB };
+static const struct harness_param random_user_fake48 = { H_FAKE48, PTMM_PT_USER, 2 * GiB, 32 * MiB };
+static const struct harness_param random_kernel_fake48 = { H_FAKE48, PTMM_PT_KERNEL, 2 * GiB,
 							   32 * MiB };
 /* Small node pools: real exhaustion in the middle of operations. */
-static const struct harness_param random_user_x86_tight = { H_X86_64, PT_USER, 2 * GiB,
+static const struct harness_param random_user_x86_tight = { H_X86_64, PTMM_PT_USER, 2 * GiB,
 							   40 * SZ_4K };
-static const struct harness_param random_kernel_sv48_tight = { H_SV48, PT_KERNEL, 2 * GiB,
+static const struct harness_param random_kernel_sv48_tight = { H_SV48, PTMM_PT_KERNEL, 2 * GiB,
 							      (257 + 40) * SZ_4K };
-static const struct harness_param random_user_fake48_tight = { H_FAKE48, PT_USER, 2 * GiB,
+static const struct harness_param random_user_fake48_tight = { H_FAKE48, PTMM_PT_USER, 2 * GiB,
 							      40 * SZ_4K };
-static const struct harness_param random_kernel_sv39_tight = { H_SV39, PT_KERNEL, 2 * GiB,
+static const struct harness_param random_kernel_sv39_tight = { H_SV39, PTMM_PT_KERNEL, 2 * GiB,
 							      (257 + 40) * SZ_4K };
-static const struct harness_param random_user_fake57_tight = { H_FAKE57, PT_USER, 2 * GiB,
+static const struct harness_param random_user_fake57_tight = { H_FAKE57, PTMM_PT_USER, 2 * GiB,
 							      40 * SZ_4K };
 
 #define RANDOM_TEST(param_) \

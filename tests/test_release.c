@@ -27,20 +27,20 @@
 #include "harness.h"
 
 /* VA at tree offset `off` of the harness's space. */
-static vaddr_t hv(const struct harness *h, uint64_t off)
+static ptmm_vaddr_t hv(const struct harness *h, uint64_t off)
 {
 	return h_space_base(h) + off;
 }
 
-static struct mm_prop rw(const struct harness *h)
+static struct ptmm_prop rw(const struct harness *h)
 {
-	return h_prop(h, MM_PROP_R | MM_PROP_W, MM_CACHE_WB);
+	return h_prop(h, PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WB);
 }
 
-static bool block_is_free(struct harness *h, paddr_t pa)
+static bool block_is_free(struct harness *h, ptmm_paddr_t pa)
 {
-	const struct frame_slot *s = frame_block_head(&h->ft, pa);
-	return s && s->usage == FRAME_UNUSED;
+	const struct ptmm_frame_slot *s = ptmm_frame_block_head(&h->ft, pa);
+	return s && s->usage == PTMM_FRAME_UNUSED;
 }
 
 /* Free data frames recorded with the first flush logged since the last reset. */
@@ -61,25 +61,25 @@ static uint64_t free_at_first_flush(const struct harness *h)
 static void test_handle_dropped_before_flush(void **state)
 {
 	struct harness *h = *state;
-	vaddr_t v = hv(h, 0x0800400000ull);
-	paddr_t pa;
-	struct cursor c;
+	ptmm_vaddr_t v = hv(h, 0x0800400000ull);
+	ptmm_paddr_t pa;
+	struct ptmm_cursor c;
 
-	H_OK(frame_alloc(&h->ft, H_ZONE_DATA, 1, FRAME_DATA, &pa)); /* 8 KiB, one handle */
+	H_OK(ptmm_frame_alloc(&h->ft, H_ZONE_DATA, 1, PTMM_FRAME_DATA, &pa)); /* 8 KiB, one handle */
 	uint64_t fd = h_free_data(h);
-	H_OK(cursor_open(&c, &h->pt, v, 2 * SZ_4K));
-	H_OK(cursor_map(&c, pa, 2 * SZ_4K, rw(h), 0));
-	H_OK(cursor_jump(&c, v));
-	H_OK(cursor_unmap(&c, 2 * SZ_4K, NULL));
+	H_OK(ptmm_cursor_open(&c, &h->pt, v, 2 * SZ_4K));
+	H_OK(ptmm_cursor_map(&c, pa, 2 * SZ_4K, rw(h), 0));
+	H_OK(ptmm_cursor_jump(&c, v));
+	H_OK(ptmm_cursor_unmap(&c, 2 * SZ_4K, NULL));
 	h_tlb_reset(h);
-	frame_put(&h->ft, pa); /* the last reference, while the flush is pending */
+	ptmm_frame_put(&h->ft, pa); /* the last reference, while the flush is pending */
 	assert_false(block_is_free(h, pa));
 	assert_int_equal(h_free_data(h), fd);
-	paddr_t other;
-	H_OK(frame_alloc(&h->ft, H_ZONE_DATA, 1, FRAME_DATA, &other));
+	ptmm_paddr_t other;
+	H_OK(ptmm_frame_alloc(&h->ft, H_ZONE_DATA, 1, PTMM_FRAME_DATA, &other));
 	assert_int_not_equal(other, pa); /* not handed out again */
-	frame_put(&h->ft, other);
-	cursor_close(&c);
+	ptmm_frame_put(&h->ft, other);
+	ptmm_cursor_close(&c);
 	assert_true(block_is_free(h, pa));
 	assert_int_equal(h_free_data(h), fd + 2);
 	assert_int_equal(free_at_first_flush(h), fd); /* freed after the flush, not before */
@@ -91,20 +91,20 @@ static void test_handle_dropped_before_flush(void **state)
 static void test_handle_dropped_after_flush_is_immediate(void **state)
 {
 	struct harness *h = *state;
-	vaddr_t v = hv(h, 0x0800400000ull);
-	paddr_t pa;
-	struct cursor c;
+	ptmm_vaddr_t v = hv(h, 0x0800400000ull);
+	ptmm_paddr_t pa;
+	struct ptmm_cursor c;
 
-	H_OK(frame_alloc(&h->ft, H_ZONE_DATA, 1, FRAME_DATA, &pa));
-	H_OK(cursor_open(&c, &h->pt, v, 2 * SZ_4K));
-	H_OK(cursor_map(&c, pa, 2 * SZ_4K, rw(h), 0));
-	H_OK(cursor_jump(&c, v));
-	H_OK(cursor_unmap(&c, 2 * SZ_4K, NULL));
-	cursor_flush(&c);
+	H_OK(ptmm_frame_alloc(&h->ft, H_ZONE_DATA, 1, PTMM_FRAME_DATA, &pa));
+	H_OK(ptmm_cursor_open(&c, &h->pt, v, 2 * SZ_4K));
+	H_OK(ptmm_cursor_map(&c, pa, 2 * SZ_4K, rw(h), 0));
+	H_OK(ptmm_cursor_jump(&c, v));
+	H_OK(ptmm_cursor_unmap(&c, 2 * SZ_4K, NULL));
+	ptmm_cursor_flush(&c);
 	/* Flushed: nothing pending any more, the drop frees at once. */
-	frame_put(&h->ft, pa);
+	ptmm_frame_put(&h->ft, pa);
 	assert_true(block_is_free(h, pa));
-	cursor_close(&c);
+	ptmm_cursor_close(&c);
 	h_assert_check(h, "after the close");
 }
 
@@ -113,7 +113,7 @@ static void test_handle_dropped_after_flush_is_immediate(void **state)
  * the same 2 MiB), so that a cursor on [off, off + 8K) has that node as
  * its guard and cursors in other subtrees do not wait for it.
  */
-static void pin_leaf_node(struct harness *h, uint64_t off, paddr_t pa)
+static void pin_leaf_node(struct harness *h, uint64_t off, ptmm_paddr_t pa)
 {
 	H_OK(h_map(h, hv(h, off + SZ_2M / 2), SZ_4K, pa, rw(h), 0));
 }
@@ -128,29 +128,29 @@ static void test_cross_cursor_release(void **state)
 {
 	struct harness *h = *state;
 	uint64_t offa = 0x0800400000ull, offb = 0x1000400000ull;
-	paddr_t pa = 0x40000; /* a free frame of the claimable zone, 8K aligned */
-	struct cursor a, b;
+	ptmm_paddr_t pa = 0x40000; /* a free frame of the claimable zone, 8K aligned */
+	struct ptmm_cursor a, b;
 
 	pin_leaf_node(h, offa, 0x10000);
 	pin_leaf_node(h, offb, 0x11000);
 	uint64_t fd = h_free_data(h);
-	H_OK(cursor_open(&a, &h->pt, hv(h, offa), 2 * SZ_4K));
-	H_OK(cursor_open(&b, &h->pt, hv(h, offb), 2 * SZ_4K));
+	H_OK(ptmm_cursor_open(&a, &h->pt, hv(h, offa), 2 * SZ_4K));
+	H_OK(ptmm_cursor_open(&b, &h->pt, hv(h, offb), 2 * SZ_4K));
 	assert_int_not_equal(a.node[a.guard_level], b.node[b.guard_level]);
 
-	H_OK(cursor_map(&a, pa, 2 * SZ_4K, rw(h), 0));
-	H_OK(cursor_jump(&a, hv(h, offa)));
-	H_OK(cursor_unmap(&a, 2 * SZ_4K, NULL)); /* count 0: waits for A's flush */
-	H_OK(cursor_map(&b, pa, 2 * SZ_4K, rw(h), 0));
-	H_OK(cursor_jump(&b, hv(h, offb)));
-	H_OK(cursor_unmap(&b, 2 * SZ_4K, NULL)); /* count 0 again: waits for B's too */
+	H_OK(ptmm_cursor_map(&a, pa, 2 * SZ_4K, rw(h), 0));
+	H_OK(ptmm_cursor_jump(&a, hv(h, offa)));
+	H_OK(ptmm_cursor_unmap(&a, 2 * SZ_4K, NULL)); /* count 0: waits for A's flush */
+	H_OK(ptmm_cursor_map(&b, pa, 2 * SZ_4K, rw(h), 0));
+	H_OK(ptmm_cursor_jump(&b, hv(h, offb)));
+	H_OK(ptmm_cursor_unmap(&b, 2 * SZ_4K, NULL)); /* count 0 again: waits for B's too */
 
 	h_tlb_reset(h);
-	cursor_close(&a);
+	ptmm_cursor_close(&a);
 	assert_false(block_is_free(h, pa)); /* B has not flushed its VAs yet */
 	assert_int_equal(h_free_data(h), fd - 2);
 	unsigned b_first = h->nr_tlb;
-	cursor_close(&b);
+	ptmm_cursor_close(&b);
 	assert_true(block_is_free(h, pa));
 	assert_int_equal(h_free_data(h), fd);
 	assert_true(h_tlb_covers(h, b_first, hv(h, offb), 2 * SZ_4K));
@@ -163,23 +163,23 @@ static void test_cross_cursor_release_other_order(void **state)
 {
 	struct harness *h = *state;
 	uint64_t offa = 0x0800400000ull, offb = 0x1000400000ull;
-	paddr_t pa = 0x40000;
-	struct cursor a, b;
+	ptmm_paddr_t pa = 0x40000;
+	struct ptmm_cursor a, b;
 
 	pin_leaf_node(h, offa, 0x10000);
 	pin_leaf_node(h, offb, 0x11000);
 	uint64_t fd = h_free_data(h);
-	H_OK(cursor_open(&a, &h->pt, hv(h, offa), 2 * SZ_4K));
-	H_OK(cursor_open(&b, &h->pt, hv(h, offb), 2 * SZ_4K));
-	H_OK(cursor_map(&a, pa, 2 * SZ_4K, rw(h), 0));
-	H_OK(cursor_jump(&a, hv(h, offa)));
-	H_OK(cursor_unmap(&a, 2 * SZ_4K, NULL));
-	H_OK(cursor_map(&b, pa, 2 * SZ_4K, rw(h), 0));
-	H_OK(cursor_jump(&b, hv(h, offb)));
-	H_OK(cursor_unmap(&b, 2 * SZ_4K, NULL));
-	cursor_close(&b);
+	H_OK(ptmm_cursor_open(&a, &h->pt, hv(h, offa), 2 * SZ_4K));
+	H_OK(ptmm_cursor_open(&b, &h->pt, hv(h, offb), 2 * SZ_4K));
+	H_OK(ptmm_cursor_map(&a, pa, 2 * SZ_4K, rw(h), 0));
+	H_OK(ptmm_cursor_jump(&a, hv(h, offa)));
+	H_OK(ptmm_cursor_unmap(&a, 2 * SZ_4K, NULL));
+	H_OK(ptmm_cursor_map(&b, pa, 2 * SZ_4K, rw(h), 0));
+	H_OK(ptmm_cursor_jump(&b, hv(h, offb)));
+	H_OK(ptmm_cursor_unmap(&b, 2 * SZ_4K, NULL));
+	ptmm_cursor_close(&b);
 	assert_false(block_is_free(h, pa)); /* A has not flushed */
-	cursor_close(&a);
+	ptmm_cursor_close(&a);
 	assert_true(block_is_free(h, pa));
 	assert_int_equal(h_free_data(h), fd);
 	h_assert_check(h, "after both closes");
@@ -191,21 +191,21 @@ struct reuse_race {
 	struct harness *h;
 	uint64_t off_w;  /* the walker's page (its level-1 node is freed under it) */
 	uint64_t off_o;  /* where the new owner builds nodes */
-	paddr_t victim;  /* the level-1 node the walk stopped at first */
-	struct cursor owner; /* the new owner, open after the hook */
+	ptmm_paddr_t victim;  /* the level-1 node the walk stopped at first */
+	struct ptmm_cursor owner; /* the new owner, open after the hook */
 	bool owner_open;
 	bool busy;
 };
 
 /* Unmap the walker's page with a cursor of its own: the walker's node is freed. */
-static void free_walkers_node(struct reuse_race *r, paddr_t node)
+static void free_walkers_node(struct reuse_race *r, ptmm_paddr_t node)
 {
-	struct cursor f;
+	struct ptmm_cursor f;
 	r->victim = node;
-	H_OK(cursor_open(&f, &r->h->pt, hv(r->h, r->off_w), SZ_4K));
-	H_OK(cursor_unmap(&f, SZ_4K, NULL));
-	cursor_close(&f);
-	assert_int_not_equal(frame_slot_of(&r->h->ft, node)->usage, FRAME_PT_NODE);
+	H_OK(ptmm_cursor_open(&f, &r->h->pt, hv(r->h, r->off_w), SZ_4K));
+	H_OK(ptmm_cursor_unmap(&f, SZ_4K, NULL));
+	ptmm_cursor_close(&f);
+	assert_int_not_equal(ptmm_frame_slot_of(&r->h->ft, node)->usage, PTMM_FRAME_PT_NODE);
 }
 
 /*
@@ -216,27 +216,27 @@ static void free_walkers_node(struct reuse_race *r, paddr_t node)
 static void reuse_victim(struct reuse_race *r)
 {
 	struct harness *h = r->h;
-	struct cursor *o = &r->owner;
-	H_OK(cursor_open(o, &h->pt, hv(h, r->off_o), 256 * SZ_2M));
+	struct ptmm_cursor *o = &r->owner;
+	H_OK(ptmm_cursor_open(o, &h->pt, hv(h, r->off_o), 256 * SZ_2M));
 	r->owner_open = true;
 	for (unsigned k = 1; k < 256; k++) {
-		H_OK(cursor_jump(o, hv(h, r->off_o + k * SZ_2M)));
-		H_OK(cursor_map(o, 0x100000 + k * SZ_4K, SZ_4K, rw(h), 0));
+		H_OK(ptmm_cursor_jump(o, hv(h, r->off_o + k * SZ_2M)));
+		H_OK(ptmm_cursor_map(o, 0x100000 + k * SZ_4K, SZ_4K, rw(h), 0));
 		if (o->node[1] == r->victim)
 			return;
 	}
 	fail_msg("the victim node %#llx was never reused", (unsigned long long)r->victim);
 }
 
-static void reuse_hook(void *ctx, paddr_t node, unsigned level, enum walk_stage stage)
+static void reuse_hook(void *ctx, ptmm_paddr_t node, unsigned level, enum ptmm_walk_stage stage)
 {
 	struct reuse_race *r = ctx;
 	if (r->busy)
 		return; /* the walks of the hook's own cursors */
 	r->busy = true;
-	if (stage == WALK_BEFORE_LOCK && level == 1 && !r->victim)
+	if (stage == PTMM_WALK_BEFORE_LOCK && level == 1 && !r->victim)
 		free_walkers_node(r, node);
-	else if (stage == WALK_LOCKED && r->victim && !r->owner_open)
+	else if (stage == PTMM_WALK_LOCKED && r->victim && !r->owner_open)
 		reuse_victim(r);
 	r->busy = false;
 }
@@ -254,7 +254,7 @@ static void test_walker_never_touches_new_owners_lock(void **state)
 	struct harness *h = *state;
 	struct reuse_race r = { .h = h, .off_w = 0x0800400000ull, .off_o = 0x2000000000ull };
 	char buf[512];
-	struct cursor w;
+	struct ptmm_cursor w;
 
 	if (h_is_kernel(h))
 		(void)0; /* kernel: the same offset is another preallocated L3 */
@@ -264,28 +264,28 @@ static void test_walker_never_touches_new_owners_lock(void **state)
 
 	h->pt.walk_hook = reuse_hook;
 	h->pt.walk_hook_ctx = &r;
-	H_OK(cursor_open(&w, &h->pt, hv(h, r.off_w), SZ_4K));
+	H_OK(ptmm_cursor_open(&w, &h->pt, hv(h, r.off_w), SZ_4K));
 	h->pt.walk_hook = NULL;
 	assert_true(r.victim != 0);
 	assert_true(r.owner_open);
 	assert_int_equal(r.owner.node[1], r.victim);
 
-	if (mm_check_cursor(&r.owner, buf, sizeof(buf)) != MM_OK)
+	if (ptmm_check_cursor(&r.owner, buf, sizeof(buf)) != PTMM_OK)
 		fail_msg("the new owner lost its node to the walker: %s", buf);
-	if (mm_check_cursor(&w, buf, sizeof(buf)) != MM_OK)
+	if (ptmm_check_cursor(&w, buf, sizeof(buf)) != PTMM_OK)
 		fail_msg("the walker: %s", buf);
 	assert_int_not_equal(w.node[w.guard_level], r.victim);
-	cursor_close(&w);
+	ptmm_cursor_close(&w);
 	/* Still held by the owner after the walker is gone. */
-	if (mm_check_cursor(&r.owner, buf, sizeof(buf)) != MM_OK)
+	if (ptmm_check_cursor(&r.owner, buf, sizeof(buf)) != PTMM_OK)
 		fail_msg("the new owner after the walker's close: %s", buf);
-	H_OK(cursor_jump(&r.owner, hv(h, r.off_o)));
-	H_OK(cursor_unmap(&r.owner, 256 * SZ_2M, NULL));
-	cursor_close(&r.owner);
+	H_OK(ptmm_cursor_jump(&r.owner, hv(h, r.off_o)));
+	H_OK(ptmm_cursor_unmap(&r.owner, 256 * SZ_2M, NULL));
+	ptmm_cursor_close(&r.owner);
 	h_assert_check(h, "after the race");
 }
 
-/* ---- a thread opening a cursor its own cursor blocks (MM_DEBUG) ---- */
+/* ---- a thread opening a cursor its own cursor blocks (PTMM_DEBUG) ---- */
 
 /*
  * Run `body` in a child process whose stderr is captured; returns its
@@ -319,30 +319,30 @@ static int run_child(void (*body)(struct harness *), struct harness *h, char *ou
 
 static void open_overlapping(struct harness *h)
 {
-	struct cursor a, b;
-	vaddr_t v = hv(h, 0x0800400000ull);
-	H_OK(cursor_open(&a, &h->pt, v, 4 * SZ_4K));
-	(void)cursor_open(&b, &h->pt, v + SZ_4K, SZ_4K); /* inside a's range */
+	struct ptmm_cursor a, b;
+	ptmm_vaddr_t v = hv(h, 0x0800400000ull);
+	H_OK(ptmm_cursor_open(&a, &h->pt, v, 4 * SZ_4K));
+	(void)ptmm_cursor_open(&b, &h->pt, v + SZ_4K, SZ_4K); /* inside a's range */
 }
 
 static void open_same_guard(struct harness *h)
 {
-	struct cursor a, b;
+	struct ptmm_cursor a, b;
 	uint64_t off = 0x0800400000ull;
 	pin_leaf_node(h, off, 0x10000);
-	H_OK(cursor_open(&a, &h->pt, hv(h, off), SZ_4K));
+	H_OK(ptmm_cursor_open(&a, &h->pt, hv(h, off), SZ_4K));
 	/* Disjoint, but its guard is a's guard (the same level-1 node). */
-	(void)cursor_open(&b, &h->pt, hv(h, off + 16 * SZ_4K), SZ_4K);
+	(void)ptmm_cursor_open(&b, &h->pt, hv(h, off + 16 * SZ_4K), SZ_4K);
 }
 
 static void open_around(struct harness *h)
 {
-	struct cursor a, b;
+	struct ptmm_cursor a, b;
 	uint64_t off = 0x0800400000ull;
 	pin_leaf_node(h, off, 0x10000);
-	H_OK(cursor_open(&a, &h->pt, hv(h, off), SZ_4K));
+	H_OK(ptmm_cursor_open(&a, &h->pt, hv(h, off), SZ_4K));
 	/* A wider range whose guard is above a's: it must lock a's guard below it. */
-	(void)cursor_open(&b, &h->pt, hv(h, off - SZ_2M), 4 * SZ_2M);
+	(void)ptmm_cursor_open(&b, &h->pt, hv(h, off - SZ_2M), 4 * SZ_2M);
 }
 
 static void expect_self_deadlock_reported(struct harness *h, void (*body)(struct harness *),
@@ -368,18 +368,18 @@ static void test_self_deadlock_detected(void **state)
 
 struct waiter {
 	struct harness *h;
-	vaddr_t va;
+	ptmm_vaddr_t va;
 	_Atomic bool started, opened;
 };
 
 static void *waiter_main(void *arg)
 {
 	struct waiter *w = arg;
-	struct cursor b;
+	struct ptmm_cursor b;
 	atomic_store(&w->started, true);
-	H_OK(cursor_open(&b, &w->h->pt, w->va, SZ_4K));
+	H_OK(ptmm_cursor_open(&b, &w->h->pt, w->va, SZ_4K));
 	atomic_store(&w->opened, true);
-	cursor_close(&b);
+	ptmm_cursor_close(&b);
 	return NULL;
 }
 
@@ -387,16 +387,16 @@ static void *waiter_main(void *arg)
 static void test_other_thread_waits(void **state)
 {
 	struct harness *h = *state;
-	struct cursor a;
+	struct ptmm_cursor a;
 	struct waiter w = { .h = h, .va = hv(h, 0x0800400000ull) };
 	pthread_t t;
-	H_OK(cursor_open(&a, &h->pt, w.va, 4 * SZ_4K));
+	H_OK(ptmm_cursor_open(&a, &h->pt, w.va, 4 * SZ_4K));
 	assert_int_equal(pthread_create(&t, NULL, waiter_main, &w), 0);
 	while (!atomic_load(&w.started))
 		sched_yield();
 	usleep(100000);
 	assert_false(atomic_load(&w.opened)); /* still waiting for a */
-	cursor_close(&a);
+	ptmm_cursor_close(&a);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_true(atomic_load(&w.opened));
 	h_assert_check(h, "after the wait");

@@ -1,5 +1,5 @@
 /*
- * test_retry.c - the lockless walk of cursor_open meets a node that another
+ * test_retry.c - the lockless walk of ptmm_cursor_open meets a node that another
  * cursor detaches under it, and retries from the root (MODEL.md section 4:
  * "a reader that reaches a node marked detached must retry").
  *
@@ -13,17 +13,17 @@
 /* What the hook does, once: unmap [va, va+len), which reclaims the node. */
 struct race {
 	struct harness *h;
-	vaddr_t va;
+	ptmm_vaddr_t va;
 	uint64_t len;
 	unsigned level;   /* the walk must stop at a node of this level */
-	paddr_t node;     /* which it saw (0: the hook has not run) */
+	ptmm_paddr_t node;     /* which it saw (0: the hook has not run) */
 	bool busy;        /* inside the hook: walks of the inner cursor */
 };
 
-static void race_hook(void *ctx, paddr_t node, unsigned level, enum walk_stage stage)
+static void race_hook(void *ctx, ptmm_paddr_t node, unsigned level, enum ptmm_walk_stage stage)
 {
 	struct race *r = ctx;
-	if (stage != WALK_BEFORE_LOCK)
+	if (stage != PTMM_WALK_BEFORE_LOCK)
 		return;
 	if (r->busy || r->node)
 		return; /* the inner cursor's own walks, and the outer walk's retry */
@@ -31,10 +31,10 @@ static void race_hook(void *ctx, paddr_t node, unsigned level, enum walk_stage s
 		return;
 	r->busy = true;
 	r->node = node;
-	struct cursor c;
-	H_OK(cursor_open(&c, &r->h->pt, r->va, r->len));
-	H_OK(cursor_unmap(&c, r->len, NULL));
-	cursor_close(&c); /* reclaims the emptied node(s), frees them after the flush */
+	struct ptmm_cursor c;
+	H_OK(ptmm_cursor_open(&c, &r->h->pt, r->va, r->len));
+	H_OK(ptmm_cursor_unmap(&c, r->len, NULL));
+	ptmm_cursor_close(&c); /* reclaims the emptied node(s), frees them after the flush */
 	r->busy = false;
 }
 
@@ -47,34 +47,34 @@ static void race_hook(void *ctx, paddr_t node, unsigned level, enum walk_stage s
 static void test_walk_retries_on_detached_node(void **state)
 {
 	struct harness *h = *state;
-	vaddr_t v = h_space_base(h) + 0x2000400000ull;
-	struct mm_prop p = h_prop(h, MM_PROP_R | MM_PROP_W, MM_CACHE_WB);
+	ptmm_vaddr_t v = h_space_base(h) + 0x2000400000ull;
+	struct ptmm_prop p = h_prop(h, PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WB);
 	struct race r = { .h = h, .va = v, .len = SZ_4K, .level = 1 };
-	struct mm_mapping m;
-	struct cursor c;
+	struct ptmm_mapping m;
+	struct ptmm_cursor c;
 
 	H_OK(h_map(h, v, SZ_4K, 0x7000, p, 0));
 	uint64_t retries = atomic_load(&h->pt.walk_retries);
 	h->pt.walk_hook = race_hook;
 	h->pt.walk_hook_ctx = &r;
 
-	H_OK(cursor_open(&c, &h->pt, v, SZ_4K));
+	H_OK(ptmm_cursor_open(&c, &h->pt, v, SZ_4K));
 	h->pt.walk_hook = NULL;
 	assert_true(r.node != 0); /* the hook ran, on the level-1 node */
 	assert_int_equal(atomic_load(&h->pt.walk_retries), retries + 1);
 	/* The node it stopped at first is free now; the cursor holds another. */
 	assert_int_not_equal(c.node[c.guard_level], r.node);
 	assert_true(c.guard_level > 1);
-	struct frame_slot *old = frame_slot_of(&h->ft, r.node);
-	assert_int_not_equal(old->usage, FRAME_PT_NODE);
+	struct ptmm_frame_slot *old = ptmm_frame_slot_of(&h->ft, r.node);
+	assert_int_not_equal(old->usage, PTMM_FRAME_PT_NODE);
 
 	char buf[256];
-	if (mm_check_cursor(&c, buf, sizeof(buf)) != MM_OK)
+	if (ptmm_check_cursor(&c, buf, sizeof(buf)) != PTMM_OK)
 		fail_msg("cursor after the retry: %s", buf);
-	H_OK(cursor_query(&c, &m));
+	H_OK(ptmm_cursor_query(&c, &m));
 	assert_false(m.present); /* the inner cursor's unmap is what it sees */
-	H_OK(cursor_map(&c, 0x8000, SZ_4K, p, 0));
-	cursor_close(&c);
+	H_OK(ptmm_cursor_map(&c, 0x8000, SZ_4K, p, 0));
+	ptmm_cursor_close(&c);
 	h_assert_check(h, "after the raced open");
 	H_OK(h_query(h, v, &m));
 	assert_true(m.present);
@@ -85,8 +85,8 @@ static void test_walk_retries_on_detached_node(void **state)
 static void test_walk_without_race_does_not_retry(void **state)
 {
 	struct harness *h = *state;
-	vaddr_t v = h_space_base(h) + 0x2000400000ull;
-	struct mm_prop p = h_prop(h, MM_PROP_R | MM_PROP_W, MM_CACHE_WB);
+	ptmm_vaddr_t v = h_space_base(h) + 0x2000400000ull;
+	struct ptmm_prop p = h_prop(h, PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WB);
 	uint64_t retries = atomic_load(&h->pt.walk_retries);
 	for (unsigned i = 0; i < 64; i++) {
 		H_OK(h_map(h, v + i * SZ_2M, SZ_4K, 0x7000, p, 0));

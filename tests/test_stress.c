@@ -10,7 +10,7 @@
  *  - private: each thread maps, checks and unmaps random pages of its own
  *    window, all windows under the same upper nodes (so lockless walks race
  *    with node allocation and reclaim), mapping frames every thread maps,
- *    and now and then a frame of its own that it drops (frame_put) while
+ *    and now and then a frame of its own that it drops (ptmm_frame_put) while
  *    its cursor is still open;
  *  - mixed: half the threads of each.
  * A random yield between operations varies the interleavings; the seed
@@ -82,29 +82,29 @@ static void maybe_yield(struct worker *w)
 		sched_yield();
 }
 
-static vaddr_t shared_base(const struct harness *h)
+static ptmm_vaddr_t shared_base(const struct harness *h)
 {
 	return h_space_base(h) + 64 * SZ_1G;
 }
 
 /* 64 MiB windows, 128 MiB apart, all under one level-3 node. */
-static vaddr_t private_base(const struct worker *w)
+static ptmm_vaddr_t private_base(const struct worker *w)
 {
 	return h_space_base(w->st->h) + 4 * SZ_1G + (uint64_t)w->id * 128 * MiB;
 }
 
-static bool open_cursor(struct worker *w, struct cursor *c, vaddr_t va, uint64_t len)
+static bool open_cursor(struct worker *w, struct ptmm_cursor *c, ptmm_vaddr_t va, uint64_t len)
 {
 	atomic_store(&w->where, W_OPEN);
-	note(w, cursor_open(c, &w->st->h->pt, va, len), "open");
+	note(w, ptmm_cursor_open(c, &w->st->h->pt, va, len), "open");
 	atomic_store(&w->where, W_OP);
 	return !w->err;
 }
 
-static void close_cursor(struct worker *w, struct cursor *c)
+static void close_cursor(struct worker *w, struct ptmm_cursor *c)
 {
 	atomic_store(&w->where, W_CLOSE);
-	cursor_close(c);
+	ptmm_cursor_close(c);
 	atomic_store(&w->where, W_IDLE);
 	w->ops++;
 	atomic_fetch_add_explicit(&w->st->progress, 1, memory_order_relaxed);
@@ -114,33 +114,33 @@ static void close_cursor(struct worker *w, struct cursor *c)
 static void shared_round(struct worker *w)
 {
 	struct harness *h = w->st->h;
-	vaddr_t va = shared_base(h);
-	paddr_t pa = SZ_1G + (uint64_t)(w->id % 16) * SZ_2M;
-	struct cursor c;
+	ptmm_vaddr_t va = shared_base(h);
+	ptmm_paddr_t pa = SZ_1G + (uint64_t)(w->id % 16) * SZ_2M;
+	struct ptmm_cursor c;
 	if (!open_cursor(w, &c, va, SZ_2M))
 		return;
-	note(w, cursor_map(&c, pa, SZ_2M, h_prop(h, MM_PROP_R, MM_CACHE_WB),
-			   MM_MAP_HUGE | MM_MAP_REPLACE), "map shared");
+	note(w, ptmm_cursor_map(&c, pa, SZ_2M, h_prop(h, PTMM_PROP_R, PTMM_CACHE_WB),
+			   PTMM_MAP_HUGE | PTMM_MAP_REPLACE), "map shared");
 	maybe_yield(w);
 	uint64_t page = next_rand(&w->seed) % 512;
-	note(w, cursor_jump(&c, va + page * SZ_4K), "jump");
-	note(w, cursor_protect(&c, SZ_4K, h_prop(h, MM_PROP_R | MM_PROP_W, MM_CACHE_WB), NULL),
+	note(w, ptmm_cursor_jump(&c, va + page * SZ_4K), "jump");
+	note(w, ptmm_cursor_protect(&c, SZ_4K, h_prop(h, PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WB), NULL),
 	     "protect shared");
 	for (uint64_t off = 0; off < SZ_2M && !w->err; off += 128 * SZ_4K) {
-		struct mm_mapping m;
-		note(w, cursor_jump(&c, va + off), "jump");
-		note(w, cursor_query(&c, &m), "query shared");
+		struct ptmm_mapping m;
+		note(w, ptmm_cursor_jump(&c, va + off), "jump");
+		note(w, ptmm_cursor_query(&c, &m), "query shared");
 		if (!w->err && (!m.present || m.pa != pa + (m.va - va)))
 			note(w, -102, "another cursor changed the shared window under us");
 	}
 	switch (next_rand(&w->seed) % 3) {
 	case 0:
-		note(w, cursor_jump(&c, va), "jump");
-		note(w, cursor_unmap(&c, SZ_2M, NULL), "unmap shared");
+		note(w, ptmm_cursor_jump(&c, va), "jump");
+		note(w, ptmm_cursor_unmap(&c, SZ_2M, NULL), "unmap shared");
 		break;
 	case 1: /* unmap a part: splits, and maybe reclaims */
-		note(w, cursor_jump(&c, va + page * SZ_4K), "jump");
-		note(w, cursor_unmap(&c, SZ_4K, NULL), "unmap a page");
+		note(w, ptmm_cursor_jump(&c, va + page * SZ_4K), "jump");
+		note(w, ptmm_cursor_unmap(&c, SZ_4K, NULL), "unmap a page");
 		break;
 	default:
 		break;
@@ -153,31 +153,31 @@ static void shared_round(struct worker *w)
 static void private_round(struct worker *w)
 {
 	struct harness *h = w->st->h;
-	struct mm_prop p = h_prop(h, MM_PROP_R | MM_PROP_W, MM_CACHE_WB);
+	struct ptmm_prop p = h_prop(h, PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WB);
 	unsigned pages = 1 + (unsigned)(next_rand(&w->seed) % 8);
-	vaddr_t va = private_base(w) + (next_rand(&w->seed) % (64 * MiB / SZ_4K - 8)) * SZ_4K;
-	paddr_t pa = (next_rand(&w->seed) % (SHARED_FRAMES - 8)) * SZ_4K;
+	ptmm_vaddr_t va = private_base(w) + (next_rand(&w->seed) % (64 * MiB / SZ_4K - 8)) * SZ_4K;
+	ptmm_paddr_t pa = (next_rand(&w->seed) % (SHARED_FRAMES - 8)) * SZ_4K;
 	bool own = (next_rand(&w->seed) & 3) == 0;
-	struct cursor c;
+	struct ptmm_cursor c;
 
 	if (own)
-		note(w, frame_alloc(&h->ft, H_ZONE_DATA, 3, FRAME_DATA, &pa), "frame_alloc");
+		note(w, ptmm_frame_alloc(&h->ft, H_ZONE_DATA, 3, PTMM_FRAME_DATA, &pa), "ptmm_frame_alloc");
 	if (w->err || !open_cursor(w, &c, va, pages * SZ_4K))
 		return;
-	note(w, cursor_map(&c, pa, pages * SZ_4K, p, 0), "map private");
+	note(w, ptmm_cursor_map(&c, pa, pages * SZ_4K, p, 0), "map private");
 	maybe_yield(w);
-	struct mm_mapping m;
-	note(w, cursor_jump(&c, va + (pages - 1) * SZ_4K), "jump");
-	note(w, cursor_query(&c, &m), "query private");
+	struct ptmm_mapping m;
+	note(w, ptmm_cursor_jump(&c, va + (pages - 1) * SZ_4K), "jump");
+	note(w, ptmm_cursor_query(&c, &m), "query private");
 	if (!w->err && (!m.present || m.pa != pa + (pages - 1) * SZ_4K))
 		note(w, -100, "private mapping not what was mapped");
-	note(w, cursor_jump(&c, va), "jump back");
+	note(w, ptmm_cursor_jump(&c, va), "jump back");
 	uint64_t removed = 0;
-	note(w, cursor_unmap(&c, pages * SZ_4K, &removed), "unmap private");
+	note(w, ptmm_cursor_unmap(&c, pages * SZ_4K, &removed), "unmap private");
 	if (!w->err && removed != pages * SZ_4K)
 		note(w, -101, "private unmap removed the wrong amount");
 	if (own)
-		frame_put(&h->ft, pa); /* while the flush is still pending */
+		ptmm_frame_put(&h->ft, pa); /* while the flush is still pending */
 	maybe_yield(w);
 	close_cursor(w, &c);
 }
@@ -234,8 +234,8 @@ static bool all_done(struct stress *st)
  */
 static void watch(struct stress *st, uint64_t ms)
 {
-	static const char *const where[] = { "idle", "cursor_open", "an operation",
-					     "cursor_close", "done" };
+	static const char *const where[] = { "idle", "ptmm_cursor_open", "an operation",
+					     "ptmm_cursor_close", "done" };
 	uint64_t end = now_ms() + ms, last = 0, last_change = now_ms();
 	while (!all_done(st)) {
 		usleep(20000);
@@ -259,7 +259,7 @@ static void watch(struct stress *st, uint64_t ms)
 static void run_stress(struct harness *h, enum mode mode)
 {
 	h->arch.tlb = &h_quiet_tlb; /* the recording TLB and the fail hook are single-threaded */
-	frame_table_set_fail_hook(&h->ft, NULL, NULL);
+	ptmm_frame_table_set_fail_hook(&h->ft, NULL, NULL);
 	uint64_t free_data = h_free_data(h), free_pool = h_free_pool(h);
 	uint64_t seed = env_u64("MM_TEST_SEED", 0x5eed5eedull);
 	uint64_t ms = env_u64("MM_STRESS_MS", 2500);
@@ -287,7 +287,7 @@ static void run_stress(struct harness *h, enum mode mode)
 	for (unsigned i = 0; i < st->nr; i++)
 		if (st->w[i].err)
 			fail_msg("thread %u: %s (%d: %s)", i, st->w[i].what, st->w[i].err,
-				 mm_strerror(st->w[i].err));
+				 ptmm_strerror(st->w[i].err));
 	print_message("  %llu cursor rounds\n", (unsigned long long)ops);
 	assert_true(ops > st->nr);
 	free(st);
@@ -295,10 +295,10 @@ static void run_stress(struct harness *h, enum mode mode)
 	h_assert_check(h, "after the threads");
 	H_OK(h_unmap(h, h_space_base(h), h_space_size(h), NULL));
 	h_assert_check(h, "after unmapping everything");
-	struct mm_stats s;
-	mm_stats(&h->pt, &s);
+	struct ptmm_stats s;
+	ptmm_stats(&h->pt, &s);
 	assert_int_equal(s.mapped, 0);
-	assert_int_equal(s.nodes, h_is_kernel(h) ? 1 + MM_PTES_PER_NODE / 2 : 1);
+	assert_int_equal(s.nodes, h_is_kernel(h) ? 1 + PTMM_PTES_PER_NODE / 2 : 1);
 	assert_int_equal(h_free_data(h), free_data);
 	assert_int_equal(h_free_pool(h), free_pool);
 }

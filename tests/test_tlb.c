@@ -2,79 +2,79 @@
  * test_tlb.c - every TLB flush of the mm is needed, and the TLB model
  * (tlb_model.h) catches the loss of any one of them.
  *
- * For each flush site of the mm (enum mm_flush_site, mm_assert.h) a
+ * For each flush site of the mm (enum ptmm_flush_site, mm_assert.h) a
  * directed scenario fills the simulated translation caches, runs the
  * operation that needs that flush through a cursor, closes it and asks the
  * model.  Unmutated, the model must be satisfied; with the site switched
- * off (mm_mutation, MM_DEBUG builds), it must report a violation.  The
+ * off (ptmm_mutation, PTMM_DEBUG builds), it must report a violation.  The
  * random differential test (test_random.c) runs with the model on too.
  */
 #include "harness.h"
-#include "mm/mm_assert.h"
+#include <ptmm/mm_assert.h>
 #include "tlb_model.h"
 
-static struct mm_prop rw(const struct harness *h)
+static struct ptmm_prop rw(const struct harness *h)
 {
-	return h_prop(h, MM_PROP_R | MM_PROP_W, MM_CACHE_WB);
+	return h_prop(h, PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WB);
 }
 
-static struct mm_prop ro(const struct harness *h)
+static struct ptmm_prop ro(const struct harness *h)
 {
-	return h_prop(h, MM_PROP_R, MM_CACHE_WB);
+	return h_prop(h, PTMM_PROP_R, PTMM_CACHE_WB);
 }
 
 /* One scenario at VA v (a fresh 1 GiB region), PA base pa: leaves the cursor closed. */
-typedef void (*scenario_fn)(struct harness *h, vaddr_t v, paddr_t pa);
+typedef void (*scenario_fn)(struct harness *h, ptmm_vaddr_t v, ptmm_paddr_t pa);
 
-static void touch(struct harness *h, vaddr_t va)
+static void touch(struct harness *h, ptmm_vaddr_t va)
 {
 	h_tlb_touch(h, 0, va);
 	h_tlb_touch(h, 1, va);
 }
 
 /* Unmap the only page of a level-1 node: the node goes, so everything is flushed. */
-static void s_unmap_last_page(struct harness *h, vaddr_t v, paddr_t pa)
+static void s_unmap_last_page(struct harness *h, ptmm_vaddr_t v, ptmm_paddr_t pa)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	H_OK(h_map(h, v, SZ_4K, pa, rw(h), 0));
 	touch(h, v);
-	H_OK(cursor_open(&c, &h->pt, v, SZ_4K));
-	H_OK(cursor_unmap(&c, SZ_4K, NULL));
-	cursor_close(&c);
+	H_OK(ptmm_cursor_open(&c, &h->pt, v, SZ_4K));
+	H_OK(ptmm_cursor_unmap(&c, SZ_4K, NULL));
+	ptmm_cursor_close(&c);
 }
 
 /* Unmap one page of two (the node stays): one flush_page, by the one-page slow path. */
-static void s_unmap_one_page(struct harness *h, vaddr_t v, paddr_t pa)
+static void s_unmap_one_page(struct harness *h, ptmm_vaddr_t v, ptmm_paddr_t pa)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	H_OK(h_map(h, v, 2 * SZ_4K, pa, rw(h), 0));
 	touch(h, v);
-	H_OK(cursor_open(&c, &h->pt, v, SZ_4K));
-	H_OK(cursor_unmap(&c, SZ_4K, NULL));
-	cursor_close(&c);
+	H_OK(ptmm_cursor_open(&c, &h->pt, v, SZ_4K));
+	H_OK(ptmm_cursor_unmap(&c, SZ_4K, NULL));
+	ptmm_cursor_close(&c);
 }
 
 /* Unmap two pages of three: the general path, one flush_range. */
-static void s_unmap_range(struct harness *h, vaddr_t v, paddr_t pa)
+static void s_unmap_range(struct harness *h, ptmm_vaddr_t v, ptmm_paddr_t pa)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	H_OK(h_map(h, v, 3 * SZ_4K, pa, rw(h), 0));
 	touch(h, v);
 	touch(h, v + SZ_4K);
-	H_OK(cursor_open(&c, &h->pt, v, 2 * SZ_4K));
-	H_OK(cursor_unmap(&c, 2 * SZ_4K, NULL));
-	cursor_close(&c);
+	H_OK(ptmm_cursor_open(&c, &h->pt, v, 2 * SZ_4K));
+	H_OK(ptmm_cursor_unmap(&c, 2 * SZ_4K, NULL));
+	ptmm_cursor_close(&c);
 }
 
 /* Map a page where the walk had found none (an invalid entry may be cached). */
-static void s_map_page(struct harness *h, vaddr_t v, paddr_t pa)
+static void s_map_page(struct harness *h, ptmm_vaddr_t v, ptmm_paddr_t pa)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	H_OK(h_map(h, v + SZ_4K, SZ_4K, pa + SZ_4K, rw(h), 0)); /* the level-1 node exists */
 	touch(h, v);
-	H_OK(cursor_open(&c, &h->pt, v, SZ_4K));
-	H_OK(cursor_map(&c, pa, SZ_4K, rw(h), 0));
-	cursor_close(&c);
+	H_OK(ptmm_cursor_open(&c, &h->pt, v, SZ_4K));
+	H_OK(ptmm_cursor_map(&c, pa, SZ_4K, rw(h), 0));
+	ptmm_cursor_close(&c);
 }
 
 /*
@@ -83,40 +83,40 @@ static void s_map_page(struct harness *h, vaddr_t v, paddr_t pa)
  * page (that map's own record covers only that page), touch the first
  * page, unmap it.
  */
-static void s_unmap_fast(struct harness *h, vaddr_t v, paddr_t pa)
+static void s_unmap_fast(struct harness *h, ptmm_vaddr_t v, ptmm_paddr_t pa)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	H_OK(h_map(h, v + 2 * SZ_4K, SZ_4K, pa + 2 * SZ_4K, rw(h), 0)); /* the node keeps 2 */
-	H_OK(cursor_open(&c, &h->pt, v, 2 * SZ_4K));
-	H_OK(cursor_map(&c, pa, SZ_4K, rw(h), 0));
-	cursor_flush(&c);
-	H_OK(cursor_map(&c, pa, SZ_4K, rw(h), 0)); /* at v + 4K, same frame */
+	H_OK(ptmm_cursor_open(&c, &h->pt, v, 2 * SZ_4K));
+	H_OK(ptmm_cursor_map(&c, pa, SZ_4K, rw(h), 0));
+	ptmm_cursor_flush(&c);
+	H_OK(ptmm_cursor_map(&c, pa, SZ_4K, rw(h), 0)); /* at v + 4K, same frame */
 	touch(h, v);
-	H_OK(cursor_jump(&c, v));
-	H_OK(cursor_unmap(&c, SZ_4K, NULL));
-	cursor_close(&c);
+	H_OK(ptmm_cursor_jump(&c, v));
+	H_OK(ptmm_cursor_unmap(&c, SZ_4K, NULL));
+	ptmm_cursor_close(&c);
 }
 
 /* Replace two pages by other frames: the map records the range. */
-static void s_replace(struct harness *h, vaddr_t v, paddr_t pa)
+static void s_replace(struct harness *h, ptmm_vaddr_t v, ptmm_paddr_t pa)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	H_OK(h_map(h, v, 2 * SZ_4K, pa, rw(h), 0));
 	touch(h, v);
-	H_OK(cursor_open(&c, &h->pt, v, 2 * SZ_4K));
-	H_OK(cursor_map(&c, pa + 0x100000, 2 * SZ_4K, rw(h), MM_MAP_REPLACE));
-	cursor_close(&c);
+	H_OK(ptmm_cursor_open(&c, &h->pt, v, 2 * SZ_4K));
+	H_OK(ptmm_cursor_map(&c, pa + 0x100000, 2 * SZ_4K, rw(h), PTMM_MAP_REPLACE));
+	ptmm_cursor_close(&c);
 }
 
 /* Write-protect a whole leaf. */
-static void s_protect(struct harness *h, vaddr_t v, paddr_t pa)
+static void s_protect(struct harness *h, ptmm_vaddr_t v, ptmm_paddr_t pa)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	H_OK(h_map(h, v, 2 * SZ_4K, pa, rw(h), 0));
 	touch(h, v);
-	H_OK(cursor_open(&c, &h->pt, v, SZ_4K));
-	H_OK(cursor_protect(&c, SZ_4K, ro(h), NULL));
-	cursor_close(&c);
+	H_OK(ptmm_cursor_open(&c, &h->pt, v, SZ_4K));
+	H_OK(ptmm_cursor_protect(&c, SZ_4K, ro(h), NULL));
+	ptmm_cursor_close(&c);
 }
 
 struct site_case {
@@ -126,39 +126,39 @@ struct site_case {
 };
 
 static const struct site_case cases[] = {
-	{ MM_MUT_FLUSH_ALL, "flush_all call", s_unmap_last_page },
-	{ MM_MUT_FLUSH_PAGE, "flush_page call", s_unmap_one_page },
-	{ MM_MUT_FLUSH_RANGE, "flush_range call", s_unmap_range },
-	{ MM_MUT_TABLES, "flush everything when a table goes", s_unmap_last_page },
-	{ MM_MUT_MAP_PAGE, "record of a new 4K leaf", s_map_page },
-	{ MM_MUT_UNMAP_PAGE, "record of the one-page unmap", s_unmap_one_page },
-	{ MM_MUT_UNMAP_FAST, "record of the fast one-page unmap", s_unmap_fast },
-	{ MM_MUT_MAP_GENERAL, "record of the general map", s_replace },
-	{ MM_MUT_UNMAP_GENERAL, "record of the general unmap", s_unmap_range },
-	{ MM_MUT_PROTECT, "record of a re-protected leaf", s_protect },
+	{ PTMM_MUT_FLUSH_ALL, "flush_all call", s_unmap_last_page },
+	{ PTMM_MUT_FLUSH_PAGE, "flush_page call", s_unmap_one_page },
+	{ PTMM_MUT_FLUSH_RANGE, "flush_range call", s_unmap_range },
+	{ PTMM_MUT_TABLES, "flush everything when a table goes", s_unmap_last_page },
+	{ PTMM_MUT_MAP_PAGE, "record of a new 4K leaf", s_map_page },
+	{ PTMM_MUT_UNMAP_PAGE, "record of the one-page unmap", s_unmap_one_page },
+	{ PTMM_MUT_UNMAP_FAST, "record of the fast one-page unmap", s_unmap_fast },
+	{ PTMM_MUT_MAP_GENERAL, "record of the general map", s_replace },
+	{ PTMM_MUT_UNMAP_GENERAL, "record of the general unmap", s_unmap_range },
+	{ PTMM_MUT_PROTECT, "record of a re-protected leaf", s_protect },
 };
 
 static void test_every_flush_is_needed(void **state)
 {
 	struct harness *h = *state;
 	char buf[256];
-	_Static_assert(sizeof(cases) / sizeof(cases[0]) == MM_MUT_COUNT - 1,
+	_Static_assert(sizeof(cases) / sizeof(cases[0]) == PTMM_MUT_COUNT - 1,
 		       "a scenario for every flush site");
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct site_case *k = &cases[i];
-		vaddr_t v = h_space_base(h) + (uint64_t)(4 + 2 * i) * SZ_1G + 0x200000;
-		paddr_t pa = 0x1000000 + (uint64_t)i * 0x400000;
+		ptmm_vaddr_t v = h_space_base(h) + (uint64_t)(4 + 2 * i) * SZ_1G + 0x200000;
+		ptmm_paddr_t pa = 0x1000000 + (uint64_t)i * 0x400000;
 
 		h_tlb_model_on(h, &h->pt);
 		k->run(h, v, pa);
-		if (h_tlb_check(h, true, buf, sizeof(buf)) != MM_OK)
+		if (h_tlb_check(h, true, buf, sizeof(buf)) != PTMM_OK)
 			fail_msg("%s, unmutated: %s", k->name, buf);
 
 		h_tlb_model_on(h, &h->pt);
-		mm_mutation = k->site;
+		ptmm_mutation = k->site;
 		k->run(h, v + SZ_1G, pa + 0x200000);
-		mm_mutation = MM_MUT_NONE;
-		if (h_tlb_check(h, true, buf, sizeof(buf)) == MM_OK)
+		ptmm_mutation = PTMM_MUT_NONE;
+		if (h_tlb_check(h, true, buf, sizeof(buf)) == PTMM_OK)
 			fail_msg("without the %s the TLB model saw nothing wrong", k->name);
 		print_message("  without the %s: %s\n", k->name, buf);
 		h_tlb_model_off(h);
@@ -170,23 +170,23 @@ static void test_every_flush_is_needed(void **state)
 static void test_model_sees_stale_entries(void **state)
 {
 	struct harness *h = *state;
-	vaddr_t v = h_space_base(h) + 0x2000400000ull;
+	ptmm_vaddr_t v = h_space_base(h) + 0x2000400000ull;
 	char buf[256];
 	h_tlb_model_on(h, &h->pt);
 	H_OK(h_map(h, v, SZ_4K, 0x5000, rw(h), 0));
 	touch(h, v);
-	assert_int_equal(h_tlb_check(h, true, buf, sizeof(buf)), MM_OK);
-	struct cursor c;
-	H_OK(cursor_open(&c, &h->pt, v, SZ_4K));
-	H_OK(cursor_protect(&c, SZ_4K, ro(h), NULL));
+	assert_int_equal(h_tlb_check(h, true, buf, sizeof(buf)), PTMM_OK);
+	struct ptmm_cursor c;
+	H_OK(ptmm_cursor_open(&c, &h->pt, v, SZ_4K));
+	H_OK(ptmm_cursor_protect(&c, SZ_4K, ro(h), NULL));
 	/* Open: stale rights are allowed, released frames are not (none yet). */
-	assert_int_equal(h_tlb_check(h, false, buf, sizeof(buf)), MM_OK);
-	cursor_close(&c);
-	assert_int_equal(h_tlb_check(h, true, buf, sizeof(buf)), MM_OK); /* flushed */
+	assert_int_equal(h_tlb_check(h, false, buf, sizeof(buf)), PTMM_OK);
+	ptmm_cursor_close(&c);
+	assert_int_equal(h_tlb_check(h, true, buf, sizeof(buf)), PTMM_OK); /* flushed */
 	/* A global entry survives a root switch, a non-global one does not. */
 	touch(h, v);
 	h_tlb_model_flush(h, TLB_ACTIVATE, h->pt.root, 0);
-	assert_int_equal(h_tlb_check(h, true, buf, sizeof(buf)), MM_OK);
+	assert_int_equal(h_tlb_check(h, true, buf, sizeof(buf)), PTMM_OK);
 	h_tlb_model_off(h);
 }
 

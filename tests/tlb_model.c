@@ -6,7 +6,7 @@
 
 #include <stdlib.h>
 
-void h_tlb_model_on(struct harness *h, const struct page_table *pt)
+void h_tlb_model_on(struct harness *h, const struct ptmm_page_table *pt)
 {
 	if (!h->tlb_model)
 		h->tlb_model = calloc(1, sizeof(*h->tlb_model));
@@ -33,13 +33,13 @@ static enum tlbm_flush model_kind(enum tlb_kind kind)
 	return TLBM_ALL;
 }
 
-void h_tlb_model_flush(struct harness *h, enum tlb_kind kind, vaddr_t va, uint64_t len)
+void h_tlb_model_flush(struct harness *h, enum tlb_kind kind, ptmm_vaddr_t va, uint64_t len)
 {
 	if (h->tlb_model)
 		tlbm_flush(h->tlb_model, model_kind(kind), va, len);
 }
 
-void h_tlb_touch(struct harness *h, unsigned cpu, vaddr_t va)
+void h_tlb_touch(struct harness *h, unsigned cpu, ptmm_vaddr_t va)
 {
 	assert_non_null(h->tlb_model);
 	tlbm_touch(h->tlb_model, cpu, va);
@@ -47,12 +47,12 @@ void h_tlb_touch(struct harness *h, unsigned cpu, vaddr_t va)
 
 int h_tlb_check(struct harness *h, bool closed, char *buf, size_t len)
 {
-	return h->tlb_model ? tlbm_check(h->tlb_model, closed, buf, len) : MM_OK;
+	return h->tlb_model ? tlbm_check(h->tlb_model, closed, buf, len) : PTMM_OK;
 }
 
 void h_tlb_assert(struct harness *h, bool closed, const char *where)
 {
 	char buf[256];
-	if (h_tlb_check(h, closed, buf, sizeof(buf)) != MM_OK)
+	if (h_tlb_check(h, closed, buf, sizeof(buf)) != PTMM_OK)
 		fail_msg("TLB model %s: %s", where, buf);
 }

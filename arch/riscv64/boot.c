@@ -190,7 +190,7 @@ static bool on_prop(void *ctx, const char *const *names, unsigned depth, const c
 }
 
 /* Fill `boot` from the FDT at physical fdt_pa and the linker's symbols. */
-static void boot_info_init(paddr_t fdt_pa)
+static void boot_info_init(ptmm_paddr_t fdt_pa)
 {
 	const void *fdt = (const void *)(uintptr_t)(DIRECT_MAP_BASE + fdt_pa);
 
@@ -217,16 +217,16 @@ const struct boot_info *arch_boot_info(void)
 }
 
 /* The encoder of the mode in force, with Svpbmt exactly when the device tree says so. */
-void arch_mm_init(struct mm_arch *a)
+void arch_mm_init(struct ptmm_arch *a)
 {
-	uint32_t features = has_svpbmt ? MM_FEAT_RV_SVPBMT : 0;
+	uint32_t features = has_svpbmt ? PTMM_FEAT_RV_SVPBMT : 0;
 
 	if (riscv_paging.mode == PAGING_SV39)
-		mm_arch_sv39_init(a, features, &riscv_tlb_ops);
+		ptmm_arch_sv39_init(a, features, &riscv_tlb_ops);
 	else if (riscv_paging.mode == PAGING_SV57)
-		mm_arch_sv57_init(a, features, &riscv_tlb_ops);
+		ptmm_arch_sv57_init(a, features, &riscv_tlb_ops);
 	else
-		mm_arch_sv48_init(a, features, &riscv_tlb_ops);
+		ptmm_arch_sv48_init(a, features, &riscv_tlb_ops);
 }
 
 const char *arch_mm_features(void)

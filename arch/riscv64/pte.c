@@ -50,10 +50,10 @@
  * A and D are preset in leaves: without Svadu a CPU may fault instead of
  * setting them, and the mm does not track accessed/dirty state.
  */
-#include "arch.h"
-#include "pte.h"
+#include <ptmm/arch.h>
+#include <ptmm/pte.h>
 
-#define RV_BIT(n) ((pte_t)1 << (n))
+#define RV_BIT(n) ((ptmm_pte_t)1 << (n))
 
 #define RV_PTE_V RV_BIT(0)
 #define RV_PTE_R RV_BIT(1)
@@ -73,22 +73,22 @@
 	((RV_BIT(RV_PPN_HIGH + 1) - 1) & ~(RV_BIT(RV_PPN_LOW) - 1))
 
 #define RV_PBMT_SHIFT 61
-#define RV_PTE_PBMT_MASK ((pte_t)3 << RV_PBMT_SHIFT)
+#define RV_PTE_PBMT_MASK ((ptmm_pte_t)3 << RV_PBMT_SHIFT)
 #define RV_PBMT_PMA 0u /* the platform's memory attributes (WB for RAM) */
 #define RV_PBMT_NC 1u  /* non-cacheable, idempotent, weakly ordered */
 #define RV_PBMT_IO 2u  /* non-cacheable, non-idempotent, strongly ordered */
 
-#define RV_PA_BITS (MM_PAGE_SHIFT + RV_PPN_HIGH + 1 - RV_PPN_LOW)
+#define RV_PA_BITS (PTMM_PAGE_SHIFT + RV_PPN_HIGH + 1 - RV_PPN_LOW)
 
 #define RV_LEVELS_SV39 3
 #define RV_LEVELS_SV48 4
 #define RV_LEVELS_SV57 5
 
 /* The geometry matches the generic one of mm_types.h. */
-_Static_assert(RV_LEVELS_SV57 <= MM_MAX_LEVELS, "more levels than the mm supports");
-_Static_assert(MM_PAGE_SHIFT + RV_LEVELS_SV39 * MM_PTE_BITS == 39, "Sv39: 3 levels of 9 bits");
-_Static_assert(MM_PAGE_SHIFT + RV_LEVELS_SV48 * MM_PTE_BITS == 48, "Sv48: 4 levels of 9 bits");
-_Static_assert(MM_PAGE_SHIFT + RV_LEVELS_SV57 * MM_PTE_BITS == 57, "Sv57: 5 levels of 9 bits");
+_Static_assert(RV_LEVELS_SV57 <= PTMM_MAX_LEVELS, "more levels than the mm supports");
+_Static_assert(PTMM_PAGE_SHIFT + RV_LEVELS_SV39 * PTMM_PTE_BITS == 39, "Sv39: 3 levels of 9 bits");
+_Static_assert(PTMM_PAGE_SHIFT + RV_LEVELS_SV48 * PTMM_PTE_BITS == 48, "Sv48: 4 levels of 9 bits");
+_Static_assert(PTMM_PAGE_SHIFT + RV_LEVELS_SV57 * PTMM_PTE_BITS == 57, "Sv57: 5 levels of 9 bits");
 _Static_assert(RV_PA_BITS == 56, "a 44-bit PPN over 4K frames: 56-bit physical addresses");
 /* Bit positions. */
 _Static_assert(RV_PTE_PPN_MASK == 0x003ffffffffffc00ull, "PPN is bits 10..53");
@@ -98,86 +98,86 @@ _Static_assert(((RV_PTE_V | RV_PTE_RWX | RV_PTE_U | RV_PTE_G | RV_PTE_A | RV_PTE
 _Static_assert((RV_PTE_PBMT_MASK & RV_PTE_PPN_MASK) == 0, "PBMT lies above the PPN");
 _Static_assert(RV_PTE_PBMT_MASK == (RV_BIT(61) | RV_BIT(62)), "PBMT is bits 61..62");
 
-static bool rv_has_svpbmt(const struct mm_arch *a)
+static bool rv_has_svpbmt(const struct ptmm_arch *a)
 {
-	return (a->features & MM_FEAT_RV_SVPBMT) != 0;
+	return (a->features & PTMM_FEAT_RV_SVPBMT) != 0;
 }
 
 /*
  * The PBMT field for `cache`.  Assumes prop_check accepted it, so cache is
  * WB, or WC/UC with Svpbmt (WT never reaches here).
  */
-static pte_t rv_pbmt_bits(enum mm_cache cache)
+static ptmm_pte_t rv_pbmt_bits(enum ptmm_cache cache)
 {
-	pte_t type = RV_PBMT_PMA;
+	ptmm_pte_t type = RV_PBMT_PMA;
 
-	if (cache == MM_CACHE_WC)
+	if (cache == PTMM_CACHE_WC)
 		type = RV_PBMT_NC;
-	else if (cache == MM_CACHE_UC)
+	else if (cache == PTMM_CACHE_UC)
 		type = RV_PBMT_IO;
 	return type << RV_PBMT_SHIFT;
 }
 
 /*
  * The cache policy of `pte`.  PBMT value 3 is reserved by Svpbmt and never
- * produced here; it yields MM_CACHE_COUNT, which prop_check refuses, so such
+ * produced here; it yields PTMM_CACHE_COUNT, which prop_check refuses, so such
  * an entry is reported as inexpressible instead of being read as another type.
  */
-static uint8_t rv_cache_of(pte_t pte)
+static uint8_t rv_cache_of(ptmm_pte_t pte)
 {
 	switch ((pte & RV_PTE_PBMT_MASK) >> RV_PBMT_SHIFT) {
-	case RV_PBMT_PMA: return MM_CACHE_WB;
-	case RV_PBMT_NC: return MM_CACHE_WC;
-	case RV_PBMT_IO: return MM_CACHE_UC;
+	case RV_PBMT_PMA: return PTMM_CACHE_WB;
+	case RV_PBMT_NC: return PTMM_CACHE_WC;
+	case RV_PBMT_IO: return PTMM_CACHE_UC;
 	}
-	return MM_CACHE_COUNT;
+	return PTMM_CACHE_COUNT;
 }
 
 /*
- * MM_OK if `p` can be encoded on this CPU.  Malformed (MM_EINVAL): unknown
+ * PTMM_OK if `p` can be encoded on this CPU.  Malformed (PTMM_EINVAL): unknown
  * flag or cache values, w without r (reserved encoding, wx included).
- * Unsupported (MM_ENOTSUP): WT always, WC/UC without Svpbmt.  Execute-only
+ * Unsupported (PTMM_ENOTSUP): WT always, WC/UC without Svpbmt.  Execute-only
  * is valid on RISC-V.
  */
-static int rv_prop_check(const struct mm_arch *a, struct mm_prop p)
+static int rv_prop_check(const struct ptmm_arch *a, struct ptmm_prop p)
 {
-	if ((p.flags & ~MM_PROP_ALL) != 0 || p.cache >= MM_CACHE_COUNT)
-		return MM_EINVAL;
-	if ((p.flags & MM_PROP_W) && !(p.flags & MM_PROP_R))
-		return MM_EINVAL;
+	if ((p.flags & ~PTMM_PROP_ALL) != 0 || p.cache >= PTMM_CACHE_COUNT)
+		return PTMM_EINVAL;
+	if ((p.flags & PTMM_PROP_W) && !(p.flags & PTMM_PROP_R))
+		return PTMM_EINVAL;
 	/* Svpbmt has PMA, NC and IO only: nothing is write-through. */
-	if (p.cache == MM_CACHE_WT)
-		return MM_ENOTSUP;
+	if (p.cache == PTMM_CACHE_WT)
+		return PTMM_ENOTSUP;
 	/* Without Svpbmt the PBMT bits are reserved: only the PMA (WB) applies. */
-	if (p.cache != MM_CACHE_WB && !rv_has_svpbmt(a))
-		return MM_ENOTSUP;
-	return MM_OK;
+	if (p.cache != PTMM_CACHE_WB && !rv_has_svpbmt(a))
+		return PTMM_ENOTSUP;
+	return PTMM_OK;
 }
 
 /*
  * Non-address bits of a leaf with property `p` at `level` (1..levels; the
- * encoding does not depend on the level).  Assumes prop_check(p) == MM_OK.
+ * encoding does not depend on the level).  Assumes prop_check(p) == PTMM_OK.
  */
-static pte_t rv_leaf_template(const struct mm_arch *a, struct mm_prop p, unsigned level)
+static ptmm_pte_t rv_leaf_template(const struct ptmm_arch *a, struct ptmm_prop p, unsigned level)
 {
-	pte_t t = RV_PTE_A | RV_PTE_D | rv_pbmt_bits((enum mm_cache)p.cache);
+	ptmm_pte_t t = RV_PTE_A | RV_PTE_D | rv_pbmt_bits((enum ptmm_cache)p.cache);
 
 	(void)a;
 	(void)level;
 	/* No-access: invalid to the hardware, the marker makes it a leaf to the mm. */
-	if (mm_prop_is_noaccess(p))
+	if (ptmm_prop_is_noaccess(p))
 		t |= RV_PTE_NOACCESS;
 	else
 		t |= RV_PTE_V;
-	if (p.flags & MM_PROP_R)
+	if (p.flags & PTMM_PROP_R)
 		t |= RV_PTE_R;
-	if (p.flags & MM_PROP_W)
+	if (p.flags & PTMM_PROP_W)
 		t |= RV_PTE_W;
-	if (p.flags & MM_PROP_X)
+	if (p.flags & PTMM_PROP_X)
 		t |= RV_PTE_X;
-	if (p.flags & MM_PROP_U)
+	if (p.flags & PTMM_PROP_U)
 		t |= RV_PTE_U;
-	if (p.flags & MM_PROP_G)
+	if (p.flags & PTMM_PROP_G)
 		t |= RV_PTE_G;
 	return t;
 }
@@ -187,7 +187,7 @@ static pte_t rv_leaf_template(const struct mm_arch *a, struct mm_prop p, unsigne
  * makes it a pointer; A, D and U are reserved in non-leaf entries, and
  * permissions are enforced at the leaf.
  */
-static pte_t rv_table_template(const struct mm_arch *a, unsigned level)
+static ptmm_pte_t rv_table_template(const struct ptmm_arch *a, unsigned level)
 {
 	(void)a;
 	(void)level;
@@ -199,7 +199,7 @@ static pte_t rv_table_template(const struct mm_arch *a, unsigned level)
  * only from a valid entry; the no-access marker, A and D are not part of the
  * result.
  */
-static struct mm_prop rv_leaf_prop(const struct mm_arch *a, pte_t pte, unsigned level)
+static struct ptmm_prop rv_leaf_prop(const struct ptmm_arch *a, ptmm_pte_t pte, unsigned level)
 {
 	unsigned flags = 0;
 
@@ -207,35 +207,35 @@ static struct mm_prop rv_leaf_prop(const struct mm_arch *a, pte_t pte, unsigned 
 	(void)level;
 	if (pte & RV_PTE_V) {
 		if (pte & RV_PTE_R)
-			flags |= MM_PROP_R;
+			flags |= PTMM_PROP_R;
 		if (pte & RV_PTE_W)
-			flags |= MM_PROP_W;
+			flags |= PTMM_PROP_W;
 		if (pte & RV_PTE_X)
-			flags |= MM_PROP_X;
+			flags |= PTMM_PROP_X;
 	}
 	if (pte & RV_PTE_U)
-		flags |= MM_PROP_U;
+		flags |= PTMM_PROP_U;
 	if (pte & RV_PTE_G)
-		flags |= MM_PROP_G;
-	return mm_prop_make(flags, (enum mm_cache)rv_cache_of(pte));
+		flags |= PTMM_PROP_G;
+	return ptmm_prop_make(flags, (enum ptmm_cache)rv_cache_of(pte));
 }
 
 /*
  * Fill `a` for the RISC-V mode `name` with `levels` (3, 4 or 5).  A leaf
  * may sit at every level, the root included.  `features` may hold
- * MM_FEAT_RV_SVPBMT (the CPU has Svpbmt); other bits are not RISC-V
+ * PTMM_FEAT_RV_SVPBMT (the CPU has Svpbmt); other bits are not RISC-V
  * features and are dropped.  `tlb` is kept by reference.
  */
-static void rv_init(struct mm_arch *a, const char *name, unsigned levels, uint32_t features,
-		    const struct mm_tlb_ops *tlb)
+static void rv_init(struct ptmm_arch *a, const char *name, unsigned levels, uint32_t features,
+		    const struct ptmm_tlb_ops *tlb)
 {
-	*a = (struct mm_arch){
+	*a = (struct ptmm_arch){
 		.name = name,
 		.levels = (uint8_t)levels,
-		.va_bits = (uint8_t)(MM_PAGE_SHIFT + levels * MM_PTE_BITS),
+		.va_bits = (uint8_t)(PTMM_PAGE_SHIFT + levels * PTMM_PTE_BITS),
 		.max_leaf_level = (uint8_t)levels,
 		.pa_bits = RV_PA_BITS,
-		.features = features & MM_FEAT_RV_SVPBMT,
+		.features = features & PTMM_FEAT_RV_SVPBMT,
 		.fmt = {
 			.addr_mask = RV_PTE_PPN_MASK,
 			.addr_shift = RV_PPN_LOW,
@@ -252,19 +252,19 @@ static void rv_init(struct mm_arch *a, const char *name, unsigned levels, uint32
 }
 
 /* Sv39: 3 levels, 39-bit VA, leaves up to 1G; see rv_init. */
-void mm_arch_sv39_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+void ptmm_arch_sv39_init(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb)
 {
 	rv_init(a, "sv39", RV_LEVELS_SV39, features, tlb);
 }
 
 /* Sv48: 4 levels, 48-bit VA, leaves up to 512G; see rv_init. */
-void mm_arch_sv48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+void ptmm_arch_sv48_init(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb)
 {
 	rv_init(a, "sv48", RV_LEVELS_SV48, features, tlb);
 }
 
 /* Sv57: 5 levels, 57-bit VA, leaves up to 256T; see rv_init. */
-void mm_arch_sv57_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+void ptmm_arch_sv57_init(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb)
 {
 	rv_init(a, "sv57", RV_LEVELS_SV57, features, tlb);
 }

@@ -48,8 +48,8 @@ extern struct riscv_paging riscv_paging;
 uint64_t riscv_early(uint64_t hartid, uint64_t fdt_pa);
 
 /* sfence.vma / satp operations for the mm (tlb.c). */
-struct mm_tlb_ops;
-extern const struct mm_tlb_ops riscv_tlb_ops;
+struct ptmm_tlb_ops;
+extern const struct ptmm_tlb_ops riscv_tlb_ops;
 
 /* C entry from entry.S with the hart id and the FDT's PA (boot.c). */
 __attribute__((noreturn)) void riscv_boot_main(uint64_t hartid, uint64_t fdt_pa);

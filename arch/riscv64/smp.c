@@ -112,7 +112,7 @@ void riscv_smp_remote_sfence(uint64_t va, uint64_t size)
 			 : "+r"(a0), "+r"(a1)
 			 : "r"(a2), "r"(a3), "r"(a6), "r"(a7)
 			 : "memory");
-	MM_ASSERT(a0 == 0);
+	PTMM_ASSERT(a0 == 0);
 }
 
 /* SBI HSM hart_start(hartid, start PA, opaque); the SBI error (0 = started). */
@@ -135,7 +135,7 @@ static void sbi_send_ipi(uint64_t mask)
 	register uint64_t a6 __asm__("a6") = SBI_IPI_SEND;
 	register uint64_t a7 __asm__("a7") = SBI_EXT_IPI;
 	__asm__ volatile("ecall" : "+r"(a0), "+r"(a1) : "r"(a6), "r"(a7) : "memory");
-	MM_ASSERT(a0 == 0);
+	PTMM_ASSERT(a0 == 0);
 }
 
 /*
@@ -167,8 +167,8 @@ void arch_cpu_call_start(unsigned cpu, void (*fn)(void *), void *arg)
 {
 	struct riscv_cpu *c = &cpus[cpu];
 
-	MM_ASSERT(riscv_this_cpu() == 0 && cpu > 0 && cpu < nr_online && fn);
-	MM_ASSERT(!__atomic_load_n(&c->call_fn, __ATOMIC_ACQUIRE));
+	PTMM_ASSERT(riscv_this_cpu() == 0 && cpu > 0 && cpu < nr_online && fn);
+	PTMM_ASSERT(!__atomic_load_n(&c->call_fn, __ATOMIC_ACQUIRE));
 	c->call_arg = arg;
 	__atomic_store_n(&c->call_fn, fn, __ATOMIC_RELEASE);
 	sbi_send_ipi(1ull << c->hartid);
@@ -180,7 +180,7 @@ void arch_cpu_call_start(unsigned cpu, void (*fn)(void *), void *arg)
  */
 void arch_cpu_call_wait(unsigned cpu)
 {
-	MM_ASSERT(cpu > 0 && cpu < nr_online);
+	PTMM_ASSERT(cpu > 0 && cpu < nr_online);
 	while (__atomic_load_n(&cpus[cpu].call_fn, __ATOMIC_ACQUIRE))
 		;
 }
@@ -213,7 +213,7 @@ void riscv_secondary_main(uint64_t hartid, uint64_t cpu)
 {
 	struct riscv_cpu *me = &cpus[cpu];
 
-	MM_ASSERT(cpu > 0 && cpu < RISCV_MAX_HARTS && me->hartid == hartid);
+	PTMM_ASSERT(cpu > 0 && cpu < RISCV_MAX_HARTS && me->hartid == hartid);
 	__asm__ volatile("mv tp, %0" : : "r"(cpu));
 	arch_user_access(false);
 	riscv_trap_init();

@@ -1,6 +1,6 @@
 /*
  * tlb.c - RISC-V TLB maintenance and address-space switch for the mm
- * (struct mm_tlb_ops), in the paging mode early.c chose (satp.MODE 8, 9
+ * (struct ptmm_tlb_ops), in the paging mode early.c chose (satp.MODE 8, 9
  * or 10).  Every flush is a shootdown: the local sfence.vma, then the same
  * on every other online hart through SBI RFENCE, returning after all of
  * them fenced (smp.c), so the mm's release after the hook is after every
@@ -9,7 +9,7 @@
  */
 #include <stdint.h>
 
-#include "../../mm/arch.h"
+#include <ptmm/arch.h>
 #include "riscv.h"
 
 #define PAGE_SIZE 4096ull
@@ -18,7 +18,7 @@
 #define FLUSH_RANGE_MAX_PAGES 64ull
 
 /* Drops any translation of va (all ASIDs) on every hart. */
-static void sv_flush_page(void *ctx, vaddr_t va)
+static void sv_flush_page(void *ctx, ptmm_vaddr_t va)
 {
 	(void)ctx;
 	__asm__ volatile("sfence.vma %0, zero" : : "r"(va) : "memory");
@@ -37,7 +37,7 @@ static void sv_flush_all(void *ctx)
  * Drops the translations of [va, va+len): page by page for small ranges,
  * everything for large ones (or if the range wraps).
  */
-static void sv_flush_range(void *ctx, vaddr_t va, uint64_t len)
+static void sv_flush_range(void *ctx, ptmm_vaddr_t va, uint64_t len)
 {
 	uint64_t pages = (len + PAGE_SIZE - 1) / PAGE_SIZE;
 
@@ -54,7 +54,7 @@ static void sv_flush_range(void *ctx, vaddr_t va, uint64_t len)
  * Makes the table rooted at physical `root` current: satp = the mode in
  * force | PPN (ASID 0), fenced so no translation from the old table survives.
  */
-static void sv_activate(void *ctx, paddr_t root)
+static void sv_activate(void *ctx, ptmm_paddr_t root)
 {
 	uint64_t satp = (riscv_paging.satp & SATP_MODE_MASK) | (root / PAGE_SIZE);
 
@@ -62,7 +62,7 @@ static void sv_activate(void *ctx, paddr_t root)
 	__asm__ volatile("sfence.vma\n\tcsrw satp, %0\n\tsfence.vma" : : "r"(satp) : "memory");
 }
 
-const struct mm_tlb_ops riscv_tlb_ops = {
+const struct ptmm_tlb_ops riscv_tlb_ops = {
 	.flush_page = sv_flush_page,
 	.flush_range = sv_flush_range,
 	.flush_all = sv_flush_all,

@@ -90,7 +90,7 @@ void riscv_trap(struct riscv_trap_frame *f)
 }
 
 /* See kernel/arch.h.  Arms the recovery point for exactly one access. */
-bool arch_probe(enum probe_kind kind, vaddr_t va, uint64_t *value, struct fault_info *f)
+bool arch_probe(enum probe_kind kind, ptmm_vaddr_t va, uint64_t *value, struct fault_info *f)
 {
 	int faulted;
 	struct riscv_probe *probe = &probes[riscv_this_cpu()];
@@ -132,7 +132,7 @@ uint64_t arch_fault_cause(enum probe_kind kind, enum fault_reason reason)
 }
 
 /* sepc of a probe's fault: its ld / sd in trap.S, or va for a fetch. */
-uintptr_t arch_probe_fault_pc(enum probe_kind kind, vaddr_t va)
+uintptr_t arch_probe_fault_pc(enum probe_kind kind, ptmm_vaddr_t va)
 {
 	if (kind == PROBE_READ)
 		return (uintptr_t)riscv_probe_load_access;

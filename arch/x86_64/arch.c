@@ -36,7 +36,7 @@ struct hvm_memmap_entry {
 	uint32_t reserved;
 } __attribute__((packed));
 
-extern const struct mm_tlb_ops x86_tlb_ops;
+extern const struct ptmm_tlb_ops x86_tlb_ops;
 extern uint32_t x86_pvh_start_info_pa;
 extern uint32_t x86_la57_cpu, x86_la57_on, x86_paging_request; /* entry.S */
 #define ENTRY_REQ_NONE 0
@@ -51,7 +51,7 @@ static char features_text[96];
 static char choice_text[128];
 
 /* Physical memory through the boot direct map (and later the mm's). */
-static const void *phys_to_virt(paddr_t pa)
+static const void *phys_to_virt(ptmm_paddr_t pa)
 {
 	return (const void *)(uintptr_t)(DIRECT_MAP_BASE + pa);
 }
@@ -91,7 +91,7 @@ void x86_cpu_init(void)
 
 	/*
 	 * W^X needs non-executable pages: without NX every present x86 page is
-	 * executable, the encoder refuses r-- and rw- (MM_ENOTSUP), and the
+	 * executable, the encoder refuses r-- and rw- (PTMM_ENOTSUP), and the
 	 * kernel could map neither its direct map nor its data.  Say so here,
 	 * not as a bare "notsup" from the mm.
 	 */
@@ -117,7 +117,7 @@ void x86_cpu_init(void)
 }
 
 /* Append [base, base+size) to a range list; false if the list is full. */
-static bool range_add(struct phys_range *list, unsigned *n, paddr_t base, uint64_t size)
+static bool range_add(struct phys_range *list, unsigned *n, ptmm_paddr_t base, uint64_t size)
 {
 	if (size == 0)
 		return true;
@@ -134,13 +134,13 @@ static bool range_add(struct phys_range *list, unsigned *n, paddr_t base, uint64
  * already in `boot` (a reservation outside RAM protects nothing and the mm
  * refuses it).  Assumes boot.ram is complete.
  */
-static void reserve_pages(paddr_t pa, uint64_t len)
+static void reserve_pages(ptmm_paddr_t pa, uint64_t len)
 {
-	paddr_t start = pa & ~(PAGE - 1);
-	paddr_t end = (pa + len + PAGE - 1) & ~(PAGE - 1);
+	ptmm_paddr_t start = pa & ~(PAGE - 1);
+	ptmm_paddr_t end = (pa + len + PAGE - 1) & ~(PAGE - 1);
 
 	for (unsigned i = 0; i < boot.nr_ram; i++) {
-		paddr_t lo = boot.ram[i].base, hi = lo + boot.ram[i].size;
+		ptmm_paddr_t lo = boot.ram[i].base, hi = lo + boot.ram[i].size;
 		if (start > lo)
 			lo = start;
 		if (end < hi)
@@ -162,12 +162,12 @@ static void boot_ram_from_memmap(const struct hvm_start_info *si)
 	for (uint32_t i = 0; i < si->memmap_entries; i++) {
 		if (e[i].type != E820_RAM)
 			continue;
-		paddr_t start = (e[i].addr + PAGE - 1) & ~(PAGE - 1);
-		paddr_t end = (e[i].addr + e[i].size) & ~(PAGE - 1);
+		ptmm_paddr_t start = (e[i].addr + PAGE - 1) & ~(PAGE - 1);
+		ptmm_paddr_t end = (e[i].addr + e[i].size) & ~(PAGE - 1);
 		if (start < LOW_RESERVED_END) {
 			/* RAM all the same: never device memory (whole pages, rounded outward). */
-			paddr_t lo = e[i].addr & ~(PAGE - 1);
-			paddr_t hi = (e[i].addr + e[i].size + PAGE - 1) & ~(PAGE - 1);
+			ptmm_paddr_t lo = e[i].addr & ~(PAGE - 1);
+			ptmm_paddr_t hi = (e[i].addr + e[i].size + PAGE - 1) & ~(PAGE - 1);
 			if (hi > LOW_RESERVED_END)
 				hi = LOW_RESERVED_END;
 			if (lo < hi && !range_add(boot.other_ram, &boot.nr_other_ram, lo, hi - lo))
@@ -315,18 +315,18 @@ enum paging_mode arch_paging_readback(uint64_t *reg)
 }
 
 /* The encoder with exactly the features this CPU has, and the x86 TLB ops. */
-void arch_mm_init(struct mm_arch *a)
+void arch_mm_init(struct ptmm_arch *a)
 {
 	uint32_t features = 0;
 
 	if (x86_cpu.nx)
-		features |= MM_FEAT_X86_NX;
+		features |= PTMM_FEAT_X86_NX;
 	if (x86_cpu.pdpe1gb)
-		features |= MM_FEAT_X86_1G;
+		features |= PTMM_FEAT_X86_1G;
 	if (kernel_layout.mode == PAGING_X86_64_LA57)
-		mm_arch_x86_64_la57_init(a, features, &x86_tlb_ops);
+		ptmm_arch_x86_64_la57_init(a, features, &x86_tlb_ops);
 	else
-		mm_arch_x86_64_init(a, features, &x86_tlb_ops);
+		ptmm_arch_x86_64_init(a, features, &x86_tlb_ops);
 }
 
 const char *arch_mm_features(void)
@@ -440,12 +440,12 @@ void arch_cpu_call_start(unsigned cpu, void (*fn)(void *), void *arg)
 {
 	(void)fn;
 	(void)arg;
-	MM_ASSERT(cpu > 0 && cpu < arch_cpus_online());
+	PTMM_ASSERT(cpu > 0 && cpu < arch_cpus_online());
 }
 
 void arch_cpu_call_wait(unsigned cpu)
 {
-	MM_ASSERT(cpu > 0 && cpu < arch_cpus_online());
+	PTMM_ASSERT(cpu > 0 && cpu < arch_cpus_online());
 }
 
 void arch_cpu_call(unsigned cpu, void (*fn)(void *), void *arg)

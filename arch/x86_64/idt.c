@@ -58,9 +58,9 @@ extern uint64_t x86_probe_sp;
 extern const char x86_probe_text_start[], x86_probe_text_end[];
 extern const char x86_probe_fault[];
 extern const char x86_probe_read_access[], x86_probe_write_access[];
-int x86_probe_read(vaddr_t va, uint64_t *out);
-int x86_probe_write(vaddr_t va, const uint64_t *in);
-int x86_probe_exec(vaddr_t va);
+int x86_probe_read(ptmm_vaddr_t va, uint64_t *out);
+int x86_probe_write(ptmm_vaddr_t va, const uint64_t *in);
+int x86_probe_exec(ptmm_vaddr_t va);
 void x86_trap(struct trap_frame *tf);
 
 static struct idt_gate idt[32] __attribute__((aligned(16)));
@@ -70,7 +70,7 @@ static uint8_t df_stack[8192] __attribute__((aligned(16)));
 /* The armed probe: set by arch_probe() around one access, cleared by either path. */
 static volatile bool probe_armed;
 static volatile enum probe_kind probe_kind_armed;
-static volatile vaddr_t probe_va;
+static volatile ptmm_vaddr_t probe_va;
 static struct fault_info probe_fault;
 
 /* Minimal output for the trap path: it must not depend on the kernel's printf. */
@@ -182,7 +182,7 @@ void x86_trap(struct trap_frame *tf)
 }
 
 /* One access of `kind` at `va` with recovery armed; see kernel/arch.h. */
-bool arch_probe(enum probe_kind kind, vaddr_t va, uint64_t *value, struct fault_info *f)
+bool arch_probe(enum probe_kind kind, ptmm_vaddr_t va, uint64_t *value, struct fault_info *f)
 {
 	int faulted;
 
@@ -224,7 +224,7 @@ uint64_t arch_fault_cause(enum probe_kind kind, enum fault_reason reason)
 }
 
 /* RIP of a probe's fault: its access instruction in trap.S, or va for a fetch. */
-uintptr_t arch_probe_fault_pc(enum probe_kind kind, vaddr_t va)
+uintptr_t arch_probe_fault_pc(enum probe_kind kind, ptmm_vaddr_t va)
 {
 	if (kind == PROBE_READ)
 		return (uintptr_t)x86_probe_read_access;

@@ -54,17 +54,17 @@
  * stored inverted (fmt.addr_invert): on a not-present entry a CPU affected
  * by L1TF may still use the frame number speculatively against the L1D,
  * and the inverted one lies at the top of the 52-bit physical space, above
- * any RAM (Linux's PTE inversion does the same).  pte_make / pte_addr
+ * any RAM (Linux's PTE inversion does the same).  ptmm_pte_make / ptmm_pte_addr
  * apply and undo it; x86_leaf_prop undoes it before it reads the PAT bit.
  *
  * A and D are preset in leaves (and A in table entries) so the CPU never
  * writes to the tables: the mm does not track accessed/dirty state, and an
  * entry must stay exactly the encoding of its property for the checker.
  */
-#include "arch.h"
-#include "pte.h"
+#include <ptmm/arch.h>
+#include <ptmm/pte.h>
 
-#define X86_BIT(n) ((pte_t)1 << (n))
+#define X86_BIT(n) ((ptmm_pte_t)1 << (n))
 
 #define X86_PTE_P X86_BIT(0)
 #define X86_PTE_RW X86_BIT(1)
@@ -94,17 +94,17 @@
 #define X86_MAX_LEAF_LEVEL_2M 2
 
 /* The geometry matches the generic one of mm_types.h. */
-_Static_assert(X86_LEVELS_5 <= MM_MAX_LEVELS, "more levels than the mm supports");
-_Static_assert(MM_PAGE_SHIFT + X86_LEVELS_4 * MM_PTE_BITS == 48,
+_Static_assert(X86_LEVELS_5 <= PTMM_MAX_LEVELS, "more levels than the mm supports");
+_Static_assert(PTMM_PAGE_SHIFT + X86_LEVELS_4 * PTMM_PTE_BITS == 48,
 	       "4 levels of 9 index bits over 4K pages make a 48-bit VA");
-_Static_assert(MM_PAGE_SHIFT + X86_LEVELS_5 * MM_PTE_BITS == 57,
+_Static_assert(PTMM_PAGE_SHIFT + X86_LEVELS_5 * PTMM_PTE_BITS == 57,
 	       "5 levels of 9 index bits over 4K pages make a 57-bit VA");
-_Static_assert(X86_ADDR_LOW == MM_PAGE_SHIFT, "the address field starts at the 4K frame number");
+_Static_assert(X86_ADDR_LOW == PTMM_PAGE_SHIFT, "the address field starts at the 4K frame number");
 /* Bit positions. */
 _Static_assert(X86_PTE_PS == X86_PTE_PAT_4K, "PS and the 4K PAT bit share bit 7");
 _Static_assert(X86_PTE_PAT_HUGE == X86_BIT(X86_ADDR_LOW),
 	       "a huge leaf's PAT bit is the lowest address bit");
-_Static_assert(X86_PTE_PAT_HUGE < X86_BIT(MM_PAGE_SHIFT + MM_PTE_BITS),
+_Static_assert(X86_PTE_PAT_HUGE < X86_BIT(PTMM_PAGE_SHIFT + PTMM_PTE_BITS),
 	       "the huge PAT bit is below the 2M alignment, so a huge PA never uses it");
 _Static_assert((X86_PTE_NOACCESS & (X86_BIT(9) | X86_BIT(10) | X86_BIT(11))) == X86_PTE_NOACCESS,
 	       "the no-access marker is in the CPU-ignored software bits 9..11");
@@ -121,11 +121,11 @@ _Static_assert(X86_PTE_ADDR_MASK == 0x000ffffffffff000ull, "address field is bit
  * PAT index (PAT:PCD:PWT) of each cache policy; see the header comment for
  * why WC is index 4.
  */
-static const uint8_t x86_pat_index[MM_CACHE_COUNT] = {
-	[MM_CACHE_WB] = 0,
-	[MM_CACHE_WT] = 1,
-	[MM_CACHE_UC] = 3,
-	[MM_CACHE_WC] = 4,
+static const uint8_t x86_pat_index[PTMM_CACHE_COUNT] = {
+	[PTMM_CACHE_WB] = 0,
+	[PTMM_CACHE_WT] = 1,
+	[PTMM_CACHE_UC] = 3,
+	[PTMM_CACHE_WC] = 4,
 };
 
 #define X86_PAT_INDEX_PWT 1u
@@ -133,19 +133,19 @@ static const uint8_t x86_pat_index[MM_CACHE_COUNT] = {
 #define X86_PAT_INDEX_PAT 4u
 
 /* The PAT bit of a leaf at `level`: bit 7 at level 1, bit 12 above (bit 7 is PS there). */
-static pte_t x86_pat_bit(unsigned level)
+static ptmm_pte_t x86_pat_bit(unsigned level)
 {
 	return level == 1 ? X86_PTE_PAT_4K : X86_PTE_PAT_HUGE;
 }
 
 /*
  * The PWT/PCD/PAT bits selecting `cache` in a leaf at `level`.
- * Assumes cache < MM_CACHE_COUNT.
+ * Assumes cache < PTMM_CACHE_COUNT.
  */
-static pte_t x86_cache_bits(enum mm_cache cache, unsigned level)
+static ptmm_pte_t x86_cache_bits(enum ptmm_cache cache, unsigned level)
 {
 	unsigned index = x86_pat_index[cache];
-	pte_t bits = 0;
+	ptmm_pte_t bits = 0;
 
 	if (index & X86_PAT_INDEX_PWT)
 		bits |= X86_PTE_PWT;
@@ -158,11 +158,11 @@ static pte_t x86_cache_bits(enum mm_cache cache, unsigned level)
 
 /*
  * The cache policy of leaf `pte` at `level`.  A PAT index this encoder never
- * produces (2, 5, 6, 7) yields MM_CACHE_COUNT, which prop_check refuses:
+ * produces (2, 5, 6, 7) yields PTMM_CACHE_COUNT, which prop_check refuses:
  * such an entry is reported as inexpressible rather than read as a policy it
  * does not have.
  */
-static uint8_t x86_cache_of(pte_t pte, unsigned level)
+static uint8_t x86_cache_of(ptmm_pte_t pte, unsigned level)
 {
 	unsigned index = 0;
 
@@ -172,60 +172,60 @@ static uint8_t x86_cache_of(pte_t pte, unsigned level)
 		index |= X86_PAT_INDEX_PCD;
 	if (pte & x86_pat_bit(level))
 		index |= X86_PAT_INDEX_PAT;
-	for (uint8_t cache = 0; cache < MM_CACHE_COUNT; cache++) {
+	for (uint8_t cache = 0; cache < PTMM_CACHE_COUNT; cache++) {
 		if (x86_pat_index[cache] == index)
 			return cache;
 	}
-	return MM_CACHE_COUNT;
+	return PTMM_CACHE_COUNT;
 }
 
-static bool x86_has_nx(const struct mm_arch *a)
+static bool x86_has_nx(const struct ptmm_arch *a)
 {
-	return (a->features & MM_FEAT_X86_NX) != 0;
+	return (a->features & PTMM_FEAT_X86_NX) != 0;
 }
 
 /*
- * MM_OK if `p` can be encoded on this CPU.  Malformed (MM_EINVAL): unknown
- * flag or cache values, w without r, x without r.  Unsupported (MM_ENOTSUP):
+ * PTMM_OK if `p` can be encoded on this CPU.  Malformed (PTMM_EINVAL): unknown
+ * flag or cache values, w without r, x without r.  Unsupported (PTMM_ENOTSUP):
  * a readable, non-executable page without NX.
  */
-static int x86_prop_check(const struct mm_arch *a, struct mm_prop p)
+static int x86_prop_check(const struct ptmm_arch *a, struct ptmm_prop p)
 {
-	bool r = (p.flags & MM_PROP_R) != 0;
-	bool w = (p.flags & MM_PROP_W) != 0;
-	bool x = (p.flags & MM_PROP_X) != 0;
+	bool r = (p.flags & PTMM_PROP_R) != 0;
+	bool w = (p.flags & PTMM_PROP_W) != 0;
+	bool x = (p.flags & PTMM_PROP_X) != 0;
 
-	if ((p.flags & ~MM_PROP_ALL) != 0 || p.cache >= MM_CACHE_COUNT)
-		return MM_EINVAL;
+	if ((p.flags & ~PTMM_PROP_ALL) != 0 || p.cache >= PTMM_CACHE_COUNT)
+		return PTMM_EINVAL;
 	/* A present x86 page is always readable: w or x alone cannot be expressed. */
 	if (w && !r)
-		return MM_EINVAL;
+		return PTMM_EINVAL;
 	if (x && !r)
-		return MM_EINVAL;
+		return PTMM_EINVAL;
 	/* Without NX every present page is executable; never grant x silently. */
 	if (r && !x && !x86_has_nx(a))
-		return MM_ENOTSUP;
-	return MM_OK;
+		return PTMM_ENOTSUP;
+	return PTMM_OK;
 }
 
 /*
  * Non-address bits of a leaf with property `p` at `level` (1..max_leaf_level).
- * Assumes prop_check(p) == MM_OK.
+ * Assumes prop_check(p) == PTMM_OK.
  */
-static pte_t x86_leaf_template(const struct mm_arch *a, struct mm_prop p, unsigned level)
+static ptmm_pte_t x86_leaf_template(const struct ptmm_arch *a, struct ptmm_prop p, unsigned level)
 {
-	pte_t t = X86_PTE_A | X86_PTE_D | x86_cache_bits((enum mm_cache)p.cache, level);
+	ptmm_pte_t t = X86_PTE_A | X86_PTE_D | x86_cache_bits((enum ptmm_cache)p.cache, level);
 
 	/* No-access: hardware sees "not present", the marker says "still mapped". */
-	t |= mm_prop_is_noaccess(p) ? X86_PTE_NOACCESS : X86_PTE_P;
-	if (p.flags & MM_PROP_W)
+	t |= ptmm_prop_is_noaccess(p) ? X86_PTE_NOACCESS : X86_PTE_P;
+	if (p.flags & PTMM_PROP_W)
 		t |= X86_PTE_RW;
-	if (p.flags & MM_PROP_U)
+	if (p.flags & PTMM_PROP_U)
 		t |= X86_PTE_US;
-	if (p.flags & MM_PROP_G)
+	if (p.flags & PTMM_PROP_G)
 		t |= X86_PTE_G;
 	/* Bit 63 is reserved (a fault) unless EFER.NXE is set. */
-	if (x86_has_nx(a) && !(p.flags & MM_PROP_X))
+	if (x86_has_nx(a) && !(p.flags & PTMM_PROP_X))
 		t |= X86_PTE_NX;
 	if (level > 1)
 		t |= X86_PTE_PS;
@@ -237,7 +237,7 @@ static pte_t x86_leaf_template(const struct mm_arch *a, struct mm_prop p, unsign
  * the leaf, so the entry allows everything (the CPU ANDs RW and US down the
  * walk and ORs NX); A is preset because the CPU sets it in every entry it walks.
  */
-static pte_t x86_table_template(const struct mm_arch *a, unsigned level)
+static ptmm_pte_t x86_table_template(const struct ptmm_arch *a, unsigned level)
 {
 	(void)a;
 	(void)level;
@@ -250,7 +250,7 @@ static pte_t x86_table_template(const struct mm_arch *a, unsigned level)
  * no-access marker, A, D and PS only select the encoding and are not part of
  * the result.
  */
-static struct mm_prop x86_leaf_prop(const struct mm_arch *a, pte_t pte, unsigned level)
+static struct ptmm_prop x86_leaf_prop(const struct ptmm_arch *a, ptmm_pte_t pte, unsigned level)
 {
 	unsigned flags = 0;
 
@@ -259,36 +259,36 @@ static struct mm_prop x86_leaf_prop(const struct mm_arch *a, pte_t pte, unsigned
 		pte ^= X86_PTE_ADDR_MASK;
 
 	if (pte & X86_PTE_P) {
-		flags |= MM_PROP_R;
+		flags |= PTMM_PROP_R;
 		if (pte & X86_PTE_RW)
-			flags |= MM_PROP_W;
+			flags |= PTMM_PROP_W;
 		if (!x86_has_nx(a) || !(pte & X86_PTE_NX))
-			flags |= MM_PROP_X;
+			flags |= PTMM_PROP_X;
 	}
 	if (pte & X86_PTE_US)
-		flags |= MM_PROP_U;
+		flags |= PTMM_PROP_U;
 	if (pte & X86_PTE_G)
-		flags |= MM_PROP_G;
-	return mm_prop_make(flags, (enum mm_cache)x86_cache_of(pte, level));
+		flags |= PTMM_PROP_G;
+	return ptmm_prop_make(flags, (enum ptmm_cache)x86_cache_of(pte, level));
 }
 
 /*
  * Fill `a` for x86-64 paging with `levels` (4 or 5) under the mode name
- * `name`.  `features` may hold MM_FEAT_X86_NX (EFER.NXE is set) and
- * MM_FEAT_X86_1G (1 GiB leaves); other bits are not x86 features and are
+ * `name`.  `features` may hold PTMM_FEAT_X86_NX (EFER.NXE is set) and
+ * PTMM_FEAT_X86_1G (1 GiB leaves); other bits are not x86 features and are
  * dropped.  `tlb` is kept by reference.
  */
-static void x86_init(struct mm_arch *a, const char *name, unsigned levels, uint32_t features,
-		     const struct mm_tlb_ops *tlb)
+static void x86_init(struct ptmm_arch *a, const char *name, unsigned levels, uint32_t features,
+		     const struct ptmm_tlb_ops *tlb)
 {
-	uint32_t in_force = features & (MM_FEAT_X86_NX | MM_FEAT_X86_1G);
+	uint32_t in_force = features & (PTMM_FEAT_X86_NX | PTMM_FEAT_X86_1G);
 
-	*a = (struct mm_arch){
+	*a = (struct ptmm_arch){
 		.name = name,
 		.levels = (uint8_t)levels,
-		.va_bits = (uint8_t)(MM_PAGE_SHIFT + levels * MM_PTE_BITS),
+		.va_bits = (uint8_t)(PTMM_PAGE_SHIFT + levels * PTMM_PTE_BITS),
 		/* The same leaf sizes in both modes: PML4/PML5 entries are tables. */
-		.max_leaf_level = (in_force & MM_FEAT_X86_1G) ? X86_MAX_LEAF_LEVEL_1G :
+		.max_leaf_level = (in_force & PTMM_FEAT_X86_1G) ? X86_MAX_LEAF_LEVEL_1G :
 								X86_MAX_LEAF_LEVEL_2M,
 		.pa_bits = X86_PA_BITS,
 		.features = in_force,
@@ -309,13 +309,13 @@ static void x86_init(struct mm_arch *a, const char *name, unsigned levels, uint3
 }
 
 /* x86-64 4-level paging (48-bit VA); see x86_init. */
-void mm_arch_x86_64_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+void ptmm_arch_x86_64_init(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb)
 {
 	x86_init(a, "x86_64", X86_LEVELS_4, features, tlb);
 }
 
 /* x86-64 5-level paging (CR4.LA57, 57-bit VA); see x86_init. */
-void mm_arch_x86_64_la57_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb)
+void ptmm_arch_x86_64_la57_init(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb)
 {
 	x86_init(a, "x86_64-la57", X86_LEVELS_5, features, tlb);
 }

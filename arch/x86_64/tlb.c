@@ -1,5 +1,5 @@
 /*
- * tlb.c - the x86 TLB hooks of struct mm_tlb_ops: invlpg, CR3 reload, and a
+ * tlb.c - the x86 TLB hooks of struct ptmm_tlb_ops: invlpg, CR3 reload, and a
  * CR4.PGE toggle for a full flush (a CR3 write keeps global entries, and the
  * kernel's pages are global).
  */
@@ -23,14 +23,14 @@ static void x86_flush_all(void *ctx)
 }
 
 /* Drop the translation of the 4 KiB page (or the huge page) holding va. */
-static void x86_flush_page(void *ctx, vaddr_t va)
+static void x86_flush_page(void *ctx, ptmm_vaddr_t va)
 {
 	(void)ctx;
 	x86_invlpg(va);
 }
 
 /* Drop [va, va+len): invlpg per 4 KiB page, or one full flush when large. */
-static void x86_flush_range(void *ctx, vaddr_t va, uint64_t len)
+static void x86_flush_range(void *ctx, ptmm_vaddr_t va, uint64_t len)
 {
 	uint64_t pages = (len + 4095) / 4096;
 	if (pages > FLUSH_RANGE_MAX_PAGES) {
@@ -42,13 +42,13 @@ static void x86_flush_range(void *ctx, vaddr_t va, uint64_t len)
 }
 
 /* Switch to the root at PA `root` (CR3 write; PCID is not used). */
-static void x86_activate(void *ctx, paddr_t root)
+static void x86_activate(void *ctx, ptmm_paddr_t root)
 {
 	(void)ctx;
 	x86_write_cr3(root);
 }
 
-const struct mm_tlb_ops x86_tlb_ops = {
+const struct ptmm_tlb_ops x86_tlb_ops = {
 	.flush_page = x86_flush_page,
 	.flush_range = x86_flush_range,
 	.flush_all = x86_flush_all,

@@ -17,9 +17,9 @@ import sys
 
 # The documented set (docs/EMBEDDING.md).  memset/memcpy: any GCC may emit
 # them; the __atomic_*_1 and __ctzdi2: GCC 12 on RISC-V without Zbb.
-ALLOWED = {"memset", "memcpy", "mm_assert_failed", "mm_debug_context", "__atomic_exchange_1",
+ALLOWED = {"memset", "memcpy", "ptmm_assert_failed", "ptmm_debug_context", "__atomic_exchange_1",
            "__atomic_fetch_or_1", "__atomic_fetch_and_1", "__ctzdi2"}
-MM_SYMBOLS = {"frame_table_init", "page_table_init_kernel", "cursor_map", "mm_check"}
+MM_SYMBOLS = {"ptmm_frame_table_init", "ptmm_page_table_init_kernel", "ptmm_cursor_map", "ptmm_check"}
 # Symbols of the demo kernel (kernel/, arch/*/ other than pte.c): none may be in the image.
 KERNEL_SYMBOLS = {"kprintf", "kmain", "x86_tlb_ops", "riscv_tlb_ops", "script_run_line"}
 

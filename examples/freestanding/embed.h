@@ -5,7 +5,7 @@
 #include <ptmm/mm.h>
 
 /* The encoder with this CPU's features and the TLB hooks. */
-void embed_arch_init(struct mm_arch *a);
+void embed_arch_init(struct ptmm_arch *a);
 /* Stop this CPU for good. */
 __attribute__((__noreturn__)) void embed_halt(void);
 

@@ -20,7 +20,7 @@ static void write_cr4(uint64_t v)
 }
 
 /* invlpg drops the translation of va, of whatever page size. */
-static void flush_page(void *ctx, vaddr_t va)
+static void flush_page(void *ctx, ptmm_vaddr_t va)
 {
 	(void)ctx;
 	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
@@ -37,23 +37,23 @@ static void flush_all(void *ctx)
 }
 
 /* A few pages one by one, more at once (the mm hands whole ranges here). */
-static void flush_range(void *ctx, vaddr_t va, uint64_t len)
+static void flush_range(void *ctx, ptmm_vaddr_t va, uint64_t len)
 {
-	if (len > 32 * MM_PAGE_SIZE) {
+	if (len > 32 * PTMM_PAGE_SIZE) {
 		flush_all(ctx);
 		return;
 	}
-	for (uint64_t off = 0; off < len; off += MM_PAGE_SIZE)
+	for (uint64_t off = 0; off < len; off += PTMM_PAGE_SIZE)
 		flush_page(ctx, va + off);
 }
 
-static void activate(void *ctx, paddr_t root)
+static void activate(void *ctx, ptmm_paddr_t root)
 {
 	(void)ctx;
 	__asm__ volatile("mov %0, %%cr3" : : "r"(root) : "memory");
 }
 
-static const struct mm_tlb_ops tlb = {
+static const struct ptmm_tlb_ops tlb = {
 	.flush_page = flush_page,
 	.flush_range = flush_range,
 	.flush_all = flush_all,
@@ -62,9 +62,9 @@ static const struct mm_tlb_ops tlb = {
 };
 
 /* A real kernel reads CPUID (NX: 0x80000001 EDX bit 20, 1G: bit 26) first. */
-void embed_arch_init(struct mm_arch *a)
+void embed_arch_init(struct ptmm_arch *a)
 {
-	mm_arch_x86_64_init(a, MM_FEAT_X86_NX | MM_FEAT_X86_1G, &tlb);
+	ptmm_arch_x86_64_init(a, PTMM_FEAT_X86_NX | PTMM_FEAT_X86_1G, &tlb);
 }
 
 void embed_halt(void)

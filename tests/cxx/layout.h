@@ -9,33 +9,33 @@
 #include <stddef.h>
 
 #define LAYOUT_FIELDS(X)                                                   \
-	X(sizeof(struct frame_slot))                                       \
-	X(alignof_(struct frame_slot))                                     \
-	X(offsetof(struct frame_slot, refcount))                           \
-	X(offsetof(struct frame_slot, map_count))                          \
-	X(offsetof(struct frame_slot, gen))                                \
-	X(offsetof(struct frame_slot, flags))                              \
-	X(offsetof(struct frame_slot, lock))                               \
-	X(offsetof(struct frame_slot, nr_tables))                          \
-	X(sizeof(struct frame_table))                                      \
-	X(offsetof(struct frame_table, zones))                             \
-	X(offsetof(struct frame_table, mmio))                              \
-	X(offsetof(struct frame_table, lock))                              \
-	X(offsetof(struct frame_table, fail_ctx))                          \
-	X(sizeof(struct page_table))                                       \
-	X(offsetof(struct page_table, nr_nodes))                           \
-	X(offsetof(struct page_table, walk_retries))                       \
-	X(offsetof(struct page_table, walk_hook_ctx))                      \
-	X(sizeof(struct cursor))                                           \
-	X(offsetof(struct cursor, slot))                                   \
-	X(offsetof(struct cursor, pend_held))                              \
-	X(sizeof(struct mm_arch))                                          \
-	X(offsetof(struct mm_arch, tlb))                                   \
-	X(sizeof(struct mm_tlb_ops))                                       \
-	X(sizeof(struct mm_mapping))                                       \
-	X(offsetof(struct mm_mapping, untracked))                          \
-	X(sizeof(struct mm_prop))                                          \
-	X(sizeof(struct mm_stats))
+	X(sizeof(struct ptmm_frame_slot))                                       \
+	X(alignof_(struct ptmm_frame_slot))                                     \
+	X(offsetof(struct ptmm_frame_slot, refcount))                           \
+	X(offsetof(struct ptmm_frame_slot, map_count))                          \
+	X(offsetof(struct ptmm_frame_slot, gen))                                \
+	X(offsetof(struct ptmm_frame_slot, flags))                              \
+	X(offsetof(struct ptmm_frame_slot, lock))                               \
+	X(offsetof(struct ptmm_frame_slot, nr_tables))                          \
+	X(sizeof(struct ptmm_frame_table))                                      \
+	X(offsetof(struct ptmm_frame_table, zones))                             \
+	X(offsetof(struct ptmm_frame_table, mmio))                              \
+	X(offsetof(struct ptmm_frame_table, lock))                              \
+	X(offsetof(struct ptmm_frame_table, fail_ctx))                          \
+	X(sizeof(struct ptmm_page_table))                                       \
+	X(offsetof(struct ptmm_page_table, nr_nodes))                           \
+	X(offsetof(struct ptmm_page_table, walk_retries))                       \
+	X(offsetof(struct ptmm_page_table, walk_hook_ctx))                      \
+	X(sizeof(struct ptmm_cursor))                                           \
+	X(offsetof(struct ptmm_cursor, slot))                                   \
+	X(offsetof(struct ptmm_cursor, pend_held))                              \
+	X(sizeof(struct ptmm_arch))                                          \
+	X(offsetof(struct ptmm_arch, tlb))                                   \
+	X(sizeof(struct ptmm_tlb_ops))                                       \
+	X(sizeof(struct ptmm_mapping))                                       \
+	X(offsetof(struct ptmm_mapping, untracked))                          \
+	X(sizeof(struct ptmm_prop))                                          \
+	X(sizeof(struct ptmm_stats))
 
 #define LAYOUT_COUNT_ONE(e) +1
 enum { LAYOUT_COUNT = 0 LAYOUT_FIELDS(LAYOUT_COUNT_ONE) };

@@ -4,7 +4,7 @@
  * This file compiles only if <ptmm/mm.h> is valid C++ (-Wall -Wextra
  * -Wpedantic -Werror), links only if its declarations have C linkage, and
  * passes only if C and C++ agree on the layout of every public struct
- * (MM_ATOMIC members are plain types in C++) and the calls behave.
+ * (PTMM_ATOMIC members are plain types in C++) and the calls behave.
  */
 #include <cstdio>
 #include <cstdlib>
@@ -14,7 +14,7 @@
 
 #include "layout.h"
 
-extern "C" void mm_assert_failed(const char *file, int line, const char *cond)
+extern "C" void ptmm_assert_failed(const char *file, int line, const char *cond)
 {
 	std::fprintf(stderr, "%s:%d: assertion failed: %s\n", file, line, cond);
 	std::abort();
@@ -37,21 +37,21 @@ int main()
 		}
 	}
 	/* Calls across the language boundary: linkage and behaviour. */
-	if (std::strcmp(mm_strerror(MM_EEXIST), "exist") != 0) {
-		std::printf("mm_strerror(MM_EEXIST) = %s\n", mm_strerror(MM_EEXIST));
+	if (std::strcmp(ptmm_strerror(PTMM_EEXIST), "exist") != 0) {
+		std::printf("ptmm_strerror(PTMM_EEXIST) = %s\n", ptmm_strerror(PTMM_EEXIST));
 		failed++;
 	}
-	struct mm_arch a;
-	mm_arch_x86_64_init(&a, MM_FEAT_X86_NX, nullptr);
-	struct mm_prop p = mm_prop_make(MM_PROP_R | MM_PROP_W, MM_CACHE_WB);
-	if (a.levels != 4 || a.prop_check(&a, p) != MM_OK ||
-	    a.prop_check(&a, mm_prop_make(MM_PROP_W, MM_CACHE_WB)) != MM_EINVAL) {
+	struct ptmm_arch a;
+	ptmm_arch_x86_64_init(&a, PTMM_FEAT_X86_NX, nullptr);
+	struct ptmm_prop p = ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WB);
+	if (a.levels != 4 || a.prop_check(&a, p) != PTMM_OK ||
+	    a.prop_check(&a, ptmm_prop_make(PTMM_PROP_W, PTMM_CACHE_WB)) != PTMM_EINVAL) {
 		std::printf("x86_64 encoder through C++: levels %u\n", a.levels);
 		failed++;
 	}
-	if (frame_table_meta_bytes(0, (uint64_t)1 << 30) <
-	    ((uint64_t)1 << 18) * sizeof(struct frame_slot)) {
-		std::printf("frame_table_meta_bytes(1G) too small\n");
+	if (ptmm_frame_table_meta_bytes(0, (uint64_t)1 << 30) <
+	    ((uint64_t)1 << 18) * sizeof(struct ptmm_frame_slot)) {
+		std::printf("ptmm_frame_table_meta_bytes(1G) too small\n");
 		failed++;
 	}
 	std::printf("%d layout entries compared, %s\n", (int)LAYOUT_COUNT,

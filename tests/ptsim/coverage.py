@@ -7,7 +7,7 @@ Reads every DIR/NAME.pt with its NAME.out.  A command counts for the
 end (expected exit 0); an error code counts if some expected output line
 is `error CODE`.  Exit 0 if nothing is missing.  The one exception, which
 docs/PTSIM_USAGE.md explains: x86_64 and x86_64-la57 never answer
-`notsup`, because ptsim always enables NX (MM_FEAT_X86_NX), and without NX
+`notsup`, because ptsim always enables NX (PTMM_FEAT_X86_NX), and without NX
 a readable non-executable page is the only x86 property that is valid but
 unsupported.
 """

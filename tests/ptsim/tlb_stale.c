@@ -4,7 +4,7 @@
  *
  * The mm's flushes cannot be removed from a script, so this test removes
  * them from the mm, one at a time, with the debug builds' mutation switch
- * (mm_mutation, mm/mm_assert.h; the same switches tests/test_tlb.c uses).
+ * (ptmm_mutation, include/ptmm/mm_assert.h; the same switches tests/test_tlb.c uses).
  * For each switch a small script (map, a `query` that fills the simulated
  * TLB, then the operation whose flush the switch removes) runs through
  * ptsim's interpreter and machine, checker after every command as under
@@ -14,7 +14,7 @@
  *    tree checker cannot see a missing flush (the blind spot --tlb closes);
  *  - mutated, with the model: a line answers SCRIPT_VIOLATION with one
  *    `violation: O8: ...` or `violation: O10: ...` line (docs/MODEL.md).
- * MM_MUT_UNMAP_FAST is not reachable from a script (it needs a map, a
+ * PTMM_MUT_UNMAP_FAST is not reachable from a script (it needs a map, a
  * flush and a second map of the same frame inside one cursor):
  * tests/test_tlb.c covers it.  On x86_64 and sv48, both halves.
  */
@@ -24,7 +24,7 @@
 #include "machine.h"
 #include "script.h"
 
-#ifndef MM_DEBUG
+#ifndef PTMM_DEBUG
 int main(void)
 {
 	printf("skipped: the mutation switches exist only with -Dmm_debug=true\n");
@@ -60,27 +60,27 @@ struct stale_case {
 };
 
 static const struct stale_case cases[] = {
-	{ MM_MUT_FLUSH_ALL, "flush_all call (the last page of a node goes)",
+	{ PTMM_MUT_FLUSH_ALL, "flush_all call (the last page of a node goes)",
 	  { { "map 0x%llx 4K 0x100000 rw", 0 }, { "query 0x%llx", 0 }, { "unmap 0x%llx 4K", 0 } } },
-	{ MM_MUT_TABLES, "flush everything when a table goes",
+	{ PTMM_MUT_TABLES, "flush everything when a table goes",
 	  { { "map 0x%llx 4K 0x100000 rw", 0 }, { "query 0x%llx", 0 }, { "unmap 0x%llx 4K", 0 } } },
-	{ MM_MUT_FLUSH_PAGE, "flush_page call",
+	{ PTMM_MUT_FLUSH_PAGE, "flush_page call",
 	  { { "map 0x%llx 8K 0x100000 rw", 0 }, { "query 0x%llx", 0 }, { "unmap 0x%llx 4K", 0 } } },
-	{ MM_MUT_UNMAP_PAGE, "record of the one-page unmap",
+	{ PTMM_MUT_UNMAP_PAGE, "record of the one-page unmap",
 	  { { "map 0x%llx 8K 0x100000 rw", 0 }, { "query 0x%llx", 0 }, { "unmap 0x%llx 4K", 0 } } },
-	{ MM_MUT_FLUSH_RANGE, "flush_range call",
+	{ PTMM_MUT_FLUSH_RANGE, "flush_range call",
 	  { { "map 0x%llx 12K 0x100000 rw", 0 }, { "query 0x%llx", 0 }, { "query 0x%llx", 0x1000 },
 	    { "unmap 0x%llx 8K", 0 } } },
-	{ MM_MUT_UNMAP_GENERAL, "record of the general unmap",
+	{ PTMM_MUT_UNMAP_GENERAL, "record of the general unmap",
 	  { { "map 0x%llx 12K 0x100000 rw", 0 }, { "query 0x%llx", 0 }, { "query 0x%llx", 0x1000 },
 	    { "unmap 0x%llx 8K", 0 } } },
-	{ MM_MUT_MAP_PAGE, "record of a new 4K leaf (over a cached invalid entry)",
+	{ PTMM_MUT_MAP_PAGE, "record of a new 4K leaf (over a cached invalid entry)",
 	  { { "map 0x%llx 4K 0x100000 rw", 0x1000 }, { "query 0x%llx", 0 },
 	    { "map 0x%llx 4K 0x200000 rw", 0 } } },
-	{ MM_MUT_MAP_GENERAL, "record of the general map (replace)",
+	{ PTMM_MUT_MAP_GENERAL, "record of the general map (replace)",
 	  { { "map 0x%llx 8K 0x100000 rw", 0 }, { "query 0x%llx", 0 },
 	    { "map 0x%llx 8K 0x200000 rw replace", 0 } } },
-	{ MM_MUT_PROTECT, "record of a re-protected leaf",
+	{ PTMM_MUT_PROTECT, "record of a re-protected leaf",
 	  { { "map 0x%llx 8K 0x100000 rw", 0 }, { "query 0x%llx", 0 }, { "protect 0x%llx 4K r", 0 } } },
 };
 
@@ -94,14 +94,14 @@ static int run_case(const char *arch, bool kernel, bool tlb, const struct stale_
 {
 	static struct ptsim_machine m;
 	static struct tlbm model;
-	struct page_table *pts[1] = { &m.pt };
-	vaddr_t base = kernel ? 0xffff800040200000ull : 0x40200000ull;
+	struct ptmm_page_table *pts[1] = { &m.pt };
+	ptmm_vaddr_t base = kernel ? 0xffff800040200000ull : 0x40200000ull;
 	const char *what;
 	struct script_env env;
 	int got = SCRIPT_OK;
 
 	if (!ptsim_arch_init(&m.arch, arch, false) ||
-	    ptsim_machine_build(&m, (uint64_t)16 << 20, (uint64_t)2 << 20, kernel, &what) != MM_OK) {
+	    ptsim_machine_build(&m, (uint64_t)16 << 20, (uint64_t)2 << 20, kernel, &what) != PTMM_OK) {
 		printf("%s: machine not built (%s)\n", arch, what);
 		return -1;
 	}
@@ -116,7 +116,7 @@ static int run_case(const char *arch, bool kernel, bool tlb, const struct stale_
 		env.tlb_check = ptsim_tlb_check;
 		env.tlb_ctx = &model;
 	}
-	mm_mutation = site;
+	ptmm_mutation = site;
 	for (unsigned i = 0; i < MAX_LINES && k->lines[i].fmt && got == SCRIPT_OK; i++) {
 		char line[96];
 
@@ -126,7 +126,7 @@ static int run_case(const char *arch, bool kernel, bool tlb, const struct stale_
 		out[0] = '\0';
 		got = script_run_line(&env, line, strlen(line), i + 1);
 	}
-	mm_mutation = MM_MUT_NONE;
+	ptmm_mutation = PTMM_MUT_NONE;
 	return got;
 }
 
@@ -136,7 +136,7 @@ static bool test_case(const char *arch, bool kernel, const struct stale_case *k)
 	const char *sp = kernel ? "kernel" : "user";
 	int got;
 
-	if ((got = run_case(arch, kernel, true, k, MM_MUT_NONE)) != SCRIPT_OK) {
+	if ((got = run_case(arch, kernel, true, k, PTMM_MUT_NONE)) != SCRIPT_OK) {
 		printf("%s %s, %s, unmutated: result %d, '%s'\n", arch, sp, k->name, got, out);
 		return false;
 	}
@@ -162,8 +162,8 @@ int main(void)
 {
 	int failed = 0;
 
-	_Static_assert(sizeof(cases) / sizeof(cases[0]) == MM_MUT_COUNT - 2,
-		       "a script for every flush site but MM_MUT_UNMAP_FAST");
+	_Static_assert(sizeof(cases) / sizeof(cases[0]) == PTMM_MUT_COUNT - 2,
+		       "a script for every flush site but PTMM_MUT_UNMAP_FAST");
 	for (int a = 0; a < 2; a++)
 		for (int kernel = 0; kernel < 2; kernel++)
 			for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)

@@ -47,21 +47,21 @@ static bool run(struct script_env *env, const char *line, int want, const char *
 }
 
 /* Point the leaf mapping `va` at the root node: "leaf maps a page-table node". */
-static bool corrupt_leaf(struct ptsim_machine *m, vaddr_t va)
+static bool corrupt_leaf(struct ptsim_machine *m, ptmm_vaddr_t va)
 {
-	const struct pte_format *f = &m->arch.fmt;
-	paddr_t node = m->pt.root;
+	const struct ptmm_pte_format *f = &m->arch.fmt;
+	ptmm_paddr_t node = m->pt.root;
 
 	for (unsigned level = m->arch.levels; level >= 1; level--) {
-		pte_t *e = (pte_t *)frame_to_virt(&m->ft, node) + mm_level_index(va, level);
+		ptmm_pte_t *e = (ptmm_pte_t *)ptmm_frame_to_virt(&m->ft, node) + ptmm_level_index(va, level);
 
-		if (!pte_is_present(*e))
+		if (!ptmm_pte_is_present(*e))
 			return false;
-		if (pte_is_leaf(f, *e, level)) {
-			*e = pte_make(f, *e & ~f->addr_mask, m->pt.root);
+		if (ptmm_pte_is_leaf(f, *e, level)) {
+			*e = ptmm_pte_make(f, *e & ~f->addr_mask, m->pt.root);
 			return true;
 		}
-		node = pte_table_addr(f, *e);
+		node = ptmm_pte_table_addr(f, *e);
 	}
 	return false;
 }
@@ -70,15 +70,15 @@ static bool corrupt_leaf(struct ptsim_machine *m, vaddr_t va)
 static bool test_machine(const char *arch, bool kernel, bool check_each)
 {
 	static struct ptsim_machine m;
-	struct page_table *pts[1] = { &m.pt };
-	vaddr_t va = kernel ? 0xffff800000001000ull : 0x1000;
+	struct ptmm_page_table *pts[1] = { &m.pt };
+	ptmm_vaddr_t va = kernel ? 0xffff800000001000ull : 0x1000;
 	char map_line[64];
 	const char *what;
 	struct script_env env;
 	bool ok;
 
 	if (!ptsim_arch_init(&m.arch, arch, false) ||
-	    ptsim_machine_build(&m, (uint64_t)16 << 20, (uint64_t)2 << 20, kernel, &what) != MM_OK) {
+	    ptsim_machine_build(&m, (uint64_t)16 << 20, (uint64_t)2 << 20, kernel, &what) != PTMM_OK) {
 		printf("%s: machine not built\n", arch);
 		return false;
 	}

@@ -31,53 +31,53 @@
 #include <string.h>
 
 #include "fake_arch.h"
-#include "mm/mm.h"
-#include "mm/mm_assert.h"
+#include <ptmm/mm.h>
+#include <ptmm/mm_assert.h>
 
 struct config {
 	const char *name;
-	void (*init)(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
+	void (*init)(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb);
 	uint32_t features;
 	/* The contract's rule for a well-formed property (flags <= 31, cache < 4). */
-	int (*rule)(const struct config *c, struct mm_prop p);
+	int (*rule)(const struct config *c, struct ptmm_prop p);
 };
 
-static int rule_x86(const struct config *c, struct mm_prop p)
+static int rule_x86(const struct config *c, struct ptmm_prop p)
 {
-	bool r = p.flags & MM_PROP_R, w = p.flags & MM_PROP_W, x = p.flags & MM_PROP_X;
+	bool r = p.flags & PTMM_PROP_R, w = p.flags & PTMM_PROP_W, x = p.flags & PTMM_PROP_X;
 	if ((w || x) && !r)
-		return MM_EINVAL;
-	if (r && !x && !(c->features & MM_FEAT_X86_NX))
-		return MM_ENOTSUP; /* without NX every readable page is executable */
-	return MM_OK;
+		return PTMM_EINVAL;
+	if (r && !x && !(c->features & PTMM_FEAT_X86_NX))
+		return PTMM_ENOTSUP; /* without NX every readable page is executable */
+	return PTMM_OK;
 }
 
-static int rule_riscv(const struct config *c, struct mm_prop p)
+static int rule_riscv(const struct config *c, struct ptmm_prop p)
 {
-	if ((p.flags & MM_PROP_W) && !(p.flags & MM_PROP_R))
-		return MM_EINVAL;
-	if (p.cache == MM_CACHE_WT)
-		return MM_ENOTSUP;
-	if (p.cache != MM_CACHE_WB && !(c->features & MM_FEAT_RV_SVPBMT))
-		return MM_ENOTSUP;
-	return MM_OK;
+	if ((p.flags & PTMM_PROP_W) && !(p.flags & PTMM_PROP_R))
+		return PTMM_EINVAL;
+	if (p.cache == PTMM_CACHE_WT)
+		return PTMM_ENOTSUP;
+	if (p.cache != PTMM_CACHE_WB && !(c->features & PTMM_FEAT_RV_SVPBMT))
+		return PTMM_ENOTSUP;
+	return PTMM_OK;
 }
 
-static int rule_fake(const struct config *c, struct mm_prop p)
+static int rule_fake(const struct config *c, struct ptmm_prop p)
 {
 	(void)c;
-	if ((p.flags & MM_PROP_W) && !(p.flags & MM_PROP_R))
-		return MM_EINVAL;
-	return MM_OK;
+	if ((p.flags & PTMM_PROP_W) && !(p.flags & PTMM_PROP_R))
+		return PTMM_EINVAL;
+	return PTMM_OK;
 }
 
 static const struct config configs[] = {
-	{ "x86_64", mm_arch_x86_64_init, 0, rule_x86 },
-	{ "x86_64+nx", mm_arch_x86_64_init, MM_FEAT_X86_NX, rule_x86 },
-	{ "x86_64+1g", mm_arch_x86_64_init, MM_FEAT_X86_1G, rule_x86 },
-	{ "x86_64+nx+1g", mm_arch_x86_64_init, MM_FEAT_X86_NX | MM_FEAT_X86_1G, rule_x86 },
-	{ "sv48", mm_arch_sv48_init, 0, rule_riscv },
-	{ "sv48+svpbmt", mm_arch_sv48_init, MM_FEAT_RV_SVPBMT, rule_riscv },
+	{ "x86_64", ptmm_arch_x86_64_init, 0, rule_x86 },
+	{ "x86_64+nx", ptmm_arch_x86_64_init, PTMM_FEAT_X86_NX, rule_x86 },
+	{ "x86_64+1g", ptmm_arch_x86_64_init, PTMM_FEAT_X86_1G, rule_x86 },
+	{ "x86_64+nx+1g", ptmm_arch_x86_64_init, PTMM_FEAT_X86_NX | PTMM_FEAT_X86_1G, rule_x86 },
+	{ "sv48", ptmm_arch_sv48_init, 0, rule_riscv },
+	{ "sv48+svpbmt", ptmm_arch_sv48_init, PTMM_FEAT_RV_SVPBMT, rule_riscv },
 	{ "fake48", mm_arch_fake48_init, 0, rule_fake },
 };
 
@@ -95,14 +95,14 @@ static unsigned long long checks;
 	} while (0)
 
 /* Boundary PAs of the address field aligned to `align`: returns how many (<= 80). */
-static unsigned boundary_pas(const struct mm_arch *a, uint64_t align, paddr_t *out)
+static unsigned boundary_pas(const struct ptmm_arch *a, uint64_t align, ptmm_paddr_t *out)
 {
 	uint64_t frames = (a->fmt.addr_mask >> a->fmt.addr_shift) + 1;
-	paddr_t limit = frames << MM_PAGE_SHIFT, top = limit - align;
+	ptmm_paddr_t limit = frames << PTMM_PAGE_SHIFT, top = limit - align;
 	unsigned n = 0;
 	out[n++] = 0;
 	out[n++] = top;
-	for (paddr_t bit = align; bit < limit; bit <<= 1)
+	for (ptmm_paddr_t bit = align; bit < limit; bit <<= 1)
 		out[n++] = bit;
 	out[n++] = 0x5555555555555555ull & top;
 	out[n++] = 0xaaaaaaaaaaaaaaaaull & top;
@@ -111,31 +111,31 @@ static unsigned boundary_pas(const struct mm_arch *a, uint64_t align, paddr_t *o
 	return n;
 }
 
-static bool prop_eq(struct mm_prop a, struct mm_prop b)
+static bool prop_eq(struct ptmm_prop a, struct ptmm_prop b)
 {
 	return a.flags == b.flags && a.cache == b.cache;
 }
 
 static void check_config(const struct config *c)
 {
-	struct mm_arch a;
+	struct ptmm_arch a;
 	c->init(&a, c->features, NULL);
-	const struct pte_format *f = &a.fmt;
+	const struct ptmm_pte_format *f = &a.fmt;
 	unsigned long long before = checks;
-	paddr_t pas[80];
+	ptmm_paddr_t pas[80];
 
 	/* L5 and L3 for table entries, at every level that has them. */
 	for (unsigned l = 2; l <= a.levels; l++) {
-		pte_t t = a.table_template(&a, l);
+		ptmm_pte_t t = a.table_template(&a, l);
 		LAW(t != 0, "table template at level %u is zero", l);
 		LAW((t & f->addr_mask) == 0, "table template 0x%" PRIx64 " at level %u meets the "
 		    "address field", t, l);
-		unsigned n = boundary_pas(&a, MM_PAGE_SIZE, pas);
+		unsigned n = boundary_pas(&a, PTMM_PAGE_SIZE, pas);
 		for (unsigned k = 0; k < n; k++) {
-			pte_t e = pte_make(f, t, pas[k]);
-			LAW(!pte_is_leaf(f, e, l), "table entry 0x%" PRIx64 " at level %u reads as a "
+			ptmm_pte_t e = ptmm_pte_make(f, t, pas[k]);
+			LAW(!ptmm_pte_is_leaf(f, e, l), "table entry 0x%" PRIx64 " at level %u reads as a "
 			    "leaf", e, l);
-			LAW(pte_table_addr(f, e) == pas[k], "table entry at level %u loses PA 0x%"
+			LAW(ptmm_pte_table_addr(f, e) == pas[k], "table entry at level %u loses PA 0x%"
 			    PRIx64, l, pas[k]);
 		}
 	}
@@ -143,9 +143,9 @@ static void check_config(const struct config *c)
 	/* Every flags x cache byte: prop_check against the rules (L6, codes). */
 	for (unsigned flags = 0; flags < 256; flags++) {
 		for (unsigned cache = 0; cache < 256; cache++) {
-			struct mm_prop p = mm_prop_make(flags, (enum mm_cache)cache);
+			struct ptmm_prop p = ptmm_prop_make(flags, (enum ptmm_cache)cache);
 			int got = a.prop_check(&a, p);
-			int want = (flags & ~MM_PROP_ALL) || cache >= MM_CACHE_COUNT ? MM_EINVAL
+			int want = (flags & ~PTMM_PROP_ALL) || cache >= PTMM_CACHE_COUNT ? PTMM_EINVAL
 										 : c->rule(c, p);
 			LAW(got == want, "prop_check(flags 0x%x, cache %u) = %d, the contract says %d",
 			    flags, cache, got, want);
@@ -153,56 +153,56 @@ static void check_config(const struct config *c)
 	}
 
 	/* The image: every property decoded from an accepted one's leaf, per level. */
-	static bool image[MM_MAX_LEVELS + 1][32][MM_CACHE_COUNT + 1];
+	static bool image[PTMM_MAX_LEVELS + 1][32][PTMM_CACHE_COUNT + 1];
 	memset(image, 0, sizeof(image));
 	for (unsigned flags = 0; flags < 32; flags++) {
-		for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
-			struct mm_prop p = mm_prop_make(flags, (enum mm_cache)cache);
-			if (a.prop_check(&a, p) != MM_OK)
+		for (unsigned cache = 0; cache < PTMM_CACHE_COUNT; cache++) {
+			struct ptmm_prop p = ptmm_prop_make(flags, (enum ptmm_cache)cache);
+			if (a.prop_check(&a, p) != PTMM_OK)
 				continue;
 			for (unsigned l = 1; l <= a.max_leaf_level; l++) {
-				pte_t t = a.leaf_template(&a, p, l);
-				uint64_t size = mm_level_size(l);
+				ptmm_pte_t t = a.leaf_template(&a, p, l);
+				uint64_t size = ptmm_level_size(l);
 				/* L5, L4 */
 				LAW(t != 0, "leaf template of flags 0x%x cache %u at level %u is zero",
 				    flags, cache, l);
 				LAW((t & f->untracked) == 0, "leaf template of flags 0x%x cache %u at "
 				    "level %u holds the untracked tag", flags, cache, l);
 				/* L2: template bits in the field lie below the level's alignment. */
-				LAW((t & f->addr_mask & pte_addr_field(f, ~(size - 1) & ~0xfffull)) == 0,
+				LAW((t & f->addr_mask & ptmm_pte_addr_field(f, ~(size - 1) & ~0xfffull)) == 0,
 				    "leaf template 0x%" PRIx64 " at level %u meets the address of a "
 				    "%" PRIu64 "-byte page", t, l, size);
 				unsigned n = boundary_pas(&a, size, pas);
 				for (unsigned k = 0; k < n; k++) {
-					pte_t e = pte_make(f, t, pas[k]);
-					struct mm_prop q = a.leaf_prop(&a, e, l);
+					ptmm_pte_t e = ptmm_pte_make(f, t, pas[k]);
+					struct ptmm_prop q = a.leaf_prop(&a, e, l);
 					/* L1 */
 					LAW(prop_eq(q, p), "level %u, PA 0x%" PRIx64 ": flags 0x%x cache %u "
 					    "reads back as flags 0x%x cache %u", l, pas[k], flags, cache,
 					    q.flags, q.cache);
-					LAW(pte_addr(f, e, l) == pas[k], "level %u: PA 0x%" PRIx64 " reads "
-					    "back as 0x%" PRIx64, l, pas[k], pte_addr(f, e, l));
+					LAW(ptmm_pte_addr(f, e, l) == pas[k], "level %u: PA 0x%" PRIx64 " reads "
+					    "back as 0x%" PRIx64, l, pas[k], ptmm_pte_addr(f, e, l));
 					/* L3 */
-					LAW(pte_is_leaf(f, e, l), "leaf 0x%" PRIx64 " at level %u is not a "
+					LAW(ptmm_pte_is_leaf(f, e, l), "leaf 0x%" PRIx64 " at level %u is not a "
 					    "leaf", e, l);
 					/* L4 */
-					struct mm_prop u = a.leaf_prop(&a, e | f->untracked, l);
+					struct ptmm_prop u = a.leaf_prop(&a, e | f->untracked, l);
 					LAW(prop_eq(u, p), "the untracked tag changes the property at level "
 					    "%u (flags 0x%x cache %u)", l, flags, cache);
-					LAW(pte_addr(f, e | f->untracked, l) == pas[k], "the untracked tag "
+					LAW(ptmm_pte_addr(f, e | f->untracked, l) == pas[k], "the untracked tag "
 					    "changes the PA at level %u", l);
 				}
-				struct mm_prop q = a.leaf_prop(&a, t, l);
-				if (q.flags < 32 && q.cache <= MM_CACHE_COUNT)
+				struct ptmm_prop q = a.leaf_prop(&a, t, l);
+				if (q.flags < 32 && q.cache <= PTMM_CACHE_COUNT)
 					image[l][q.flags][q.cache] = true;
 			}
 		}
 	}
 	/* L6: a refused property is in no level's image. */
 	for (unsigned flags = 0; flags < 32; flags++)
-		for (unsigned cache = 0; cache < MM_CACHE_COUNT; cache++) {
-			struct mm_prop p = mm_prop_make(flags, (enum mm_cache)cache);
-			if (a.prop_check(&a, p) == MM_OK)
+		for (unsigned cache = 0; cache < PTMM_CACHE_COUNT; cache++) {
+			struct ptmm_prop p = ptmm_prop_make(flags, (enum ptmm_cache)cache);
+			if (a.prop_check(&a, p) == PTMM_OK)
 				continue;
 			for (unsigned l = 1; l <= a.max_leaf_level; l++)
 				LAW(!image[l][flags][cache], "refused flags 0x%x cache %u is what an "
@@ -221,15 +221,15 @@ int main(void)
 	return 0;
 }
 
-/* The mm's MM_ASSERT hook (nothing here runs the mm's operations). */
-void mm_assert_failed(const char *file, int line, const char *cond)
+/* The mm's PTMM_ASSERT hook (nothing here runs the mm's operations). */
+void ptmm_assert_failed(const char *file, int line, const char *cond)
 {
 	fprintf(stderr, "mm assertion failed: %s:%d: %s\n", file, line, cond);
 	abort();
 }
 
 /* The mm's self-deadlock detection hook: one context (single-threaded). */
-const void *mm_debug_context(void)
+const void *ptmm_debug_context(void)
 {
 	static const char only;
 	return &only;

@@ -9,9 +9,9 @@
  */
 #include "__fc_builtin.h"
 
-#include "mm/frame.h"
+#include <ptmm/frame.h>
 #include "mm/frame_internal.h"
-#include "mm/mm_assert.h"
+#include <ptmm/mm_assert.h>
 
 /*
  * The GCC builtins frame.c and spinlock.h use, for Eva (its libc has
@@ -41,11 +41,11 @@ int __builtin_ctzll(unsigned long long x);
 #define NFRAMES 64u
 #define PAGE 4096u
 
-static struct frame_slot slots[NFRAMES];
+static struct ptmm_frame_slot slots[NFRAMES];
 static unsigned char phys[NFRAMES * PAGE];
-static struct frame_table ft;
+static struct ptmm_frame_table ft;
 
-void mm_assert_failed(const char *file, int line, const char *cond)
+void ptmm_assert_failed(const char *file, int line, const char *cond)
 {
 	(void)file;
 	(void)line;
@@ -55,24 +55,24 @@ void mm_assert_failed(const char *file, int line, const char *cond)
 	}
 }
 
-static paddr_t any_pa(void)
+static ptmm_paddr_t any_pa(void)
 {
 	/* Any frame of the window and a little beyond, page aligned or not. */
-	return (paddr_t)Frama_C_unsigned_int_interval(0, (NFRAMES + 4) * PAGE);
+	return (ptmm_paddr_t)Frama_C_unsigned_int_interval(0, (NFRAMES + 4) * PAGE);
 }
 
 int main(void)
 {
-	uint32_t hint = FRAME_NIL, release = FRAME_NIL;
-	if (frame_table_init(&ft, slots, 0, NFRAMES * PAGE, (uintptr_t)phys - 0) != MM_OK)
+	uint32_t hint = PTMM_FRAME_NIL, release = PTMM_FRAME_NIL;
+	if (ptmm_frame_table_init(&ft, slots, 0, NFRAMES * PAGE, (uintptr_t)phys - 0) != PTMM_OK)
 		return 1;
 	/* Zone 0: frames [0, 24); a hole [24, 28); zone 1: [28, 64). */
-	if (frame_table_add_ram(&ft, 0, 24 * PAGE, 0) != MM_OK ||
-	    frame_table_add_ram(&ft, 28 * PAGE, 36 * PAGE, 1) != MM_OK)
+	if (ptmm_frame_table_add_ram(&ft, 0, 24 * PAGE, 0) != PTMM_OK ||
+	    ptmm_frame_table_add_ram(&ft, 28 * PAGE, 36 * PAGE, 1) != PTMM_OK)
 		return 1;
-	frame_table_add_mmio(&ft, NFRAMES * PAGE, 16 * PAGE);
-	frame_table_reserve(&ft, 20 * PAGE, 2 * PAGE, FRAME_KERNEL);
-	frame_zone_set_claimable(&ft, 0, true);
+	ptmm_frame_table_add_mmio(&ft, NFRAMES * PAGE, 16 * PAGE);
+	ptmm_frame_table_reserve(&ft, 20 * PAGE, 2 * PAGE, PTMM_FRAME_KERNEL);
+	ptmm_frame_zone_set_claimable(&ft, 0, true);
 
 	/*
 	 * EVA_STEPS operations (unrolled: every step keeps its own states, so
@@ -80,42 +80,42 @@ int main(void)
 	 */
 	//@ loop unroll EVA_STEPS;
 	for (int k = 0; k < EVA_STEPS; k++) {
-		paddr_t pa = any_pa();
-		unsigned zone = Frama_C_unsigned_int_interval(0, FRAME_MAX_ZONES);
-		unsigned order = Frama_C_unsigned_int_interval(0, FRAME_MAX_ORDER + 1);
+		ptmm_paddr_t pa = any_pa();
+		unsigned zone = Frama_C_unsigned_int_interval(0, PTMM_FRAME_MAX_ZONES);
+		unsigned order = Frama_C_unsigned_int_interval(0, PTMM_FRAME_MAX_ORDER + 1);
 		uint64_t len = (uint64_t)Frama_C_unsigned_int_interval(0, 8) * PAGE;
 		switch (Frama_C_interval(0, 9)) {
 		case 0: {
-			paddr_t got;
-			frame_alloc(&ft, zone, order, (enum frame_usage)Frama_C_interval(0, 7), &got);
+			ptmm_paddr_t got;
+			ptmm_frame_alloc(&ft, zone, order, (enum ptmm_frame_usage)Frama_C_interval(0, 7), &got);
 			break;
 		}
 		case 1:
-			frame_is_ram(&ft, pa);
-			frame_range_is_ram(&ft, pa, len);
-			frame_range_is_mmio(&ft, pa, len);
-			frame_range_touches_ram(&ft, pa, len);
-			frame_block_head(&ft, pa);
-			frame_ram_range_end(&ft, pa);
+			ptmm_frame_is_ram(&ft, pa);
+			ptmm_frame_range_is_ram(&ft, pa, len);
+			ptmm_frame_range_is_mmio(&ft, pa, len);
+			ptmm_frame_range_touches_ram(&ft, pa, len);
+			ptmm_frame_block_head(&ft, pa);
+			ptmm__frame_ram_range_end(&ft, pa);
 			break;
 		case 2:
-			frame_zone_free_frames(&ft, zone < FRAME_MAX_ZONES ? zone : 0);
+			ptmm_frame_zone_free_frames(&ft, zone < PTMM_FRAME_MAX_ZONES ? zone : 0);
 			break;
 		case 3: {
-			paddr_t node;
-			if (frame_node_alloc(&ft, 1, Frama_C_unsigned_int_interval(1, 4), &node) == MM_OK)
-				frame_node_free(&ft, node);
+			ptmm_paddr_t node;
+			if (ptmm__frame_node_alloc(&ft, 1, Frama_C_unsigned_int_interval(1, 4), &node) == PTMM_OK)
+				ptmm__frame_node_free(&ft, node);
 			break;
 		}
 		case 4:
-			if (frame_map_check(&ft, pa, len, &hint) == MM_OK && len)
-				frame_map_leaves(&ft, pa, PAGE, len / PAGE, &hint);
+			if (ptmm__frame_map_check(&ft, pa, len, &hint) == PTMM_OK && len)
+				ptmm__frame_map_leaves(&ft, pa, PAGE, len / PAGE, &hint);
 			break;
 		case 5:
-			frame_map_page(&ft, pa, &hint);
+			ptmm__frame_map_page(&ft, pa, &hint);
 			break;
 		case 6:
-			frame_release_all(&ft, &release);
+			ptmm__frame_release_all(&ft, &release);
 			break;
 		default:
 			break;

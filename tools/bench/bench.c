@@ -10,15 +10,15 @@
  * Each round runs every scenario once, in this order:
  *   seq1 (map, one call per page), unmap1 (one call per page),
  *   seq2 (map, one call), unmap2 (one call),
- *   huge2m_map / huge2m_unmap (MM_MAP_HUGE, 2M-aligned, not 1G-aligned;
+ *   huge2m_map / huge2m_unmap (PTMM_MAP_HUGE, 2M-aligned, not 1G-aligned;
  *   HUGE_REPS pairs, each call timed, the mean is the round's figure),
  *   rand_map / rand_unmap (distinct random pages over 512 GiB, one cursor
- *   over the 512 GiB, cursor_jump + one call per page; in Sv39, whose
+ *   over the 512 GiB, ptmm_cursor_jump + one call per page; in Sv39, whose
  *   user half is 256 GiB, over [128 GiB, 256 GiB) instead).
  * Every paging mode of arch/modes.h runs, one after the other (or only
  * those named with --arch).
  * Round 0 is a warm-up; the reported figure is the median of rounds 1..5.
- * The time of a scenario includes its cursor_open and cursor_close (the
+ * The time of a scenario includes its ptmm_cursor_open and ptmm_cursor_close (the
  * flush and the release of what was removed).
  * The run_* functions are kept out of line so that callgrind can
  * attribute instructions to each scenario (--toggle-collect=run_seq1).
@@ -33,7 +33,7 @@
 #include <time.h>
 
 #include "arch/modes.h"
-#include "mm.h"
+#include <ptmm/mm.h>
 
 #define ZONE_DATA 0
 #define ZONE_POOL 1
@@ -61,20 +61,20 @@ static const char *const scenario_name[NR_SCENARIOS] = {
 struct config {
 	uint64_t data_ram, pool;  /* bytes of zone 0 and zone 1 */
 	unsigned data_order;      /* the data block: 2^order frames (the "GiB") */
-	uint64_t huge_len;        /* bytes mapped with MM_MAP_HUGE */
+	uint64_t huge_len;        /* bytes mapped with PTMM_MAP_HUGE */
 	unsigned rand_pages;      /* distinct random pages */
-	bool check;               /* run mm_check and the leak checks */
+	bool check;               /* run ptmm_check and the leak checks */
 };
 
 /* One simulated machine and its user page table. */
 struct machine {
-	struct mm_arch arch;
-	struct frame_table ft;
-	struct page_table pt;
+	struct ptmm_arch arch;
+	struct ptmm_frame_table ft;
+	struct ptmm_page_table pt;
 	void *phys, *slots;
 	uint64_t phys_bytes, slot_bytes;
 	uint64_t pool_free_at_start;
-	vaddr_t rand_va;      /* the random scenarios' window (in the user half) */
+	ptmm_vaddr_t rand_va;      /* the random scenarios' window (in the user half) */
 	uint64_t rand_space;
 };
 
@@ -85,22 +85,22 @@ struct result {
 	long rss_kib;      /* process peak RSS after the scenario */
 };
 
-static void tlb_page(void *ctx, vaddr_t va) { (void)ctx; (void)va; }
-static void tlb_range(void *ctx, vaddr_t va, uint64_t len) { (void)ctx; (void)va; (void)len; }
+static void tlb_page(void *ctx, ptmm_vaddr_t va) { (void)ctx; (void)va; }
+static void tlb_range(void *ctx, ptmm_vaddr_t va, uint64_t len) { (void)ctx; (void)va; (void)len; }
 static void tlb_all(void *ctx) { (void)ctx; }
-static void tlb_activate(void *ctx, paddr_t root) { (void)ctx; (void)root; }
+static void tlb_activate(void *ctx, ptmm_paddr_t root) { (void)ctx; (void)root; }
 
-static const struct mm_tlb_ops noop_tlb = {
+static const struct ptmm_tlb_ops noop_tlb = {
 	.flush_page = tlb_page, .flush_range = tlb_range,
 	.flush_all = tlb_all, .activate = tlb_activate, .ctx = NULL,
 };
 
-static const struct mm_prop data_prop = { MM_PROP_R | MM_PROP_W, MM_CACHE_WB };
+static const struct ptmm_prop data_prop = { PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_WB };
 
 /* Print `what` and the mm error, exit 1: the benchmark cannot go on. */
 static void fail(const char *what, int err)
 {
-	fprintf(stderr, "bench: %s: %s\n", what, err < 0 ? mm_strerror(err) : "failed");
+	fprintf(stderr, "bench: %s: %s\n", what, err < 0 ? ptmm_strerror(err) : "failed");
 	exit(1);
 }
 
@@ -140,7 +140,7 @@ static void machine_init(struct machine *m, const struct mm_mode *mode, const st
 
 	memset(m, 0, sizeof(*m));
 	m->phys_bytes = cfg->data_ram + cfg->pool;
-	m->slot_bytes = frame_table_meta_bytes(0, m->phys_bytes);
+	m->slot_bytes = ptmm_frame_table_meta_bytes(0, m->phys_bytes);
 	m->phys = reserve(m->phys_bytes);
 	m->slots = reserve(m->slot_bytes);
 	mm_mode_init(mode, &m->arch, true, &noop_tlb);
@@ -148,24 +148,24 @@ static void machine_init(struct machine *m, const struct mm_mode *mode, const st
 	bool small = ((uint64_t)1 << (m->arch.va_bits - 1)) < RAND_VA + RAND_SPACE;
 	m->rand_va = small ? RAND_VA_SMALL : RAND_VA;
 	m->rand_space = small ? RAND_SPACE_SMALL : RAND_SPACE;
-	err = frame_table_init(&m->ft, m->slots, 0, m->phys_bytes, (uintptr_t)m->phys);
-	if (err == MM_OK)
-		err = frame_table_add_ram(&m->ft, 0, cfg->data_ram, ZONE_DATA);
-	if (err == MM_OK)
-		err = frame_table_add_ram(&m->ft, cfg->data_ram, cfg->pool, ZONE_POOL);
-	if (err != MM_OK)
+	err = ptmm_frame_table_init(&m->ft, m->slots, 0, m->phys_bytes, (uintptr_t)m->phys);
+	if (err == PTMM_OK)
+		err = ptmm_frame_table_add_ram(&m->ft, 0, cfg->data_ram, ZONE_DATA);
+	if (err == PTMM_OK)
+		err = ptmm_frame_table_add_ram(&m->ft, cfg->data_ram, cfg->pool, ZONE_POOL);
+	if (err != PTMM_OK)
 		fail("frame table", err);
-	frame_zone_set_claimable(&m->ft, ZONE_DATA, true);
-	err = page_table_init_user(&m->pt, &m->arch, &m->ft, ZONE_POOL, NULL);
-	if (err != MM_OK)
+	ptmm_frame_zone_set_claimable(&m->ft, ZONE_DATA, true);
+	err = ptmm_page_table_init_user(&m->pt, &m->arch, &m->ft, ZONE_POOL, NULL);
+	if (err != PTMM_OK)
 		fail("page table", err);
-	m->pool_free_at_start = frame_zone_free_frames(&m->ft, ZONE_POOL);
+	m->pool_free_at_start = ptmm_frame_zone_free_frames(&m->ft, ZONE_POOL);
 }
 
 /* Destroy the page table and give the host memory back. */
 static void machine_fini(struct machine *m)
 {
-	page_table_destroy(&m->pt);
+	ptmm_page_table_destroy(&m->pt);
 	munmap(m->phys, m->phys_bytes);
 	munmap(m->slots, m->slot_bytes);
 }
@@ -173,13 +173,13 @@ static void machine_fini(struct machine *m)
 /* In --smoke: the invariant checker must pass after every scenario. */
 static void check_tables(struct machine *m, const struct config *cfg, const char *when)
 {
-	struct page_table *pts[1] = { &m->pt };
+	struct ptmm_page_table *pts[1] = { &m->pt };
 	char buf[512];
 
 	if (!cfg->check)
 		return;
-	if (mm_check(pts, 1, &m->ft, buf, sizeof(buf)) != MM_OK) {
-		fprintf(stderr, "bench: mm_check after %s: %s\n", when, buf);
+	if (ptmm_check(pts, 1, &m->ft, buf, sizeof(buf)) != PTMM_OK) {
+		fprintf(stderr, "bench: ptmm_check after %s: %s\n", when, buf);
 		exit(1);
 	}
 }
@@ -190,7 +190,7 @@ static void check_empty(struct machine *m, const struct config *cfg, const char 
 	if (!cfg->check)
 		return;
 	if (atomic_load(&m->pt.nr_nodes) != 1 ||
-	    frame_zone_free_frames(&m->ft, ZONE_POOL) != m->pool_free_at_start) {
+	    ptmm_frame_zone_free_frames(&m->ft, ZONE_POOL) != m->pool_free_at_start) {
 		fprintf(stderr, "bench: after %s: %" PRIu64 " nodes, pool not back\n", when,
 			(uint64_t)atomic_load(&m->pt.nr_nodes));
 		exit(1);
@@ -198,99 +198,99 @@ static void check_empty(struct machine *m, const struct config *cfg, const char 
 }
 
 /* Open a cursor on [va, va+len) or die. */
-static void open_or_die(struct cursor *c, struct machine *m, vaddr_t va, uint64_t len)
+static void open_or_die(struct ptmm_cursor *c, struct machine *m, ptmm_vaddr_t va, uint64_t len)
 {
-	int err = cursor_open(c, &m->pt, va, len);
-	if (err != MM_OK)
-		fail("cursor_open", err);
+	int err = ptmm_cursor_open(c, &m->pt, va, len);
+	if (err != PTMM_OK)
+		fail("ptmm_cursor_open", err);
 }
 
 /* seq1: map [SEQ_VA, +len) to [pa, +len), one 4K call per page; ns per page. */
-__attribute__((noinline)) static double run_seq1(struct machine *m, paddr_t pa, uint64_t len)
+__attribute__((noinline)) static double run_seq1(struct machine *m, ptmm_paddr_t pa, uint64_t len)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	uint64_t t0 = now_ns(), off;
 
 	open_or_die(&c, m, SEQ_VA, len);
-	for (off = 0; off < len; off += MM_PAGE_SIZE) {
-		int err = cursor_map(&c, pa + off, MM_PAGE_SIZE, data_prop, 0);
-		if (err != MM_OK)
+	for (off = 0; off < len; off += PTMM_PAGE_SIZE) {
+		int err = ptmm_cursor_map(&c, pa + off, PTMM_PAGE_SIZE, data_prop, 0);
+		if (err != PTMM_OK)
 			fail("seq1 map", err);
 	}
-	cursor_close(&c);
-	return (double)(now_ns() - t0) / (double)(len / MM_PAGE_SIZE);
+	ptmm_cursor_close(&c);
+	return (double)(now_ns() - t0) / (double)(len / PTMM_PAGE_SIZE);
 }
 
 /* seq2 / huge2m_map: one call over [va, +len); ns per 4K page (huge: per op = whole). */
-__attribute__((noinline)) static double run_map_once(struct machine *m, vaddr_t va, paddr_t pa, uint64_t len, unsigned flags)
+__attribute__((noinline)) static double run_map_once(struct machine *m, ptmm_vaddr_t va, ptmm_paddr_t pa, uint64_t len, unsigned flags)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	uint64_t t0 = now_ns();
 	int err;
 
 	open_or_die(&c, m, va, len);
-	err = cursor_map(&c, pa, len, data_prop, flags);
-	if (err != MM_OK)
+	err = ptmm_cursor_map(&c, pa, len, data_prop, flags);
+	if (err != PTMM_OK)
 		fail("map", err);
-	cursor_close(&c);
+	ptmm_cursor_close(&c);
 	return (double)(now_ns() - t0);
 }
 
 /* unmap1: unmap [SEQ_VA, +len), one call per 4K page; ns per page. */
 __attribute__((noinline)) static double run_unmap1(struct machine *m, uint64_t len)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	uint64_t t0 = now_ns(), off, removed;
 
 	open_or_die(&c, m, SEQ_VA, len);
-	for (off = 0; off < len; off += MM_PAGE_SIZE) {
-		int err = cursor_unmap(&c, MM_PAGE_SIZE, &removed);
-		if (err != MM_OK || removed != MM_PAGE_SIZE)
+	for (off = 0; off < len; off += PTMM_PAGE_SIZE) {
+		int err = ptmm_cursor_unmap(&c, PTMM_PAGE_SIZE, &removed);
+		if (err != PTMM_OK || removed != PTMM_PAGE_SIZE)
 			fail("unmap1", err);
 	}
-	cursor_close(&c);
-	return (double)(now_ns() - t0) / (double)(len / MM_PAGE_SIZE);
+	ptmm_cursor_close(&c);
+	return (double)(now_ns() - t0) / (double)(len / PTMM_PAGE_SIZE);
 }
 
 /* unmap2 / huge2m_unmap: one call over [va, +len); total ns. */
-__attribute__((noinline)) static double run_unmap_once(struct machine *m, vaddr_t va, uint64_t len)
+__attribute__((noinline)) static double run_unmap_once(struct machine *m, ptmm_vaddr_t va, uint64_t len)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	uint64_t t0 = now_ns(), removed;
 	int err;
 
 	open_or_die(&c, m, va, len);
-	err = cursor_unmap(&c, len, &removed);
-	if (err != MM_OK || removed != len)
+	err = ptmm_cursor_unmap(&c, len, &removed);
+	if (err != PTMM_OK || removed != len)
 		fail("unmap", err);
-	cursor_close(&c);
+	ptmm_cursor_close(&c);
 	return (double)(now_ns() - t0);
 }
 
 /*
  * rand_map / rand_unmap: one cursor over the 512 GiB; for each VA of `vas`
- * (in order) cursor_jump then one 4K call.  Page i maps frame i mod the
+ * (in order) ptmm_cursor_jump then one 4K call.  Page i maps frame i mod the
  * data block.  ns per page.
  */
-__attribute__((noinline)) static double run_rand(struct machine *m, const vaddr_t *vas, unsigned n, paddr_t pa,
+__attribute__((noinline)) static double run_rand(struct machine *m, const ptmm_vaddr_t *vas, unsigned n, ptmm_paddr_t pa,
 		       uint64_t block_pages, bool map)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	uint64_t t0 = now_ns();
 	unsigned i;
 
 	open_or_die(&c, m, m->rand_va, m->rand_space);
 	for (i = 0; i < n; i++) {
-		int err = cursor_jump(&c, vas[i]);
-		if (err == MM_OK && map)
-			err = cursor_map(&c, pa + (i % block_pages) * MM_PAGE_SIZE, MM_PAGE_SIZE,
+		int err = ptmm_cursor_jump(&c, vas[i]);
+		if (err == PTMM_OK && map)
+			err = ptmm_cursor_map(&c, pa + (i % block_pages) * PTMM_PAGE_SIZE, PTMM_PAGE_SIZE,
 					 data_prop, 0);
-		else if (err == MM_OK)
-			err = cursor_unmap(&c, MM_PAGE_SIZE, NULL);
-		if (err != MM_OK)
+		else if (err == PTMM_OK)
+			err = ptmm_cursor_unmap(&c, PTMM_PAGE_SIZE, NULL);
+		if (err != PTMM_OK)
 			fail(map ? "rand_map" : "rand_unmap", err);
 	}
-	cursor_close(&c);
+	ptmm_cursor_close(&c);
 	return (double)(now_ns() - t0) / (double)n;
 }
 
@@ -304,11 +304,11 @@ static uint64_t next_random(uint64_t *state)
 }
 
 /* `n` distinct random page VAs in [base, base + space). */
-static vaddr_t *random_vas(unsigned n, vaddr_t base, uint64_t space)
+static ptmm_vaddr_t *random_vas(unsigned n, ptmm_vaddr_t base, uint64_t space)
 {
-	uint64_t pages = space / MM_PAGE_SIZE, state = 0x9e3779b97f4a7c15ull;
+	uint64_t pages = space / PTMM_PAGE_SIZE, state = 0x9e3779b97f4a7c15ull;
 	uint8_t *taken = calloc(pages / 8, 1);
-	vaddr_t *vas = malloc(n * sizeof(*vas));
+	ptmm_vaddr_t *vas = malloc(n * sizeof(*vas));
 	unsigned i = 0;
 
 	if (taken == NULL || vas == NULL)
@@ -319,7 +319,7 @@ static vaddr_t *random_vas(unsigned n, vaddr_t base, uint64_t space)
 		if (taken[p / 8] & (1u << (p % 8)))
 			continue;
 		taken[p / 8] |= (uint8_t)(1u << (p % 8));
-		vas[i++] = base + p * MM_PAGE_SIZE;
+		vas[i++] = base + p * PTMM_PAGE_SIZE;
 	}
 	free(taken);
 	return vas;
@@ -330,7 +330,7 @@ static vaddr_t *random_vas(unsigned n, vaddr_t base, uint64_t space)
  * All data RAM is held in handles (bench_arch), so [2M, 2M+len) is DATA
  * spanning two adjacent blocks and map only takes references.
  */
-static paddr_t huge_pa(const struct config *cfg, uint64_t len)
+static ptmm_paddr_t huge_pa(const struct config *cfg, uint64_t len)
 {
 	if (SIZE_2M + len > cfg->data_ram)
 		fail("no room for the huge range", 1);
@@ -363,12 +363,12 @@ static void note(struct result *r, struct machine *m, uint64_t peak_nodes)
 }
 
 /* One round of every scenario on machine `m`, into column `round` of res. */
-static void run_round(struct machine *m, const struct config *cfg, paddr_t d, const vaddr_t *vas,
+static void run_round(struct machine *m, const struct config *cfg, ptmm_paddr_t d, const ptmm_vaddr_t *vas,
 		      unsigned round, struct result *res)
 {
-	uint64_t len = MM_PAGE_SIZE << cfg->data_order, pages = len / MM_PAGE_SIZE, nodes;
-	paddr_t hpa = huge_pa(cfg, cfg->huge_len);
-	vaddr_t hva = SEQ_VA + SIZE_2M;
+	uint64_t len = PTMM_PAGE_SIZE << cfg->data_order, pages = len / PTMM_PAGE_SIZE, nodes;
+	ptmm_paddr_t hpa = huge_pa(cfg, cfg->huge_len);
+	ptmm_vaddr_t hva = SEQ_VA + SIZE_2M;
 
 	res[SEQ1].ns_per_op[round] = run_seq1(m, d, len);
 	nodes = atomic_load(&m->pt.nr_nodes);
@@ -396,7 +396,7 @@ static void run_round(struct machine *m, const struct config *cfg, paddr_t d, co
 	 */
 	double huge_map = 0, huge_unmap = 0;
 	for (unsigned r = 0; r < HUGE_REPS; r++) {
-		huge_map += run_map_once(m, hva, hpa, cfg->huge_len, MM_MAP_HUGE);
+		huge_map += run_map_once(m, hva, hpa, cfg->huge_len, PTMM_MAP_HUGE);
 		if (r == 0) {
 			nodes = atomic_load(&m->pt.nr_nodes);
 			note(&res[HUGE_MAP], m, nodes);
@@ -428,11 +428,11 @@ static void run_round(struct machine *m, const struct config *cfg, paddr_t d, co
 static void bench_arch(const struct mm_mode *mode, const struct config *cfg, bool json)
 {
 	const char *arch_name = mode->name;
-	vaddr_t *vas;
+	ptmm_vaddr_t *vas;
 	static struct machine m;
 	struct result res[NR_SCENARIOS];
 	uint64_t data_free;
-	paddr_t d, blocks[MAX_BLOCKS];
+	ptmm_paddr_t d, blocks[MAX_BLOCKS];
 	uint64_t nr_blocks, b;
 	unsigned round, s;
 	int err;
@@ -440,27 +440,27 @@ static void bench_arch(const struct mm_mode *mode, const struct config *cfg, boo
 	memset(res, 0, sizeof(res));
 	machine_init(&m, mode, cfg);
 	vas = random_vas(cfg->rand_pages, m.rand_va, m.rand_space);
-	data_free = frame_zone_free_frames(&m.ft, ZONE_DATA);
+	data_free = ptmm_frame_zone_free_frames(&m.ft, ZONE_DATA);
 	/*
 	 * All data RAM in blocks of 2^data_order frames, each held by a handle
 	 * as a kernel would hold it; the lowest is the data block of the seq
 	 * and rand scenarios.  Rationale: the huge range then needs no claim
 	 * of free frames (allocator work is not what the scenario measures).
 	 */
-	nr_blocks = cfg->data_ram >> (cfg->data_order + MM_PAGE_SHIFT);
+	nr_blocks = cfg->data_ram >> (cfg->data_order + PTMM_PAGE_SHIFT);
 	d = UINT64_MAX;
 	for (b = 0; b < nr_blocks; b++) {
-		err = frame_alloc(&m.ft, ZONE_DATA, cfg->data_order, FRAME_DATA, &blocks[b]);
-		if (err != MM_OK)
-			fail("frame_alloc", err);
+		err = ptmm_frame_alloc(&m.ft, ZONE_DATA, cfg->data_order, PTMM_FRAME_DATA, &blocks[b]);
+		if (err != PTMM_OK)
+			fail("ptmm_frame_alloc", err);
 		if (blocks[b] < d)
 			d = blocks[b];
 	}
 	for (round = 0; round < ROUNDS; round++)
 		run_round(&m, cfg, d, vas, round, res);
 	for (b = 0; b < nr_blocks; b++)
-		frame_put(&m.ft, blocks[b]);
-	if (cfg->check && frame_zone_free_frames(&m.ft, ZONE_DATA) != data_free) {
+		ptmm_frame_put(&m.ft, blocks[b]);
+	if (cfg->check && ptmm_frame_zone_free_frames(&m.ft, ZONE_DATA) != data_free) {
 		fprintf(stderr, "bench: %s: data frames not all freed\n", arch_name);
 		exit(1);
 	}
@@ -481,7 +481,7 @@ static void bench_arch(const struct mm_mode *mode, const struct config *cfg, boo
 
 int main(int argc, char **argv)
 {
-	struct config full = { 4 * GIB, 1 * GIB, FRAME_MAX_ORDER, 1 * GIB, 100000, false };
+	struct config full = { 4 * GIB, 1 * GIB, PTMM_FRAME_MAX_ORDER, 1 * GIB, 100000, false };
 	struct config smoke = { 64 * MIB, 16 * MIB, 8, 4 * MIB, 1000, true };
 	/* For callgrind: 64 MiB of data, 64 MiB huge, 10,000 random pages. */
 	struct config reduced = { 1 * GIB, 256 * MIB, 14, 64 * MIB, 10000, false };
@@ -508,8 +508,8 @@ int main(int argc, char **argv)
 	}
 	if (!json)
 		printf("# ns_per_op: per 4K page (huge2m: per GiB); median of %d runs after a warm-up\n"
-		       "# metadata: %zu bytes per frame (sizeof(struct frame_slot))\n"
-		       "%-11s %-13s %12s %10s %10s\n", ROUNDS - 1, sizeof(struct frame_slot),
+		       "# metadata: %zu bytes per frame (sizeof(struct ptmm_frame_slot))\n"
+		       "%-11s %-13s %12s %10s %10s\n", ROUNDS - 1, sizeof(struct ptmm_frame_slot),
 		       "arch", "scenario", "ns_per_op", "pt_pages", "rss_kib");
 	for (unsigned k = 0; k < MM_NR_MODES; k++)
 		if (!only || only == &mm_modes[k])

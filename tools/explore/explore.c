@@ -6,9 +6,9 @@
  * two operations through one cursor with or without a flush between them),
  * runs on the real mm/ code over the ptsim machine (world.h), and after
  * every step:
- *   - mm_check (mm_check_cursor after each operation of a batch and
- *     mm_check_open after its flush),
- *   - the view (cursor_find_next over the whole half), the stats and the
+ *   - ptmm_check (ptmm_check_cursor after each operation of a batch and
+ *     ptmm_check_open after its flush),
+ *   - the view (ptmm_cursor_find_next over the whole half), the stats and the
  *     free node memory against the interval-map model (model.h), the return
  *     code and the byte counts against the contract,
  *   - no data block holds a reference nothing accounts for (this world has
@@ -67,7 +67,7 @@ static struct encoder_cfg encoders[] = {
 	{ "sv39", "sv39", " --svpbmt", NULL, 0 },
 	{ "sv48", "sv48", " --svpbmt", NULL, 0 },
 	{ "sv57", "sv57", " --svpbmt", NULL, 0 },
-	{ "x86_64-2m", NULL, "", mm_arch_x86_64_init, MM_FEAT_X86_NX },
+	{ "x86_64-2m", NULL, "", ptmm_arch_x86_64_init, PTMM_FEAT_X86_NX },
 	{ "fake48", NULL, "", mm_arch_fake48_init, 0 },
 };
 #define NR_ENCODERS (sizeof(encoders) / sizeof(encoders[0]))
@@ -78,11 +78,11 @@ enum op_kind { K_MAP, K_MMIO, K_UNMAP, K_PROTECT, K_QUERY, K_FIND };
 
 struct op {
 	enum op_kind kind;
-	vaddr_t va;
+	ptmm_vaddr_t va;
 	uint64_t len;
-	paddr_t pa;
-	struct mm_prop prop;
-	unsigned flags; /* MM_MAP_HUGE, MM_MAP_REPLACE */
+	ptmm_paddr_t pa;
+	struct ptmm_prop prop;
+	unsigned flags; /* PTMM_MAP_HUGE, PTMM_MAP_REPLACE */
 };
 
 #define MAX_SUB 2
@@ -90,8 +90,8 @@ struct step {
 	struct op sub[MAX_SUB];
 	unsigned nsub;
 	bool batch;      /* the operations run through one cursor on [bva, bva+blen) */
-	bool flush_mid;  /* cursor_flush between them */
-	vaddr_t bva;
+	bool flush_mid;  /* ptmm_cursor_flush between them */
+	ptmm_vaddr_t bva;
 	uint64_t blen;
 };
 
@@ -115,7 +115,7 @@ static void add_op(struct op o)
 	s->nsub = 1;
 }
 
-static void add_batch(vaddr_t bva, uint64_t blen, struct op a, struct op b, bool flush_mid)
+static void add_batch(ptmm_vaddr_t bva, uint64_t blen, struct op a, struct op b, bool flush_mid)
 {
 	struct step *s = new_step();
 	s->sub[0] = a;
@@ -127,7 +127,7 @@ static void add_batch(vaddr_t bva, uint64_t blen, struct op a, struct op b, bool
 	s->blen = blen;
 }
 
-static struct op mk(enum op_kind k, vaddr_t va, uint64_t len, paddr_t pa, struct mm_prop p,
+static struct op mk(enum op_kind k, ptmm_vaddr_t va, uint64_t len, ptmm_paddr_t pa, struct ptmm_prop p,
 		    unsigned flags)
 {
 	return (struct op){ k, va, len, pa, p, flags };
@@ -143,26 +143,26 @@ static struct op mk(enum op_kind k, vaddr_t va, uint64_t len, paddr_t pa, struct
  */
 static void build_steps(const struct world *w, bool batches)
 {
-	vaddr_t base = world_base(w);
+	ptmm_vaddr_t base = world_base(w);
 	uint64_t half = world_half(w);
-	unsigned space_bit = w->kernel ? MM_PROP_G : MM_PROP_U;
-	struct mm_prop rw = mm_prop_make(MM_PROP_R | MM_PROP_W | space_bit, MM_CACHE_WB);
-	struct mm_prop ro = mm_prop_make(MM_PROP_R | space_bit, MM_CACHE_WB);
-	struct mm_prop na = mm_prop_make(0, MM_CACHE_WB);
-	struct mm_prop bad = mm_prop_make(MM_PROP_W | space_bit, MM_CACHE_WB); /* w without r */
-	paddr_t P0 = 0, P0M = MIB, P1 = SZ_2M + SZ_4K, P1B = SZ_2M + 2 * SZ_4K, POOL = w->mem;
-	paddr_t PA_G = SZ_1G, PA_T = SZ_512G;
-	unsigned max_leaf = page_table_max_leaf_level(&w->pt);
+	unsigned space_bit = w->kernel ? PTMM_PROP_G : PTMM_PROP_U;
+	struct ptmm_prop rw = ptmm_prop_make(PTMM_PROP_R | PTMM_PROP_W | space_bit, PTMM_CACHE_WB);
+	struct ptmm_prop ro = ptmm_prop_make(PTMM_PROP_R | space_bit, PTMM_CACHE_WB);
+	struct ptmm_prop na = ptmm_prop_make(0, PTMM_CACHE_WB);
+	struct ptmm_prop bad = ptmm_prop_make(PTMM_PROP_W | space_bit, PTMM_CACHE_WB); /* w without r */
+	ptmm_paddr_t P0 = 0, P0M = MIB, P1 = SZ_2M + SZ_4K, P1B = SZ_2M + 2 * SZ_4K, POOL = w->mem;
+	ptmm_paddr_t PA_G = SZ_1G, PA_T = SZ_512G;
+	unsigned max_leaf = ptmm_page_table_max_leaf_level(&w->pt);
 
 	for (int r = 0; r < 2; r++) {
 		bool high = r == 1;
-		vaddr_t R = high ? base + half - SZ_1G : base;
-		vaddr_t T = R + SZ_1G; /* wraps to 0 at the top of the kernel half */
-		add_op(mk(K_MMIO, R, SZ_1G, PA_G, rw, MM_MAP_HUGE));
-		add_op(mk(K_MAP, T - SZ_2M, SZ_2M, P0, rw, MM_MAP_HUGE));
+		ptmm_vaddr_t R = high ? base + half - SZ_1G : base;
+		ptmm_vaddr_t T = R + SZ_1G; /* wraps to 0 at the top of the kernel half */
+		add_op(mk(K_MMIO, R, SZ_1G, PA_G, rw, PTMM_MAP_HUGE));
+		add_op(mk(K_MAP, T - SZ_2M, SZ_2M, P0, rw, PTMM_MAP_HUGE));
 		add_op(mk(K_MAP, T - SZ_4K, SZ_4K, P0M, rw, 0));
-		add_op(mk(K_MAP, T - SZ_2M, SZ_2M, P0, ro, MM_MAP_HUGE | MM_MAP_REPLACE));
-		add_op(mk(K_MMIO, T - SZ_4K, SZ_4K, PA_G + SZ_4K, rw, MM_MAP_REPLACE));
+		add_op(mk(K_MAP, T - SZ_2M, SZ_2M, P0, ro, PTMM_MAP_HUGE | PTMM_MAP_REPLACE));
+		add_op(mk(K_MMIO, T - SZ_4K, SZ_4K, PA_G + SZ_4K, rw, PTMM_MAP_REPLACE));
 		add_op(mk(K_UNMAP, T - SZ_4K, SZ_4K, 0, na, 0));
 		add_op(mk(K_UNMAP, R, SZ_4K, 0, na, 0));
 		add_op(mk(K_UNMAP, R, SZ_1G, 0, na, 0));
@@ -178,8 +178,8 @@ static void build_steps(const struct world *w, bool batches)
 		if (high)
 			add_op(mk(K_UNMAP, T - SZ_4K, 2 * SZ_4K, 0, na, 0)); /* past the half: ERANGE */
 		if (max_leaf >= 4) {
-			vaddr_t R5 = high ? base + half - SZ_512G : base;
-			add_op(mk(K_MMIO, R5, SZ_512G, PA_T, rw, MM_MAP_HUGE));
+			ptmm_vaddr_t R5 = high ? base + half - SZ_512G : base;
+			add_op(mk(K_MMIO, R5, SZ_512G, PA_T, rw, PTMM_MAP_HUGE));
 		}
 		/*
 		 * Two pages across each boundary above 2M that the table has
@@ -191,7 +191,7 @@ static void build_steps(const struct world *w, bool batches)
 			uint64_t B = (uint64_t)1 << (12 + 9 * (l - 1));
 			if (B >= half)
 				break;
-			vaddr_t X = (high ? base + half - B : base + B) - SZ_4K;
+			ptmm_vaddr_t X = (high ? base + half - B : base + B) - SZ_4K;
 			add_op(mk(K_MAP, X, 2 * SZ_4K, P1, ro, 0));
 			add_op(mk(K_UNMAP, X, 2 * SZ_4K, 0, na, 0));
 		}
@@ -207,13 +207,13 @@ static void build_steps(const struct world *w, bool batches)
 		add_batch(R, SZ_1G, un_top2, un_top, true);
 		add_batch(R, SZ_1G, mk(K_PROTECT, T - SZ_2M, SZ_2M, 0, na, 0), un_top, false);
 		add_batch(R, SZ_1G, mk(K_UNMAP, R, SZ_1G, 0, na, 0),
-			  mk(K_MMIO, R, SZ_1G, PA_G, rw, MM_MAP_HUGE), false);
+			  mk(K_MMIO, R, SZ_1G, PA_G, rw, PTMM_MAP_HUGE), false);
 	}
 }
 
 /* ---- printing ---- */
 
-static const char *prop_str(struct mm_prop p, char buf[16])
+static const char *prop_str(struct ptmm_prop p, char buf[16])
 {
 	static const char letters[] = "rwxug";
 	size_t n = 0;
@@ -235,8 +235,8 @@ static void print_op(FILE *f, const char *indent, const struct op *o)
 	case K_MMIO:
 		fprintf(f, "%s%s 0x%llx 0x%llx 0x%llx %s%s%s\n", indent,
 			o->kind == K_MAP ? "map" : "mmio", va, len, pa, prop_str(o->prop, pb),
-			(o->flags & MM_MAP_HUGE) ? " huge" : "",
-			(o->flags & MM_MAP_REPLACE) ? " replace" : "");
+			(o->flags & PTMM_MAP_HUGE) ? " huge" : "",
+			(o->flags & PTMM_MAP_REPLACE) ? " replace" : "");
 		break;
 	case K_UNMAP:
 		fprintf(f, "%sunmap 0x%llx 0x%llx\n", indent, va, len);
@@ -279,16 +279,16 @@ static void print_step(FILE *f, const struct step *s, unsigned fail_at)
 
 /* ---- the contract's answer for a property (PTSIM.md "Properties") ---- */
 
-static int prop_rule(const struct world *w, struct mm_prop p)
+static int prop_rule(const struct world *w, struct ptmm_prop p)
 {
-	if ((p.flags & ~MM_PROP_ALL) || p.cache >= MM_CACHE_COUNT)
-		return MM_EINVAL;
-	if (p.flags & (w->kernel ? MM_PROP_U : MM_PROP_G))
-		return MM_EINVAL;
-	if ((p.flags & MM_PROP_W) && !(p.flags & MM_PROP_R))
-		return MM_EINVAL;
+	if ((p.flags & ~PTMM_PROP_ALL) || p.cache >= PTMM_CACHE_COUNT)
+		return PTMM_EINVAL;
+	if (p.flags & (w->kernel ? PTMM_PROP_U : PTMM_PROP_G))
+		return PTMM_EINVAL;
+	if ((p.flags & PTMM_PROP_W) && !(p.flags & PTMM_PROP_R))
+		return PTMM_EINVAL;
 	/* The steps use wb only and x86 has NX: nothing else is refused. */
-	return MM_OK;
+	return PTMM_OK;
 }
 
 /* ---- canonical state ---- */
@@ -330,15 +330,15 @@ static void canon(struct world *w, struct words *b, bool slots_too)
 	b->n = 0;
 	walk_tree(w, canon_leaf, NULL, b);
 	wput(b, UINT64_MAX);
-	wput(b, frame_zone_free_frames(&w->ft, ZONE_POOL));
+	wput(b, ptmm_frame_zone_free_frames(&w->ft, ZONE_POOL));
 	if (!slots_too)
 		return;
 	wput(b, atomic_load(&w->pt.nr_nodes));
-	uint64_t nr = w->mem >> MM_PAGE_SHIFT;
+	uint64_t nr = w->mem >> PTMM_PAGE_SHIFT;
 	for (uint64_t i = 0; i < nr;) {
-		const struct frame_slot *s = &w->ft.slots[i];
+		const struct ptmm_frame_slot *s = &w->ft.slots[i];
 		wput(b, i | (uint64_t)s->order << 32 | (uint64_t)s->usage << 40 |
-				(uint64_t)(atomic_load(&s->flags) & (FRAME_F_HEAD | FRAME_F_PENDING)) << 48);
+				(uint64_t)(atomic_load(&s->flags) & (PTMM_FRAME_F_HEAD | PTMM_FRAME_F_PENDING)) << 48);
 		wput(b, (uint64_t)atomic_load(&s->refcount) << 32 | s->map_count);
 		i += (uint64_t)1 << s->order;
 	}
@@ -363,26 +363,26 @@ static uint64_t words_hash(const struct words *b)
 
 /* ---- checks ---- */
 
-static uint64_t off_of(const struct world *w, vaddr_t va)
+static uint64_t off_of(const struct world *w, ptmm_vaddr_t va)
 {
 	return va - world_base(w);
 }
 
-/* The view through the API (cursor_find_next over the whole half) against the model. */
+/* The view through the API (ptmm_cursor_find_next over the whole half) against the model. */
 static bool check_view(struct world *w, const struct model *m)
 {
-	struct cursor c;
-	vaddr_t base = world_base(w);
+	struct ptmm_cursor c;
+	ptmm_vaddr_t base = world_base(w);
 	uint64_t half = world_half(w), pos = 0;
 	size_t i = 0;
-	if (cursor_open(&c, &w->pt, base, half) != MM_OK) {
+	if (ptmm_cursor_open(&c, &w->pt, base, half) != PTMM_OK) {
 		world_violation(w, "cannot open a cursor on the whole half");
 		return false;
 	}
 	while (pos < half) {
-		struct mm_mapping mp;
-		cursor_jump(&c, base + pos);
-		int found = cursor_find_next(&c, half - pos, &mp);
+		struct ptmm_mapping mp;
+		ptmm_cursor_jump(&c, base + pos);
+		int found = ptmm_cursor_find_next(&c, half - pos, &mp);
 		if (found != 1)
 			break;
 		if (i >= m->n) {
@@ -393,7 +393,7 @@ static bool check_view(struct world *w, const struct model *m)
 		const struct model_leaf *l = &m->v[i];
 		char p1[16], p2[16];
 		if (mp.va != base + l->off || mp.size != l->size || mp.pa != l->pa ||
-		    !mm_prop_eq(mp.prop, l->prop) || mp.mmio != l->mmio || mp.untracked) {
+		    !ptmm_prop_eq(mp.prop, l->prop) || mp.mmio != l->mmio || mp.untracked) {
 			world_violation(w, "view differs from the model at leaf %zu: mm va 0x%llx size "
 					   "0x%llx pa 0x%llx %s:%u%s%s, model va 0x%llx size 0x%llx pa "
 					   "0x%llx %s:%u%s",
@@ -408,7 +408,7 @@ static bool check_view(struct world *w, const struct model *m)
 		i++;
 		pos = mp.va - base + mp.size;
 	}
-	cursor_close(&c);
+	ptmm_cursor_close(&c);
 	if (!world_failed(w) && i != m->n)
 		world_violation(w, "view lacks the model's leaf %zu (va 0x%llx size 0x%llx)", i,
 				(unsigned long long)(base + m->v[i].off),
@@ -420,17 +420,17 @@ static bool check_view(struct world *w, const struct model *m)
 static bool check_state(struct world *w, const struct model *m, const char *where)
 {
 	char buf[256];
-	struct page_table *pts[1] = { &w->pt };
+	struct ptmm_page_table *pts[1] = { &w->pt };
 	if (world_failed(w))
 		return false;
-	if (mm_check(pts, 1, &w->ft, buf, sizeof(buf)) != MM_OK) {
-		world_violation(w, "mm_check %s: %s", where, buf);
+	if (ptmm_check(pts, 1, &w->ft, buf, sizeof(buf)) != PTMM_OK) {
+		world_violation(w, "ptmm_check %s: %s", where, buf);
 		return false;
 	}
 	if (!check_view(w, m))
 		return false;
-	struct mm_stats st;
-	mm_stats(&w->pt, &st);
+	struct ptmm_stats st;
+	ptmm_stats(&w->pt, &st);
 	uint64_t nodes = model_nodes(m), mapped = model_mapped(m), frames = model_frames(m);
 	if (st.nodes != nodes || st.mapped != mapped || st.frames != frames) {
 		world_violation(w, "stats %s: nodes=%llu mapped=0x%llx frames=%llu, the model says "
@@ -440,8 +440,8 @@ static bool check_state(struct world *w, const struct model *m, const char *wher
 				(unsigned long long)mapped, (unsigned long long)frames);
 		return false;
 	}
-	uint64_t pool_frames = w->pool >> MM_PAGE_SHIFT;
-	uint64_t free_pool = frame_zone_free_frames(&w->ft, ZONE_POOL);
+	uint64_t pool_frames = w->pool >> PTMM_PAGE_SHIFT;
+	uint64_t free_pool = ptmm_frame_zone_free_frames(&w->ft, ZONE_POOL);
 	if (free_pool != pool_frames - nodes) {
 		world_violation(w, "node memory %s: %llu pool frames free, %llu nodes in a pool of "
 				   "%llu: a node leaked or was freed twice",
@@ -450,12 +450,12 @@ static bool check_state(struct world *w, const struct model *m, const char *wher
 		return false;
 	}
 	/* No handles exist here: a data block's references are exactly its mappings. */
-	for (uint64_t i = 0; i < w->mem >> MM_PAGE_SHIFT;) {
-		const struct frame_slot *s = &w->ft.slots[i];
-		if (s->usage == FRAME_DATA && atomic_load(&s->refcount) != s->map_count) {
+	for (uint64_t i = 0; i < w->mem >> PTMM_PAGE_SHIFT;) {
+		const struct ptmm_frame_slot *s = &w->ft.slots[i];
+		if (s->usage == PTMM_FRAME_DATA && atomic_load(&s->refcount) != s->map_count) {
 			world_violation(w, "data block 0x%llx %s: refcount %u, map_count %u: a "
 					   "reference leaked",
-					(unsigned long long)(i << MM_PAGE_SHIFT), where,
+					(unsigned long long)(i << PTMM_PAGE_SHIFT), where,
 					atomic_load(&s->refcount), s->map_count);
 			return false;
 		}
@@ -474,7 +474,7 @@ static bool code_allowed(model_codes codes, int rc)
 
 /* Apply op `o` to the model, given the mm's answer; false (and a violation) if they disagree. */
 static bool model_step(struct world *w, struct model *m, const struct op *o, int rc,
-		       uint64_t bytes, const struct mm_mapping *got, int found)
+		       uint64_t bytes, const struct ptmm_mapping *got, int found)
 {
 	uint64_t off = off_of(w, o->va), mbytes = 0;
 	model_codes codes = 0;
@@ -483,7 +483,7 @@ static bool model_step(struct world *w, struct model *m, const struct op *o, int
 	case K_MAP:
 	case K_MMIO:
 		codes = model_map(m, off, o->len, o->pa, o->prop, prop_rule(w, o->prop),
-				  o->flags & MM_MAP_HUGE, o->flags & MM_MAP_REPLACE, o->kind == K_MMIO);
+				  o->flags & PTMM_MAP_HUGE, o->flags & PTMM_MAP_REPLACE, o->kind == K_MMIO);
 		break;
 	case K_UNMAP:
 		codes = model_unmap(m, off, o->len, &mbytes);
@@ -494,24 +494,24 @@ static bool model_step(struct world *w, struct model *m, const struct op *o, int
 	case K_QUERY:
 		codes = model_range(m, off, SZ_4K);
 		if (!codes) {
-			codes = MODEL_CODE(MM_OK);
+			codes = MODEL_CODE(PTMM_OK);
 			l = model_leaf_at(m, off);
 		}
 		break;
 	case K_FIND:
 		codes = model_range(m, off, o->len);
 		if (!codes) {
-			codes = MODEL_CODE(MM_OK);
+			codes = MODEL_CODE(PTMM_OK);
 			l = model_find(m, off, o->len);
 		}
 		break;
 	}
 	if (!code_allowed(codes, rc)) {
 		world_violation(w, "answer %s (%d), the contract allows the set 0x%x (bit k: -k)",
-				mm_strerror(rc), rc, codes);
+				ptmm_strerror(rc), rc, codes);
 		return false;
 	}
-	if (rc != MM_OK)
+	if (rc != PTMM_OK)
 		return true;
 	if ((o->kind == K_UNMAP || o->kind == K_PROTECT) && bytes != mbytes) {
 		world_violation(w, "answer ok 0x%llx, the model says ok 0x%llx",
@@ -522,7 +522,7 @@ static bool model_step(struct world *w, struct model *m, const struct op *o, int
 		bool present = o->kind == K_QUERY ? got->present : found == 1;
 		if (present != (l != NULL) ||
 		    (l && (got->va != world_base(w) + l->off || got->size != l->size ||
-			   got->pa != l->pa || !mm_prop_eq(got->prop, l->prop)))) {
+			   got->pa != l->pa || !ptmm_prop_eq(got->prop, l->prop)))) {
 			world_violation(w, "%s answered %s va 0x%llx size 0x%llx, the model %s",
 					o->kind == K_QUERY ? "query" : "find",
 					present ? "a leaf" : "none", (unsigned long long)got->va,
@@ -534,45 +534,45 @@ static bool model_step(struct world *w, struct model *m, const struct op *o, int
 }
 
 /* Run one operation through the open cursor c (at o->va). */
-static int run_in_cursor(struct cursor *c, const struct op *o, uint64_t *bytes,
-			 struct mm_mapping *got, int *found)
+static int run_in_cursor(struct ptmm_cursor *c, const struct op *o, uint64_t *bytes,
+			 struct ptmm_mapping *got, int *found)
 {
-	int rc = cursor_jump(c, o->va);
+	int rc = ptmm_cursor_jump(c, o->va);
 	if (rc)
 		return rc;
 	switch (o->kind) {
 	case K_MAP:
-		return cursor_map(c, o->pa, o->len, o->prop, o->flags);
+		return ptmm_cursor_map(c, o->pa, o->len, o->prop, o->flags);
 	case K_MMIO:
-		return cursor_map(c, o->pa, o->len, o->prop, o->flags | MM_MAP_MMIO);
+		return ptmm_cursor_map(c, o->pa, o->len, o->prop, o->flags | PTMM_MAP_MMIO);
 	case K_UNMAP:
-		return cursor_unmap(c, o->len, bytes);
+		return ptmm_cursor_unmap(c, o->len, bytes);
 	case K_PROTECT:
-		return cursor_protect(c, o->len, o->prop, bytes);
+		return ptmm_cursor_protect(c, o->len, o->prop, bytes);
 	case K_QUERY:
-		return cursor_query(c, got);
+		return ptmm_cursor_query(c, got);
 	case K_FIND:
-		*found = cursor_find_next(c, o->len, got);
-		return *found < 0 ? *found : MM_OK;
+		*found = ptmm_cursor_find_next(c, o->len, got);
+		return *found < 0 ? *found : PTMM_OK;
 	}
-	return MM_EINVAL;
+	return PTMM_EINVAL;
 }
 
 /* One operation as ptsim runs a command: its own cursor on exactly its range. */
-static int run_alone(struct world *w, const struct op *o, uint64_t *bytes, struct mm_mapping *got,
+static int run_alone(struct world *w, const struct op *o, uint64_t *bytes, struct ptmm_mapping *got,
 		     int *found)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	uint64_t len = o->kind == K_QUERY ? SZ_4K : o->len;
 	/* ptsim refuses mmio over RAM before opening a cursor. */
 	if (o->kind == K_MMIO &&
-	    (o->pa + o->len < o->pa || frame_range_touches_ram(&w->ft, o->pa, o->len)))
-		return MM_ERANGE;
-	int rc = cursor_open(&c, &w->pt, o->va, len);
+	    (o->pa + o->len < o->pa || ptmm_frame_range_touches_ram(&w->ft, o->pa, o->len)))
+		return PTMM_ERANGE;
+	int rc = ptmm_cursor_open(&c, &w->pt, o->va, len);
 	if (rc)
 		return rc;
 	rc = run_in_cursor(&c, o, bytes, got, found);
-	cursor_close(&c);
+	ptmm_cursor_close(&c);
 	return rc;
 }
 
@@ -596,7 +596,7 @@ static bool run_step(struct world *w, struct model *m, const struct step *s, uns
 	if (sigsetjmp(jb, 1)) {
 		w->assert_jmp = NULL;
 		alarm(0);
-		return false; /* an MM_ASSERT fired or the step hung: the violation is recorded */
+		return false; /* an PTMM_ASSERT fired or the step hung: the violation is recorded */
 	}
 	alarm(STEP_TIMEOUT);
 	w->fail_at = fail_at;
@@ -608,7 +608,7 @@ static bool run_step(struct world *w, struct model *m, const struct step *s, uns
 	if (!s->batch) {
 		const struct op *o = &s->sub[0];
 		uint64_t bytes = 0;
-		struct mm_mapping got = { 0 };
+		struct ptmm_mapping got = { 0 };
 		int found = 0;
 		if (check && fail_at)
 			canon(w, &before, true);
@@ -619,9 +619,9 @@ static bool run_step(struct world *w, struct model *m, const struct step *s, uns
 		if (!check)
 			return true;
 		if (w->injected) {
-			if (rc != MM_ENOMEM) {
+			if (rc != PTMM_ENOMEM) {
 				world_violation(w, "injected allocation failure %u answered %s, not nomem",
-						fail_at, mm_strerror(rc));
+						fail_at, ptmm_strerror(rc));
 				return false;
 			}
 			canon(w, &after, true);
@@ -637,24 +637,24 @@ static bool run_step(struct world *w, struct model *m, const struct step *s, uns
 		return model_step(w, m, o, rc, bytes, &got, found) && check_state(w, m, "after the step");
 	}
 
-	struct cursor c;
+	struct ptmm_cursor c;
 	char buf[256];
-	struct page_table *pts[1] = { &w->pt };
-	int rc = cursor_open(&c, &w->pt, s->bva, s->blen);
+	struct ptmm_page_table *pts[1] = { &w->pt };
+	int rc = ptmm_cursor_open(&c, &w->pt, s->bva, s->blen);
 	if (rc) {
-		world_violation(w, "batch cursor refused: %s", mm_strerror(rc));
+		world_violation(w, "batch cursor refused: %s", ptmm_strerror(rc));
 		return false;
 	}
 	for (unsigned i = 0; i < s->nsub; i++) {
 		const struct op *o = &s->sub[i];
 		uint64_t bytes = 0;
-		struct mm_mapping got = { 0 };
+		struct ptmm_mapping got = { 0 };
 		int found = 0;
 		bool was_injected = w->injected;
 		if (i > 0 && s->flush_mid) {
-			cursor_flush(&c);
-			if (check && mm_check_open(pts, 1, &w->ft, &c, buf, sizeof(buf)) != MM_OK)
-				world_violation(w, "mm_check_open after the batch's flush: %s", buf);
+			ptmm_cursor_flush(&c);
+			if (check && ptmm_check_open(pts, 1, &w->ft, &c, buf, sizeof(buf)) != PTMM_OK)
+				world_violation(w, "ptmm_check_open after the batch's flush: %s", buf);
 		}
 		if (check && fail_at)
 			canon(w, &before, false);
@@ -664,9 +664,9 @@ static bool run_step(struct world *w, struct model *m, const struct step *s, uns
 		if (w->injected && !was_injected) {
 			/* This operation met the injected failure: it must change nothing. */
 			canon(w, &after, false);
-			if (rc != MM_ENOMEM)
+			if (rc != PTMM_ENOMEM)
 				world_violation(w, "injected allocation failure %u answered %s, not nomem",
-						fail_at, mm_strerror(rc));
+						fail_at, ptmm_strerror(rc));
 			else if (!words_eq(&before, &after))
 				world_violation(w, "all-or-nothing: operation %u of the batch failed "
 						   "(nomem, injected) but changed the tree",
@@ -674,15 +674,15 @@ static bool run_step(struct world *w, struct model *m, const struct step *s, uns
 		} else if (!world_failed(w)) {
 			model_step(w, m, o, rc, bytes, &got, found);
 		}
-		if (!world_failed(w) && mm_check_cursor(&c, buf, sizeof(buf)) != MM_OK)
-			world_violation(w, "mm_check_cursor after operation %u of the batch: %s", i + 1,
+		if (!world_failed(w) && ptmm_check_cursor(&c, buf, sizeof(buf)) != PTMM_OK)
+			world_violation(w, "ptmm_check_cursor after operation %u of the batch: %s", i + 1,
 					buf);
 		if (!world_failed(w)) {
 			tlb_fill(w);
 			tlb_check_released(w, "inside the batch");
 		}
 	}
-	cursor_close(&c);
+	ptmm_cursor_close(&c);
 	*allocs = w->alloc_calls;
 	w->assert_jmp = NULL;
 	alarm(0);
@@ -826,7 +826,7 @@ static int explore(const struct options *o)
 	world_init(&w, enc, o->kernel, 4 * MIB, pool);
 	struct model_geom g = {
 		.levels = w.arch.levels,
-		.max_level = page_table_max_leaf_level(&w.pt),
+		.max_level = ptmm_page_table_max_leaf_level(&w.pt),
 		.half_size = world_half(&w),
 		.kernel = o->kernel,
 		.mem = w.mem,
@@ -882,8 +882,8 @@ static int explore(const struct options *o)
 				uint64_t off = off_of(&w, op->va);
 				if (op->kind == K_MAP || op->kind == K_MMIO)
 					model_map(&m_at, off, op->len, op->pa, op->prop,
-						  prop_rule(&w, op->prop), op->flags & MM_MAP_HUGE,
-						  op->flags & MM_MAP_REPLACE, op->kind == K_MMIO);
+						  prop_rule(&w, op->prop), op->flags & PTMM_MAP_HUGE,
+						  op->flags & PTMM_MAP_REPLACE, op->kind == K_MMIO);
 				else if (op->kind == K_UNMAP)
 					model_unmap(&m_at, off, op->len, &bytes);
 				else if (op->kind == K_PROTECT)
@@ -954,11 +954,11 @@ out:
 
 /* ---- replay ---- */
 
-static bool parse_prop(const char *s, struct mm_prop *p)
+static bool parse_prop(const char *s, struct ptmm_prop *p)
 {
 	unsigned flags = 0;
 	if (strcmp(s, "-") == 0) {
-		*p = mm_prop_make(0, MM_CACHE_WB);
+		*p = ptmm_prop_make(0, PTMM_CACHE_WB);
 		return true;
 	}
 	for (; *s; s++) {
@@ -967,7 +967,7 @@ static bool parse_prop(const char *s, struct mm_prop *p)
 			return false;
 		flags |= 1u << (k - "rwxug");
 	}
-	*p = mm_prop_make(flags, MM_CACHE_WB);
+	*p = ptmm_prop_make(flags, PTMM_CACHE_WB);
 	return true;
 }
 
@@ -986,7 +986,7 @@ static bool parse_op(char *line, struct op *o)
 			return false;
 		for (int i = 5; i < n; i++) {
 			const char *f = i == 5 ? a5 : a6;
-			o->flags |= strcmp(f, "huge") == 0 ? MM_MAP_HUGE : MM_MAP_REPLACE;
+			o->flags |= strcmp(f, "huge") == 0 ? PTMM_MAP_HUGE : PTMM_MAP_REPLACE;
 		}
 		return true;
 	}

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mm/mm_types.h"
+#include <ptmm/mm_types.h>
 
 #define PAGE ((uint64_t)4096)
 #define FANOUT 512u
@@ -131,11 +131,11 @@ model_codes model_range(const struct model *m, uint64_t off, uint64_t len)
 {
 	model_codes codes = 0;
 	if (len == 0)
-		codes |= MODEL_CODE(MM_EINVAL);
+		codes |= MODEL_CODE(PTMM_EINVAL);
 	if (off % PAGE || len % PAGE)
-		codes |= MODEL_CODE(MM_EALIGN);
+		codes |= MODEL_CODE(PTMM_EALIGN);
 	if (off >= m->g->half_size || len > m->g->half_size - off)
-		codes |= MODEL_CODE(MM_ERANGE);
+		codes |= MODEL_CODE(PTMM_ERANGE);
 	return codes;
 }
 
@@ -168,7 +168,7 @@ static uint64_t greedy_size(const struct model *m, uint64_t off, uint64_t pa, ui
 
 /* Install the leaves of a map into [off, off+len), known to be empty. */
 static void install(struct model *m, uint64_t off, uint64_t pa, uint64_t len,
-		    struct mm_prop prop, bool huge, bool mmio)
+		    struct ptmm_prop prop, bool huge, bool mmio)
 {
 	size_t i = first_after(m, off);
 	size_t count = 0;
@@ -197,43 +197,43 @@ static model_codes frame_codes(const struct model *m, uint64_t pa, uint64_t len,
 	uint64_t end = pa + len;
 	model_codes codes = 0;
 	if (pa % PAGE)
-		codes |= MODEL_CODE(MM_EALIGN);
+		codes |= MODEL_CODE(PTMM_EALIGN);
 	if (end < pa)
-		return codes | MODEL_CODE(MM_ERANGE);
+		return codes | MODEL_CODE(PTMM_ERANGE);
 	if (mmio) {
 		if (pa < g->pool_end || end > g->pa_limit)
-			codes |= MODEL_CODE(MM_ERANGE);
+			codes |= MODEL_CODE(PTMM_ERANGE);
 		return codes;
 	}
 	if (end <= g->mem)
 		return codes;
 	if (pa < g->pool_end && end > g->mem)
-		codes |= MODEL_CODE(MM_EPERM); /* node pool frames */
+		codes |= MODEL_CODE(PTMM_EPERM); /* node pool frames */
 	if (end > g->pool_end)
-		codes |= MODEL_CODE(MM_ERANGE);
+		codes |= MODEL_CODE(PTMM_ERANGE);
 	return codes;
 }
 
 static model_codes prop_codes(int prop_ok)
 {
-	return prop_ok == MM_OK ? 0 : MODEL_CODE(prop_ok);
+	return prop_ok == PTMM_OK ? 0 : MODEL_CODE(prop_ok);
 }
 
 model_codes model_map(struct model *m, uint64_t off, uint64_t len, uint64_t pa,
-		      struct mm_prop prop, int prop_ok, bool huge, bool replace, bool mmio)
+		      struct ptmm_prop prop, int prop_ok, bool huge, bool replace, bool mmio)
 {
 	model_codes codes = model_range(m, off, len) | prop_codes(prop_ok);
-	if (codes & MODEL_CODE(MM_ERANGE))
+	if (codes & MODEL_CODE(PTMM_ERANGE))
 		return codes; /* the range is meaningless past the half */
 	codes |= frame_codes(m, pa, len, mmio);
 	if (!replace && len && intersects(m, off, off + len))
-		codes |= MODEL_CODE(MM_EEXIST);
+		codes |= MODEL_CODE(PTMM_EEXIST);
 	if (codes)
 		return codes;
 	if (replace)
 		remove_range(m, off, off + len);
 	install(m, off, pa, len, prop, huge, mmio);
-	return MODEL_CODE(MM_OK);
+	return MODEL_CODE(PTMM_OK);
 }
 
 model_codes model_unmap(struct model *m, uint64_t off, uint64_t len, uint64_t *bytes)
@@ -242,18 +242,18 @@ model_codes model_unmap(struct model *m, uint64_t off, uint64_t len, uint64_t *b
 	if (codes)
 		return codes;
 	*bytes = remove_range(m, off, off + len);
-	return MODEL_CODE(MM_OK);
+	return MODEL_CODE(PTMM_OK);
 }
 
 /* Split at b only if the leaf straddling b would change property. */
-static void split_if_changes(struct model *m, uint64_t b, struct mm_prop p)
+static void split_if_changes(struct model *m, uint64_t b, struct ptmm_prop p)
 {
 	const struct model_leaf *l = model_leaf_at(m, b);
-	if (l != NULL && l->off != b && !mm_prop_eq(l->prop, p))
+	if (l != NULL && l->off != b && !ptmm_prop_eq(l->prop, p))
 		split_at(m, b);
 }
 
-model_codes model_protect(struct model *m, uint64_t off, uint64_t len, struct mm_prop prop,
+model_codes model_protect(struct model *m, uint64_t off, uint64_t len, struct ptmm_prop prop,
 			  int prop_ok, uint64_t *bytes)
 {
 	model_codes codes = model_range(m, off, len) | prop_codes(prop_ok);
@@ -273,7 +273,7 @@ model_codes model_protect(struct model *m, uint64_t off, uint64_t len, struct mm
 			m->v[i].prop = prop;
 	}
 	*bytes = mapped;
-	return MODEL_CODE(MM_OK);
+	return MODEL_CODE(PTMM_OK);
 }
 
 static unsigned size_level(uint64_t size)

@@ -18,13 +18,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mm/prop.h"
+#include <ptmm/prop.h>
 
 struct model_leaf {
 	uint64_t off;  /* offset from the half's base */
 	uint64_t size;
 	uint64_t pa;
-	struct mm_prop prop;
+	struct ptmm_prop prop;
 	bool mmio;
 };
 
@@ -51,7 +51,7 @@ void model_copy(struct model *dst, const struct model *src);
 
 /*
  * The set of answers the contract allows for a request, as a bit set over
- * -code (bit 0 = MM_OK, bit 1 = MM_EINVAL, ...): when several errors apply
+ * -code (bit 0 = PTMM_OK, bit 1 = PTMM_EINVAL, ...): when several errors apply
  * any of them is correct (PTSIM.md).
  */
 typedef unsigned model_codes;
@@ -59,16 +59,16 @@ typedef unsigned model_codes;
 
 /*
  * map / mmio of [off, off+len) to [pa, pa+len): returns the codes allowed;
- * if MM_OK is the only one, applies it.  `prop_ok` is the architecture's
- * answer for the property (MM_OK, MM_EINVAL, MM_ENOTSUP), checked by the
+ * if PTMM_OK is the only one, applies it.  `prop_ok` is the architecture's
+ * answer for the property (PTMM_OK, PTMM_EINVAL, PTMM_ENOTSUP), checked by the
  * caller against the encoder's rules.
  */
 model_codes model_map(struct model *m, uint64_t off, uint64_t len, uint64_t pa,
-		      struct mm_prop prop, int prop_ok, bool huge, bool replace, bool mmio);
+		      struct ptmm_prop prop, int prop_ok, bool huge, bool replace, bool mmio);
 /* unmap: codes, and on success *bytes and the change applied. */
 model_codes model_unmap(struct model *m, uint64_t off, uint64_t len, uint64_t *bytes);
 /* protect: codes, and on success *bytes (mapped bytes in range) and the change. */
-model_codes model_protect(struct model *m, uint64_t off, uint64_t len, struct mm_prop prop,
+model_codes model_protect(struct model *m, uint64_t off, uint64_t len, struct ptmm_prop prop,
 			  int prop_ok, uint64_t *bytes);
 /* The leaf containing off, or NULL (query). */
 const struct model_leaf *model_leaf_at(const struct model *m, uint64_t off);

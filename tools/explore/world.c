@@ -12,13 +12,13 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "mm/mm_assert.h"
+#include <ptmm/mm_assert.h>
 #include "walk.h"
 
 static struct world *assert_world; /* the world whose operation is running */
 
-/* An MM_ASSERT inside the mm is a violation of the step that ran it. */
-void mm_assert_failed(const char *file, int line, const char *cond)
+/* An PTMM_ASSERT inside the mm is a violation of the step that ran it. */
+void ptmm_assert_failed(const char *file, int line, const char *cond)
 {
 	struct world *w = assert_world;
 	if (w == NULL || w->assert_jmp == NULL) {
@@ -30,7 +30,7 @@ void mm_assert_failed(const char *file, int line, const char *cond)
 }
 
 /* The explorer is single-threaded: one context (the mm's self-deadlock detection). */
-const void *mm_debug_context(void)
+const void *ptmm_debug_context(void)
 {
 	static const char only;
 	return &only;
@@ -78,19 +78,19 @@ bool world_failed(const struct world *w)
 	return w->violation[0] != 0;
 }
 
-vaddr_t world_base(const struct world *w)
+ptmm_vaddr_t world_base(const struct world *w)
 {
-	return page_table_space_base(&w->pt);
+	return ptmm_page_table_space_base(&w->pt);
 }
 
 uint64_t world_half(const struct world *w)
 {
-	return page_table_space_size(&w->pt);
+	return ptmm_page_table_space_size(&w->pt);
 }
 
 /* ---- TLB hooks ---- */
 
-static void tlb_drop(struct world *w, vaddr_t va, uint64_t len)
+static void tlb_drop(struct world *w, ptmm_vaddr_t va, uint64_t len)
 {
 	struct tlb_model *t = &w->tlb;
 	size_t k = 0;
@@ -104,15 +104,15 @@ static void tlb_drop(struct world *w, vaddr_t va, uint64_t len)
 	t->n = k;
 }
 
-static void hook_page(void *ctx, vaddr_t va)
+static void hook_page(void *ctx, ptmm_vaddr_t va)
 {
 	struct world *w = ctx;
 	tlb_check_released(w, "at a page flush (before it)");
 	w->tlb.flushes++;
-	tlb_drop(w, va, MM_PAGE_SIZE);
+	tlb_drop(w, va, PTMM_PAGE_SIZE);
 }
 
-static void hook_range(void *ctx, vaddr_t va, uint64_t len)
+static void hook_range(void *ctx, ptmm_vaddr_t va, uint64_t len)
 {
 	struct world *w = ctx;
 	tlb_check_released(w, "at a range flush (before it)");
@@ -128,7 +128,7 @@ static void hook_all(void *ctx)
 	w->tlb.n = 0;
 }
 
-static void hook_activate(void *ctx, paddr_t root)
+static void hook_activate(void *ctx, ptmm_paddr_t root)
 {
 	(void)ctx;
 	(void)root;
@@ -158,9 +158,9 @@ void world_init(struct world *w, const struct encoder_cfg *enc, bool kernel, uin
 	w->kernel = kernel;
 	w->mem = mem;
 	w->pool = pool;
-	w->tlb_ops = (struct mm_tlb_ops){ hook_page, hook_range, hook_all, hook_activate, w };
+	w->tlb_ops = (struct ptmm_tlb_ops){ hook_page, hook_range, hook_all, hook_activate, w };
 	enc->init(&w->arch, enc->features, &w->tlb_ops);
-	w->pa_limit = ((w->arch.fmt.addr_mask >> w->arch.fmt.addr_shift) + 1) << MM_PAGE_SHIFT;
+	w->pa_limit = ((w->arch.fmt.addr_mask >> w->arch.fmt.addr_shift) + 1) << PTMM_PAGE_SHIFT;
 	uint64_t top = mem + pool;
 	w->phys = mmap(NULL, top, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		       -1, 0);
@@ -173,25 +173,25 @@ void world_init(struct world *w, const struct encoder_cfg *enc, bool kernel, uin
 		perror("explore: mprotect");
 		exit(1);
 	}
-	w->slot_bytes = frame_table_meta_bytes(0, top);
+	w->slot_bytes = ptmm_frame_table_meta_bytes(0, top);
 	w->slots = xmalloc(w->slot_bytes);
-	err = frame_table_init(&w->ft, w->slots, 0, top, (uintptr_t)w->phys);
+	err = ptmm_frame_table_init(&w->ft, w->slots, 0, top, (uintptr_t)w->phys);
 	if (!err)
-		err = frame_table_add_ram(&w->ft, 0, mem, ZONE_DATA);
+		err = ptmm_frame_table_add_ram(&w->ft, 0, mem, ZONE_DATA);
 	if (!err)
-		err = frame_table_add_ram(&w->ft, mem, pool, ZONE_POOL);
+		err = ptmm_frame_table_add_ram(&w->ft, mem, pool, ZONE_POOL);
 	if (!err)
-		err = frame_table_add_mmio(&w->ft, top, w->pa_limit - top);
+		err = ptmm_frame_table_add_mmio(&w->ft, top, w->pa_limit - top);
 	if (err) {
-		fprintf(stderr, "explore: frame table: %s\n", mm_strerror(err));
+		fprintf(stderr, "explore: frame table: %s\n", ptmm_strerror(err));
 		exit(1);
 	}
-	frame_zone_set_claimable(&w->ft, ZONE_DATA, true);
-	frame_table_set_fail_hook(&w->ft, fail_hook, w);
-	err = kernel ? page_table_init_kernel(&w->pt, &w->arch, &w->ft, ZONE_POOL)
-		     : page_table_init_user(&w->pt, &w->arch, &w->ft, ZONE_POOL, NULL);
+	ptmm_frame_zone_set_claimable(&w->ft, ZONE_DATA, true);
+	ptmm_frame_table_set_fail_hook(&w->ft, fail_hook, w);
+	err = kernel ? ptmm_page_table_init_kernel(&w->pt, &w->arch, &w->ft, ZONE_POOL)
+		     : ptmm_page_table_init_user(&w->pt, &w->arch, &w->ft, ZONE_POOL, NULL);
 	if (err) {
-		fprintf(stderr, "explore: page table: %s\n", mm_strerror(err));
+		fprintf(stderr, "explore: page table: %s\n", ptmm_strerror(err));
 		exit(1);
 	}
 	assert_world = w;
@@ -279,10 +279,10 @@ static void cur_leaf(void *ctx, const struct walk_leaf *l)
 	push(&w->tlb.cur, &w->tlb.ncur, &w->tlb.capcur, &e);
 }
 
-static void cur_node(void *ctx, uint64_t base, unsigned level, paddr_t pa)
+static void cur_node(void *ctx, uint64_t base, unsigned level, ptmm_paddr_t pa)
 {
 	struct world *w = ctx;
-	const struct frame_slot *s = frame_slot_of(&w->ft, pa);
+	const struct ptmm_frame_slot *s = ptmm_frame_slot_of(&w->ft, pa);
 	struct tlb_entry e = { .va = base, .size = 0, .pa = pa, .level = (uint8_t)level,
 			       .gen = s ? atomic_load(&s->gen) : 0 };
 	push(&w->tlb.cur, &w->tlb.ncur, &w->tlb.capcur, &e);
@@ -337,8 +337,8 @@ bool tlb_check_released(struct world *w, const char *where)
 	for (size_t i = 0; i < t->n; i++) {
 		const struct tlb_entry *e = &t->e[i];
 		if (e->size == 0) {
-			const struct frame_slot *s = frame_slot_of(&w->ft, e->pa);
-			if (!s || s->usage != FRAME_PT_NODE || atomic_load(&s->gen) != e->gen) {
+			const struct ptmm_frame_slot *s = ptmm_frame_slot_of(&w->ft, e->pa);
+			if (!s || s->usage != PTMM_FRAME_PT_NODE || atomic_load(&s->gen) != e->gen) {
 				world_violation(w, "TLB %s: a cached paging-structure entry (level %u, "
 						   "offset 0x%llx) reaches node frame 0x%llx, which was "
 						   "released",
@@ -350,17 +350,17 @@ bool tlb_check_released(struct world *w, const char *where)
 		}
 		if (!e->ram)
 			continue;
-		for (paddr_t cur = e->pa; cur < e->pa + e->size;) { /* PAs never wrap */
-			const struct frame_slot *h = frame_block_head(&w->ft, cur);
-			if (!h || h->usage != FRAME_DATA ||
-			    atomic_load(&h->refcount) == FRAME_REF_UNUSED) {
+		for (ptmm_paddr_t cur = e->pa; cur < e->pa + e->size;) { /* PAs never wrap */
+			const struct ptmm_frame_slot *h = ptmm_frame_block_head(&w->ft, cur);
+			if (!h || h->usage != PTMM_FRAME_DATA ||
+			    atomic_load(&h->refcount) == PTMM_FRAME_REF_UNUSED) {
 				world_violation(w, "TLB %s: cached translation va 0x%llx (size 0x%llx) "
 						   "reaches frame 0x%llx, which was released",
 						where, (unsigned long long)e->va,
 						(unsigned long long)e->size, (unsigned long long)cur);
 				return false;
 			}
-			cur = frame_slot_pa(&w->ft, h) + (MM_PAGE_SIZE << h->order);
+			cur = ptmm_frame_slot_pa(&w->ft, h) + (PTMM_PAGE_SIZE << h->order);
 		}
 	}
 	return true;

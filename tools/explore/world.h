@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mm/mm.h"
+#include <ptmm/mm.h>
 
 #define ZONE_DATA 0
 #define ZONE_POOL 1
@@ -25,7 +25,7 @@ struct encoder_cfg {
 	const char *name;       /* --arch value */
 	const char *ptsim_arch; /* ptsim's --arch for the replay line, NULL if ptsim has none */
 	const char *ptsim_opts; /* extra ptsim options ("--svpbmt"), "" if none */
-	void (*init)(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
+	void (*init)(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb);
 	uint32_t features;
 };
 
@@ -33,7 +33,7 @@ struct encoder_cfg {
 struct tlb_entry {
 	uint64_t va;   /* canonical VA of the leaf / tree offset of the node's span */
 	uint64_t size; /* leaf size; 0 for a node entry */
-	paddr_t pa;    /* leaf PA / node PA */
+	ptmm_paddr_t pa;    /* leaf PA / node PA */
 	uint8_t flags, cache; /* leaf property */
 	uint8_t level;  /* node level (node entries) */
 	bool ram;       /* leaf over RAM */
@@ -52,12 +52,12 @@ struct tlb_model {
 struct world {
 	const struct encoder_cfg *enc;
 	bool kernel;
-	struct mm_arch arch;
-	struct mm_tlb_ops tlb_ops;
-	struct frame_table ft;
-	struct page_table pt;
+	struct ptmm_arch arch;
+	struct ptmm_tlb_ops tlb_ops;
+	struct ptmm_frame_table ft;
+	struct ptmm_page_table pt;
 	uint64_t mem, pool;
-	paddr_t pa_limit;
+	ptmm_paddr_t pa_limit;
 	unsigned char *phys;
 	void *slots;
 	size_t slot_bytes;
@@ -69,13 +69,13 @@ struct world {
 
 	/* The first violation seen (by a hook or a check); empty if none. */
 	char violation[512];
-	/* MM_ASSERT lands here (set while an operation runs). */
+	/* PTMM_ASSERT lands here (set while an operation runs). */
 	sigjmp_buf *assert_jmp;
 };
 
 struct world_snap {
-	struct frame_table ft;
-	struct page_table pt;
+	struct ptmm_frame_table ft;
+	struct ptmm_page_table pt;
 	void *slots;
 	void *pool;
 };
@@ -95,7 +95,7 @@ void world_violation(struct world *w, const char *fmt, ...) __attribute__((forma
 bool world_failed(const struct world *w);
 
 /* Base and size of the half. */
-vaddr_t world_base(const struct world *w);
+ptmm_vaddr_t world_base(const struct world *w);
 uint64_t world_half(const struct world *w);
 
 /* ---- TLB model ---- */

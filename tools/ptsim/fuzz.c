@@ -34,7 +34,7 @@
 static uint64_t tight_pool(unsigned levels, bool kernel)
 {
 	uint64_t nodes = kernel ? 1 + 256 + (levels - 2) : 1 + (levels - 1);
-	return nodes << MM_PAGE_SHIFT;
+	return nodes << PTMM_PAGE_SHIFT;
 }
 
 /* Output is discarded; only crashes and violations matter. */
@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct ptsim_machine m; /* host memory reserved once, then reused */
-	struct page_table *pts[1] = { &m.pt };
+	struct ptmm_page_table *pts[1] = { &m.pt };
 	struct script_env env;
 	unsigned lineno = 0;
 	unsigned machine;
@@ -64,11 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	machine = data[0];
 	mode = &mm_modes[(machine & FUZZ_MODE_MASK) % MM_NR_MODES];
 	kernel = (machine & FUZZ_KERNEL) != 0;
-	svpbmt = (machine & FUZZ_SVPBMT) && (mode->optional & MM_FEAT_RV_SVPBMT);
+	svpbmt = (machine & FUZZ_SVPBMT) && (mode->optional & PTMM_FEAT_RV_SVPBMT);
 	if (!ptsim_arch_init(&m.arch, mode->name, svpbmt))
 		abort();
 	pool = (machine & FUZZ_TIGHT) ? tight_pool(m.arch.levels, kernel) : FUZZ_POOL;
-	if (ptsim_machine_build(&m, FUZZ_MEM, pool, kernel, &what) != MM_OK)
+	if (ptsim_machine_build(&m, FUZZ_MEM, pool, kernel, &what) != PTMM_OK)
 		abort();
 	env = (struct script_env){
 		.pt = &m.pt, .ft = &m.ft, .check_pts = pts, .nr_check_pts = 1,
@@ -78,6 +78,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (script_run_text(&env, (const char *)data + 1, size - 1, '\n', &lineno) ==
 	    SCRIPT_VIOLATION)
 		abort();
-	page_table_destroy(&m.pt); /* user tables: the teardown path is fuzzed too */
+	ptmm_page_table_destroy(&m.pt); /* user tables: the teardown path is fuzzed too */
 	return 0;
 }

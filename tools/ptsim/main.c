@@ -138,20 +138,20 @@ static void parse_options(int argc, char **argv, struct options *o)
 			usage();
 		}
 	}
-	if (o->svpbmt && !(mm_mode_find(o->arch)->optional & MM_FEAT_RV_SVPBMT))
+	if (o->svpbmt && !(mm_mode_find(o->arch)->optional & PTMM_FEAT_RV_SVPBMT))
 		usage();
 	if ((o->from_dump || o->title) && !o->svg)
 		usage();
 	if (o->tlb < 0)
 		o->tlb = o->check;
-	if (o->mem == 0 || o->pool == 0 || !mm_is_aligned(o->mem, MM_PAGE_SIZE) ||
-	    !mm_is_aligned(o->pool, MM_PAGE_SIZE))
+	if (o->mem == 0 || o->pool == 0 || !ptmm_is_aligned(o->mem, PTMM_PAGE_SIZE) ||
+	    !ptmm_is_aligned(o->pool, PTMM_PAGE_SIZE))
 		usage();
 }
 
 static noreturn void die(const char *what, int err)
 {
-	fprintf(stderr, "ptsim: %s: %s\n", what, err ? mm_strerror(err) : strerror(errno));
+	fprintf(stderr, "ptsim: %s: %s\n", what, err ? ptmm_strerror(err) : strerror(errno));
 	exit(1);
 }
 
@@ -187,7 +187,7 @@ static int draw_space(const struct options *o, struct script_env *env, struct sv
 	sink->capture = true;
 	result = script_run_line(env, "dump", 4, 0);
 	if (sink->nomem)
-		die("picture", MM_ENOMEM);
+		die("picture", PTMM_ENOMEM);
 	snprintf(title, sizeof(title), "ptsim --arch %s --space %s: %s", o->arch,
 		 o->kernel_space ? "kernel" : "user", o->file ? o->file : "-");
 	sink->pic->title = o->title ? o->title : title;
@@ -204,7 +204,7 @@ static int draw_space(const struct options *o, struct script_env *env, struct sv
  * output, gdb's ptdump; other lines are skipped, a CR before the newline
  * too): draw them, nodes derived from the leaves.  No script runs.
  */
-static int draw_dump(const struct options *o, const struct mm_arch *a)
+static int draw_dump(const struct options *o, const struct ptmm_arch *a)
 {
 	struct svg_picture pic = { 0 };
 	FILE *in = stdin;
@@ -221,7 +221,7 @@ static int draw_dump(const struct options *o, const struct mm_arch *a)
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			len--;
 		if (svg_parse_leaf(line, len, &leaf) && !svg_add_leaf(&pic, &leaf))
-			die("picture", MM_ENOMEM);
+			die("picture", PTMM_ENOMEM);
 	}
 	if (ferror(in))
 		die(o->file != NULL ? o->file : "-", 0);
@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 	struct options o = { 0 };
 	static struct ptsim_machine m;
 	static struct tlbm tlb;
-	struct page_table *pts[1] = { &m.pt };
+	struct ptmm_page_table *pts[1] = { &m.pt };
 	struct script_env env;
 	FILE *in = stdin;
 	char *line = NULL;
@@ -266,7 +266,7 @@ int main(int argc, char **argv)
 	if (o.file != NULL && strcmp(o.file, "-") != 0 && (in = fopen(o.file, "rb")) == NULL)
 		die(o.file, 0);
 	err = ptsim_machine_build(&m, o.mem, o.pool, o.kernel_space, &what);
-	if (err != MM_OK)
+	if (err != PTMM_OK)
 		die(what, err);
 	env = (struct script_env){
 		.pt = &m.pt, .ft = &m.ft, .check_pts = pts, .nr_check_pts = 1,

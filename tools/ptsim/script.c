@@ -62,7 +62,7 @@ static void put_dec(struct script_env *env, uint64_t v)
 static void put_error(struct script_env *env, int err)
 {
 	put_str(env, "error ");
-	put_str(env, mm_strerror(err));
+	put_str(env, ptmm_strerror(err));
 	put_str(env, "\n");
 }
 
@@ -91,22 +91,22 @@ static const char *size_name(uint64_t size)
 }
 
 /* PROP in the fixed output form: rwxug letters or '-', then ":cache". */
-static void put_prop(struct script_env *env, struct mm_prop p)
+static void put_prop(struct script_env *env, struct ptmm_prop p)
 {
 	static const char letters[5] = { 'r', 'w', 'x', 'u', 'g' };
-	static const char *const caches[MM_CACHE_COUNT] = { ":wb", ":wt", ":uc", ":wc" };
+	static const char *const caches[PTMM_CACHE_COUNT] = { ":wb", ":wt", ":uc", ":wc" };
 	char buf[5];
 
 	for (unsigned i = 0; i < 5; i++)
 		buf[i] = (p.flags & (1u << i)) ? letters[i] : '-';
 	env->out(env->out_ctx, buf, 5);
-	put_str(env, p.cache < MM_CACHE_COUNT ? caches[p.cache] : ":??");
+	put_str(env, p.cache < PTMM_CACHE_COUNT ? caches[p.cache] : ":??");
 }
 
 /* One LEAF line; RAM PAs are printed as window offsets. */
-static void put_leaf(struct script_env *env, const struct mm_mapping *m)
+static void put_leaf(struct script_env *env, const struct ptmm_mapping *m)
 {
-	paddr_t pa = m->mmio ? m->pa : m->pa - env->ram_base;
+	ptmm_paddr_t pa = m->mmio ? m->pa : m->pa - env->ram_base;
 
 	put_hex(env, m->va, 16);
 	put_str(env, " ");
@@ -236,22 +236,22 @@ static bool parse_number(const struct token *t, uint64_t *out)
 }
 
 /* Parse PROP: rwxug letters (repeats allowed) or '-', then optional :cache. */
-static bool parse_prop(const struct token *t, struct mm_prop *out)
+static bool parse_prop(const struct token *t, struct ptmm_prop *out)
 {
 	size_t i = 0;
 	unsigned flags = 0;
-	unsigned cache = MM_CACHE_WB;
+	unsigned cache = PTMM_CACHE_WB;
 
 	if (t->n > 0 && t->s[0] == '-') {
 		i = 1;
 	} else {
 		for (; i < t->n && t->s[i] != ':'; i++) {
 			switch (t->s[i]) {
-			case 'r': flags |= MM_PROP_R; break;
-			case 'w': flags |= MM_PROP_W; break;
-			case 'x': flags |= MM_PROP_X; break;
-			case 'u': flags |= MM_PROP_U; break;
-			case 'g': flags |= MM_PROP_G; break;
+			case 'r': flags |= PTMM_PROP_R; break;
+			case 'w': flags |= PTMM_PROP_W; break;
+			case 'x': flags |= PTMM_PROP_X; break;
+			case 'u': flags |= PTMM_PROP_U; break;
+			case 'g': flags |= PTMM_PROP_G; break;
 			default: return false;
 			}
 		}
@@ -262,111 +262,111 @@ static bool parse_prop(const struct token *t, struct mm_prop *out)
 		struct token c = { t->s + i, t->n - i };
 
 		if (tok_is(&c, ":wb"))
-			cache = MM_CACHE_WB;
+			cache = PTMM_CACHE_WB;
 		else if (tok_is(&c, ":wt"))
-			cache = MM_CACHE_WT;
+			cache = PTMM_CACHE_WT;
 		else if (tok_is(&c, ":uc"))
-			cache = MM_CACHE_UC;
+			cache = PTMM_CACHE_UC;
 		else if (tok_is(&c, ":wc"))
-			cache = MM_CACHE_WC;
+			cache = PTMM_CACHE_WC;
 		else
 			return false;
 	}
-	*out = mm_prop_make(flags, (enum mm_cache)cache);
+	*out = ptmm_prop_make(flags, (enum ptmm_cache)cache);
 	return true;
 }
 
 /* ---- checks the mm cannot make ---- */
 
-/* MM_OK if [va, va+len) lies in the table's half (len may be 0 here). */
-static int check_va_range(const struct script_env *env, vaddr_t va, uint64_t len)
+/* PTMM_OK if [va, va+len) lies in the table's half (len may be 0 here). */
+static int check_va_range(const struct script_env *env, ptmm_vaddr_t va, uint64_t len)
 {
-	vaddr_t base = page_table_space_base(env->pt);
-	uint64_t size = page_table_space_size(env->pt);
+	ptmm_vaddr_t base = ptmm_page_table_space_base(env->pt);
+	uint64_t size = ptmm_page_table_space_size(env->pt);
 	uint64_t off = va - base;
 
 	/* Unsigned offsets: a VA below the base wraps to a huge offset. */
 	if (off >= size || len > size - off)
-		return MM_ERANGE;
-	return MM_OK;
+		return PTMM_ERANGE;
+	return PTMM_OK;
 }
 
 /* Common VA/LEN checks of range commands: align, inval (zero), range. */
-static int check_va_len(const struct script_env *env, vaddr_t va, uint64_t len)
+static int check_va_len(const struct script_env *env, ptmm_vaddr_t va, uint64_t len)
 {
-	if (!mm_is_aligned(va, MM_PAGE_SIZE) || !mm_is_aligned(len, MM_PAGE_SIZE))
-		return MM_EALIGN;
+	if (!ptmm_is_aligned(va, PTMM_PAGE_SIZE) || !ptmm_is_aligned(len, PTMM_PAGE_SIZE))
+		return PTMM_EALIGN;
 	if (len == 0)
-		return MM_EINVAL;
+		return PTMM_EINVAL;
 	return check_va_range(env, va, len);
 }
 
 /* `g` only in kernel space, `u` only in user space. */
-static int check_prop_space(const struct script_env *env, struct mm_prop p)
+static int check_prop_space(const struct script_env *env, struct ptmm_prop p)
 {
-	if (env->pt->space == PT_USER && (p.flags & MM_PROP_G))
-		return MM_EINVAL;
-	if (env->pt->space == PT_KERNEL && (p.flags & MM_PROP_U))
-		return MM_EINVAL;
-	return MM_OK;
+	if (env->pt->space == PTMM_PT_USER && (p.flags & PTMM_PROP_G))
+		return PTMM_EINVAL;
+	if (env->pt->space == PTMM_PT_KERNEL && (p.flags & PTMM_PROP_U))
+		return PTMM_EINVAL;
+	return PTMM_OK;
 }
 
 /* ---- commands (arguments already parsed) ---- */
 
 /* map / mmio.  `pa` is a RAM offset for map, absolute for mmio. */
-static void do_map(struct script_env *env, vaddr_t va, uint64_t len, paddr_t pa,
-		   struct mm_prop prop, unsigned flags)
+static void do_map(struct script_env *env, ptmm_vaddr_t va, uint64_t len, ptmm_paddr_t pa,
+		   struct ptmm_prop prop, unsigned flags)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	int err = check_va_len(env, va, len);
 
-	if (err == MM_OK && !mm_is_aligned(pa, MM_PAGE_SIZE))
-		err = MM_EALIGN;
-	if (err == MM_OK)
+	if (err == PTMM_OK && !ptmm_is_aligned(pa, PTMM_PAGE_SIZE))
+		err = PTMM_EALIGN;
+	if (err == PTMM_OK)
 		err = check_prop_space(env, prop);
-	if (err == MM_OK && !(flags & MM_MAP_MMIO)) {
+	if (err == PTMM_OK && !(flags & PTMM_MAP_MMIO)) {
 		/* PA is an offset into the RAM window. */
 		if (pa >= env->ram_size || len > env->ram_size - pa)
-			err = MM_ERANGE;
+			err = PTMM_ERANGE;
 		else
 			pa += env->ram_base;
 	}
-	if (err == MM_OK && (flags & MM_MAP_MMIO)) {
-		if (pa + len < pa || frame_range_touches_ram(env->ft, pa, len))
-			err = MM_ERANGE;
+	if (err == PTMM_OK && (flags & PTMM_MAP_MMIO)) {
+		if (pa + len < pa || ptmm_frame_range_touches_ram(env->ft, pa, len))
+			err = PTMM_ERANGE;
 	}
-	if (err == MM_OK)
-		err = cursor_open(&c, env->pt, va, len);
-	if (err == MM_OK) {
-		err = cursor_map(&c, pa, len, prop, flags);
-		cursor_close(&c);
+	if (err == PTMM_OK)
+		err = ptmm_cursor_open(&c, env->pt, va, len);
+	if (err == PTMM_OK) {
+		err = ptmm_cursor_map(&c, pa, len, prop, flags);
+		ptmm_cursor_close(&c);
 	}
-	if (err == MM_OK)
+	if (err == PTMM_OK)
 		put_str(env, "ok\n");
 	else
 		put_error(env, err);
 }
 
 /* unmap (prop == NULL) or protect: `ok BYTES` or `error CODE`. */
-static void do_unmap_protect(struct script_env *env, vaddr_t va, uint64_t len,
-			     const struct mm_prop *prop)
+static void do_unmap_protect(struct script_env *env, ptmm_vaddr_t va, uint64_t len,
+			     const struct ptmm_prop *prop)
 {
-	struct cursor c;
+	struct ptmm_cursor c;
 	uint64_t bytes = 0;
 	int err = check_va_len(env, va, len);
 
-	if (err == MM_OK && prop != NULL)
+	if (err == PTMM_OK && prop != NULL)
 		err = check_prop_space(env, *prop);
-	if (err == MM_OK)
-		err = cursor_open(&c, env->pt, va, len);
-	if (err == MM_OK) {
+	if (err == PTMM_OK)
+		err = ptmm_cursor_open(&c, env->pt, va, len);
+	if (err == PTMM_OK) {
 		if (prop != NULL)
-			err = cursor_protect(&c, len, *prop, &bytes);
+			err = ptmm_cursor_protect(&c, len, *prop, &bytes);
 		else
-			err = cursor_unmap(&c, len, &bytes);
-		cursor_close(&c);
+			err = ptmm_cursor_unmap(&c, len, &bytes);
+		ptmm_cursor_close(&c);
 	}
-	if (err != MM_OK) {
+	if (err != PTMM_OK) {
 		put_error(env, err);
 		return;
 	}
@@ -376,21 +376,21 @@ static void do_unmap_protect(struct script_env *env, vaddr_t va, uint64_t len,
 }
 
 /* query VA: the leaf containing VA, or none. */
-static void do_query(struct script_env *env, vaddr_t va)
+static void do_query(struct script_env *env, ptmm_vaddr_t va)
 {
-	struct cursor c;
-	struct mm_mapping m;
-	int err = check_va_len(env, va, MM_PAGE_SIZE);
+	struct ptmm_cursor c;
+	struct ptmm_mapping m;
+	int err = check_va_len(env, va, PTMM_PAGE_SIZE);
 
-	if (err == MM_OK)
-		err = cursor_open(&c, env->pt, va, MM_PAGE_SIZE);
-	if (err == MM_OK) {
-		err = cursor_query(&c, &m);
-		cursor_close(&c);
+	if (err == PTMM_OK)
+		err = ptmm_cursor_open(&c, env->pt, va, PTMM_PAGE_SIZE);
+	if (err == PTMM_OK) {
+		err = ptmm_cursor_query(&c, &m);
+		ptmm_cursor_close(&c);
 	}
-	if (err == MM_OK && env->touch) /* the access the query stands for: the CPU walks too */
+	if (err == PTMM_OK && env->touch) /* the access the query stands for: the CPU walks too */
 		env->touch(env->tlb_ctx, va);
-	if (err != MM_OK)
+	if (err != PTMM_OK)
 		put_error(env, err);
 	else if (m.present)
 		put_leaf(env, &m);
@@ -399,22 +399,22 @@ static void do_query(struct script_env *env, vaddr_t va)
 }
 
 /* find VA LEN: the first leaf meeting [VA, VA+LEN), or none. */
-static void do_find(struct script_env *env, vaddr_t va, uint64_t len)
+static void do_find(struct script_env *env, ptmm_vaddr_t va, uint64_t len)
 {
-	struct cursor c;
-	struct mm_mapping m;
+	struct ptmm_cursor c;
+	struct ptmm_mapping m;
 	int err = check_va_len(env, va, len);
 	int found = 0;
 
-	if (err == MM_OK)
-		err = cursor_open(&c, env->pt, va, len);
-	if (err == MM_OK) {
-		found = cursor_find_next(&c, len, &m);
-		cursor_close(&c);
+	if (err == PTMM_OK)
+		err = ptmm_cursor_open(&c, env->pt, va, len);
+	if (err == PTMM_OK) {
+		found = ptmm_cursor_find_next(&c, len, &m);
+		ptmm_cursor_close(&c);
 		if (found < 0)
 			err = found;
 	}
-	if (err != MM_OK)
+	if (err != PTMM_OK)
 		put_error(env, err);
 	else if (found == 1)
 		put_leaf(env, &m);
@@ -425,35 +425,35 @@ static void do_find(struct script_env *env, vaddr_t va, uint64_t len)
 /* dump: every leaf of the space in ascending VA order, then `end`. */
 static void do_dump(struct script_env *env)
 {
-	struct cursor c;
-	struct mm_mapping m;
-	vaddr_t base = page_table_space_base(env->pt);
-	uint64_t size = page_table_space_size(env->pt);
+	struct ptmm_cursor c;
+	struct ptmm_mapping m;
+	ptmm_vaddr_t base = ptmm_page_table_space_base(env->pt);
+	uint64_t size = ptmm_page_table_space_size(env->pt);
 	uint64_t pos = 0; /* offset into the space */
-	int err = cursor_open(&c, env->pt, base, size);
+	int err = ptmm_cursor_open(&c, env->pt, base, size);
 
-	if (err != MM_OK) {
+	if (err != PTMM_OK) {
 		put_error(env, err);
 		return;
 	}
 	while (pos < size) {
-		if (cursor_jump(&c, base + pos) != MM_OK)
+		if (ptmm_cursor_jump(&c, base + pos) != PTMM_OK)
 			break;
-		if (cursor_find_next(&c, size - pos, &m) != 1)
+		if (ptmm_cursor_find_next(&c, size - pos, &m) != 1)
 			break;
 		put_leaf(env, &m);
 		pos = m.va - base + m.size;
 	}
-	cursor_close(&c);
+	ptmm_cursor_close(&c);
 	put_str(env, "end\n");
 }
 
 /* stats: nodes=N mapped=0xBYTES frames=N */
 static void do_stats(struct script_env *env)
 {
-	struct mm_stats s;
+	struct ptmm_stats s;
 
-	mm_stats(env->pt, &s);
+	ptmm_stats(env->pt, &s);
 	put_str(env, "nodes=");
 	put_dec(env, s.nodes);
 	put_str(env, " mapped=");
@@ -473,8 +473,8 @@ static int run_check(struct script_env *env, bool say_ok)
 	char text[LINE_BUF];
 
 	text[0] = '\0';
-	if (mm_check(env->check_pts, env->nr_check_pts, env->ft, text, sizeof(text)) == MM_OK &&
-	    (!env->tlb_check || env->tlb_check(env->tlb_ctx, text, sizeof(text)) == MM_OK)) {
+	if (ptmm_check(env->check_pts, env->nr_check_pts, env->ft, text, sizeof(text)) == PTMM_OK &&
+	    (!env->tlb_check || env->tlb_check(env->tlb_ctx, text, sizeof(text)) == PTMM_OK)) {
 		if (say_ok)
 			put_str(env, "ok\n");
 		return SCRIPT_OK;
@@ -504,9 +504,9 @@ static bool parse_map_flags(const struct token *tok, int first, int nr, unsigned
 		unsigned f;
 
 		if (tok_is(&tok[i], "huge"))
-			f = MM_MAP_HUGE;
+			f = PTMM_MAP_HUGE;
 		else if (tok_is(&tok[i], "replace"))
-			f = MM_MAP_REPLACE;
+			f = PTMM_MAP_REPLACE;
 		else
 			return false;
 		if (*flags & f)
@@ -520,11 +520,11 @@ static bool parse_map_flags(const struct token *tok, int first, int nr, unsigned
 static int run_command(struct script_env *env, const struct token *tok, int nr, unsigned lineno)
 {
 	uint64_t v[3];
-	struct mm_prop prop;
+	struct ptmm_prop prop;
 	const struct token *cmd = &tok[0];
 
 	if (tok_is(cmd, "map") || tok_is(cmd, "mmio")) {
-		unsigned flags = tok_is(cmd, "mmio") ? MM_MAP_MMIO : 0;
+		unsigned flags = tok_is(cmd, "mmio") ? PTMM_MAP_MMIO : 0;
 
 		if (nr < 5)
 			return syntax(env, lineno, "missing argument");

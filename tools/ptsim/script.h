@@ -9,7 +9,7 @@
 #ifndef PTSIM_SCRIPT_H
 #define PTSIM_SCRIPT_H
 
-#include "mm.h"
+#include <ptmm/mm.h>
 
 /* Results of script_run_line / script_run_text (also ptsim's exit codes). */
 enum script_result {
@@ -19,27 +19,27 @@ enum script_result {
 };
 
 struct script_env {
-	struct page_table *pt;              /* the address space the script drives */
-	struct frame_table *ft;             /* frames behind it */
-	struct page_table *const *check_pts; /* every table the checker must see */
+	struct ptmm_page_table *pt;              /* the address space the script drives */
+	struct ptmm_frame_table *ft;             /* frames behind it */
+	struct ptmm_page_table *const *check_pts; /* every table the checker must see */
 	unsigned nr_check_pts;
 	/*
 	 * RAM window: `map` PA p means absolute PA ram_base + p, and needs
 	 * [p, p+len) inside [0, ram_size).  Printed PAs of RAM leaves are
 	 * offsets again; `mmio` PAs are absolute both ways.
 	 */
-	paddr_t ram_base;
+	ptmm_paddr_t ram_base;
 	uint64_t ram_size;
-	bool check_each;                    /* run mm_check after every command */
+	bool check_each;                    /* run ptmm_check after every command */
 	/*
 	 * --tlb (all NULL: none; ptsim sets ptsim_tlb_touch/ptsim_tlb_check,
 	 * machine.h): `touch` is called after a successful `query` at its VA
 	 * (the CPU's access); `tlb_check`, after the tree checker passed at
-	 * every check (`check`, each command under check_each), returns MM_OK
+	 * every check (`check`, each command under check_each), returns PTMM_OK
 	 * or non-zero with the violation text in buf.  Hooks, so that this
 	 * interpreter stays freestanding (the kernel links it).
 	 */
-	void (*touch)(void *tlb_ctx, vaddr_t va);
+	void (*touch)(void *tlb_ctx, ptmm_vaddr_t va);
 	int (*tlb_check)(void *tlb_ctx, char *buf, size_t len);
 	void *tlb_ctx;
 	/* Output sink: receives pieces of lines, each line ends with '\n'. */

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pte.h"
+#include <ptmm/pte.h>
 #include "svg.h"
 
 #define WIDTH 1260
@@ -29,7 +29,7 @@ static const char *const size_colours[] = { "#8ecae6", "#52b788", "#f4a261", "#9
 static unsigned size_level(uint64_t size)
 {
 	for (unsigned l = 1; l <= SVG_MAX_LEVELS; l++)
-		if (size == mm_level_size(l))
+		if (size == ptmm_level_size(l))
 			return l;
 	return 0;
 }
@@ -72,8 +72,8 @@ bool svg_parse_leaf(const char *line, size_t len, struct svg_leaf *out)
 	out->size = 0;
 	for (unsigned l = 1; l <= SVG_MAX_LEVELS; l++)
 		if (strcmp(size, size_names[l - 1]) == 0)
-			out->size = mm_level_size(l);
-	if (out->size == 0 || !mm_is_aligned(out->va, out->size))
+			out->size = ptmm_level_size(l);
+	if (out->size == 0 || !ptmm_is_aligned(out->va, out->size))
 		return false;
 	memcpy(out->prop, line + i + 20, 8);
 	out->prop[8] = '\0';
@@ -112,7 +112,7 @@ void svg_derive_nodes(struct svg_picture *p)
 		unsigned leaf_level = size_level(p->leaves[i].size);
 
 		for (unsigned k = leaf_level; k < p->levels && leaf_level != 0; k++) {
-			uint64_t id = p->leaves[i].va >> (MM_PAGE_SHIFT + MM_PTE_BITS * k);
+			uint64_t id = p->leaves[i].va >> (PTMM_PAGE_SHIFT + PTMM_PTE_BITS * k);
 
 			if (!seen[k] || last[k] != id) {
 				p->nodes[k]++;
@@ -124,30 +124,30 @@ void svg_derive_nodes(struct svg_picture *p)
 }
 
 /* Count the node at `pa` of `level` and its owned subtree. */
-static void count_subtree(struct svg_picture *p, const struct page_table *pt, paddr_t pa,
+static void count_subtree(struct svg_picture *p, const struct ptmm_page_table *pt, ptmm_paddr_t pa,
 			  unsigned level, bool shared)
 {
-	const struct pte_format *f = &pt->arch->fmt;
-	const pte_t *tbl = frame_to_virt(pt->ft, pa);
-	unsigned first = 0, end = MM_PTES_PER_NODE;
+	const struct ptmm_pte_format *f = &pt->arch->fmt;
+	const ptmm_pte_t *tbl = ptmm_frame_to_virt(pt->ft, pa);
+	unsigned first = 0, end = PTMM_PTES_PER_NODE;
 
 	p->nodes[level]++;
 	if (shared)
 		p->shared[level]++;
 	if (level == 1)
 		return;
-	if (level == pt->arch->levels && pt->space == PT_USER && pt->kernel != NULL)
-		end = MM_PTES_PER_NODE / 2; /* the upper half is the kernel's, not this table's */
+	if (level == pt->arch->levels && pt->space == PTMM_PT_USER && pt->kernel != NULL)
+		end = PTMM_PTES_PER_NODE / 2; /* the upper half is the kernel's, not this table's */
 	for (unsigned i = first; i < end; i++) {
-		if (!pte_is_present(tbl[i]) || pte_is_leaf(f, tbl[i], level))
+		if (!ptmm_pte_is_present(tbl[i]) || ptmm_pte_is_leaf(f, tbl[i], level))
 			continue;
-		count_subtree(p, pt, pte_table_addr(f, tbl[i]), level - 1,
-			      level == pt->arch->levels && pt->space == PT_KERNEL &&
-				      i >= MM_PTES_PER_NODE / 2);
+		count_subtree(p, pt, ptmm_pte_table_addr(f, tbl[i]), level - 1,
+			      level == pt->arch->levels && pt->space == PTMM_PT_KERNEL &&
+				      i >= PTMM_PTES_PER_NODE / 2);
 	}
 }
 
-void svg_count_nodes(struct svg_picture *p, const struct page_table *pt)
+void svg_count_nodes(struct svg_picture *p, const struct ptmm_page_table *pt)
 {
 	memset(p->nodes, 0, sizeof(p->nodes));
 	memset(p->shared, 0, sizeof(p->shared));
@@ -220,7 +220,7 @@ static void draw_run(FILE *o, int y, const struct svg_leaf *first, uint64_t coun
 {
 	unsigned level = size_level(first->size);
 	uint64_t bytes = first->size * count;
-	int bar = 30 + 11 * (int)log2_u64(bytes / MM_PAGE_SIZE); /* 30 (4K) .. 30 + 11*48 */
+	int bar = 30 + 11 * (int)log2_u64(bytes / PTMM_PAGE_SIZE); /* 30 (4K) .. 30 + 11*48 */
 	char text[160];
 
 	fprintf(o, "<rect x=\"20\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"/>\n", y, bar,

@@ -14,7 +14,7 @@
 
 #include <stdio.h>
 
-#include "mm.h"
+#include <ptmm/mm.h>
 
 #define SVG_MAX_LEVELS 5
 
@@ -53,7 +53,7 @@ void svg_derive_nodes(struct svg_picture *p);
  * kernel table the preallocated upper-half tables count as shared).
  * Exclusive access: no cursor open on `pt`.
  */
-void svg_count_nodes(struct svg_picture *p, const struct page_table *pt);
+void svg_count_nodes(struct svg_picture *p, const struct ptmm_page_table *pt);
 
 /* Write the picture as one SVG 1.1 document. */
 void svg_write(FILE *out, const struct svg_picture *p);

@@ -39,7 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mm.h"
+#include <ptmm/mm.h>
 
 #define TLBM_CPUS 2
 #define TLBM_LEAVES 64
@@ -51,48 +51,48 @@ enum tlbm_flush { TLBM_PAGE, TLBM_RANGE, TLBM_ALL, TLBM_ACTIVATE };
 struct tlbm_leaf {
 	bool valid, global;
 	bool invalid;  /* a cached *invalid* entry (RISC-V may keep those): a 4K page */
-	const struct page_table *pt;
-	vaddr_t va; /* canonical start of the leaf */
+	const struct ptmm_page_table *pt;
+	ptmm_vaddr_t va; /* canonical start of the leaf */
 	uint64_t size;
-	paddr_t pa;
-	unsigned perm; /* MM_PROP_R/W/X/U */
+	ptmm_paddr_t pa;
+	unsigned perm; /* PTMM_PROP_R/W/X/U */
 	bool tracked;  /* tracked RAM: its blocks must stay allocated */
 	unsigned nr_path;
-	paddr_t path[MM_MAX_LEVELS];
-	uint32_t gen[MM_MAX_LEVELS];
+	ptmm_paddr_t path[PTMM_MAX_LEVELS];
+	uint32_t gen[PTMM_MAX_LEVELS];
 };
 
 struct tlbm_walk {
 	bool valid;
-	const struct page_table *pt;
-	vaddr_t va;     /* start of the region the parent entry covers */
+	const struct ptmm_page_table *pt;
+	ptmm_vaddr_t va;     /* start of the region the parent entry covers */
 	unsigned level; /* level of the parent node */
-	paddr_t child;
+	ptmm_paddr_t child;
 	uint32_t gen;   /* the child's generation when cached */
 };
 
 struct tlbm_cpu {
-	const struct page_table *active;
+	const struct ptmm_page_table *active;
 	struct tlbm_leaf leaf[TLBM_LEAVES];
 	struct tlbm_walk walk[TLBM_WALKS];
 	unsigned next_leaf, next_walk;
 };
 
 struct tlbm {
-	const struct frame_table *ft; /* frames behind every modelled table */
+	const struct ptmm_frame_table *ft; /* frames behind every modelled table */
 	struct tlbm_cpu cpu[TLBM_CPUS];
 	unsigned current; /* the CPU activate() applies to */
 	uint64_t fills;   /* leaf translations cached so far */
 };
 
 /* Start (or reset) m over the frames ft: every CPU empty, with `pt` active. */
-void tlbm_reset(struct tlbm *m, const struct frame_table *ft, const struct page_table *pt);
+void tlbm_reset(struct tlbm *m, const struct ptmm_frame_table *ft, const struct ptmm_page_table *pt);
 /* What a TLB hook does to the caches (an activate applies to m->current only). */
-void tlbm_flush(struct tlbm *m, enum tlbm_flush kind, vaddr_t va, uint64_t len);
+void tlbm_flush(struct tlbm *m, enum tlbm_flush kind, ptmm_vaddr_t va, uint64_t len);
 /* A hardware access by `cpu` (mod TLBM_CPUS) at va of the table active on it: fill its caches. */
-void tlbm_touch(struct tlbm *m, unsigned cpu, vaddr_t va);
+void tlbm_touch(struct tlbm *m, unsigned cpu, ptmm_vaddr_t va);
 /*
- * MM_OK, or 1 with the first violation in buf ("ID: WHAT (cpu N, va 0x..,
+ * PTMM_OK, or 1 with the first violation in buf ("ID: WHAT (cpu N, va 0x..,
  * pa 0x..)", ID the docs/MODEL.md invariant: O8 a released frame or node
  * still reachable, O10 more granted than the tree).  `closed`: no cursor is open, so the caches must not grant more
  * than the tree.

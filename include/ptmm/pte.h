@@ -1,12 +1,12 @@
 /*
- * pte.h - inline PTE helpers over the declarative `struct pte_format`.
+ * pte.h - inline PTE helpers over the declarative `struct ptmm_pte_format`.
  *
  * These are what the per-entry loops of the cursor use: no function
  * pointers, just masks and shifts read from the format.  A PTE is
  * `template | address field`; all-zero means absent.
  */
-#ifndef MM_PTE_H
-#define MM_PTE_H
+#ifndef PTMM_PTE_H
+#define PTMM_PTE_H
 
 #include "arch.h"
 
@@ -15,13 +15,13 @@
  * goes through these five, and nothing else touches an entry.
  *
  * Why atomics.  A cursor changes entries only under the lock of their node,
- * but the lockless walk of cursor_open (cursor.c) reads entries of nodes it
+ * but the lockless walk of ptmm_cursor_open (cursor.c) reads entries of nodes it
  * does not hold, and may even read a frame that was freed and became a
  * node of someone else meanwhile (it notices from the slot's generation
  * and retries).  Hardware page walkers read entries at any time too.  So
  * every access is a single, untorn 64-bit atomic access; C11 gives no
  * meaning to a plain access racing with another, and a compiler may tear
- * or repeat it.  Entries of tables are plain pte_t (the hardware's format),
+ * or repeat it.  Entries of tables are plain ptmm_pte_t (the hardware's format),
  * accessed with the __atomic builtins.
  *
  * Which order.  The walk is a seqlock reader: it reads an entry, then the
@@ -29,16 +29,16 @@
  * if they did not change (cursor.c, node_still_valid).  For that, reading
  * an entry written in a node's *next* life must imply seeing that life's
  * generation.  So:
- *  - every store is a release store (pte_write, pte_clear, pte_link): a
- *    walker that reads it (pte_read_acquire) sees everything its writer
+ *  - every store is a release store (ptmm_pte_write, ptmm_pte_clear, ptmm_pte_link): a
+ *    walker that reads it (ptmm_pte_read_acquire) sees everything its writer
  *    had seen, in particular the generation bump that began the node's
  *    life (made before the first store, by the allocating cursor, or seen
  *    by every later one through the node lock);
- *  - pte_link publishes a child table: the child's entries and slot
+ *  - ptmm_pte_link publishes a child table: the child's entries and slot
  *    (level, counts, generation) are visible to whoever reads the link;
- *  - pte_read_acquire is the walker's read: it also keeps the validation
+ *  - ptmm_pte_read_acquire is the walker's read: it also keeps the validation
  *    reads after the entry read;
- *  - pte_read is the read of the node's lock holder (or of the checker,
+ *  - ptmm_pte_read is the read of the node's lock holder (or of the checker,
  *    which runs alone): nobody else writes the entry meanwhile (only a
  *    lock holder writes a live node, and a node is not freed while
  *    locked), and reads never race with reads, so it is a plain load,
@@ -48,39 +48,39 @@
  * release store); on RISC-V a release store is a `fence rw,w` and a store,
  * the price of a walk that takes no lock.
  */
-static inline pte_t pte_read(const pte_t *p)
+static inline ptmm_pte_t ptmm_pte_read(const ptmm_pte_t *p)
 {
 	return *p;
 }
 
-static inline pte_t pte_read_acquire(const pte_t *p)
+static inline ptmm_pte_t ptmm_pte_read_acquire(const ptmm_pte_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
-static inline void pte_write(pte_t *p, pte_t v)
+static inline void ptmm_pte_write(ptmm_pte_t *p, ptmm_pte_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
 /* Point an entry at a child table that is filled in (see above). */
-static inline void pte_link(pte_t *p, pte_t v)
+static inline void ptmm_pte_link(ptmm_pte_t *p, ptmm_pte_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
-static inline void pte_clear(pte_t *p)
+static inline void ptmm_pte_clear(ptmm_pte_t *p)
 {
 	__atomic_store_n(p, 0, __ATOMIC_RELEASE);
 }
 
-static inline bool pte_is_present(pte_t pte)
+static inline bool ptmm_pte_is_present(ptmm_pte_t pte)
 {
 	return pte != 0;
 }
 
 /* A present entry at level 1 is always a leaf; above, leaf_bits decide. */
-static inline bool pte_is_leaf(const struct pte_format *f, pte_t pte, unsigned level)
+static inline bool ptmm_pte_is_leaf(const struct ptmm_pte_format *f, ptmm_pte_t pte, unsigned level)
 {
 	return level == 1 || (pte & f->leaf_bits) != 0;
 }
@@ -89,9 +89,9 @@ static inline bool pte_is_leaf(const struct pte_format *f, pte_t pte, unsigned l
  * Physical address of the child node a present table entry points to
  * (table entries are never inverted: see fmt.addr_invert).
  */
-static inline paddr_t pte_table_addr(const struct pte_format *f, pte_t pte)
+static inline ptmm_paddr_t ptmm_pte_table_addr(const struct ptmm_pte_format *f, ptmm_pte_t pte)
 {
-	return ((pte & f->addr_mask) >> f->addr_shift) << MM_PAGE_SHIFT;
+	return ((pte & f->addr_mask) >> f->addr_shift) << PTMM_PAGE_SHIFT;
 }
 
 /*
@@ -99,33 +99,33 @@ static inline paddr_t pte_table_addr(const struct pte_format *f, pte_t pte)
  * bits are outside the address field) holds inverted: addr_mask for a
  * template carrying fmt.addr_invert, else 0.  Branch-free.
  */
-static inline pte_t pte_inversion(const struct pte_format *f, pte_t tmpl)
+static inline ptmm_pte_t ptmm_pte_inversion(const struct ptmm_pte_format *f, ptmm_pte_t tmpl)
 {
-	return f->addr_mask & ((pte_t)0 - (pte_t)((tmpl & f->addr_invert) != 0));
+	return f->addr_mask & ((ptmm_pte_t)0 - (ptmm_pte_t)((tmpl & f->addr_invert) != 0));
 }
 
 /* Physical address of a present leaf at `level`. */
-static inline paddr_t pte_addr(const struct pte_format *f, pte_t pte, unsigned level)
+static inline ptmm_paddr_t ptmm_pte_addr(const struct ptmm_pte_format *f, ptmm_pte_t pte, unsigned level)
 {
-	pte ^= pte_inversion(f, pte);
-	paddr_t pa = ((pte & f->addr_mask) >> f->addr_shift) << MM_PAGE_SHIFT;
+	pte ^= ptmm_pte_inversion(f, pte);
+	ptmm_paddr_t pa = ((pte & f->addr_mask) >> f->addr_shift) << PTMM_PAGE_SHIFT;
 	/* Low address-field bits of a huge leaf may hold attributes (x86 PAT). */
-	return pa & ~(mm_level_size(level) - 1);
+	return pa & ~(ptmm_level_size(level) - 1);
 }
 
 /* Address field for `pa` (4 KiB aligned). */
-static inline pte_t pte_addr_field(const struct pte_format *f, paddr_t pa)
+static inline ptmm_pte_t ptmm_pte_addr_field(const struct ptmm_pte_format *f, ptmm_paddr_t pa)
 {
-	return ((pa >> MM_PAGE_SHIFT) << f->addr_shift) & f->addr_mask;
+	return ((pa >> PTMM_PAGE_SHIFT) << f->addr_shift) & f->addr_mask;
 }
 
 /*
  * An entry made from a template (from the encoder) and an address; a
  * no-access template (fmt.addr_invert) gets the whole field inverted.
  */
-static inline pte_t pte_make(const struct pte_format *f, pte_t tmpl, paddr_t pa)
+static inline ptmm_pte_t ptmm_pte_make(const struct ptmm_pte_format *f, ptmm_pte_t tmpl, ptmm_paddr_t pa)
 {
-	return (tmpl | pte_addr_field(f, pa)) ^ pte_inversion(f, tmpl);
+	return (tmpl | ptmm_pte_addr_field(f, pa)) ^ ptmm_pte_inversion(f, tmpl);
 }
 
 /*
@@ -136,16 +136,16 @@ static inline pte_t pte_make(const struct pte_format *f, pte_t tmpl, paddr_t pa)
  * down.  Neither carries nor borrows out of the field while the PAs of the
  * run stay inside it.
  */
-static inline pte_t pte_addr_step(const struct pte_format *f, pte_t tmpl, uint64_t size)
+static inline ptmm_pte_t ptmm_pte_addr_step(const struct ptmm_pte_format *f, ptmm_pte_t tmpl, uint64_t size)
 {
-	pte_t step = pte_addr_field(f, size);
-	return pte_inversion(f, tmpl) ? (pte_t)0 - step : step;
+	ptmm_pte_t step = ptmm_pte_addr_field(f, size);
+	return ptmm_pte_inversion(f, tmpl) ? (ptmm_pte_t)0 - step : step;
 }
 
 /* Same address as `pte` (a present entry at `level`), new template. */
-static inline pte_t pte_retemplate(const struct pte_format *f, pte_t pte, pte_t tmpl, unsigned level)
+static inline ptmm_pte_t ptmm_pte_retemplate(const struct ptmm_pte_format *f, ptmm_pte_t pte, ptmm_pte_t tmpl, unsigned level)
 {
-	return pte_make(f, tmpl, pte_addr(f, pte, level));
+	return ptmm_pte_make(f, tmpl, ptmm_pte_addr(f, pte, level));
 }
 
-#endif /* MM_PTE_H */
+#endif /* PTMM_PTE_H */

@@ -20,39 +20,39 @@
  * Nodes come from one zone of the frame table (`node_zone`).
  * The tree itself is only changed through a cursor (cursor.h).
  */
-#ifndef MM_PAGE_TABLE_H
-#define MM_PAGE_TABLE_H
+#ifndef PTMM_PAGE_TABLE_H
+#define PTMM_PAGE_TABLE_H
 
 #include "arch.h"
 #include "frame.h"
 
-enum pt_space {
-	PT_USER = 0,   /* lower half */
-	PT_KERNEL = 1, /* upper half */
+enum ptmm_pt_space {
+	PTMM_PT_USER = 0,   /* lower half */
+	PTMM_PT_KERNEL = 1, /* upper half */
 };
 
 /* Where a lockless walk calls page_table.walk_hook. */
-enum walk_stage {
-	WALK_BEFORE_LOCK, /* stopped at the node, about to lock it */
-	WALK_LOCKED,      /* holds its lock, about to check it is still the node it read */
+enum ptmm_walk_stage {
+	PTMM_WALK_BEFORE_LOCK, /* stopped at the node, about to lock it */
+	PTMM_WALK_LOCKED,      /* holds its lock, about to check it is still the node it read */
 };
 
-struct page_table {
-	const struct mm_arch *arch;
-	struct frame_table *ft;
+struct ptmm_page_table {
+	const struct ptmm_arch *arch;
+	struct ptmm_frame_table *ft;
 	unsigned node_zone;
-	enum pt_space space;
-	paddr_t root;
+	enum ptmm_pt_space space;
+	ptmm_paddr_t root;
 	/* User table: the kernel table whose upper half it shares, or NULL. */
-	const struct page_table *kernel;
+	const struct ptmm_page_table *kernel;
 	/*
 	 * Nodes this table owns, root included (not shared kernel nodes);
 	 * exact while no cursor is open on it (a cursor adds its changes at
 	 * each flush, not one atomic update per node).
 	 */
-	MM_ATOMIC(uint64_t) nr_nodes;
+	PTMM_ATOMIC(uint64_t) nr_nodes;
 	/* Lockless walks that met a node detached or reused under them and retried. */
-	MM_ATOMIC(uint64_t) walk_retries;
+	PTMM_ATOMIC(uint64_t) walk_retries;
 	/*
 	 * Test hook (NULL in production): called by a lockless walk at the
 	 * points where a racing CPU could change what it found (enum
@@ -62,19 +62,19 @@ struct page_table {
 	 * its frame) and prove the walk retries and touches no lock it does
 	 * not own.
 	 */
-	void (*walk_hook)(void *ctx, paddr_t node, unsigned level, enum walk_stage stage);
+	void (*walk_hook)(void *ctx, ptmm_paddr_t node, unsigned level, enum ptmm_walk_stage stage);
 	void *walk_hook_ctx;
 	/*
-	 * MM_DEBUG builds: the open cursors on this table (self-deadlock
+	 * PTMM_DEBUG builds: the open cursors on this table (self-deadlock
 	 * detection, cursor.c), under dbg_lock.  Present in every build so the
-	 * layout does not depend on MM_DEBUG (an embedder's C++ or release
+	 * layout does not depend on PTMM_DEBUG (an embedder's C++ or release
 	 * translation unit sees the same struct).
 	 */
-	struct cursor *dbg_open;
-	MM_ATOMIC(uint8_t) dbg_lock;
+	struct ptmm_cursor *dbg_open;
+	PTMM_ATOMIC(uint8_t) dbg_lock;
 	/*
-	 * Set by page_table_destroy: the table has no nodes any more, and every
-	 * call on it is refused (MM_EINVAL) instead of walking a freed root.
+	 * Set by ptmm_page_table_destroy: the table has no nodes any more, and every
+	 * call on it is refused (PTMM_EINVAL) instead of walking a freed root.
 	 */
 	bool destroyed;
 };
@@ -82,49 +82,49 @@ struct page_table {
 /*
  * Create the kernel page table: a root and its preallocated upper-half
  * level-(levels-1) nodes.  First limits `ft` to the encoder's PA width
- * (frame_table_limit_pa).  Errors: MM_ERANGE (ft's memory reaches
- * 2^arch->pa_bits), MM_ENOMEM, MM_EINVAL (bad node zone); then nothing is
+ * (ptmm_frame_table_limit_pa).  Errors: PTMM_ERANGE (ft's memory reaches
+ * 2^arch->pa_bits), PTMM_ENOMEM, PTMM_EINVAL (bad node zone); then nothing is
  * allocated and `pt` is left destroyed (every call on it is refused).
  */
-int page_table_init_kernel(struct page_table *pt, const struct mm_arch *arch,
-			   struct frame_table *ft, unsigned node_zone);
+int ptmm_page_table_init_kernel(struct ptmm_page_table *pt, const struct ptmm_arch *arch,
+			   struct ptmm_frame_table *ft, unsigned node_zone);
 
 /*
  * Create a user page table.  If `kernel` is not NULL its upper half is
- * shared into the new root.  Limits `ft` like page_table_init_kernel.
- * Errors: as page_table_init_kernel, and MM_EINVAL if `kernel` is not a
+ * shared into the new root.  Limits `ft` like ptmm_page_table_init_kernel.
+ * Errors: as ptmm_page_table_init_kernel, and PTMM_EINVAL if `kernel` is not a
  * live kernel table of the same `arch` and `ft`.
  */
-int page_table_init_user(struct page_table *pt, const struct mm_arch *arch,
-			 struct frame_table *ft, unsigned node_zone,
-			 const struct page_table *kernel);
+int ptmm_page_table_init_user(struct ptmm_page_table *pt, const struct ptmm_arch *arch,
+			 struct ptmm_frame_table *ft, unsigned node_zone,
+			 const struct ptmm_page_table *kernel);
 
 /*
  * Tear down a user page table: unmap everything (dropping frame
  * references), flush the TLB, free every node it owns.  The struct stays
  * (marked destroyed) so that later misuse is answered, not undefined.
  * Errors, each changing nothing:
- *   MM_EINVAL  a kernel table (never destroyed), or a table already destroyed;
- *   MM_EBUSY   the table is the one page_table_activate made current on
+ *   PTMM_EINVAL  a kernel table (never destroyed), or a table already destroyed;
+ *   PTMM_EBUSY   the table is the one ptmm_page_table_activate made current on
  *              the CPU (ft->active): activate another table first.
  * Assumes no cursor is open on the table (destroy would wait for it; from
  * the thread that holds it, forever).
  */
-int page_table_destroy(struct page_table *pt);
+int ptmm_page_table_destroy(struct ptmm_page_table *pt);
 
 /*
  * Make `pt` the active address space (arch tlb->activate) and record it as
- * the frame table's current one (ft->active), which page_table_destroy
+ * the frame table's current one (ft->active), which ptmm_page_table_destroy
  * refuses to tear down.  One CPU: activating a table makes the previous one
- * inactive.  Errors: MM_EINVAL (a destroyed table; nothing is activated).
+ * inactive.  Errors: PTMM_EINVAL (a destroyed table; nothing is activated).
  */
-int page_table_activate(const struct page_table *pt);
+int ptmm_page_table_activate(const struct ptmm_page_table *pt);
 
 /* First VA and size of the half this table maps. */
-vaddr_t page_table_space_base(const struct page_table *pt);
-uint64_t page_table_space_size(const struct page_table *pt);
+ptmm_vaddr_t ptmm_page_table_space_base(const struct ptmm_page_table *pt);
+uint64_t ptmm_page_table_space_size(const struct ptmm_page_table *pt);
 
 /* Largest leaf level allowed in this table (kernel: below the root). */
-unsigned page_table_max_leaf_level(const struct page_table *pt);
+unsigned ptmm_page_table_max_leaf_level(const struct ptmm_page_table *pt);
 
-#endif /* MM_PAGE_TABLE_H */
+#endif /* PTMM_PAGE_TABLE_H */

@@ -2,7 +2,7 @@
  * mm.h - everything an embedder needs: include this one header.
  *
  *   mm_types.h   types, geometry, error codes
- *   mm_assert.h  MM_ASSERT and the embedder hook mm_assert_failed()
+ *   mm_assert.h  PTMM_ASSERT and the embedder hook ptmm_assert_failed()
  *   prop.h       mapping properties
  *   arch.h       the architecture ops table (PTE format, encoders, TLB)
  *   pte.h        inline PTE helpers over the declarative format
@@ -11,8 +11,8 @@
  *   cursor.h     query, find, map, unmap, protect
  *   check.h      the invariant checker and statistics
  */
-#ifndef MM_H
-#define MM_H
+#ifndef PTMM_H
+#define PTMM_H
 
 /*
  * C++: the declarations below have C linkage.  The C library headers the
@@ -42,4 +42,4 @@ extern "C" {
 }
 #endif
 
-#endif /* MM_H */
+#endif /* PTMM_H */

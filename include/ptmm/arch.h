@@ -1,7 +1,7 @@
 /*
  * arch.h - the architecture ops table: geometry, PTE encoders, TLB hooks.
  *
- * One `struct mm_arch` describes a paging format.  The mm core never looks
+ * One `struct ptmm_arch` describes a paging format.  The mm core never looks
  * at PTE bits itself except through this table, in two ways:
  *
  *   - `fmt`, a declarative description of the bits the walk needs (where the
@@ -39,40 +39,40 @@
  * The encoders (arch/<arch>/pte.c) and their modes are listed in
  * docs/DESIGN.md.
  */
-#ifndef MM_ARCH_H
-#define MM_ARCH_H
+#ifndef PTMM_ARCH_H
+#define PTMM_ARCH_H
 
 #include "mm_types.h"
 #include "prop.h"
 
 /* Declarative PTE layout, read by the inline helpers in pte.h. */
-struct pte_format {
-	pte_t addr_mask;    /* PTE bits holding the address field */
+struct ptmm_pte_format {
+	ptmm_pte_t addr_mask;    /* PTE bits holding the address field */
 	uint8_t addr_shift; /* field = (pa >> 12) << addr_shift */
-	pte_t leaf_bits;    /* above level 1: any of these set => leaf */
+	ptmm_pte_t leaf_bits;    /* above level 1: any of these set => leaf */
 	/*
 	 * A software bit (ignored by the MMU, never part of a leaf template)
 	 * that tags a leaf of an untracked mapping: RAM mapped without frame
-	 * references, e.g. the kernel's direct map (MM_MAP_UNTRACKED).
+	 * references, e.g. the kernel's direct map (PTMM_MAP_UNTRACKED).
 	 */
-	pte_t untracked;
+	ptmm_pte_t untracked;
 	/*
 	 * Address inversion (0: none).  A leaf whose template has any of these
 	 * bits (the encoder's no-access marker) holds its whole address field
 	 * XORed with addr_mask, so that a speculative walk through the
 	 * not-present entry (L1TF) reaches the top of the physical space, not
-	 * the frame.  pte_make and pte_addr apply it; leaf_prop must undo it
+	 * the frame.  ptmm_pte_make and ptmm_pte_addr apply it; leaf_prop must undo it
 	 * before reading attribute bits inside addr_mask (x86's huge PAT bit).
-	 * Never set in a table template (pte_table_addr does not look).
+	 * Never set in a table template (ptmm_pte_table_addr does not look).
 	 */
-	pte_t addr_invert;
+	ptmm_pte_t addr_invert;
 };
 
 /*
  * TLB maintenance and root activation, supplied by the embedder.
  *
  * Contract (docs/DESIGN.md, "Context contract"): the mm calls flush_page,
- * flush_range and flush_all from cursor_flush / cursor_close, while the
+ * flush_range and flush_all from ptmm_cursor_flush / ptmm_cursor_close, while the
  * cursor holds node locks but not the allocator lock, and frees what the
  * flush covers only after the hook has returned.  So a hook must have
  * finished invalidating when it returns (on several CPUs: every CPU that
@@ -82,22 +82,22 @@ struct pte_format {
  * everything, paging-structure caches included (the mm uses it whenever
  * a table entry was removed).  activate may keep global translations.
  */
-struct mm_tlb_ops {
-	void (*flush_page)(void *ctx, vaddr_t va);
-	void (*flush_range)(void *ctx, vaddr_t va, uint64_t len);
+struct ptmm_tlb_ops {
+	void (*flush_page)(void *ctx, ptmm_vaddr_t va);
+	void (*flush_range)(void *ctx, ptmm_vaddr_t va, uint64_t len);
 	void (*flush_all)(void *ctx);
-	void (*activate)(void *ctx, paddr_t root);
+	void (*activate)(void *ctx, ptmm_paddr_t root);
 	void *ctx;
 };
 
 /* Feature bits an encoder may honour (mm_arch.features). */
-enum mm_arch_feature {
-	MM_FEAT_X86_NX = 1u << 0,     /* EFER.NXE usable: non-executable pages */
-	MM_FEAT_X86_1G = 1u << 1,     /* CPUID pdpe1gb: 1 GiB leaves */
-	MM_FEAT_RV_SVPBMT = 1u << 8,  /* Svpbmt: NC/IO memory types */
+enum ptmm_arch_feature {
+	PTMM_FEAT_X86_NX = 1u << 0,     /* EFER.NXE usable: non-executable pages */
+	PTMM_FEAT_X86_1G = 1u << 1,     /* CPUID pdpe1gb: 1 GiB leaves */
+	PTMM_FEAT_RV_SVPBMT = 1u << 8,  /* Svpbmt: NC/IO memory types */
 };
 
-struct mm_arch {
+struct ptmm_arch {
 	/* The mode's name: "x86_64", "x86_64-la57", "sv39", "sv48", "sv57". */
 	const char *name;
 
@@ -112,22 +112,22 @@ struct mm_arch {
 	uint8_t pa_bits;
 	uint32_t features;      /* mm_arch_feature bits in force */
 
-	struct pte_format fmt;
+	struct ptmm_pte_format fmt;
 
 	/*
-	 * MM_OK if `p` is expressible, MM_EINVAL if it is malformed for this
-	 * architecture (w without r, x without r on x86), MM_ENOTSUP if it is
+	 * PTMM_OK if `p` is expressible, PTMM_EINVAL if it is malformed for this
+	 * architecture (w without r, x without r on x86), PTMM_ENOTSUP if it is
 	 * valid but this CPU lacks the feature (uc without Svpbmt, ...).
 	 */
-	int (*prop_check)(const struct mm_arch *a, struct mm_prop p);
+	int (*prop_check)(const struct ptmm_arch *a, struct ptmm_prop p);
 	/* Non-address bits of a leaf with property `p` at `level`. */
-	pte_t (*leaf_template)(const struct mm_arch *a, struct mm_prop p, unsigned level);
+	ptmm_pte_t (*leaf_template)(const struct ptmm_arch *a, struct ptmm_prop p, unsigned level);
 	/* Non-address bits of an entry at `level` pointing to a child table. */
-	pte_t (*table_template)(const struct mm_arch *a, unsigned level);
+	ptmm_pte_t (*table_template)(const struct ptmm_arch *a, unsigned level);
 	/* Property of a present leaf; software bits never leak into it. */
-	struct mm_prop (*leaf_prop)(const struct mm_arch *a, pte_t pte, unsigned level);
+	struct ptmm_prop (*leaf_prop)(const struct ptmm_arch *a, ptmm_pte_t pte, unsigned level);
 
-	const struct mm_tlb_ops *tlb;
+	const struct ptmm_tlb_ops *tlb;
 };
 
 /*
@@ -135,33 +135,33 @@ struct mm_arch {
  * format, one init function per paging mode.  Each fills `a` completely,
  * keeps only the `features` its format knows, and keeps `tlb` by reference.
  *
- *   x86_64       4 levels, 48-bit VA; MM_FEAT_X86_NX, MM_FEAT_X86_1G
+ *   x86_64       4 levels, 48-bit VA; PTMM_FEAT_X86_NX, PTMM_FEAT_X86_1G
  *   x86_64-la57  5 levels, 57-bit VA (CR4.LA57); same features
- *   sv39         3 levels, 39-bit VA; MM_FEAT_RV_SVPBMT
- *   sv48         4 levels, 48-bit VA; MM_FEAT_RV_SVPBMT
- *   sv57         5 levels, 57-bit VA; MM_FEAT_RV_SVPBMT
+ *   sv39         3 levels, 39-bit VA; PTMM_FEAT_RV_SVPBMT
+ *   sv48         4 levels, 48-bit VA; PTMM_FEAT_RV_SVPBMT
+ *   sv57         5 levels, 57-bit VA; PTMM_FEAT_RV_SVPBMT
  */
-void mm_arch_x86_64_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
-void mm_arch_x86_64_la57_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
-void mm_arch_sv39_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
-void mm_arch_sv48_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
-void mm_arch_sv57_init(struct mm_arch *a, uint32_t features, const struct mm_tlb_ops *tlb);
+void ptmm_arch_x86_64_init(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb);
+void ptmm_arch_x86_64_la57_init(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb);
+void ptmm_arch_sv39_init(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb);
+void ptmm_arch_sv48_init(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb);
+void ptmm_arch_sv57_init(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb);
 
 /*
  * True if every byte of [pa, pa+len) is below 2^pa_bits, i.e. a leaf can
  * hold the range (false also if pa + len wraps).  Assumes len > 0.
  */
-static inline bool mm_arch_pa_fits(const struct mm_arch *a, paddr_t pa, uint64_t len)
+static inline bool ptmm_arch_pa_fits(const struct ptmm_arch *a, ptmm_paddr_t pa, uint64_t len)
 {
 	uint64_t last = pa + (len - 1);
 	return last >= pa && (a->pa_bits >= 64 || (last >> a->pa_bits) == 0);
 }
 
 /* True if `va` is canonical (bits 63..va_bits-1 all equal). */
-static inline bool mm_arch_va_canonical(const struct mm_arch *a, vaddr_t va)
+static inline bool ptmm_arch_va_canonical(const struct ptmm_arch *a, ptmm_vaddr_t va)
 {
 	uint64_t top = va >> (a->va_bits - 1);
 	return top == 0 || top == (UINT64_MAX >> (a->va_bits - 1));
 }
 
-#endif /* MM_ARCH_H */
+#endif /* PTMM_ARCH_H */
