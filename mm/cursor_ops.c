@@ -1089,7 +1089,7 @@ static __attribute__((noinline)) int cursor_map_slow(struct ptmm_cursor *c, ptmm
 	 * A PA the PTE cannot hold would be silently truncated.  (The fast
 	 * path needs no such check: it maps only frames of a RAM block the
 	 * cursor already references, inside the slot window, which
-	 * page_table_init_* keeps below 2^pa_bits.)
+	 * ptmm_page_table_init_* keeps below 2^pa_bits.)
 	 */
 	if (!ptmm_arch_pa_fits(c->arch, pa, len))
 		return PTMM_ERANGE;

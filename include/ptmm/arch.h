@@ -77,7 +77,7 @@ struct ptmm_pte_format {
  * flush covers only after the hook has returned.  So a hook must have
  * finished invalidating when it returns (on several CPUs: every CPU that
  * may cache the table acknowledged), may spin or wait for other CPUs, and
- * must not call back into the mm (no cursor, no frame_* call).  flush_page
+ * must not call back into the mm (no cursor, no ptmm_frame_* call).  flush_page
  * and flush_range drop global translations too; flush_all drops
  * everything, paging-structure caches included (the mm uses it whenever
  * a table entry was removed).  activate may keep global translations.

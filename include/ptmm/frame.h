@@ -45,7 +45,7 @@
  * intervals are protected by one spin lock (the allocator lock); fields
  * read without it are C11 atomics.  Every call may run with interrupts
  * disabled (it spins, never sleeps), but not from an interrupt or fault
- * handler that may have interrupted a frame_* or cursor call on the same
+ * handler that may have interrupted a ptmm_frame_* or cursor call on the same
  * CPU: the allocator lock is not reentrant (docs/DESIGN.md, "Context
  * contract").  Metadata costs sizeof(struct ptmm_frame_slot) = 32 bytes per
  * frame (checked at compile time).
@@ -247,7 +247,7 @@ int ptmm_frame_table_add_mmio(struct ptmm_frame_table *ft, ptmm_paddr_t pa, uint
 
 /*
  * Declare that PTEs of `pa_bits`-bit physical addresses map this memory
- * (page_table_init_* does it with the encoder's pa_bits).  From then on
+ * (ptmm_page_table_init_* does it with the encoder's pa_bits).  From then on
  * ptmm_frame_table_add_mmio refuses windows at or above 2^pa_bits.  The limit
  * only ever shrinks.  PTMM_ERANGE, changing nothing, if the slot window or a
  * registered MMIO window already reaches 2^pa_bits; PTMM_EINVAL if pa_bits

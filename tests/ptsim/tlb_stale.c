@@ -32,18 +32,7 @@ int main(void)
 }
 #else
 
-static char out[4096];
-static size_t out_len;
-
-static void out_buf(void *ctx, const char *s, size_t n)
-{
-	(void)ctx;
-	if (n > sizeof(out) - 1 - out_len)
-		n = sizeof(out) - 1 - out_len;
-	memcpy(out + out_len, s, n);
-	out_len += n;
-	out[out_len] = '\0';
-}
+#include "output_capture.h"
 
 /* One script line: `fmt` with the VA base + `off` as its one %llx. */
 struct line {
@@ -122,8 +111,7 @@ static int run_case(const char *arch, bool kernel, bool tlb, const struct stale_
 
 		snprintf(line, sizeof(line), k->lines[i].fmt,
 			 (unsigned long long)(base + k->lines[i].off));
-		out_len = 0;
-		out[0] = '\0';
+		out_reset();
 		got = script_run_line(&env, line, strlen(line), i + 1);
 	}
 	ptmm_mutation = PTMM_MUT_NONE;

@@ -17,26 +17,14 @@
 
 _Static_assert(SCRIPT_VIOLATION == 3, "ptsim's exit status for a violation");
 
-static char out[4096];
-static size_t out_len;
-
-static void out_buf(void *ctx, const char *s, size_t n)
-{
-	(void)ctx;
-	if (n > sizeof(out) - 1 - out_len)
-		n = sizeof(out) - 1 - out_len;
-	memcpy(out + out_len, s, n);
-	out_len += n;
-	out[out_len] = '\0';
-}
+#include "output_capture.h"
 
 /* Run `line`; false (with a message) unless it returns `want` and prints `expect`. */
 static bool run(struct script_env *env, const char *line, int want, const char *expect)
 {
 	int got;
 
-	out_len = 0;
-	out[0] = '\0';
+	out_reset();
 	got = script_run_line(env, line, strlen(line), 1);
 	if (got != want || strcmp(out, expect) != 0) {
 		printf("'%s': result %d, output '%s'; expected %d, '%s'\n", line, got, out, want,
@@ -98,8 +86,7 @@ static bool test_machine(const char *arch, bool kernel, bool check_each)
 		const char *v;
 		int got;
 
-		out_len = 0;
-		out[0] = '\0';
+		out_reset();
 		got = script_run_line(&env, cmd, strlen(cmd), 1);
 		v = strstr(out, "violation: ");
 
