@@ -21,7 +21,7 @@
 #include <ptmm/mm.h>
 
 #include "arch.h"  /* the program's own (include/arch.h), not ptmm's */
-#include <ptmm/frame.h> /* likewise */
+#include "frame.h" /* likewise */
 
 #define RAM_PA 0x40000000ull  /* 1 GiB: where the block sits in "physical" memory */
 #define RAM_SIZE (64ull << 20)
