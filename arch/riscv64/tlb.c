@@ -11,11 +11,10 @@
 
 #include <ptmm/arch.h>
 #include "riscv.h"
+#include "tlb_policy.h"
 
 #define PAGE_SIZE 4096ull
 #define SATP_MODE_MASK (0xfull << 60)
-/* Above this many pages one global fence is cheaper than a loop. */
-#define FLUSH_RANGE_MAX_PAGES 64ull
 
 /* Drops any translation of va (all ASIDs) on every hart. */
 static void sv_flush_page(void *ctx, ptmm_vaddr_t va)
@@ -35,13 +34,13 @@ static void sv_flush_all(void *ctx)
 
 /*
  * Drops the translations of [va, va+len): page by page for small ranges,
- * everything for large ones (or if the range wraps).
+ * everything for large ones or a wrapping range (kernel/tlb_policy.h).
  */
 static void sv_flush_range(void *ctx, ptmm_vaddr_t va, uint64_t len)
 {
-	uint64_t pages = (len + PAGE_SIZE - 1) / PAGE_SIZE;
+	uint64_t pages = tlb_range_pages(len);
 
-	if (pages > FLUSH_RANGE_MAX_PAGES || va + len < va) {
+	if (tlb_range_wants_flush_all(va, len)) {
 		sv_flush_all(ctx);
 		return;
 	}

@@ -4,10 +4,8 @@
  * kernel's pages are global).
  */
 #include "../../kernel/arch.h"
+#include "tlb_policy.h"
 #include "x86.h"
-
-/* Above this many pages one full flush is cheaper than invlpg per page. */
-#define FLUSH_RANGE_MAX_PAGES 64
 
 /* Drop every translation, global ones included. */
 static void x86_flush_all(void *ctx)
@@ -29,15 +27,15 @@ static void x86_flush_page(void *ctx, ptmm_vaddr_t va)
 	x86_invlpg(va);
 }
 
-/* Drop [va, va+len): invlpg per 4 KiB page, or one full flush when large. */
+/* Drop [va, va+len): invlpg per 4 KiB page, or one full flush when large
+ * (kernel/tlb_policy.h). */
 static void x86_flush_range(void *ctx, ptmm_vaddr_t va, uint64_t len)
 {
-	uint64_t pages = (len + 4095) / 4096;
-	if (pages > FLUSH_RANGE_MAX_PAGES) {
+	if (tlb_range_wants_flush_all(va, len)) {
 		x86_flush_all(ctx);
 		return;
 	}
-	for (uint64_t i = 0; i < pages; i++)
+	for (uint64_t i = 0; i < tlb_range_pages(len); i++)
 		x86_invlpg(va + i * 4096);
 }
 
