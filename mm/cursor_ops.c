@@ -1026,10 +1026,9 @@ static inline bool map_page_fast(struct ptmm_cursor *c, ptmm_paddr_t pa, uint64_
 	if (ptmm_pte_read(&n.tbl[i]) || !pend_has_room(c))
 		return false;
 	c->pend++;
-	/* ptmm_pte_make with the template's inversion cached (leaf_tmpl_cached). */
-	ptmm_pte_t pte = (c->leaf_tmpl | ptmm_pte_addr_field(&c->arch->fmt, pa)) ^ c->leaf_inv;
-	PTMM_ASSERT(pte == ptmm_pte_make(&c->arch->fmt, c->leaf_tmpl, pa));
-	install_page_leaf(c, &n, i, pte, t);
+	/* The template's inversion is cached with it (leaf_tmpl_cached). */
+	PTMM_ASSERT(c->leaf_inv == ptmm_pte_inversion(&c->arch->fmt, c->leaf_tmpl));
+	install_page_leaf(c, &n, i, ptmm_pte_make_inv(&c->arch->fmt, c->leaf_tmpl, c->leaf_inv, pa), t);
 	return true;
 }
 

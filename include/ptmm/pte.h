@@ -120,12 +120,23 @@ static inline ptmm_pte_t ptmm_pte_addr_field(const struct ptmm_pte_format *f, pt
 }
 
 /*
+ * ptmm_pte_make with the template's inversion `inv` (ptmm_pte_inversion of
+ * `tmpl`) already known: for a caller that makes many entries from one
+ * template (the cursor caches it with its one-page template).
+ */
+static inline ptmm_pte_t ptmm_pte_make_inv(const struct ptmm_pte_format *f, ptmm_pte_t tmpl,
+					   ptmm_pte_t inv, ptmm_paddr_t pa)
+{
+	return (tmpl | ptmm_pte_addr_field(f, pa)) ^ inv;
+}
+
+/*
  * An entry made from a template (from the encoder) and an address; a
  * no-access template (fmt.addr_invert) gets the whole field inverted.
  */
 static inline ptmm_pte_t ptmm_pte_make(const struct ptmm_pte_format *f, ptmm_pte_t tmpl, ptmm_paddr_t pa)
 {
-	return (tmpl | ptmm_pte_addr_field(f, pa)) ^ ptmm_pte_inversion(f, tmpl);
+	return ptmm_pte_make_inv(f, tmpl, ptmm_pte_inversion(f, tmpl), pa);
 }
 
 /*
