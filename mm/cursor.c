@@ -425,7 +425,7 @@ static void reclaim_upwards(struct ptmm_cursor *c, uint64_t t, unsigned level)
 			struct ptmm_frame_slot *cs = ptmm_frame_slot_of(ft, child);
 			lock_node(c, cs, child, level, ptmm__cursor_node_base(level, t));
 			if (cs->nr_children == 0) {
-				ptmm__cursor_detach_node(c, ptbl, ps, i, plevel, child);
+				cursor_detach_node(c, ptbl, ps, i, plevel, child);
 				emptied = ps->nr_children == 0;
 			} else {
 				mm_spin_unlock(&cs->lock);
@@ -514,35 +514,22 @@ void ptmm__cursor_child(struct ptmm_cursor *c, const struct walk_node *parent, p
 	out->base = e_start;
 }
 
-void ptmm__cursor_retire_node(struct ptmm_cursor *c, ptmm_paddr_t pa, unsigned level)
-{
-	struct ptmm_frame_slot *s = node_slot(c, pa);
-	/* Detached before it can be freed: racing walkers see it and retry. */
-	ptmm__frame_release_push_node(c->pt->ft, &c->rel, s);
-	c->nodes_delta--;
-	c->flush_tables = !PTMM_MUTANT(PTMM_MUT_TABLES) || c->flush_tables;
-	/* Cut the cached path above a retired node. */
-	if (c->level <= level && c->node[level] == pa)
-		c->level = level + 1;
-}
-
-void ptmm__cursor_detach_node(struct ptmm_cursor *c, ptmm_pte_t *ptbl, struct ptmm_frame_slot *ps, unsigned i,
-			unsigned plevel, ptmm_paddr_t child)
-{
-	ptmm_pte_clear(&ptbl[i]);
-	ps->nr_children--;
-	ps->nr_tables--;
-	ptmm__cursor_retire_node(c, child, plevel - 1u);
-}
-
 void ptmm__cursor_reclaim_path(struct ptmm_cursor *c, unsigned level, uint64_t t)
 {
+	/*
+	 * Up to the guard (its removal is the close's business) and below
+	 * the first level never reclaimed (ptmm__cursor_node_reclaimable:
+	 * the root; in a kernel table the nodes under the root, shared).
+	 */
+	unsigned levels = c->arch->levels;
+	unsigned stop = c->pt->space == PTMM_PT_KERNEL ? levels - 1u : levels;
+	if (stop > c->guard_level)
+		stop = c->guard_level;
 	/* Nodes below the start node were reclaimed by the walk itself. */
-	for (unsigned l = level; l < c->guard_level && c->level <= l; l++) {
-		if (c->slot[l]->nr_children != 0 || !ptmm__cursor_node_reclaimable(c->pt, l))
-			return;
-		ptmm__cursor_detach_node(c, c->table[l + 1], c->slot[l + 1],
-				   ptmm_level_index(t, l + 1), l + 1, c->node[l]);
+	for (unsigned l = level; l < stop && c->level <= l && c->slot[l]->nr_children == 0; l++) {
+		PTMM_ASSERT(ptmm__cursor_node_reclaimable(c->pt, l));
+		cursor_detach_node(c, c->table[l + 1], c->slot[l + 1], ptmm_level_index(t, l + 1),
+					 l + 1, c->node[l]);
 	}
 }
 
@@ -566,31 +553,19 @@ int ptmm_cursor_query(struct ptmm_cursor *c, struct ptmm_mapping *out)
 {
 	if (!ptmm_cursor_is_open(c))
 		return PTMM_EINVAL;
-	const struct ptmm_pte_format *f = &c->arch->fmt;
 	uint64_t t = c->va;
 	if (t >= c->end)
 		return PTMM_ERANGE;
 
 	struct walk_node n;
-	ptmm__cursor_start_node(c, t, t + PTMM_PAGE_SIZE, &n);
-	for (;;) {
-		unsigned i = ptmm_level_index(t, n.level);
-		ptmm_pte_t e = ptmm_pte_read(&n.tbl[i]);
-		if (ptmm_pte_is_present(e) && ptmm_pte_is_leaf(f, e, n.level)) {
-			ptmm__cursor_leaf_mapping(c, e, n.level, t, out);
-			return PTMM_OK;
-		}
-		if (!ptmm_pte_is_present(e) || n.level == 1) {
-			uint64_t size = ptmm_level_size(n.level);
-			*out = (struct ptmm_mapping){ .va = ptmm__cursor_canonical(c->arch, t & ~(size - 1)),
-						    .size = size };
-			return PTMM_OK;
-		}
-		struct walk_node child;
-		ptmm__cursor_child(c, &n, e, n.base + (uint64_t)i * ptmm_level_size(n.level), &child);
-		ptmm__cursor_cache_descend(c, &child, t);
-		n = child;
+	ptmm_pte_t e = cursor_walk_page(c, t, &n);
+	if (ptmm_pte_is_present(e)) {
+		ptmm__cursor_leaf_mapping(c, e, n.level, t, out);
+		return PTMM_OK;
 	}
+	uint64_t size = ptmm_level_size(n.level);
+	*out = (struct ptmm_mapping){ .va = ptmm__cursor_canonical(c->arch, t & ~(size - 1)), .size = size };
+	return PTMM_OK;
 }
 
 /* First leaf meeting [lo, hi) below node `n`; 1 if found. */

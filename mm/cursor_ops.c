@@ -338,7 +338,7 @@ static void drop_subtree(struct op *op, const struct walk_node *n)
 		struct walk_node child;
 		ptmm__cursor_child(op->c, n, e, n->base + (uint64_t)i * ptmm_level_size(n->level), &child);
 		drop_subtree(op, &child);
-		ptmm__cursor_retire_node(op->c, child.pa, child.level);
+		cursor_retire_node(op->c, child.pa, child.level);
 	}
 	n->slot->nr_children = 0;
 	n->slot->nr_tables = 0;
@@ -357,7 +357,7 @@ static void remove_entry(struct op *op, struct walk_node *n, const struct span *
 	struct walk_node child;
 	ptmm__cursor_child(op->c, n, e, sp->start, &child);
 	drop_subtree(op, &child);
-	ptmm__cursor_detach_node(op->c, n->tbl, n->slot, sp->i, n->level, child.pa);
+	cursor_detach_node(op->c, n->tbl, n->slot, sp->i, n->level, child.pa);
 }
 
 /* Is entry `e` of `n` present, and a leaf, in the node kind being walked? */
@@ -588,7 +588,7 @@ static void unmap_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t
 			ptmm__cursor_cache_descend(op->c, &child, t);
 			unmap_real(op, &child, t, sp.stop);
 			if (child.slot->nr_children == 0 && ptmm__cursor_node_reclaimable(op->c->pt, child.level))
-				ptmm__cursor_detach_node(op->c, n->tbl, n->slot, sp.i, n->level, child.pa);
+				cursor_detach_node(op->c, n->tbl, n->slot, sp.i, n->level, child.pa);
 		}
 		t = sp.stop;
 	}
@@ -777,39 +777,6 @@ static void drop_page_ref_other(struct ptmm_cursor *c, ptmm_paddr_t pa)
 #define PAGE_NEEDS_GENERAL 1
 
 /*
- * Walk from the cached path towards the level-1 entry of offset t through
- * existing tables, caching each node reached.  Stops at level 1, at an
- * absent entry (n->level > 1), or at a leaf above level 1 (*leaf set).
- */
-static void walk_page_uncached(struct ptmm_cursor *c, uint64_t t, struct walk_node *n, bool *leaf)
-{
-	const struct ptmm_pte_format *f = &c->arch->fmt;
-	ptmm__cursor_start_node(c, t, t + PTMM_PAGE_SIZE, n);
-	while (n->level > 1) {
-		unsigned i = ptmm_level_index(t, n->level);
-		ptmm_pte_t e = ptmm_pte_read(&n->tbl[i]);
-		if (!ptmm_pte_is_present(e))
-			return;
-		if (ptmm_pte_is_leaf(f, e, n->level)) {
-			*leaf = true;
-			return;
-		}
-		struct walk_node child;
-		ptmm__cursor_child(c, n, e, n->base + (uint64_t)i * ptmm_level_size(n->level), &child);
-		ptmm__cursor_cache_descend(c, &child, t);
-		*n = child;
-	}
-}
-
-/* walk_page_uncached, after a look at the cached level-1 node (the common case). */
-static inline void walk_page(struct ptmm_cursor *c, uint64_t t, struct walk_node *n, bool *leaf)
-{
-	*leaf = false;
-	if (!cursor_cached_leaf_node(c, t, n))
-		walk_page_uncached(c, t, n, leaf);
-}
-
-/*
  * Create the chain of nodes from the absent entry of `n` (level > 1) down
  * to level 1 for offset t, from the cursor's reserve; `n` ends at level 1.
  */
@@ -851,11 +818,8 @@ static int map_page(struct ptmm_cursor *c, ptmm_paddr_t pa, ptmm_pte_t tmpl)
 	struct ptmm_frame_table *ft = c->pt->ft;
 	uint64_t t = c->va;
 	struct walk_node n;
-	bool leaf;
 	int err;
-	walk_page(c, t, &n, &leaf);
-	unsigned i = ptmm_level_index(t, n.level);
-	if (leaf || (n.level == 1 && ptmm_pte_is_present(ptmm_pte_read(&n.tbl[i])))) {
+	if (ptmm_pte_is_present(cursor_walk_page(c, t, &n))) {
 		err = ptmm__frame_map_check(ft, pa, PTMM_PAGE_SIZE, &c->block_hint);
 		return err ? err : PTMM_EEXIST;
 	}
@@ -872,14 +836,32 @@ static int map_page(struct ptmm_cursor *c, ptmm_paddr_t pa, ptmm_pte_t tmpl)
 			return err;
 		}
 		build_chain(c, t, &n);
-		i = ptmm_level_index(t, 1);
 	} else {
 		err = take_page_ref(c, pa);
 		if (err)
 			return err;
 	}
-	install_page_leaf(c, &n, i, ptmm_pte_make(&c->arch->fmt, tmpl, pa), t);
+	install_page_leaf(c, &n, ptmm_level_index(t, 1), ptmm_pte_make(&c->arch->fmt, tmpl, pa), t);
 	return PTMM_OK;
+}
+
+/*
+ * ptmm__cursor_reclaim_path after a one-page unmap that left the node at
+ * `level` (the end of the cached path, holding offset t) empty.  The
+ * common case, an emptied level-1 node under a node that keeps other
+ * children, is done here: its parent's entry and slot are the ones the
+ * walk just came through, and a call would cost more than the detach.
+ */
+static inline void reclaim_page_path(struct ptmm_cursor *c, unsigned level, uint64_t t)
+{
+	if (level == 1 && c->guard_level > 1) {
+		PTMM_ASSERT(c->level == 1 && ptmm__cursor_node_reclaimable(c->pt, 1));
+		cursor_detach_node(c, c->table[2], c->slot[2], ptmm_level_index(t, 2), 2, c->node[1]);
+		if (c->slot[2]->nr_children != 0)
+			return;
+		level = 2;
+	}
+	ptmm__cursor_reclaim_path(c, level, t);
 }
 
 /*
@@ -891,15 +873,12 @@ static int unmap_page(struct ptmm_cursor *c, uint64_t *removed)
 {
 	uint64_t t = c->va;
 	struct walk_node n;
-	bool leaf;
-	walk_page(c, t, &n, &leaf);
-	if (leaf)
-		return PAGE_NEEDS_GENERAL;
-	unsigned i = ptmm_level_index(t, n.level);
-	ptmm_pte_t e = ptmm_pte_read(&n.tbl[i]);
+	ptmm_pte_t e = cursor_walk_page(c, t, &n);
 	uint64_t bytes = 0;
-	if (n.level == 1 && ptmm_pte_is_present(e)) {
-		ptmm_pte_clear(&n.tbl[i]);
+	if (ptmm_pte_is_present(e) && n.level > 1)
+		return PAGE_NEEDS_GENERAL;
+	if (ptmm_pte_is_present(e)) {
+		ptmm_pte_clear(&n.tbl[ptmm_level_index(t, 1)]);
 		n.slot->nr_children--;
 		bytes = PTMM_PAGE_SIZE;
 	}
@@ -908,7 +887,7 @@ static int unmap_page(struct ptmm_cursor *c, uint64_t *removed)
 	 * cached the path, so n is the deepest cached node), then the frame.
 	 */
 	if (n.slot->nr_children == 0)
-		ptmm__cursor_reclaim_path(c, n.level, t);
+		reclaim_page_path(c, n.level, t);
 	if (bytes) {
 		ptmm_paddr_t pa = ptmm_pte_addr(&c->arch->fmt, e, 1);
 		bool tracked = !(e & c->arch->fmt.untracked);

@@ -1046,16 +1046,6 @@ void ptmm__frame_settle_refs(struct ptmm_frame_table *ft, uint32_t head, int32_t
 	mm_spin_unlock(&ft->lock);
 }
 
-void ptmm__frame_release_push_node(struct ptmm_frame_table *ft, struct ptmm_frame_release *r,
-			     struct ptmm_frame_slot *s)
-{
-	uint8_t f = atomic_load_explicit(&s->flags, memory_order_relaxed);
-	/* Release: a walker that sees the flag retries (and stops waiting for the lock). */
-	atomic_store_explicit(&s->flags, (uint8_t)(f | PTMM_FRAME_F_DETACHED), memory_order_release);
-	s->next = r->nodes;
-	r->nodes = frame_slot_index(ft, s);
-}
-
 void ptmm__frame_unmap_leaves(struct ptmm_frame_table *ft, ptmm_paddr_t pa, uint64_t leaf_size, uint64_t n,
 			struct ptmm_frame_release *r, uint32_t *hint)
 {

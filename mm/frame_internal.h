@@ -120,8 +120,15 @@ void ptmm__frame_node_free(struct ptmm_frame_table *ft, ptmm_paddr_t pa);
  * node's lock, and keeps it until ptmm__frame_release_all frees the node.  A
  * node is retired once, and only its lock holder writes its flags.
  */
-void ptmm__frame_release_push_node(struct ptmm_frame_table *ft, struct ptmm_frame_release *r,
-			     struct ptmm_frame_slot *s);
+static inline void frame_release_push_node(struct ptmm_frame_table *ft, struct ptmm_frame_release *r,
+					   struct ptmm_frame_slot *s)
+{
+	uint8_t f = atomic_load_explicit(&s->flags, memory_order_relaxed);
+	/* Release: a walker that sees the flag retries (and stops waiting for the lock). */
+	atomic_store_explicit(&s->flags, (uint8_t)(f | PTMM_FRAME_F_DETACHED), memory_order_release);
+	s->next = r->nodes;
+	r->nodes = (uint32_t)(s - ft->slots);
+}
 
 /*
  * End the interval `r`: free its nodes (releasing their locks), close it,
