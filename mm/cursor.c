@@ -274,6 +274,13 @@ retry:
 	return pa;
 }
 
+/* Are the eight entries from `e` (one cache line) all absent? */
+static inline bool absent8(const ptmm_pte_t *e)
+{
+	return (ptmm_pte_read(&e[0]) | ptmm_pte_read(&e[1]) | ptmm_pte_read(&e[2]) | ptmm_pte_read(&e[3]) |
+		ptmm_pte_read(&e[4]) | ptmm_pte_read(&e[5]) | ptmm_pte_read(&e[6]) | ptmm_pte_read(&e[7])) == 0;
+}
+
 /*
  * Lock (or unlock) every node below the node `tbl` (slot `s`) at `level`
  * whose range meets [lo, hi), top-down (step 2 above).  `base` is the
@@ -287,19 +294,30 @@ static void lock_subtree(struct ptmm_cursor *c, const ptmm_pte_t *tbl, const str
 	/* A node with no child nodes (all of level 1, most of huge leaves): nothing below. */
 	if (level == 1 || s->nr_tables == 0)
 		return;
-	/* A plain scan of the entries: most are absent or leaves. */
+	/*
+	 * A plain scan of the entries: most are absent or leaves.  In a
+	 * sparse node most are absent: eight absent entries (one cache line)
+	 * are passed with one test.
+	 */
 	unsigned last = ptmm_level_index(hi - 1, level);
-	for (unsigned i = ptmm_level_index(lo, level); i <= last; i++) {
+	unsigned tables_left = s->nr_tables; /* none left: nothing more below */
+	for (unsigned i = ptmm_level_index(lo, level); i <= last && tables_left; i++) {
+		if ((i & 7u) == 0 && i + 7u <= last && absent8(&tbl[i])) {
+			i += 7u;
+			continue;
+		}
 		ptmm_pte_t e = ptmm_pte_read(&tbl[i]);
 		if (!ptmm_pte_is_present(e) || ptmm_pte_is_leaf(f, e, level))
 			continue;
+		tables_left--;
 		uint64_t e_start = base + (uint64_t)i * size, e_end = e_start + size;
 		ptmm_paddr_t child = ptmm_pte_table_addr(f, e);
 		struct ptmm_frame_slot *cs = node_slot(c, child);
 		if (lock)
 			lock_node(c, cs, child, level - 1, e_start);
-		lock_subtree(c, node_entries(c->pt->ft, child), cs, level - 1, e_start,
-			     lo > e_start ? lo : e_start, hi < e_end ? hi : e_end, lock);
+		if (level > 2) /* a level-1 node has no child nodes: no call */
+			lock_subtree(c, node_entries(c->pt->ft, child), cs, level - 1, e_start,
+				     lo > e_start ? lo : e_start, hi < e_end ? hi : e_end, lock);
 		if (!lock)
 			mm_spin_unlock(&cs->lock);
 	}

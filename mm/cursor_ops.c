@@ -896,7 +896,8 @@ static int unmap_page(struct ptmm_cursor *c, uint64_t *removed)
 			c->pend--;
 		else if (tracked && frame_pa_is_ram(c->pt->ft, pa))
 			drop_page_ref_other(c, pa);
-		if (!PTMM_MUTANT(PTMM_MUT_UNMAP_PAGE))
+		/* A removed table already makes the flush a full one (sparse unmaps). */
+		if (!c->flush_tables && !PTMM_MUTANT(PTMM_MUT_UNMAP_PAGE))
 			cursor_record_flush(c, t, t + PTMM_PAGE_SIZE);
 	}
 	if (removed)

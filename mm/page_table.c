@@ -7,22 +7,6 @@
 #include "frame_internal.h"
 #include <ptmm/pte.h>
 
-/* Half of the address space: 2^(va_bits-1) bytes. */
-static uint64_t half_size(const struct ptmm_arch *a)
-{
-	return (uint64_t)1 << (a->va_bits - 1);
-}
-
-ptmm_vaddr_t ptmm_page_table_space_base(const struct ptmm_page_table *pt)
-{
-	return pt->space == PTMM_PT_USER ? 0 : (ptmm_vaddr_t)0 - half_size(pt->arch);
-}
-
-uint64_t ptmm_page_table_space_size(const struct ptmm_page_table *pt)
-{
-	return half_size(pt->arch);
-}
-
 unsigned ptmm_page_table_max_leaf_level(const struct ptmm_page_table *pt)
 {
 	/* The kernel root's upper-half entries are preallocated tables. */

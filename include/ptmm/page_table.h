@@ -120,9 +120,20 @@ int ptmm_page_table_destroy(struct ptmm_page_table *pt);
  */
 int ptmm_page_table_activate(const struct ptmm_page_table *pt);
 
-/* First VA and size of the half this table maps. */
-ptmm_vaddr_t ptmm_page_table_space_base(const struct ptmm_page_table *pt);
-uint64_t ptmm_page_table_space_size(const struct ptmm_page_table *pt);
+/*
+ * Size and first VA of the half this table maps: 2^(va_bits-1) bytes, from
+ * 0 (user) or from 2^64 - 2^(va_bits-1) (kernel).  Inline: the cursor's
+ * jump asks for them on every call.
+ */
+static inline uint64_t ptmm_page_table_space_size(const struct ptmm_page_table *pt)
+{
+	return (uint64_t)1 << (pt->arch->va_bits - 1);
+}
+
+static inline ptmm_vaddr_t ptmm_page_table_space_base(const struct ptmm_page_table *pt)
+{
+	return pt->space == PTMM_PT_USER ? 0 : (ptmm_vaddr_t)0 - ptmm_page_table_space_size(pt);
+}
 
 /* Largest leaf level allowed in this table (kernel: below the root). */
 unsigned ptmm_page_table_max_leaf_level(const struct ptmm_page_table *pt);
