@@ -67,8 +67,7 @@ static void add_one(struct ptmm_rmap *m, const struct ptmm_page_table *pt, uint6
 	m->rec[i] = (struct ptmm_rmap_record){ .pt = pt, .off = off, .pa = pa, .next = *head,
 					       .level = (uint8_t)level };
 	*head = i + 1u;
-	if (++m->used > m->high)
-		m->high = m->used;
+	m->used++;
 }
 
 /*

@@ -54,12 +54,11 @@ struct ptmm_rmap_record {
 };
 
 struct ptmm_rmap {
-	PTMM_ATOMIC(uint8_t) lock; /* every field below; taken by no one while holding it */
+	PTMM_ATOMIC(uint8_t) lock; /* guards every field below; its holder takes no other lock */
 	uint16_t pass;             /* checker passes so far (record.seen) */
 	uint32_t used;             /* records in use */
 	uint32_t top;              /* records [0, top) have been used at least once */
 	uint32_t free;             /* free list (index + 1; 0: empty) */
-	uint32_t high;             /* most records ever in use at once (for sizing the pool) */
 	uint64_t unrecorded;       /* leaves in a tree that found the pool full */
 	uint64_t strays;           /* leaves removed that disagreed with their record: mm bugs */
 	uint32_t bucket[PTMM_RMAP_BUCKETS]; /* first record of each chain (index + 1; 0: empty) */
