@@ -9,6 +9,9 @@
  *   3. walk every block: the tallies must equal what the slots claim
  *      (section 3, reverse direction), free lists must hold exactly the
  *      free blocks.
+ * With the reverse map (PTMM_RMAP, MODEL.md M8), pass 2 also finds each
+ * leaf's record and compares it, and after it every record must have been
+ * found: the recorded paths and the tree's leaves are the same set.
  * The first violation found is described in `buf`.
  */
 #include <ptmm/check.h>
@@ -16,6 +19,7 @@
 #include <ptmm/cursor.h>
 #include "cursor_internal.h"
 #include "frame_internal.h"
+#include "rmap_internal.h"
 #include <ptmm/pte.h>
 
 struct checker {
@@ -26,6 +30,10 @@ struct checker {
 	char *buf;
 	size_t len;
 	bool failed;
+	uint64_t nodes;                   /* nodes reached in the table being walked */
+#ifdef PTMM_RMAP
+	uint64_t recorded;                /* leaves found in the reverse map (M8) */
+#endif
 };
 
 /* ---- a tiny formatter (freestanding: no snprintf) ---- */
@@ -167,6 +175,106 @@ static bool check_leaf(struct checker *k, ptmm_pte_t e, unsigned level, uint64_t
 	return true;
 }
 
+#ifdef PTMM_RMAP
+/*
+ * M8, from the tree: the leaf `e` at tree offset `off` is recorded, at its
+ * level, with exactly its PA (so at its offset inside its block).  Marks
+ * the record found in this pass.
+ */
+static bool check_recorded(struct checker *k, ptmm_pte_t e, unsigned level, uint64_t off)
+{
+	struct ptmm_rmap_record *r = ptmm__rmap_find(k->ft, k->pt, off);
+	ptmm_vaddr_t va = ptmm__cursor_canonical(k->a, off);
+	ptmm_paddr_t pa = ptmm_pte_addr(&k->a->fmt, e, level);
+	if (!r) {
+		/* While leaves are unrecorded (pool full) the map is only a subset. */
+		if (k->ft->rmap.unrecorded)
+			return true;
+		return fail(k, "M8: leaf missing from the reverse map", "va", va, "level", level);
+	}
+	if (r->level != level)
+		return fail(k, "M8: leaf level differs from its reverse-map record", "va", va,
+			    "recorded_level", r->level);
+	if (r->pa != pa)
+		return fail(k, "M8: leaf PA differs from its reverse-map record", "va", va,
+			    "recorded_pa", r->pa);
+	r->seen = k->ft->rmap.pass;
+	k->recorded++;
+	return true;
+}
+
+/*
+ * M8, from the map: every record was found in a given tree (then the two
+ * sets are equal: keys are unique on both sides), and no removal ever
+ * disagreed with its record.
+ */
+static bool check_rmap_complete(struct checker *k)
+{
+	const struct ptmm_rmap *m = &k->ft->rmap;
+	if (m->strays)
+		return fail(k, "M8: leaves were removed that differed from their reverse-map records",
+			    "strays", m->strays, 0, 0);
+	if (k->recorded == m->used)
+		return true;
+	for (uint32_t i = 0; i < m->top; i++) {
+		const struct ptmm_rmap_record *r = &m->rec[i];
+		if (r->pt && r->seen != m->pass)
+			return fail(k, "M8: reverse-map record of a leaf that is in no given tree", "va",
+				    ptmm__cursor_canonical(r->pt->arch, r->off), "pa", r->pa);
+	}
+	return fail(k, "M8: reverse map holds more records than the trees have leaves", "records",
+		    m->used, "found", k->recorded);
+}
+
+/* Start a pass: a new mark for the records found (never 0, the mark of a new record). */
+static void rmap_pass_begin(struct checker *k)
+{
+	struct ptmm_rmap *m = &k->ft->rmap;
+	if (++m->pass == 0)
+		m->pass = 1;
+	k->recorded = 0;
+}
+
+/*
+ * PTMM_CHECK_UNVERIFIED, described, if leaves found the pool full: then
+ * the trees were checked against a part of their paths only.
+ */
+static int rmap_verdict(struct checker *k)
+{
+	if (!k->ft->rmap.unrecorded)
+		return PTMM_OK;
+	struct out o = { k->buf, k->len, 0 };
+	put_str(&o, "M8 unverified: the reverse map's pool is full; unrecorded=");
+	put_hex(&o, k->ft->rmap.unrecorded);
+	if (o.len)
+		o.buf[o.pos] = 0;
+	return PTMM_CHECK_UNVERIFIED;
+}
+#else
+static inline bool check_recorded(struct checker *k, ptmm_pte_t e, unsigned level, uint64_t off)
+{
+	(void)k, (void)e, (void)level, (void)off;
+	return true;
+}
+
+static inline bool check_rmap_complete(struct checker *k)
+{
+	(void)k;
+	return true;
+}
+
+static inline void rmap_pass_begin(struct checker *k)
+{
+	(void)k;
+}
+
+static inline int rmap_verdict(struct checker *k)
+{
+	(void)k;
+	return PTMM_OK;
+}
+#endif /* PTMM_RMAP */
+
 static bool check_node(struct checker *k, ptmm_paddr_t pa, unsigned level, uint64_t base);
 
 /*
@@ -224,6 +332,7 @@ static bool check_node(struct checker *k, ptmm_paddr_t pa, unsigned level, uint6
 		return fail(k, "T9: node locked by no open cursor", "pa", pa, "level", level);
 	if (++s->scratch != 1)
 		return fail(k, "T2: node reached by more than one path", "pa", pa, 0, 0);
+	k->nodes++;
 
 	const ptmm_pte_t *tbl = ptmm_frame_to_virt(k->ft, pa);
 	bool root = level == a->levels;
@@ -243,10 +352,10 @@ static bool check_node(struct checker *k, ptmm_paddr_t pa, unsigned level, uint6
 			return fail(k, "T7: kernel table maps the lower half", "va",
 				    ptmm__cursor_canonical(a, eva), 0, 0);
 		}
-		bool ok = ptmm_pte_is_leaf(&a->fmt, e, level)
-				  ? check_leaf(k, e, level, ptmm__cursor_canonical(a, eva))
-				  : check_table_entry(k, e, level, eva);
-		if (!ok)
+		bool leaf = ptmm_pte_is_leaf(&a->fmt, e, level);
+		bool ok = leaf ? check_leaf(k, e, level, ptmm__cursor_canonical(a, eva))
+			       : check_table_entry(k, e, level, eva);
+		if (!ok || (leaf && !check_recorded(k, e, level, eva)))
 			return false;
 	}
 	if (present != s->nr_children)
@@ -281,6 +390,23 @@ static bool check_user_upper_half(struct checker *k)
 			return fail(k, "T7: user root upper-half entry differs from the kernel root's",
 				    "index", i, "pte", e);
 	}
+	return true;
+}
+
+/*
+ * T11: the table's node count (page_table.h nr_nodes, which the cursor
+ * keeps at each flush) is the number of nodes the walk reached from its
+ * root, shared kernel nodes of a user table not included; an open cursor
+ * of ptmm_check_open may still hold its own change.
+ */
+static bool check_nr_nodes(struct checker *k)
+{
+	uint64_t claimed = atomic_load(&k->pt->nr_nodes);
+	if (k->open && k->open->pt == k->pt)
+		claimed += (uint64_t)k->open->nodes_delta;
+	if (claimed != k->nodes)
+		return fail(k, "T11: nr_nodes differs from the nodes in the table", "nr_nodes",
+			    claimed, "nodes", k->nodes);
 	return true;
 }
 
@@ -411,14 +537,20 @@ int ptmm_check_open(struct ptmm_page_table *const *pts, unsigned nr_pts, struct 
 		return 1;
 	if (!for_each_block(&k, clear_tally))
 		return 1;
+	rmap_pass_begin(&k);
 	for (unsigned i = 0; i < nr_pts; i++) {
 		k.pt = pts[i];
 		k.a = pts[i]->arch;
+		k.nodes = 0;
 		if (!check_node(&k, pts[i]->root, k.a->levels, 0))
 			return 1;
 		if (k.pt->space == PTMM_PT_USER && !check_user_upper_half(&k))
 			return 1;
+		if (!check_nr_nodes(&k))
+			return 1;
 	}
+	if (!check_rmap_complete(&k))
+		return 1;
 	if (!for_each_block(&k, check_block) || !check_free_lists(&k))
 		return 1;
 	/* Every interval closed at its flush; nothing waits for one. */
@@ -427,7 +559,7 @@ int ptmm_check_open(struct ptmm_page_table *const *pts, unsigned nr_pts, struct 
 		     ft->limbo, 0, 0);
 		return 1;
 	}
-	return PTMM_OK;
+	return rmap_verdict(&k);
 }
 
 /* ---- the cursor (section 4) ---- */

@@ -25,6 +25,7 @@
 
 #include "cursor_internal.h"
 #include "frame_internal.h"
+#include "rmap_internal.h"
 #include <ptmm/mm_assert.h>
 #include <ptmm/pte.h>
 #include "spinlock.h"
@@ -249,6 +250,7 @@ static void split_leaf(struct op *op, struct walk_node *n, const struct span *sp
 	ptmm_pte_t ce = ptmm_pte_make(op->f, tmpl, pa), cstep = ptmm_pte_addr_step(op->f, tmpl, step);
 	for (unsigned j = 0; j < PTMM_PTES_PER_NODE; j++, ce += cstep)
 		ptmm_pte_write(&ctbl[j], ce);
+	ptmm__rmap_split(op->c->pt, sp->start, n->level, e);
 	child->slot->nr_children = PTMM_PTES_PER_NODE;
 	if (!leaf_untracked(op, e) && ptmm_frame_is_ram(op->ft, pa))
 		ptmm__frame_split_leaf(op->ft, pa, ptmm_level_size(n->level), &op->c->block_hint);
@@ -284,6 +286,7 @@ static unsigned remove_leaf_run(struct op *op, const struct walk_node *n, unsign
 		if (!ptmm_pte_is_leaf(f, e, level))
 			break;
 		ptmm_pte_clear(&tbl[i + k]);
+		ptmm__rmap_del(op->c->pt, n->base + (uint64_t)(i + k) * size, level, e);
 		removed++;
 		if (e & f->untracked)
 			continue;
@@ -332,6 +335,7 @@ static void drop_subtree(struct op *op, const struct walk_node *n)
 			continue;
 		ptmm_pte_clear(&n->tbl[i]);
 		if (ptmm_pte_is_leaf(op->f, e, n->level)) {
+			ptmm__rmap_del(op->c->pt, n->base + (uint64_t)i * ptmm_level_size(n->level), n->level, e);
 			unref_leaf(op, e, n->level);
 			continue;
 		}
@@ -351,6 +355,7 @@ static void remove_entry(struct op *op, struct walk_node *n, const struct span *
 	if (ptmm_pte_is_leaf(op->f, e, n->level)) {
 		unref_leaf(op, e, n->level);
 		ptmm_pte_clear(&n->tbl[sp->i]);
+		ptmm__rmap_del(op->c->pt, sp->start, n->level, e);
 		n->slot->nr_children--;
 		return;
 	}
@@ -466,6 +471,7 @@ static void fill_leaves(struct op *op, struct walk_node *n, unsigned i, unsigned
 	 * lies below the leaf's alignment).
 	 */
 	ptmm_pte_t e = ptmm_pte_make(op->f, tmpl, pa), step = ptmm_pte_addr_step(op->f, tmpl, size);
+	ptmm__rmap_add(op->c->pt, t, n->level, pa, cnt);
 	for (unsigned k = 0; k < cnt; k++, e += step)
 		ptmm_pte_write(&tbl[i + k], e);
 	n->slot->nr_children += cnt;
@@ -494,6 +500,7 @@ static void map_real(struct op *op, struct walk_node *n, uint64_t lo, uint64_t h
 			if (ptmm_pte_is_present(e))
 				remove_entry(op, n, &sp); /* replace: checked by the dry run */
 			ptmm_pte_write(&n->tbl[sp.i], ptmm_pte_make(op->f, leaf_tmpl(op, n->level), pa));
+			ptmm__rmap_add(op->c->pt, t, n->level, pa, 1);
 			n->slot->nr_children++;
 			ref_leaf(op, pa, ptmm_level_size(n->level));
 		} else {
@@ -801,6 +808,7 @@ static inline void install_page_leaf(struct ptmm_cursor *c, const struct walk_no
 				     ptmm_pte_t pte, uint64_t t)
 {
 	ptmm_pte_write(&n->tbl[i], pte);
+	ptmm__rmap_add(c->pt, t, 1, ptmm_pte_addr(&c->arch->fmt, pte, 1), 1);
 	n->slot->nr_children++;
 	if (!PTMM_MUTANT(PTMM_MUT_MAP_PAGE))
 		cursor_record_flush(c, t, t + PTMM_PAGE_SIZE);
@@ -879,6 +887,7 @@ static int unmap_page(struct ptmm_cursor *c, uint64_t *removed)
 		return PAGE_NEEDS_GENERAL;
 	if (ptmm_pte_is_present(e)) {
 		ptmm_pte_clear(&n.tbl[ptmm_level_index(t, 1)]);
+		ptmm__rmap_del(c->pt, t, 1, e);
 		n.slot->nr_children--;
 		bytes = PTMM_PAGE_SIZE;
 	}
@@ -1025,6 +1034,7 @@ static inline bool unmap_page_fast(struct ptmm_cursor *c, uint64_t len, uint64_t
 	    !pend_covers(c, ptmm_pte_addr(&c->arch->fmt, e, 1)))
 		return false;
 	ptmm_pte_clear(&n.tbl[i]);
+	ptmm__rmap_del(c->pt, t, 1, e);
 	n.slot->nr_children--;
 	c->pend--;
 	if (!PTMM_MUTANT(PTMM_MUT_UNMAP_FAST))

@@ -122,6 +122,12 @@ struct harness {
 
 	/* Run ptmm_check after every helper operation. */
 	bool check_each_op;
+	/*
+	 * The test maps more leaves than the reverse map's pool holds
+	 * (PTMM_RMAP builds): h_assert_check* accept PTMM_CHECK_UNVERIFIED.
+	 * Off: that answer fails the check like a violation.
+	 */
+	bool rmap_overflow_ok;
 
 	/* Translation caches of simulated CPUs (tlb_model.h), NULL: off. */
 	struct tlbm *tlb_model;
@@ -254,11 +260,22 @@ int h_unmap_pt(struct harness *h, struct ptmm_page_table *pt, ptmm_vaddr_t va, u
 
 /* Assert ptmm_check over every table of h is OK (prints the violation). */
 void h_assert_check(struct harness *h, const char *where);
-/* Assert ptmm_check reports a violation, with a description (printed); `what` names the corruption. */
+/*
+ * Assert ptmm_check reports a violation (PTMM_CHECK_VIOLATION: neither OK
+ * nor unverified), with a description (printed); `what` names the corruption.
+ */
 void h_expect_violation(struct harness *h, const char *what);
+/* h_expect_violation, and its description must start with `prefix` (e.g. "M8: leaf PA"). */
+void h_expect_violation_of(struct harness *h, const char *what, const char *prefix);
+/*
+ * The entry of `pt` at `level` on the path of `va` (canonical), for tests
+ * that change the tree behind the mm's back; fails the test if a leaf or
+ * an absent entry lies above that level.
+ */
+ptmm_pte_t *h_entry(struct harness *h, const struct ptmm_page_table *pt, ptmm_vaddr_t va, unsigned level);
 /* The same with cursor `c` open (just flushed): ptmm_check_open. */
 void h_assert_check_open(struct harness *h, const struct ptmm_cursor *c, const char *where);
-/* ptmm_check result (PTMM_OK or 1) with the text in buf. */
+/* ptmm_check result (PTMM_OK, PTMM_CHECK_VIOLATION or PTMM_CHECK_UNVERIFIED) with the text in buf. */
 int h_check(struct harness *h, char *buf, size_t buflen);
 
 /*

@@ -5,7 +5,8 @@
  *
  * (test_cursor.c holds the first corruption tests: counts, entries,
  * levels.  These cover the user half's shared kernel entries, node locks,
- * zero blocks, holes and the open cursor of MODEL.md section 4.)
+ * zero blocks, holes, the tables' node counts and the open cursor of
+ * MODEL.md section 4; test_rmap.c those only the reverse map can see.)
  */
 #include <string.h>
 
@@ -337,6 +338,24 @@ static void test_check_open_empty_guard(void **state)
 	h_assert_check(h, "after close (guard reclaimed)");
 }
 
+/*
+ * T11: a table's nr_nodes (kept by the cursor at each flush) is the
+ * number of nodes in it.  The checker compared nothing of it before: one
+ * node too many or too few must each be reported, as T11.
+ */
+static void test_nr_nodes(void **state)
+{
+	struct harness *h = *state;
+	H_OK(h_map(h, hv(h, 0x40000000), SZ_4K, 0x4000, rw(h), 0));
+	h_assert_check(h, "one page mapped");
+	atomic_fetch_add(&h->pt.nr_nodes, 1);
+	h_expect_violation_of(h, "nr_nodes one too high", "T11: ");
+	atomic_fetch_sub(&h->pt.nr_nodes, 2);
+	h_expect_violation_of(h, "nr_nodes one too low", "T11: ");
+	atomic_fetch_add(&h->pt.nr_nodes, 1);
+	h_assert_check(h, "nr_nodes restored");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +373,8 @@ int main(void)
 		H_TEST_ARCHS_KERNEL(test_check_with_cursor_open),
 		H_TEST_ARCHS(test_check_open_empty_guard),
 		H_TEST_ARCHS_KERNEL(test_check_open_empty_guard),
+		H_TEST_ARCHS(test_nr_nodes),
+		H_TEST_ARCHS_KERNEL(test_nr_nodes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

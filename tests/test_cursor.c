@@ -1623,6 +1623,8 @@ static void test_alloc_failure_each_point(void **state)
 	struct harness *h = *state;
 	uint64_t fd = h_free_data(h), fp = h_free_pool(h);
 
+	/* The 4K map over boundaries makes more leaves than the reverse map holds. */
+	h->rmap_overflow_ok = true;
 	assert_true(fail_each_point(h, "big huge map", op_big_huge_map) >= 1);
 	assert_true(fail_each_point(h, "4K map over boundaries", op_scattered_map) >= 4);
 	H_OK(h_map(h, hv(h, 10 * SZ_1G), SZ_1G, SZ_1G, rw(h), PTMM_MAP_HUGE));

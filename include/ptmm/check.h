@@ -6,11 +6,22 @@
  * `buf`.  It needs exclusive access (no cursor open on these tables) and
  * uses the slots' scratch field.  All page tables that map frames of `ft`
  * must be passed, or the reverse checks (mapping counts) will fail.
+ *
+ * With the reverse map (PTMM_RMAP, rmap.h; MODEL.md M8) every leaf must
+ * also match its record (level, exact PA) and every record a leaf, so all
+ * tables with any leaf (MMIO and untracked ones too) must be passed.  If
+ * the record pool overflowed, the answer is PTMM_CHECK_UNVERIFIED when no
+ * violation is found: the paths were checked only in part (a violation
+ * still wins, and is PTMM_CHECK_VIOLATION).
  */
 #ifndef PTMM_CHECK_H
 #define PTMM_CHECK_H
 
 #include "page_table.h"
+
+/* ptmm_check's answers besides PTMM_OK. */
+#define PTMM_CHECK_VIOLATION 1  /* the first violation is in buf */
+#define PTMM_CHECK_UNVERIFIED 2 /* no violation, but the reverse map overflowed: paths checked in part */
 
 int ptmm_check(struct ptmm_page_table *const *pts, unsigned nr_pts, struct ptmm_frame_table *ft,
 	     char *buf, size_t buflen);

@@ -58,6 +58,7 @@
 #endif
 
 #include "mm_types.h"
+#include "rmap.h"
 
 struct ptmm_page_table;
 
@@ -202,6 +203,10 @@ struct ptmm_frame_table {
 	 * work turns this into a set of CPUs per table.
 	 */
 	const struct ptmm_page_table *active;
+#ifdef PTMM_RMAP
+	/* Debug builds with the reverse map (rmap.h): every leaf of every table of this frame table. */
+	struct ptmm_rmap rmap;
+#endif
 };
 
 /* ---- Set-up (boot time, single-threaded) ---- */

@@ -10,6 +10,7 @@
  *   page_table.h address spaces (user / kernel halves)
  *   cursor.h     query, find, map, unmap, protect
  *   check.h      the invariant checker and statistics
+ *   rmap.h       the reverse map of debug builds (option `rmap`)
  */
 #ifndef PTMM_H
 #define PTMM_H
@@ -37,6 +38,7 @@ extern "C" {
 #include "page_table.h"
 #include "prop.h"
 #include "pte.h"
+#include "rmap.h"
 
 #ifdef __cplusplus
 }
