@@ -38,7 +38,7 @@ RISCV64_BASE = ["qemu-system-riscv64", "-machine", "virt", "-nographic",
 # with 3 GiB is one 1 GiB-aligned GiB wholly RAM ([1 GiB, 2 GiB)), which the
 # self-test needs for its 1 GiB leaf.  (script= works with 2 GiB too.)
 X86_64_BASE = ["qemu-system-x86_64", "-cpu", "max", "-nographic", "-no-reboot",
-               "-m", "3G", "-nic", "none",
+               "-m", "3G", "-nic", "none", "-smp", "4",
                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
 
 COMMANDS = {
