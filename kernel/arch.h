@@ -239,6 +239,16 @@ void arch_cpu_call(unsigned cpu, void (*fn)(void *), void *arg);
 void arch_cpu_call_start(unsigned cpu, void (*fn)(void *), void *arg);
 void arch_cpu_call_wait(unsigned cpu);
 
+/*
+ * Hold (true) or serve again (false) the shootdowns other CPUs send this
+ * one.  x86-64: interrupts off / on, so a remote flush (and the flushing
+ * CPU, which waits for the acknowledgement) waits until this CPU serves
+ * them again; RISC-V: nothing (OpenSBI fences in M-mode whatever S-mode
+ * does).  The self-test's smp-release-order holds them on a CPU that has
+ * the page cached, so a flush that did not wait for it shows.
+ */
+void arch_shootdown_hold(bool hold);
+
 /* This CPU's index: 0 the boot CPU, 1 .. arch_cpus_online() - 1 the others. */
 unsigned arch_this_cpu(void);
 

@@ -365,3 +365,12 @@ unsigned arch_smp_start(void)
 	__asm__ volatile("sti" ::: "memory");
 	return online;
 }
+
+/* Interrupts off holds the shootdown IPI in the LAPIC (kernel/arch.h). */
+void arch_shootdown_hold(bool hold)
+{
+	if (hold)
+		__asm__ volatile("cli" ::: "memory");
+	else
+		__asm__ volatile("sti" ::: "memory");
+}
