@@ -893,11 +893,12 @@ struct release_watch {
 	/* The frame's slot: a block head, not free, until the mm released it. */
 	const struct ptmm_frame_slot *slot;
 	unsigned ready;     /* CPU 1: the page is in its TLB, holding shootdowns */
-	unsigned unmapping; /* CPU 0: about to unmap (the flush follows) */
+	unsigned flushing;  /* CPU 0: inside the mm's flush hook */
+	unsigned flushed;   /* CPU 0: the flush hook returned (the mm may release now) */
 	unsigned closed;    /* CPU 0: the cursor closed: the frame was released */
 	unsigned go;        /* CPU 0: the frame was reallocated and scribbled */
 	/* CPU 1's findings */
-	bool first_read_failed, read_after_release, saw_scribble, final_read_ok;
+	bool first_read_failed, read_after_flush, read_after_release, saw_scribble, final_read_ok;
 	uint64_t final_value;
 };
 
@@ -915,22 +916,61 @@ static bool frame_released(const struct ptmm_frame_slot *s)
 }
 
 /*
- * How many reads CPU 1 keeps holding shootdowns after CPU 0 said it
- * unmaps: long enough for CPU 0 to release and reallocate the frame if its
- * flush did not wait for CPU 1 (microseconds), and the only time a
- * correct flush waits for CPU 1.
+ * How many reads CPU 1 keeps holding shootdowns after CPU 0 entered the
+ * flush hook: long enough for a hook that does not wait for CPU 1 to
+ * return (it only sends the IPIs), and the time a correct one waits.
  */
-#define RELEASE_HOLD_READS 20000u
+#define RELEASE_HOLD_READS 2000000u
+
+/* The watch of the running smp-release-order step, for its TLB hooks. */
+static struct release_watch *release_watch;
+
+/* The arch's hooks, with the watch's flushing / flushed around each. */
+static void watching_flush_page(void *ctx, ptmm_vaddr_t va)
+{
+	(void)ctx;
+	__atomic_store_n(&release_watch->flushing, 1, __ATOMIC_RELEASE);
+	tlb_arch->flush_page(tlb_arch->ctx, va);
+	__atomic_store_n(&release_watch->flushed, 1, __ATOMIC_RELEASE);
+}
+
+static void watching_flush_range(void *ctx, ptmm_vaddr_t va, uint64_t len)
+{
+	(void)ctx;
+	__atomic_store_n(&release_watch->flushing, 1, __ATOMIC_RELEASE);
+	tlb_arch->flush_range(tlb_arch->ctx, va, len);
+	__atomic_store_n(&release_watch->flushed, 1, __ATOMIC_RELEASE);
+}
+
+static void watching_flush_all(void *ctx)
+{
+	(void)ctx;
+	__atomic_store_n(&release_watch->flushing, 1, __ATOMIC_RELEASE);
+	tlb_arch->flush_all(tlb_arch->ctx);
+	__atomic_store_n(&release_watch->flushed, 1, __ATOMIC_RELEASE);
+}
+
+static const struct ptmm_tlb_ops tlb_watching = {
+	.flush_page = watching_flush_page,
+	.flush_range = watching_flush_range,
+	.flush_all = watching_flush_all,
+	.activate = counting_activate,
+	.ctx = 0,
+};
 
 /*
  * CPU 1: read the page (its TLB caches it), hold shootdowns, then read it
- * again and again.  Each turn reads `closed` and the frame's slot BEFORE
- * the probe: a probe that succeeds after CPU 0's close returned, or after
- * the frame went back to the allocator (frame_released), means the frame
- * was released while this CPU could still reach it.  The hold ends when the probe faults (the
- * flush reached this CPU anyway: RISC-V's M-mode fences), when CPU 0 says
- * go, or RELEASE_HOLD_READS reads after CPU 0 started to unmap.  Then the
- * read after `go` must fault.
+ * again and again.  Each turn reads CPU 0's flags and the frame's slot
+ * BEFORE the probe: a probe that succeeds after CPU 0's flush hook
+ * returned means the hook did not wait for this CPU; after the frame went
+ * back to the allocator (frame_released) or the close returned, that the
+ * frame was released while this CPU could still reach it.  The hold ends
+ * when the probe faults (the flush reached this CPU anyway: RISC-V's
+ * M-mode fences), after the turn that saw CPU 0 say go (still holding: a
+ * CPU 0 that got that far without this CPU's flush is caught whatever the
+ * two CPUs' timing), or RELEASE_HOLD_READS reads after CPU 0 entered the
+ * flush hook (a correct flush waits for this CPU until then).  Then,
+ * shootdowns served again, the read after `go` must fault.
  */
 static void release_watch_run(void *arg)
 {
@@ -941,14 +981,19 @@ static void release_watch_run(void *arg)
 	arch_shootdown_hold(true);
 	w->first_read_failed = arch_probe(PROBE_READ, w->va, &v, 0) || v != w->tag;
 	__atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
-	while (!w->first_read_failed && !__atomic_load_n(&w->go, __ATOMIC_ACQUIRE)) {
-		bool closed = __atomic_load_n(&w->closed, __ATOMIC_ACQUIRE) ||
-			      frame_released(w->slot);
+	while (!w->first_read_failed) {
+		bool go = __atomic_load_n(&w->go, __ATOMIC_ACQUIRE);
+		bool flushed = __atomic_load_n(&w->flushed, __ATOMIC_ACQUIRE);
+		bool released = __atomic_load_n(&w->closed, __ATOMIC_ACQUIRE) ||
+				frame_released(w->slot);
 		if (arch_probe(PROBE_READ, w->va, &v, 0))
 			break;
-		w->read_after_release |= closed;
+		w->read_after_flush |= flushed;
+		w->read_after_release |= released;
 		w->saw_scribble |= v == w->scribble;
-		if (__atomic_load_n(&w->unmapping, __ATOMIC_ACQUIRE) && ++after >= RELEASE_HOLD_READS)
+		if (go)
+			break; /* this turn sampled the state after go */
+		if (__atomic_load_n(&w->flushing, __ATOMIC_ACQUIRE) && ++after >= RELEASE_HOLD_READS)
 			break;
 	}
 	arch_shootdown_hold(false);
@@ -997,8 +1042,10 @@ static bool step_smp_release(void)
 	arch_cpu_call_start(1, release_watch_run, &w);
 	while (!__atomic_load_n(&w.ready, __ATOMIC_ACQUIRE))
 		;
-	__atomic_store_n(&w.unmapping, 1, __ATOMIC_RELEASE);
+	release_watch = &w;
+	kmm.arch.tlb = &tlb_watching;
 	ok = done(kmm_unmap(&kmm.kpt, T_SMP_RELEASE, SZ_4K), "unmap", T_SMP_RELEASE);
+	kmm.arch.tlb = &tlb_counting;
 	__atomic_store_n(&w.closed, 1, __ATOMIC_RELEASE);
 	while (ok && !reused && nr_got < RELEASE_REALLOC_TRIES) {
 		ptmm_paddr_t g = alloc_frames(KZONE_KERNEL, 0);
@@ -1012,6 +1059,9 @@ static bool step_smp_release(void)
 	arch_cpu_call_wait(1);
 	if (w.first_read_failed)
 		ok = fail("cpu 1: the first read at 0x%llx failed", (unsigned long long)w.va);
+	if (w.read_after_flush)
+		ok = fail("cpu 1 read 0x%llx after the flush hook returned (it did not wait for "
+			  "cpu 1)", (unsigned long long)w.va);
 	if (w.read_after_release)
 		ok = fail("cpu 1 read 0x%llx after the frame 0x%llx was released (before cpu 1 "
 			  "flushed)", (unsigned long long)w.va, (unsigned long long)f);
