@@ -975,18 +975,19 @@ static const struct ptmm_tlb_ops tlb_watching = {
 static void release_watch_run(void *arg)
 {
 	struct release_watch *w = arg;
+	struct fault_info f;
 	uint64_t v = 0;
 	unsigned after = 0;
 
 	arch_shootdown_hold(true);
-	w->first_read_failed = arch_probe(PROBE_READ, w->va, &v, 0) || v != w->tag;
+	w->first_read_failed = arch_probe(PROBE_READ, w->va, &v, &f) || v != w->tag;
 	__atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
 	while (!w->first_read_failed) {
 		bool go = __atomic_load_n(&w->go, __ATOMIC_ACQUIRE);
 		bool flushed = __atomic_load_n(&w->flushed, __ATOMIC_ACQUIRE);
 		bool released = __atomic_load_n(&w->closed, __ATOMIC_ACQUIRE) ||
 				frame_released(w->slot);
-		if (arch_probe(PROBE_READ, w->va, &v, 0))
+		if (arch_probe(PROBE_READ, w->va, &v, &f))
 			break;
 		w->read_after_flush |= flushed;
 		w->read_after_release |= released;
@@ -999,7 +1000,7 @@ static void release_watch_run(void *arg)
 	arch_shootdown_hold(false);
 	while (!__atomic_load_n(&w->go, __ATOMIC_ACQUIRE))
 		;
-	w->final_read_ok = !arch_probe(PROBE_READ, w->va, &w->final_value, 0);
+	w->final_read_ok = !arch_probe(PROBE_READ, w->va, &w->final_value, &f);
 }
 
 #define RELEASE_REALLOC_TRIES 64
