@@ -274,7 +274,11 @@ x86_ap_entry64:
 
 	.data
 	.p2align 3
-	/* null, 64-bit code (0x08), data (0x10), TSS (0x18, 16 bytes, filled by idt.c) */
+	/*
+	 * null, 64-bit code (0x08), data (0x10), TSS (0x18, 16 bytes): the boot
+	 * GDT, and the template of each CPU's own (idt.c x86_cpu_tables_init
+	 * copies the first three and puts the CPU's TSS in its copy).
+	 */
 	.globl x86_gdt
 x86_gdt:
 	.quad 0

@@ -163,6 +163,8 @@ static __attribute__((noreturn)) void trap_fatal(const struct trap_frame *tf)
 	trap_puthex(tf->rip);
 	trap_puts(" cr2 ");
 	trap_puthex(x86_read_cr2());
+	trap_puts(" cpu ");
+	trap_puthex(x86_this()->index);
 	trap_puts("\nRESULT FAIL\n");
 	arch_exit(false);
 }

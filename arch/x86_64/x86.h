@@ -6,6 +6,7 @@
 #define ARCH_X86_64_X86_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../../kernel/arch.h"
@@ -186,6 +187,9 @@ struct x86_percpu {
 	uint8_t df_stack[X86_DF_STACK_SIZE] __attribute__((aligned(16)));
 };
 #define X86_FLUSH_EVERYTHING (~0ull)
+_Static_assert(offsetof(struct x86_percpu, index) == 0, "trap.S / x86_this: %gs:0");
+_Static_assert(offsetof(struct x86_percpu, probe_sp) == 8, "trap.S: %gs:8");
+_Static_assert(offsetof(struct x86_percpu, self) == 16, "x86_this: %gs:16");
 
 extern struct x86_percpu x86_cpus[X86_MAX_CPUS];
 
@@ -208,7 +212,7 @@ void x86_cpu_tables_init(struct x86_percpu *c);
 void x86_cpu_init(void);
 void x86_cpu_enable(void);
 void x86_boot_info_init(void);
-struct boot_info;
+/* arch.c: the boot info while it is being filled (before kmain). */
 struct boot_info *x86_boot_info_mut(void);
 
 /* acpi.c: the APIC ids of the enabled CPUs the MADT lists (at most `max`); 0 if no MADT. */
