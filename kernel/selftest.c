@@ -1012,8 +1012,9 @@ static void release_watch_run(void *arg)
  * CPU 1 reads it and holds off shootdowns (x86: interrupts off, so its
  * flush waits).  This CPU unmaps and closes, then allocates frames until
  * it gets the same one back and scribbles every frame it got; CPU 1 must
- * never have read the page after the close returned, never seen the
- * scribble, and its read after all that must fault.  An anchor page keeps
+ * never have read the page after the flush hook returned or the frame was
+ * released, never seen the scribble, and its read after all that must
+ * fault.  An anchor page keeps
  * the leaf table (no node is released, one flush_page).
  */
 static bool step_smp_release(void)
@@ -1032,9 +1033,10 @@ static bool step_smp_release(void)
 	ok = f && anchor && t_map(&kmm.kpt, T_SMP_RELEASE + SZ_4K, SZ_4K, anchor, rw, 0) &&
 	     t_map(&kmm.kpt, T_SMP_RELEASE, SZ_4K, f, rw, 0);
 	if (!ok) {
+		t_unmap(&kmm.kpt, T_SMP_RELEASE, 2 * SZ_4K);
 		put_frames(f);
 		put_frames(anchor);
-		return t_unmap(&kmm.kpt, T_SMP_RELEASE, 2 * SZ_4K) && false;
+		return false;
 	}
 	w.tag = tag(f);
 	w.slot = ptmm_frame_slot_of(&kmm.ft, f);

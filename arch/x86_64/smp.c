@@ -30,7 +30,9 @@
 #include "../../kernel/string.h"
 #include "x86.h"
 
-#define X86_TRAMP_PA 0x8000ull
+/* Where the trampoline runs (trampoline.S defines it: an absolute symbol). */
+extern const char x86_tramp_pa[];
+#define X86_TRAMP_PA ((uint64_t)(uintptr_t)x86_tramp_pa)
 #define PAGE 4096ull
 #define SZ_2M (2ull << 20)
 #define AP_STACK_SIZE 16384

@@ -18,6 +18,10 @@
 #define X86_TRAMP_PA 0x8000
 #define T(sym) (X86_TRAMP_PA + (sym) - x86_tramp_start)
 
+	/* The one definition of the address: smp.c reads it as this symbol's value. */
+	.globl x86_tramp_pa
+	.set x86_tramp_pa, X86_TRAMP_PA
+
 	.section .rodata
 	.p2align 4
 	.globl x86_tramp_start, x86_tramp_end, x86_tramp_data
