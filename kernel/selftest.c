@@ -45,8 +45,9 @@
 #define SMP_WINDOW_PAGES 16
 /*
  * Rounds per CPU.  Few: under TCG every round's protect and unmap is a
- * remote fence through OpenSBI to every other vCPU, ~0.5 s per round on a
- * loaded 2-core host, and a boot has 30 s (tools/boot).
+ * shootdown to every other vCPU (RISC-V: OpenSBI remote fences, ~0.5 s per
+ * round on a loaded 2-core host; x86-64: IPIs, ~0.1-0.2 s per round with
+ * 4 CPUs), and a self-test boot has 60 s (tools/boot).
  */
 #define SMP_ROUNDS 16
 #define SMP_MAX_CPUS 8
