@@ -104,21 +104,24 @@ static const struct acpi_header *find_madt(uint64_t rsdp_pa)
 	return 0;
 }
 
-/* Appends id to ids[*n] unless full or already there. */
-static void id_add(uint32_t *ids, unsigned *n, unsigned max, uint32_t id)
+/* Appends id to ids[*n] unless already there; counts it in *enabled; drops it if full. */
+static void id_add(uint32_t *ids, unsigned *n, unsigned max, unsigned *enabled, uint32_t id)
 {
 	for (unsigned i = 0; i < *n; i++)
 		if (ids[i] == id)
 			return;
+	(*enabled)++;
 	if (*n < max)
 		ids[(*n)++] = id;
 }
 
-unsigned x86_madt_cpus(uint64_t rsdp_pa, uint32_t *ids, unsigned max, uint64_t *lapic_pa)
+unsigned x86_madt_cpus(uint64_t rsdp_pa, uint32_t *ids, unsigned max, unsigned *enabled,
+		       uint64_t *lapic_pa)
 {
 	const struct acpi_header *madt = rsdp_pa ? find_madt(rsdp_pa) : 0;
 	unsigned n = 0;
 
+	*enabled = 0;
 	if (!madt || madt->length < sizeof(*madt) + 8)
 		return 0;
 	const uint8_t *p = (const uint8_t *)madt;
@@ -132,14 +135,14 @@ unsigned x86_madt_cpus(uint64_t rsdp_pa, uint32_t *ids, unsigned max, uint64_t *
 		if (type == MADT_LAPIC && len >= 8) {
 			uint32_t flags = p[off + 4] | (uint32_t)p[off + 5] << 8;
 			if (flags & MADT_ENABLED)
-				id_add(ids, &n, max, p[off + 3]);
+				id_add(ids, &n, max, enabled, p[off + 3]);
 		} else if (type == MADT_X2APIC && len >= 16) {
 			uint32_t id = p[off + 4] | (uint32_t)p[off + 5] << 8 |
 				      (uint32_t)p[off + 6] << 16 | (uint32_t)p[off + 7] << 24;
 			uint32_t flags = p[off + 8] | (uint32_t)p[off + 9] << 8;
 			/* The xAPIC addresses ids below 255 only (apic.c): others are not started. */
 			if ((flags & MADT_ENABLED) && id < 255)
-				id_add(ids, &n, max, id);
+				id_add(ids, &n, max, enabled, id);
 		}
 		off += len;
 	}

@@ -71,7 +71,7 @@ static uint8_t ap_stacks[X86_MAX_CPUS - 1][AP_STACK_SIZE] __attribute__((aligned
 uint64_t x86_ap_boot_stack, x86_ap_boot_cpu;
 
 static uint32_t apic_ids[X86_MAX_CPUS]; /* the MADT's enabled CPUs */
-static unsigned nr_apic_ids;
+static unsigned nr_apic_ids, nr_madt_enabled; /* the first X86_MAX_CPUS of how many */
 static uint32_t boot_apic_id;
 static uint64_t lapic_pa;
 static const char *smp_off; /* why no AP is started; NULL: they are */
@@ -118,9 +118,13 @@ void x86_smp_prepare(uint64_t rsdp_pa)
 	smp_off = "the LAPIC is disabled or above 4 GiB (IA32_APIC_BASE)";
 	if (!(base & APIC_BASE_ENABLE) || lapic_pa >= (4ull << 30))
 		return;
-	nr_apic_ids = x86_madt_cpus(rsdp_pa, apic_ids, X86_MAX_CPUS, &madt_lapic);
+	nr_apic_ids = x86_madt_cpus(rsdp_pa, apic_ids, X86_MAX_CPUS, &nr_madt_enabled, &madt_lapic);
 	smp_off = "no ACPI MADT";
 	if (nr_apic_ids == 0)
+		return;
+	/* The MSR is where this CPU's LAPIC is; a MADT saying otherwise is not trusted. */
+	smp_off = "the MADT's LAPIC address is not IA32_APIC_BASE's";
+	if (madt_lapic != lapic_pa)
 		return;
 	smp_off = "the trampoline page is not RAM below 1 MiB";
 	if ((x86_tramp_end - x86_tramp_start) > (long)PAGE || !in_low_ram(b, X86_TRAMP_PA, PAGE) ||
@@ -352,8 +356,9 @@ unsigned arch_smp_start(void)
 		__asm__ volatile("sti" ::: "memory");
 		return 1;
 	}
-	kprintf("apic: xAPIC at 0x%llx, MADT: %u enabled CPUs, trampoline at 0x%llx\n",
-		(unsigned long long)lapic_pa, nr_apic_ids, (unsigned long long)X86_TRAMP_PA);
+	kprintf("apic: xAPIC at 0x%llx, MADT: %u enabled CPUs (up to %u started), "
+		"trampoline at 0x%llx\n", (unsigned long long)lapic_pa, nr_madt_enabled,
+		X86_MAX_CPUS, (unsigned long long)X86_TRAMP_PA);
 	x86_lapic_set_base(lapic_mmio());
 	x86_lapic_enable(lapic_mmio());
 	for (unsigned i = 0; i < nr_apic_ids && online < X86_MAX_CPUS; i++) {

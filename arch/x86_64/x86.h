@@ -215,8 +215,14 @@ void x86_boot_info_init(void);
 /* arch.c: the boot info while it is being filled (before kmain). */
 struct boot_info *x86_boot_info_mut(void);
 
-/* acpi.c: the APIC ids of the enabled CPUs the MADT lists (at most `max`); 0 if no MADT. */
-unsigned x86_madt_cpus(uint64_t rsdp_pa, uint32_t *ids, unsigned max, uint64_t *lapic_pa);
+/*
+ * acpi.c: the APIC ids of the enabled CPUs the MADT lists, the first `max`
+ * in ids[] (their number returned), how many there are in *enabled, the
+ * MADT's LAPIC address in *lapic_pa; 0 and *enabled = 0 if there is no
+ * valid MADT.
+ */
+unsigned x86_madt_cpus(uint64_t rsdp_pa, uint32_t *ids, unsigned max, unsigned *enabled,
+		       uint64_t *lapic_pa);
 
 /* apic.c: the xAPIC (MMIO). */
 void x86_lapic_set_base(volatile uint32_t *regs);
