@@ -33,17 +33,17 @@ import threading
 # (docs/BOOT.md, SMP bring-up).
 DEFAULT_SMP = 4
 RISCV64_BASE = ["qemu-system-riscv64", "-machine", "virt", "-nographic",
-                "-bios", "default", "-m", "2G", "-smp", "4", "-no-reboot"]
+                "-bios", "default", "-m", "2G", "-smp", str(DEFAULT_SMP), "-no-reboot"]
 
 # x86_64: PVH entry through -kernel; -cpu max has NX, pdpe1gb, SMEP, SMAP
 # under TCG; isa-debug-exit at 0xf4 (0x10 -> 33).  Four CPUs (-smp 4,
-# MTTCG): the kernel starts the APs from the ACPI MADT with INIT-SIPI-SIPI.  A triple fault exits 0
-# under -no-reboot, so 0 is never a pass.  -nic none skips the iPXE ROM.
+# MTTCG): the kernel starts the APs from the ACPI MADT with INIT-SIPI-SIPI.
+# A triple fault exits 0 under -no-reboot, so 0 is never a pass.  -nic none skips the iPXE ROM.
 # 3 GiB: QEMU's memory map ends 128 KiB short of the top of RAM, so only
 # with 3 GiB is one 1 GiB-aligned GiB wholly RAM ([1 GiB, 2 GiB)), which the
 # self-test needs for its 1 GiB leaf.  (script= works with 2 GiB too.)
 X86_64_BASE = ["qemu-system-x86_64", "-cpu", "max", "-nographic", "-no-reboot",
-               "-m", "3G", "-nic", "none", "-smp", "4",
+               "-m", "3G", "-nic", "none", "-smp", str(DEFAULT_SMP),
                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
 
 COMMANDS = {
