@@ -213,8 +213,10 @@ void arch_sync_icache(void);
 /*
  * Called once by kmain after mm_boot (the kernel table is active): brings up
  * every other CPU the firmware describes (RISC-V: device tree + SBI HSM;
- * x86-64: none yet, see docs/BOOT.md).  Each runs on its own stack on the
- * kernel table with its trap vector and idles with interrupts off.  Returns
+ * x86-64: ACPI MADT + INIT-SIPI-SIPI, see docs/BOOT.md).  Each runs on its
+ * own stack on the kernel table with its trap vector and idles (RISC-V
+ * with interrupts off; x86-64 in `sti; hlt`, serving IPIs, and from here
+ * the boot CPU also runs with interrupts on: only IPIs arrive).  Returns
  * the number of CPUs online, this one included (>= 1).
  */
 unsigned arch_smp_start(void);
@@ -225,9 +227,12 @@ unsigned arch_cpus_online(void);
 /*
  * Runs fn(arg) on CPU `cpu` (1 .. arch_cpus_online() - 1; 0 is the boot
  * CPU, the caller) and returns once fn has returned there, its stores
- * visible.  The target runs it with interrupts off in its idle loop, where
- * arch_probe works as on the boot CPU.  Only the boot CPU calls this, one
- * call at a time (the self-test's SMP steps).
+ * visible.  The target runs it from its idle loop, where arch_probe works
+ * as on the boot CPU: on RISC-V with interrupts off (its shootdowns are
+ * OpenSBI's, served in M-mode), on x86-64 with interrupts on, so it keeps
+ * serving shootdown IPIs while fn runs (arch_shootdown_hold stops that).
+ * Only the boot CPU calls this, one call at a time (the self-test's SMP
+ * steps); the waits spin (x86-64: with interrupts on, asserted).
  */
 void arch_cpu_call(unsigned cpu, void (*fn)(void *), void *arg);
 
@@ -238,6 +243,16 @@ void arch_cpu_call(unsigned cpu, void (*fn)(void *), void *arg);
  */
 void arch_cpu_call_start(unsigned cpu, void (*fn)(void *), void *arg);
 void arch_cpu_call_wait(unsigned cpu);
+
+/*
+ * Hold (true) or serve again (false) the shootdowns other CPUs send this
+ * one.  x86-64: interrupts off / on, so a remote flush (and the flushing
+ * CPU, which waits for the acknowledgement) waits until this CPU serves
+ * them again; RISC-V: nothing (OpenSBI fences in M-mode whatever S-mode
+ * does).  The self-test's smp-release-order holds them on a CPU that has
+ * the page cached, so a flush that did not wait for it shows.
+ */
+void arch_shootdown_hold(bool hold);
 
 /* This CPU's index: 0 the boot CPU, 1 .. arch_cpus_online() - 1 the others. */
 unsigned arch_this_cpu(void);

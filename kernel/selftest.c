@@ -23,6 +23,8 @@
  */
 #include "selftest.h"
 
+#include <stdatomic.h>
+
 #include "kprintf.h"
 #include "mm_boot.h"
 #include "string.h"
@@ -37,13 +39,15 @@
 #define T_NOACC (TEST_BASE + 0x0030000)
 #define T_MODE (TEST_BASE + 0x0040000)
 #define T_SMP (TEST_BASE + 0x0050000)
+#define T_SMP_RELEASE (TEST_BASE + 0x0060000) /* and an anchor page after it */
 #define T_SMP_PRIVATE (TEST_BASE + 0x0200000) /* 2 MiB per CPU, from here */
 #define T_SMP_SHARED (TEST_BASE + 0x0100000)  /* one window for all CPUs */
 #define SMP_WINDOW_PAGES 16
 /*
  * Rounds per CPU.  Few: under TCG every round's protect and unmap is a
- * remote fence through OpenSBI to every other vCPU, ~0.5 s per round on a
- * loaded 2-core host, and a boot has 30 s (tools/boot).
+ * shootdown to every other vCPU (RISC-V: OpenSBI remote fences, ~0.5 s per
+ * round on a loaded 2-core host; x86-64: IPIs, ~0.1-0.2 s per round with
+ * 4 CPUs), and a self-test boot has 60 s (tools/boot).
  */
 #define SMP_ROUNDS 16
 #define SMP_MAX_CPUS 8
@@ -881,6 +885,208 @@ static bool step_smp_cursors(void)
 }
 
 /*
+ * smp-release-order: what CPU 1 does while CPU 0 unmaps a page CPU 1 has
+ * cached.  Flags are written by one CPU and read by the other (atomics).
+ */
+struct release_watch {
+	ptmm_vaddr_t va;
+	uint64_t tag, scribble;
+	/* The frame's slot: a block head, not free, until the mm released it. */
+	const struct ptmm_frame_slot *slot;
+	unsigned ready;     /* CPU 1: the page is in its TLB, holding shootdowns */
+	unsigned flushing;  /* CPU 0: inside the mm's flush hook */
+	unsigned flushed;   /* CPU 0: the flush hook returned (the mm may release now) */
+	unsigned closed;    /* CPU 0: the cursor closed: the frame was released */
+	unsigned go;        /* CPU 0: the frame was reallocated and scribbled */
+	/* CPU 1's findings */
+	bool first_read_failed, read_after_flush, read_after_release, saw_scribble, final_read_ok;
+	uint64_t final_value;
+};
+
+/*
+ * True once the frame of `s` is back in the allocator: the head of a free
+ * block (refcount UNUSED) or merged into one (no longer a head).  A frame
+ * on the cursor's release list has refcount 0 and is still a head.
+ */
+static bool frame_released(const struct ptmm_frame_slot *s)
+{
+	uint8_t flags = atomic_load_explicit(&s->flags, memory_order_acquire);
+
+	return !(flags & PTMM_FRAME_F_HEAD) ||
+	       atomic_load_explicit(&s->refcount, memory_order_acquire) == PTMM_FRAME_REF_UNUSED;
+}
+
+/*
+ * How many reads CPU 1 keeps holding shootdowns after CPU 0 entered the
+ * flush hook: long enough for a hook that does not wait for CPU 1 to
+ * return (it only sends the IPIs), and the time a correct one waits.
+ */
+#define RELEASE_HOLD_READS 2000000u
+
+/* The watch of the running smp-release-order step, for its TLB hooks. */
+static struct release_watch *release_watch;
+
+/* The arch's hooks, with the watch's flushing / flushed around each. */
+static void watching_flush_page(void *ctx, ptmm_vaddr_t va)
+{
+	(void)ctx;
+	__atomic_store_n(&release_watch->flushing, 1, __ATOMIC_RELEASE);
+	tlb_arch->flush_page(tlb_arch->ctx, va);
+	__atomic_store_n(&release_watch->flushed, 1, __ATOMIC_RELEASE);
+}
+
+static void watching_flush_range(void *ctx, ptmm_vaddr_t va, uint64_t len)
+{
+	(void)ctx;
+	__atomic_store_n(&release_watch->flushing, 1, __ATOMIC_RELEASE);
+	tlb_arch->flush_range(tlb_arch->ctx, va, len);
+	__atomic_store_n(&release_watch->flushed, 1, __ATOMIC_RELEASE);
+}
+
+static void watching_flush_all(void *ctx)
+{
+	(void)ctx;
+	__atomic_store_n(&release_watch->flushing, 1, __ATOMIC_RELEASE);
+	tlb_arch->flush_all(tlb_arch->ctx);
+	__atomic_store_n(&release_watch->flushed, 1, __ATOMIC_RELEASE);
+}
+
+static const struct ptmm_tlb_ops tlb_watching = {
+	.flush_page = watching_flush_page,
+	.flush_range = watching_flush_range,
+	.flush_all = watching_flush_all,
+	.activate = counting_activate,
+	.ctx = 0,
+};
+
+/*
+ * CPU 1: read the page (its TLB caches it), hold shootdowns, then read it
+ * again and again.  Each turn reads CPU 0's flags and the frame's slot
+ * BEFORE the probe: a probe that succeeds after CPU 0's flush hook
+ * returned means the hook did not wait for this CPU; after the frame went
+ * back to the allocator (frame_released) or the close returned, that the
+ * frame was released while this CPU could still reach it.  The hold ends
+ * when the probe faults (the flush reached this CPU anyway: RISC-V's
+ * M-mode fences), after the turn that saw CPU 0 say go (still holding: a
+ * CPU 0 that got that far without this CPU's flush is caught whatever the
+ * two CPUs' timing), or RELEASE_HOLD_READS reads after CPU 0 entered the
+ * flush hook (a correct flush waits for this CPU until then).  Then,
+ * shootdowns served again, the read after `go` must fault.
+ */
+static void release_watch_run(void *arg)
+{
+	struct release_watch *w = arg;
+	struct fault_info f;
+	uint64_t v = 0;
+	unsigned after = 0;
+
+	arch_shootdown_hold(true);
+	w->first_read_failed = arch_probe(PROBE_READ, w->va, &v, &f) || v != w->tag;
+	__atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
+	while (!w->first_read_failed) {
+		bool go = __atomic_load_n(&w->go, __ATOMIC_ACQUIRE);
+		bool flushed = __atomic_load_n(&w->flushed, __ATOMIC_ACQUIRE);
+		bool released = __atomic_load_n(&w->closed, __ATOMIC_ACQUIRE) ||
+				frame_released(w->slot);
+		if (arch_probe(PROBE_READ, w->va, &v, &f))
+			break;
+		w->read_after_flush |= flushed;
+		w->read_after_release |= released;
+		w->saw_scribble |= v == w->scribble;
+		if (go)
+			break; /* this turn sampled the state after go */
+		if (__atomic_load_n(&w->flushing, __ATOMIC_ACQUIRE) && ++after >= RELEASE_HOLD_READS)
+			break;
+	}
+	arch_shootdown_hold(false);
+	while (!__atomic_load_n(&w->go, __ATOMIC_ACQUIRE))
+		;
+	w->final_read_ok = !arch_probe(PROBE_READ, w->va, &w->final_value, &f);
+}
+
+#define RELEASE_REALLOC_TRIES 64
+
+/*
+ * Release order: a frame unmapped here while CPU 1 still has it cached is
+ * not reused until CPU 1 flushed.  The frame's only reference is the
+ * mapping's (the mm releases it at the cursor's close, after the flush);
+ * CPU 1 reads it and holds off shootdowns (x86: interrupts off, so its
+ * flush waits).  This CPU unmaps and closes, then allocates frames until
+ * it gets the same one back and scribbles every frame it got; CPU 1 must
+ * never have read the page after the flush hook returned or the frame was
+ * released, never seen the scribble, and its read after all that must
+ * fault.  An anchor page keeps
+ * the leaf table (no node is released, one flush_page).
+ */
+static bool step_smp_release(void)
+{
+	struct release_watch w = { .va = T_SMP_RELEASE, .scribble = 0x5c1b5c1b5c1b5c1bull };
+	struct ptmm_prop rw = kprop(PTMM_PROP_R | PTMM_PROP_W);
+	ptmm_paddr_t got[RELEASE_REALLOC_TRIES];
+	unsigned nr_got = 0;
+	ptmm_paddr_t f, anchor;
+	bool reused = false, ok;
+
+	if (arch_cpus_online() < 2)
+		return skip("one CPU online");
+	f = alloc_frames(KZONE_KERNEL, 0);
+	anchor = alloc_frames(KZONE_KERNEL, 0);
+	ok = f && anchor && t_map(&kmm.kpt, T_SMP_RELEASE + SZ_4K, SZ_4K, anchor, rw, 0) &&
+	     t_map(&kmm.kpt, T_SMP_RELEASE, SZ_4K, f, rw, 0);
+	if (!ok) {
+		t_unmap(&kmm.kpt, T_SMP_RELEASE, 2 * SZ_4K);
+		put_frames(f);
+		put_frames(anchor);
+		return false;
+	}
+	w.tag = tag(f);
+	w.slot = ptmm_frame_slot_of(&kmm.ft, f);
+	dm64(f)[0] = w.tag;
+	put_frames(f); /* the mapping holds the only reference now */
+	arch_cpu_call_start(1, release_watch_run, &w);
+	while (!__atomic_load_n(&w.ready, __ATOMIC_ACQUIRE))
+		;
+	release_watch = &w;
+	kmm.arch.tlb = &tlb_watching;
+	ok = done(kmm_unmap(&kmm.kpt, T_SMP_RELEASE, SZ_4K), "unmap", T_SMP_RELEASE);
+	kmm.arch.tlb = &tlb_counting;
+	__atomic_store_n(&w.closed, 1, __ATOMIC_RELEASE);
+	while (ok && !reused && nr_got < RELEASE_REALLOC_TRIES) {
+		ptmm_paddr_t g = alloc_frames(KZONE_KERNEL, 0);
+		if (!g)
+			break;
+		got[nr_got++] = g;
+		dm64(g)[0] = w.scribble;
+		reused = g == f;
+	}
+	__atomic_store_n(&w.go, 1, __ATOMIC_RELEASE);
+	arch_cpu_call_wait(1);
+	if (w.first_read_failed)
+		ok = fail("cpu 1: the first read at 0x%llx failed", (unsigned long long)w.va);
+	if (w.read_after_flush)
+		ok = fail("cpu 1 read 0x%llx after the flush hook returned (it did not wait for "
+			  "cpu 1)", (unsigned long long)w.va);
+	if (w.read_after_release)
+		ok = fail("cpu 1 read 0x%llx after the frame 0x%llx was released (before cpu 1 "
+			  "flushed)", (unsigned long long)w.va, (unsigned long long)f);
+	if (w.saw_scribble)
+		ok = fail("cpu 1 read the scribble of the reused frame 0x%llx through 0x%llx",
+			  (unsigned long long)f, (unsigned long long)w.va);
+	if (w.final_read_ok)
+		ok = fail("cpu 1: read at 0x%llx did not fault (read 0x%llx; stale TLB entry)",
+			  (unsigned long long)w.va, (unsigned long long)w.final_value);
+	if (ok && !reused)
+		ok = fail("frame 0x%llx not reallocated within %u allocations", (unsigned long long)f,
+			  RELEASE_REALLOC_TRIES);
+	ok = ok && checked(PTMM_OK, "release order", T_SMP_RELEASE);
+	for (unsigned i = 0; i < nr_got; i++)
+		put_frames(got[i]);
+	ok = t_unmap(&kmm.kpt, T_SMP_RELEASE, 2 * SZ_4K) && ok;
+	put_frames(anchor);
+	return ok;
+}
+
+/*
  * Map `pages` consecutive frames from `pa` at va (4 KiB leaves of `p`, in
  * a leaf table of their own) and read each, so the TLB holds them all.
  * Then ONE ptmm_cursor_unmap: with `frees_table`, of the leaf table's whole
@@ -1193,6 +1399,7 @@ static const struct step steps[] = {
 	{ "huge-1g", step_huge_1g },
 	{ "smp-stale-tlb", step_smp_stale },
 	{ "smp-cursors", step_smp_cursors },
+	{ "smp-release-order", step_smp_release },
 };
 
 void selftest_run(void)

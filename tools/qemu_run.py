@@ -7,6 +7,9 @@ ad-hoc runs agree:
     tools/qemu_run.py riscv64 build-riscv64/kernel/kernel.elf -- 'script=...'
     tools/qemu_run.py --mmu-type sv57 riscv64 build-riscv64/kernel/kernel.elf
 
+--smp N boots with N CPUs instead of the default 4 (both architectures;
+QEMU's multi-threaded TCG runs them in parallel host threads).
+
 --mmu-type (riscv64 only) boots with QEMU's own device tree, dumped for
 the same machine, with /cpus/cpu@0/mmu-type rewritten to riscv,NAME
 (sv39, sv48, sv57 or none): QEMU 7.2 always says riscv,sv48 (riscv,none
@@ -27,18 +30,20 @@ import threading
 # riscv64: OpenSBI (QEMU's default firmware) enters the kernel in S-mode.
 # 2 GiB of RAM so the script sandbox (0xc0000000..) lies inside RAM.
 # Four harts (-smp 4, MTTCG): the kernel starts the others with SBI HSM
-# (docs/BOOT.md, SMP bring-up).  x86_64 runs with one CPU (no APs yet).
+# (docs/BOOT.md, SMP bring-up).
+DEFAULT_SMP = 4
 RISCV64_BASE = ["qemu-system-riscv64", "-machine", "virt", "-nographic",
-                "-bios", "default", "-m", "2G", "-smp", "4", "-no-reboot"]
+                "-bios", "default", "-m", "2G", "-smp", str(DEFAULT_SMP), "-no-reboot"]
 
 # x86_64: PVH entry through -kernel; -cpu max has NX, pdpe1gb, SMEP, SMAP
-# under TCG; isa-debug-exit at 0xf4 (0x10 -> 33).  A triple fault exits 0
-# under -no-reboot, so 0 is never a pass.  -nic none skips the iPXE ROM.
+# under TCG; isa-debug-exit at 0xf4 (0x10 -> 33).  Four CPUs (-smp 4,
+# MTTCG): the kernel starts the APs from the ACPI MADT with INIT-SIPI-SIPI.
+# A triple fault exits 0 under -no-reboot, so 0 is never a pass.  -nic none skips the iPXE ROM.
 # 3 GiB: QEMU's memory map ends 128 KiB short of the top of RAM, so only
 # with 3 GiB is one 1 GiB-aligned GiB wholly RAM ([1 GiB, 2 GiB)), which the
 # self-test needs for its 1 GiB leaf.  (script= works with 2 GiB too.)
 X86_64_BASE = ["qemu-system-x86_64", "-cpu", "max", "-nographic", "-no-reboot",
-               "-m", "3G", "-nic", "none",
+               "-m", "3G", "-nic", "none", "-smp", str(DEFAULT_SMP),
                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
 
 COMMANDS = {
@@ -50,14 +55,14 @@ COMMANDS = {
 MMU_TYPES = ("sv39", "sv48", "sv57", "none")
 
 
-def patched_dtb(extra, mmu_type):
+def patched_dtb(extra, mmu_type, smp=None):
     """Path of QEMU's riscv virt device tree for this machine (RISCV64_BASE +
     `extra`) with mmu-type set to riscv,`mmu_type`.  Dumped once per machine
     and kept in the temporary directory (written atomically: tests run in
     parallel).  Raises ValueError if the dump has no single mmu-type to patch."""
     if mmu_type not in MMU_TYPES:
         raise ValueError(f"--mmu-type must be one of {', '.join(MMU_TYPES)}")
-    base = RISCV64_BASE + list(extra)
+    base = base_command("riscv64", smp) + list(extra)
     key = hashlib.sha256(repr((base, mmu_type)).encode()).hexdigest()[:16]
     path = os.path.join(tempfile.gettempdir(), f"ptmm-virt-{key}.dtb")
     if os.path.exists(path):
@@ -79,22 +84,33 @@ def patched_dtb(extra, mmu_type):
     return path
 
 
-def qemu_command(arch, kernel, append="", extra=(), mmu_type=None):
+def base_command(arch, smp=None):
+    """The machine of `arch` with `smp` CPUs (None: DEFAULT_SMP)."""
+    cmd = list(COMMANDS[arch])
+    if smp is not None:
+        if smp < 1:
+            raise ValueError("--smp must be at least 1")
+        cmd[cmd.index("-smp") + 1] = str(smp)
+    return cmd
+
+
+def qemu_command(arch, kernel, append="", extra=(), mmu_type=None, smp=None):
     """Return the argv that boots `kernel` on `arch` with command line `append`,
-    `extra` QEMU arguments, and (riscv64) a device tree whose mmu-type is
-    `mmu_type` (see patched_dtb).
+    `extra` QEMU arguments, `smp` CPUs (None: DEFAULT_SMP) and (riscv64) a
+    device tree whose mmu-type is `mmu_type` (see patched_dtb; dumped for
+    the same CPU count).
 
     Raises KeyError for an architecture this helper does not know, ValueError
-    for an mmu_type it cannot apply."""
+    for an mmu_type or CPU count it cannot apply."""
     if arch not in COMMANDS:
         raise KeyError(f"unknown architecture {arch!r}; known: {sorted(COMMANDS)}")
-    cmd = list(COMMANDS[arch]) + ["-kernel", kernel]
+    cmd = base_command(arch, smp) + ["-kernel", kernel]
     if append:
         cmd += ["-append", append]
     if mmu_type is not None:
         if arch != "riscv64":
             raise ValueError("--mmu-type is for riscv64 only")
-        cmd += ["-dtb", patched_dtb(extra, mmu_type)]
+        cmd += ["-dtb", patched_dtb(extra, mmu_type, smp)]
     return cmd + list(extra)
 
 
@@ -106,6 +122,8 @@ def main():
     p.add_argument("append", nargs="?", default="")
     p.add_argument("--timeout", type=float, default=30.0)
     p.add_argument("--print", action="store_true", help="print the command only")
+    p.add_argument("--smp", type=int, metavar="N",
+                   help=f"boot with N CPUs (default {DEFAULT_SMP})")
     p.add_argument("--mmu-type", choices=MMU_TYPES,
                    help="riscv64: boot with QEMU's device tree saying mmu-type riscv,NAME")
     p.add_argument("--qemu-arg", action="append", default=[], metavar="ARG",
@@ -115,7 +133,7 @@ def main():
                    help="stop QEMU and exit 0 once the guest prints this line (e.g. READY)")
     a = p.parse_args()
     try:
-        cmd = qemu_command(a.arch, a.kernel, a.append, a.qemu_arg, a.mmu_type)
+        cmd = qemu_command(a.arch, a.kernel, a.append, a.qemu_arg, a.mmu_type, a.smp)
     except (KeyError, ValueError) as e:
         print(f"qemu_run: {e}", file=sys.stderr)
         return 2

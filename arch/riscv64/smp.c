@@ -277,3 +277,12 @@ unsigned arch_smp_start(void)
 	nr_online = online;
 	return online;
 }
+
+/*
+ * Nothing to hold: OpenSBI serves a remote fence in M-mode whatever this
+ * hart's S-mode interrupt state (kernel/arch.h).
+ */
+void arch_shootdown_hold(bool hold)
+{
+	(void)hold;
+}

@@ -66,17 +66,14 @@ static __attribute__((noreturn)) void boot_fail(const char *msg)
 }
 
 /*
- * Detect NX, pdpe1gb, PGE, SMEP, SMAP, PAT and switch on what exists:
- * EFER.NXE (entry.S already did when NX exists; kept idempotent),
- * CR0.WP (without it ring 0 writes through read-only PTEs: no W^X),
- * CR4.PGE/SMEP/SMAP, and IA32_PAT with WC at index 4 (pte.c's encoding).
+ * Detect NX, pdpe1gb, PGE, SMEP, SMAP, PAT (the boot CPU; x86_cpu then
+ * holds for every CPU) and switch on what exists (x86_cpu_enable).
  */
 void x86_cpu_init(void)
 {
 	struct x86_cpuid l1 = x86_cpuid(1, 0);
 	struct x86_cpuid l7 = {0, 0, 0, 0};
 	struct x86_cpuid e1 = {0, 0, 0, 0};
-	uint64_t cr4;
 
 	if (x86_cpuid(0, 0).eax >= 7)
 		l7 = x86_cpuid(7, 0);
@@ -99,10 +96,25 @@ void x86_cpu_init(void)
 		boot_fail("x86: the CPU has no NX (execute-disable, CPUID 0x80000001 EDX bit 20); "
 			  "the kernel needs non-executable pages for W^X (direct map, data, "
 			  "rodata) and does not boot without them\nRESULT FAIL: boot");
-	x86_wrmsr(X86_MSR_EFER, x86_rdmsr(X86_MSR_EFER) | X86_EFER_NXE);
 	/* pte.c maps WC through PAT index 4: without a PAT the kernel must not claim WC. */
 	if (!x86_cpu.pat)
 		boot_fail("x86: CPU has no PAT; WC (PAT index 4) cannot be programmed");
+	x86_cpu_enable();
+}
+
+/*
+ * This CPU's registers for the features in x86_cpu (every CPU, the APs in
+ * smp.c too): EFER.NXE (entry.S / the trampoline already did; kept
+ * idempotent), IA32_PAT with WC at index 4 (pte.c's encoding), CR0.WP
+ * (without it ring 0 writes through read-only PTEs: no W^X),
+ * CR4.PGE/SMEP/SMAP; then a CR3 reload drops anything cached under the
+ * old PAT.
+ */
+void x86_cpu_enable(void)
+{
+	uint64_t cr4;
+
+	x86_wrmsr(X86_MSR_EFER, x86_rdmsr(X86_MSR_EFER) | X86_EFER_NXE);
 	x86_wrmsr(X86_MSR_PAT, PAT_VALUE);
 	x86_write_cr0(x86_read_cr0() | X86_CR0_WP);
 	cr4 = x86_read_cr4();
@@ -222,9 +234,16 @@ void x86_boot_info_init(void)
 	boot.text = image_section_of(__text_start, __text_end, KERNEL_VMA);
 	boot.rodata = image_section_of(__rodata_start, __rodata_end, KERNEL_VMA);
 	boot.data = image_section_of(__data_start, __data_end, KERNEL_VMA);
+	x86_smp_prepare(si->version >= 1 ? si->rsdp_paddr : 0);
 }
 
 const struct boot_info *arch_boot_info(void)
+{
+	return &boot;
+}
+
+/* The boot info while x86_boot_info_init fills it (smp.c adds the LAPIC window). */
+struct boot_info *x86_boot_info_mut(void)
 {
 	return &boot;
 }
@@ -417,44 +436,4 @@ void x86_boot_main(void)
 	x86_boot_info_init();
 	x86_paging_check();
 	kmain();
-}
-
-/*
- * The x86-64 kernel starts no application processors yet (issue 13 step 1
- * on x86: MADT, INIT-SIPI-SIPI trampoline, is not done): QEMU runs it with
- * one CPU (tools/qemu_run.py sets no -smp), and with more the others stay
- * in the firmware's wait-for-SIPI, never touching the kernel's tables.
- */
-unsigned arch_smp_start(void)
-{
-	return 1;
-}
-
-unsigned arch_cpus_online(void)
-{
-	return 1;
-}
-
-/* No other CPU is online on x86-64 (arch_smp_start): a call is a kernel bug. */
-void arch_cpu_call_start(unsigned cpu, void (*fn)(void *), void *arg)
-{
-	(void)fn;
-	(void)arg;
-	PTMM_ASSERT(cpu > 0 && cpu < arch_cpus_online());
-}
-
-void arch_cpu_call_wait(unsigned cpu)
-{
-	PTMM_ASSERT(cpu > 0 && cpu < arch_cpus_online());
-}
-
-void arch_cpu_call(unsigned cpu, void (*fn)(void *), void *arg)
-{
-	arch_cpu_call_start(cpu, fn, arg);
-	arch_cpu_call_wait(cpu);
-}
-
-unsigned arch_this_cpu(void)
-{
-	return 0;
 }

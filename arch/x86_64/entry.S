@@ -257,9 +257,28 @@ long_entry_high:
 	hlt
 	jmp 4b
 
+/*
+ * An application processor from the trampoline (trampoline.S): long mode
+ * on the boot table, interrupts off.  Its stack and CPU index are what
+ * smp.c set for it before the SIPI (one AP starts at a time).
+ */
+	.globl x86_ap_entry64
+x86_ap_entry64:
+	movq x86_ap_boot_stack(%rip), %rsp
+	xorq %rbp, %rbp
+	movq x86_ap_boot_cpu(%rip), %rdi
+	call x86_ap_main
+5:	cli
+	hlt
+	jmp 5b
+
 	.data
 	.p2align 3
-	/* null, 64-bit code (0x08), data (0x10), TSS (0x18, 16 bytes, filled by idt.c) */
+	/*
+	 * null, 64-bit code (0x08), data (0x10), TSS (0x18, 16 bytes): the boot
+	 * GDT, and the template of each CPU's own (idt.c x86_cpu_tables_init
+	 * copies the first three and puts the CPU's TSS in its copy).
+	 */
 	.globl x86_gdt
 x86_gdt:
 	.quad 0
@@ -302,6 +321,8 @@ boot_pdpt_low:	.skip 4096
 boot_pdpt_high:	.skip 4096
 boot_pdpt_dm:	.skip 4096
 boot_pd_low:	.skip 4096
+	.globl x86_boot_pd_dm   /* smp.c makes the LAPIC's 2 MiB uncached for the APs */
+x86_boot_pd_dm:
 boot_pd_dm:	.skip 4 * 4096
 	.p2align 4
 boot_stack:	.skip BOOT_STACK_SIZE

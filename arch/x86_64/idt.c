@@ -1,6 +1,8 @@
 /*
- * idt.c - the IDT (vectors 0..31), the TSS with an IST stack for #DF, the
- * trap handler, and arch_probe().
+ * idt.c - the IDT (vectors 0..31, the IPI and the LAPIC's spurious vector,
+ * shared by every CPU: it only names handlers), each CPU's GDT and TSS
+ * with an IST stack for #DF (struct x86_percpu), the trap handler, and
+ * arch_probe() (its state per CPU).
  *
  * Policy: a page fault raised by an armed probe resumes the probe; every
  * other exception (including a #DF, which runs on its own stack so a
@@ -37,24 +39,14 @@ struct idt_gate {
 	uint32_t zero;
 } __attribute__((packed));
 
-struct tss64 {
-	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[7];
-	uint64_t reserved2;
-	uint16_t reserved3;
-	uint16_t iomap_base;
-} __attribute__((packed));
-
 struct desc_ptr {
 	uint16_t limit;
 	uint64_t base;
 } __attribute__((packed));
 
 extern const uint64_t x86_trap_stubs[32];
+extern const char x86_trap_stub_ipi[], x86_trap_stub_spurious[];
 extern uint64_t x86_gdt[5];
-extern uint64_t x86_probe_sp;
 extern const char x86_probe_text_start[], x86_probe_text_end[];
 extern const char x86_probe_fault[];
 extern const char x86_probe_read_access[], x86_probe_write_access[];
@@ -63,15 +55,7 @@ int x86_probe_write(ptmm_vaddr_t va, const uint64_t *in);
 int x86_probe_exec(ptmm_vaddr_t va);
 void x86_trap(struct trap_frame *tf);
 
-static struct idt_gate idt[32] __attribute__((aligned(16)));
-static struct tss64 tss __attribute__((aligned(16)));
-static uint8_t df_stack[8192] __attribute__((aligned(16)));
-
-/* The armed probe: set by arch_probe() around one access, cleared by either path. */
-static volatile bool probe_armed;
-static volatile enum probe_kind probe_kind_armed;
-static volatile ptmm_vaddr_t probe_va;
-static struct fault_info probe_fault;
+static struct idt_gate idt[256] __attribute__((aligned(16)));
 
 /* Minimal output for the trap path: it must not depend on the kernel's printf. */
 static void trap_puts(const char *s)
@@ -99,44 +83,62 @@ static void idt_set(unsigned vec, uint64_t handler, uint8_t ist)
 	idt[vec].zero = 0;
 }
 
-/* Write the 16-byte available-TSS descriptor into GDT slots 3 and 4, then ltr. */
-static void tss_install(void)
+/*
+ * This CPU's descriptor tables from its record `c` (c->index set): the GS
+ * base = c (x86_this, %gs:N in trap.S), c->gdt = the boot GDT's null, code
+ * and data entries plus a 16-byte available-TSS descriptor for c->tss
+ * (#DF on IST1 = c->df_stack), loaded with lgdt and ltr (the selectors
+ * 0x08 / 0x10 stay as they are), then the shared IDT.
+ */
+void x86_cpu_tables_init(struct x86_percpu *c)
 {
-	uint64_t base = (uint64_t)&tss;
-	uint64_t limit = sizeof(tss) - 1;
+	uint64_t base = (uint64_t)&c->tss;
+	uint64_t limit = sizeof(c->tss) - 1;
+	struct desc_ptr g, p;
 
-	tss.ist[IST_DF - 1] = (uint64_t)(df_stack + sizeof(df_stack));
-	tss.iomap_base = sizeof(tss); /* no I/O bitmap */
-	x86_gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
-		     (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
-	x86_gdt[4] = base >> 32;
+	c->self = c;
+	x86_wrmsr(X86_MSR_GS_BASE, (uint64_t)c);
+	c->tss.ist[IST_DF - 1] = (uint64_t)(c->df_stack + sizeof(c->df_stack));
+	c->tss.iomap_base = sizeof(c->tss); /* no I/O bitmap */
+	for (unsigned i = 0; i < 3; i++)
+		c->gdt[i] = x86_gdt[i];
+	c->gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+		    (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+	c->gdt[4] = base >> 32;
+	g.limit = sizeof(c->gdt) - 1;
+	g.base = (uint64_t)c->gdt;
+	__asm__ volatile("lgdt %0" : : "m"(g) : "memory");
 	__asm__ volatile("ltr %w0" : : "r"(TSS_SEL) : "memory");
-}
-
-/* Install the TSS and the 32 exception gates (#DF on IST1), load the IDT. */
-void x86_trap_init(void)
-{
-	struct desc_ptr p;
-
-	tss_install();
-	for (unsigned vec = 0; vec < 32; vec++)
-		idt_set(vec, x86_trap_stubs[vec], vec == VEC_DF ? IST_DF : 0);
 	p.limit = sizeof(idt) - 1;
 	p.base = (uint64_t)idt;
 	__asm__ volatile("lidt %0" : : "m"(p) : "memory");
 }
 
 /*
+ * The boot CPU's traps: the IDT's gates (the 32 exceptions, #DF on IST1;
+ * the IPI; the spurious vector), then its tables from x86_cpus[0].
+ */
+void x86_trap_init(void)
+{
+	for (unsigned vec = 0; vec < 32; vec++)
+		idt_set(vec, x86_trap_stubs[vec], vec == VEC_DF ? IST_DF : 0);
+	idt_set(X86_VEC_IPI, (uint64_t)x86_trap_stub_ipi, 0);
+	idt_set(X86_VEC_SPURIOUS, (uint64_t)x86_trap_stub_spurious, 0);
+	x86_cpus[0].index = 0;
+	x86_cpu_tables_init(&x86_cpus[0]);
+}
+
+/*
  * True if `tf` is a page fault raised by the armed probe: RIP inside the
  * probe helpers, or (exec probe) RIP at the probed VA itself.
  */
-static bool fault_is_probe(const struct trap_frame *tf)
+static bool fault_is_probe(const struct x86_percpu *me, const struct trap_frame *tf)
 {
-	if (!probe_armed || tf->vector != VEC_PF)
+	if (!me->probe_armed || tf->vector != VEC_PF)
 		return false;
 	if (tf->rip >= (uint64_t)x86_probe_text_start && tf->rip < (uint64_t)x86_probe_text_end)
 		return true;
-	return probe_kind_armed == PROBE_EXEC && tf->rip == probe_va;
+	return me->probe_kind == PROBE_EXEC && tf->rip == me->probe_va;
 }
 
 /* Error-code bit 4 (instruction fetch) -> exec, bit 1 (write) -> write, else read. */
@@ -161,34 +163,53 @@ static __attribute__((noreturn)) void trap_fatal(const struct trap_frame *tf)
 	trap_puthex(tf->rip);
 	trap_puts(" cr2 ");
 	trap_puthex(x86_read_cr2());
+	trap_puts(" cpu ");
+	trap_puthex(x86_this()->index);
 	trap_puts("\nRESULT FAIL\n");
 	arch_exit(false);
 }
 
-/* Called by trap.S for every exception; returns only to resume a probe. */
+/*
+ * Called by trap.S for every exception and interrupt: the IPI is served
+ * (smp.c) and returns, the spurious vector returns (no EOI for it), a
+ * probe's page fault resumes the probe; anything else is fatal.
+ */
 void x86_trap(struct trap_frame *tf)
 {
-	if (!fault_is_probe(tf))
+	struct x86_percpu *me = x86_this();
+
+	if (tf->vector == X86_VEC_IPI) {
+		x86_smp_ipi();
+		return;
+	}
+	if (tf->vector == X86_VEC_SPURIOUS)
+		return;
+	if (!fault_is_probe(me, tf))
 		trap_fatal(tf);
-	probe_fault.kind = fault_kind(tf->error);
-	probe_fault.addr = x86_read_cr2();
-	probe_fault.pc = tf->rip;
-	probe_fault.cause = tf->error;
-	/* trap.S cleared AC on entry; the interrupted RFLAGS (tf->rflags) keep theirs. */
-	probe_fault.user_access = (x86_read_rflags() & X86_RFLAGS_AC) != 0;
-	probe_armed = false;
+	if (me->probe_fault) {
+		me->probe_fault->kind = fault_kind(tf->error);
+		me->probe_fault->addr = x86_read_cr2();
+		me->probe_fault->pc = tf->rip;
+		me->probe_fault->cause = tf->error;
+		/* trap.S cleared AC on entry; the interrupted RFLAGS (tf->rflags) keep theirs. */
+		me->probe_fault->user_access = (x86_read_rflags() & X86_RFLAGS_AC) != 0;
+	}
+	me->probe_armed = false;
 	tf->rip = (uint64_t)x86_probe_fault;
-	tf->rsp = x86_probe_sp;
+	tf->rsp = me->probe_sp;
 }
 
 /* One access of `kind` at `va` with recovery armed; see kernel/arch.h. */
 bool arch_probe(enum probe_kind kind, ptmm_vaddr_t va, uint64_t *value, struct fault_info *f)
 {
+	struct x86_percpu *me = x86_this();
+	struct fault_info scratch;
 	int faulted;
 
-	probe_kind_armed = kind;
-	probe_va = va;
-	probe_armed = true;
+	me->probe_kind = kind;
+	me->probe_va = va;
+	me->probe_fault = f ? f : &scratch;
+	me->probe_armed = true;
 	__asm__ volatile("" ::: "memory");
 	if (kind == PROBE_READ)
 		faulted = x86_probe_read(va, value);
@@ -197,9 +218,7 @@ bool arch_probe(enum probe_kind kind, ptmm_vaddr_t va, uint64_t *value, struct f
 	else
 		faulted = x86_probe_exec(va);
 	__asm__ volatile("" ::: "memory");
-	probe_armed = false;
-	if (faulted && f)
-		*f = probe_fault;
+	me->probe_armed = false;
 	return faulted != 0;
 }
 

@@ -28,6 +28,19 @@ x86_trap_stub_\vec:
 	.set vec, vec + 1
 .endr
 
+/* The IPI (X86_VEC_IPI, 0xf0) and the LAPIC's spurious vector (0xff): no error code. */
+	.globl x86_trap_stub_ipi, x86_trap_stub_spurious
+	.p2align 4
+x86_trap_stub_ipi:
+	pushq $0
+	pushq $0xf0
+	jmp x86_trap_common
+	.p2align 4
+x86_trap_stub_spurious:
+	pushq $0
+	pushq $0xff
+	jmp x86_trap_common
+
 x86_trap_common:
 	pushq %rax
 	pushq %rbx
@@ -88,7 +101,8 @@ x86_trap_stubs:
 .endr
 
 /*
- * Probes.  Each records its RSP at entry in x86_probe_sp; a fault inside
+ * Probes.  Each records its RSP at entry in this CPU's probe_sp (%gs:8,
+ * struct x86_percpu); a fault inside
  * resumes at x86_probe_fault with that RSP (returns 1 to the caller).
  * Without a fault each returns 0.
  *   x86_probe_read(va, *out):   *out = *(u64 *)va
@@ -103,21 +117,21 @@ x86_trap_stubs:
 	.globl x86_probe_text_start, x86_probe_text_end
 x86_probe_text_start:
 x86_probe_read:
-	movq %rsp, x86_probe_sp(%rip)
+	movq %rsp, %gs:8
 x86_probe_read_access:
 	movq (%rdi), %rax
 	movq %rax, (%rsi)
 	xorl %eax, %eax
 	ret
 x86_probe_write:
-	movq %rsp, x86_probe_sp(%rip)
+	movq %rsp, %gs:8
 	movq (%rsi), %rax
 x86_probe_write_access:
 	movq %rax, (%rdi)
 	xorl %eax, %eax
 	ret
 x86_probe_exec:
-	movq %rsp, x86_probe_sp(%rip)
+	movq %rsp, %gs:8
 	call *%rdi
 	xorl %eax, %eax
 	ret
@@ -130,11 +144,5 @@ x86_probe_text_end:
 	.globl arch_text_ret
 arch_text_ret:
 	ret
-
-	.bss
-	.p2align 3
-	.globl x86_probe_sp
-x86_probe_sp:
-	.skip 8
 
 	.section .note.GNU-stack, "", @progbits

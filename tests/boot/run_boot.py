@@ -6,6 +6,9 @@
         log has `RESULT PASS`, QEMU exits with status 33 (any other status,
         a timeout, or `RESULT FAIL` fails; on x86 a triple fault exits 0)
         and, with --mode, the kernel's `layout:` line names that mode.
+        With --cpus=N QEMU runs N CPUs (tools/qemu_run.py --smp) and the log
+        must have exactly one `smp: ...` line, `smp: N CPUs online`, and
+        every SMP step (`selftest: smp-...`) `ok` for N > 1, `skipped` for 1.
 
     run_boot.py refuse ARCH KERNEL --expect=REGEX [OPTIONS] [QEMU_ARG ...]
         A boot the kernel must refuse: a line matching REGEX, `RESULT FAIL`,
@@ -33,7 +36,8 @@
         it must be refused with the `cmdline: longer than` line and status
         1, never run cut short (no SANDBOX, no READY).
 
-OPTIONS: --mode=MODE (the paging mode, e.g. sv39, x86_64-la57), --append=TEXT
+OPTIONS: --mode=MODE (the paging mode, e.g. sv39, x86_64-la57), --cpus=N
+(selftest: N CPUs, checked in the log), --append=TEXT
 (more command line), --mmu-type=NAME (riscv64: tools/qemu_run.py's device
 tree with that mmu-type).  ARCH is riscv64 or x86_64.  Exit status 0 =
 pass, 1 = fail.
@@ -58,11 +62,12 @@ SANDBOX_RE = re.compile(r"^SANDBOX 0x([0-9a-f]+) 0x([0-9a-f]+)$")
 LAYOUT_RE = re.compile(r"^layout: (\S+) ")
 
 
-def boot(arch, kernel, append="", extra=(), stop_at=None, mmu_type=None):
-    """Run QEMU until it exits, prints the line `stop_at` (then it is
-    killed: script mode halts the CPU), or the timeout; QEMU is always
-    stopped.  Returns (exit status or None, log lines)."""
-    cmd = qemu_run.qemu_command(arch, kernel, append, extra, mmu_type)
+def boot(arch, kernel, append="", extra=(), stop_at=None, mmu_type=None, smp=None):
+    """Run QEMU (`smp` CPUs, None: tools/qemu_run.py's default) until it
+    exits, prints the line `stop_at` (then it is killed: script mode halts
+    the CPU), or the timeout; QEMU is always stopped.  Returns (exit status
+    or None, log lines)."""
+    cmd = qemu_run.qemu_command(arch, kernel, append, extra, mmu_type, smp)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
     timer = threading.Timer(TIMEOUT, proc.kill)
@@ -116,11 +121,32 @@ def mode_in_log(lines):
     return None
 
 
+SMP_STEP_RE = re.compile(r"^selftest: (smp-\S+) (\S+)$")
+
+
+def smp_lines_ok(lines, cpus):
+    """The one `smp:` line says `cpus` CPUs online; the SMP steps ran
+    (`ok`) with more than one, said `skipped` with one.  Prints what is
+    wrong; True if nothing."""
+    ok = True
+    smp = [l for l in lines if l.startswith("smp: ")]
+    if smp != [f"smp: {cpus} CPUs online"]:
+        print(f"FAIL: smp lines {smp}, want exactly ['smp: {cpus} CPUs online']")
+        ok = False
+    steps = [SMP_STEP_RE.match(l).groups() for l in lines if SMP_STEP_RE.match(l)]
+    want = "ok" if cpus > 1 else "skipped"
+    if not steps or any(result != want for _, result in steps):
+        print(f"FAIL: SMP steps {steps}, each must be {want!r} with {cpus} CPUs")
+        ok = False
+    return ok
+
+
 def run_selftest(arch, kernel, extra, opts):
     append = " ".join(w for w in (opts.get("append", ""),) if w)
-    status, lines = boot(arch, kernel, append, extra, mmu_type=opts.get("mmu-type"))
+    cpus = int(opts["cpus"]) if "cpus" in opts else None
+    status, lines = boot(arch, kernel, append, extra, mmu_type=opts.get("mmu-type"), smp=cpus)
     log = [l for l in lines if l.startswith(("selftest", "  ", "RESULT", "mm:", "ram ", "paging:",
-                                             "layout:"))]
+                                             "layout:", "smp:", "apic:"))]
     print("\n".join(log))
     passed = "RESULT PASS" in lines and status == 33
     if not passed:
@@ -130,6 +156,8 @@ def run_selftest(arch, kernel, extra, opts):
     want = opts.get("mode")
     if want is not None and mode_in_log(lines) != want:
         print(f"FAIL: the kernel ran in {mode_in_log(lines)}, {want} expected")
+        passed = False
+    if cpus is not None and not smp_lines_ok(lines, cpus):
         passed = False
     return passed
 
