@@ -251,6 +251,30 @@ static void test_model_sees_stale_entries(void **state)
 	h_tlb_model_off(h);
 }
 
+/*
+ * The model itself: a cached translation whose cache attribute the tree no
+ * longer has is stale, even with the same rights (a memory-type change
+ * needs its flush).  The protect's flush record is switched off.
+ */
+static void test_model_sees_cache_change(void **state)
+{
+	struct harness *h = *state;
+	ptmm_vaddr_t v = h_space_base(h) + 0x2800400000ull;
+	char buf[256];
+	struct ptmm_cursor c;
+	h_tlb_model_on(h, &h->pt);
+	H_OK(h_map(h, v, 2 * SZ_4K, 0x7000, rw(h), 0));
+	touch(h, v);
+	H_OK(ptmm_cursor_open(&c, &h->pt, v, SZ_4K));
+	ptmm_mutation = PTMM_MUT_PROTECT;
+	H_OK(ptmm_cursor_protect(&c, SZ_4K, h_prop(h, PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_UC), NULL));
+	ptmm_mutation = PTMM_MUT_NONE;
+	ptmm_cursor_close(&c);
+	assert_int_equal(h_tlb_check(h, true, buf, sizeof(buf)), 1);
+	print_message("  unflushed cache-attribute change: %s\n", buf);
+	h_tlb_model_off(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +284,7 @@ int main(void)
 		H_TEST_ARCHS(test_every_flush_is_needed_complete),
 		H_TEST_ARCHS_KERNEL(test_every_flush_is_needed_complete),
 		H_TEST_ARCHS(test_complete_invalid_pages_stay),
+		H_TEST_ARCHS(test_model_sees_cache_change),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
