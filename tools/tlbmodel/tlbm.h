@@ -68,7 +68,7 @@ enum tlbm_flush { TLBM_PAGE, TLBM_RANGE, TLBM_ALL, TLBM_ACTIVATE };
 
 struct tlbm_leaf {
 	bool valid, global;
-	bool invalid;  /* a cached *invalid* entry (RISC-V may keep those): a 4K page */
+	bool invalid;  /* cached *invalid* pages (RISC-V may keep those): [va, va + size), 4K in the bounded mode */
 	const struct ptmm_page_table *pt;
 	ptmm_vaddr_t va; /* canonical start of the leaf */
 	uint64_t size;
