@@ -18,6 +18,10 @@
 #include <ptmm/frame.h>
 
 /*
+ * The map functions below take page-aligned addresses and lengths (the
+ * cursor checks them first): a check looks at whole frames, so an
+ * unaligned range would reach one frame more than was checked.
+ *
  * May [pa, pa+len) be mapped as tracked RAM with up to len/4K more
  * references?  PTMM_ERANGE (not RAM), PTMM_EPERM (a node, reserved, kernel or
  * metadata frame, or a free frame of a non-claimable zone), PTMM_ENOMEM

@@ -7,7 +7,9 @@
  * operation that needs that flush through a cursor, closes it and asks the
  * model.  Unmutated, the model must be satisfied; with the site switched
  * off (ptmm_mutation, PTMM_DEBUG builds), it must report a violation.  The
- * random differential test (test_random.c) runs with the model on too.
+ * same scenarios run with the model in its complete mode (the explorer's:
+ * everything the tree holds cached where a scenario touches).  The random
+ * differential test (test_random.c) runs with the model on too.
  */
 #include "harness.h"
 #include <ptmm/mm_assert.h>
@@ -26,10 +28,27 @@ static struct ptmm_prop ro(const struct harness *h)
 /* One scenario at VA v (a fresh 1 GiB region), PA base pa: leaves the cursor closed. */
 typedef void (*scenario_fn)(struct harness *h, ptmm_vaddr_t v, ptmm_paddr_t pa);
 
+/* The scenarios run with the complete model: a touch caches everything the tree holds. */
+static bool complete_mode;
+
 static void touch(struct harness *h, ptmm_vaddr_t va)
 {
+	if (complete_mode) {
+		h_tlb_fill_all(h, 0);
+		h_tlb_fill_all(h, 1);
+		return;
+	}
 	h_tlb_touch(h, 0, va);
 	h_tlb_touch(h, 1, va);
+}
+
+/* The model of the mode the scenarios run in. */
+static void model_on(struct harness *h)
+{
+	if (complete_mode)
+		h_tlb_model_on_complete(h, &h->pt);
+	else
+		h_tlb_model_on(h, &h->pt);
 }
 
 /* Unmap the only page of a level-1 node: the node goes, so everything is flushed. */
@@ -138,9 +157,8 @@ static const struct site_case cases[] = {
 	{ PTMM_MUT_PROTECT, "record of a re-protected leaf", s_protect },
 };
 
-static void test_every_flush_is_needed(void **state)
+static void every_flush_is_needed(struct harness *h)
 {
-	struct harness *h = *state;
 	char buf[256];
 	_Static_assert(sizeof(cases) / sizeof(cases[0]) == PTMM_MUT_COUNT - 1,
 		       "a scenario for every flush site");
@@ -149,21 +167,64 @@ static void test_every_flush_is_needed(void **state)
 		ptmm_vaddr_t v = h_space_base(h) + (uint64_t)(4 + 2 * i) * SZ_1G + 0x200000;
 		ptmm_paddr_t pa = 0x1000000 + (uint64_t)i * 0x400000;
 
-		h_tlb_model_on(h, &h->pt);
+		model_on(h);
 		k->run(h, v, pa);
 		if (h_tlb_check(h, true, buf, sizeof(buf)) != PTMM_OK)
 			fail_msg("%s, unmutated: %s", k->name, buf);
 
-		h_tlb_model_on(h, &h->pt);
+		model_on(h);
 		ptmm_mutation = k->site;
 		k->run(h, v + SZ_1G, pa + 0x200000);
 		ptmm_mutation = PTMM_MUT_NONE;
 		if (h_tlb_check(h, true, buf, sizeof(buf)) == PTMM_OK)
 			fail_msg("without the %s the TLB model saw nothing wrong", k->name);
-		print_message("  without the %s: %s\n", k->name, buf);
+		print_message("  without the %s%s: %s\n", k->name, complete_mode ? " (complete)" : "",
+			      buf);
 		h_tlb_model_off(h);
 		h_assert_check(h, k->name);
 	}
+}
+
+static void test_every_flush_is_needed(void **state)
+{
+	complete_mode = false;
+	every_flush_is_needed(*state);
+}
+
+/* The complete mode (the explorer's) catches the loss of every flush as well. */
+static void test_every_flush_is_needed_complete(void **state)
+{
+	complete_mode = true;
+	every_flush_is_needed(*state);
+	complete_mode = false;
+}
+
+/*
+ * Complete mode: an invalid entry is a set of pages; a page flush takes
+ * only its page out of it.  Everything cached over an empty region, a page
+ * mapped (and flushed), then the next page mapped without its flush: the
+ * model must still hold that page's invalid entry and report it.
+ */
+static void test_complete_invalid_pages_stay(void **state)
+{
+	struct harness *h = *state;
+	ptmm_vaddr_t v = h_space_base(h) + 0x3000400000ull;
+	char buf[256];
+	H_OK(h_map(h, v + 8 * SZ_4K, SZ_4K, 0x9000, rw(h), 0)); /* the level-1 node exists */
+	h_tlb_model_on_complete(h, &h->pt);
+	h_tlb_fill_all(h, 0);
+	assert_int_equal(h_tlb_check(h, true, buf, sizeof(buf)), PTMM_OK);
+	H_OK(h_map(h, v, SZ_4K, 0x5000, rw(h), 0)); /* flushes v's page */
+	assert_int_equal(h_tlb_check(h, true, buf, sizeof(buf)), PTMM_OK);
+	struct ptmm_cursor c; /* not h_map: it would fail the test on the model's report */
+	H_OK(ptmm_cursor_open(&c, &h->pt, v + SZ_4K, SZ_4K));
+	ptmm_mutation = PTMM_MUT_MAP_PAGE; /* this map records no flush */
+	H_OK(ptmm_cursor_map(&c, 0x6000, SZ_4K, rw(h), 0));
+	ptmm_mutation = PTMM_MUT_NONE;
+	ptmm_cursor_close(&c);
+	assert_int_equal(h_tlb_check(h, true, buf, sizeof(buf)), 1);
+	print_message("  unflushed map over a cached invalid page: %s\n", buf);
+	h_tlb_model_off(h);
 }
 
 /* The model itself: a stale translation after a close is caught, a flushed one is not. */
@@ -190,12 +251,40 @@ static void test_model_sees_stale_entries(void **state)
 	h_tlb_model_off(h);
 }
 
+/*
+ * The model itself: a cached translation whose cache attribute the tree no
+ * longer has is stale, even with the same rights (a memory-type change
+ * needs its flush).  The protect's flush record is switched off.
+ */
+static void test_model_sees_cache_change(void **state)
+{
+	struct harness *h = *state;
+	ptmm_vaddr_t v = h_space_base(h) + 0x2800400000ull;
+	char buf[256];
+	struct ptmm_cursor c;
+	h_tlb_model_on(h, &h->pt);
+	H_OK(h_map(h, v, 2 * SZ_4K, 0x7000, rw(h), 0));
+	touch(h, v);
+	H_OK(ptmm_cursor_open(&c, &h->pt, v, SZ_4K));
+	ptmm_mutation = PTMM_MUT_PROTECT;
+	H_OK(ptmm_cursor_protect(&c, SZ_4K, h_prop(h, PTMM_PROP_R | PTMM_PROP_W, PTMM_CACHE_UC), NULL));
+	ptmm_mutation = PTMM_MUT_NONE;
+	ptmm_cursor_close(&c);
+	assert_int_equal(h_tlb_check(h, true, buf, sizeof(buf)), 1);
+	print_message("  unflushed cache-attribute change: %s\n", buf);
+	h_tlb_model_off(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		H_TEST_ARCHS(test_every_flush_is_needed),
 		H_TEST_ARCHS_KERNEL(test_every_flush_is_needed),
 		H_TEST_ARCHS(test_model_sees_stale_entries),
+		H_TEST_ARCHS(test_every_flush_is_needed_complete),
+		H_TEST_ARCHS_KERNEL(test_every_flush_is_needed_complete),
+		H_TEST_ARCHS(test_complete_invalid_pages_stay),
+		H_TEST_ARCHS(test_model_sees_cache_change),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,16 +6,30 @@
 
 #include <stdlib.h>
 
-void h_tlb_model_on(struct harness *h, const struct ptmm_page_table *pt)
+/* The model of h, allocated on first use, holding nothing (a complete one given back). */
+static struct tlbm *model_of(struct harness *h)
 {
 	if (!h->tlb_model)
 		h->tlb_model = calloc(1, sizeof(*h->tlb_model));
 	assert_non_null(h->tlb_model);
-	tlbm_reset(h->tlb_model, &h->ft, pt);
+	tlbm_free(h->tlb_model);
+	return h->tlb_model;
+}
+
+void h_tlb_model_on(struct harness *h, const struct ptmm_page_table *pt)
+{
+	tlbm_reset(model_of(h), &h->ft, pt);
+}
+
+void h_tlb_model_on_complete(struct harness *h, const struct ptmm_page_table *pt)
+{
+	tlbm_reset_complete(model_of(h), &h->ft, pt);
 }
 
 void h_tlb_model_off(struct harness *h)
 {
+	if (h->tlb_model)
+		tlbm_free(h->tlb_model);
 	free(h->tlb_model);
 	h->tlb_model = NULL;
 }
@@ -43,6 +57,12 @@ void h_tlb_touch(struct harness *h, unsigned cpu, ptmm_vaddr_t va)
 {
 	assert_non_null(h->tlb_model);
 	tlbm_touch(h->tlb_model, cpu, va);
+}
+
+void h_tlb_fill_all(struct harness *h, unsigned cpu)
+{
+	assert_non_null(h->tlb_model);
+	tlbm_fill_all(h->tlb_model, cpu);
 }
 
 int h_tlb_check(struct harness *h, bool closed, char *buf, size_t len)

@@ -12,13 +12,17 @@
 
 #define H_TLB_CPUS TLBM_CPUS
 
-/* Start (or reset) the model of h: every CPU empty, with `pt` active. */
+/* Start (or reset) the model of h: every CPU empty, with `pt` active (bounded mode). */
 void h_tlb_model_on(struct harness *h, const struct ptmm_page_table *pt);
+/* The same in the complete mode (the explorer's: h_tlb_fill_all caches everything). */
+void h_tlb_model_on_complete(struct harness *h, const struct ptmm_page_table *pt);
 void h_tlb_model_off(struct harness *h);
 /* Called by the harness's hooks (nothing while the model is off). */
 void h_tlb_model_flush(struct harness *h, enum tlb_kind kind, ptmm_vaddr_t va, uint64_t len);
 /* A hardware access by `cpu` at va of the table active on it: fill its caches. */
 void h_tlb_touch(struct harness *h, unsigned cpu, ptmm_vaddr_t va);
+/* Complete mode: `cpu` may now cache everything its active table holds (tlbm_fill_all). */
+void h_tlb_fill_all(struct harness *h, unsigned cpu);
 /* PTMM_OK (also while off), or 1 with the first violation in buf. */
 int h_tlb_check(struct harness *h, bool closed, char *buf, size_t len);
 /* Fail the test on a violation. */

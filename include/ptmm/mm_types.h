@@ -22,9 +22,12 @@ typedef uint64_t ptmm_pte_t;   /* one page-table entry, as the hardware sees it 
  * the 1-, 4- and 8-byte types used, GCC and Clang give _Atomic T the size
  * and alignment of T (asserted below for C, and tests/cxx compares the
  * struct layouts C and C++ see), so both agree on every offset.  C++ code
- * reads no such member; only the mm touches them, atomically.
+ * reads no such member; only the mm touches them, atomically.  Frama-C
+ * (tests/verify/eva_*.c) sees the plain type too: its libc ignores _Atomic
+ * (its <stdatomic.h> defines it empty, so the _Atomic(T) form would not
+ * parse) and models the atomic operations on plain objects.
  */
-#ifdef __cplusplus
+#if defined(__cplusplus) || defined(__FRAMAC__)
 #define PTMM_ATOMIC(T) T
 #else
 #define PTMM_ATOMIC(T) _Atomic(T)

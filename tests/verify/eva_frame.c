@@ -13,27 +13,7 @@
 #include "mm/frame_internal.h"
 #include <ptmm/mm_assert.h>
 
-/*
- * The GCC builtins frame.c and spinlock.h use, for Eva (its libc has
- * neither code nor specification for them).  The C11 atomics come with
- * Frama-C's libc/stdatomic.c, which the command line adds.
- */
-/*@ assigns \nothing; */
-void __builtin_ia32_pause(void);
-
-void *__builtin_memset(void *s, int c, size_t n)
-{
-	unsigned char *p = s;
-	for (size_t i = 0; i < n; i++)
-		p[i] = (unsigned char)c;
-	return s;
-}
-
-/*@ requires x != 0;
-    assigns \result \from x;
-    ensures 0 <= \result < 64;
-    ensures (x >> \result) % 2 == 1; */
-int __builtin_ctzll(unsigned long long x);
+/* The GCC builtins come from eva_builtins.h, force-included by the command line. */
 
 #ifndef EVA_STEPS
 #define EVA_STEPS 3
@@ -55,15 +35,20 @@ void ptmm_assert_failed(const char *file, int line, const char *cond)
 	}
 }
 
-static ptmm_paddr_t any_pa(void)
-{
-	/* Any frame of the window and a little beyond, page aligned or not. */
-	return (ptmm_paddr_t)Frama_C_unsigned_int_interval(0, (NFRAMES + 4) * PAGE);
-}
+/*
+ * The address and length arguments: any frame of the window and a little
+ * beyond, page aligned or not (pfn, half), 0 to 8 pages.  The cases that
+ * take them split on each value (one Eva state per value): merged, an
+ * imprecise frame number makes every slot a possible block head, and the
+ * lists of that head imprecise (false alarms).
+ */
+#define PA_OF(pfn, half) ((ptmm_paddr_t)(pfn) * PAGE + (ptmm_paddr_t)(half) * (PAGE / 2))
 
 int main(void)
 {
-	uint32_t hint = PTMM_FRAME_NIL, release = PTMM_FRAME_NIL;
+	uint32_t hint = PTMM_FRAME_NIL;
+	struct ptmm_frame_release release;
+	frame_release_init(&release);
 	if (ptmm_frame_table_init(&ft, slots, 0, NFRAMES * PAGE, (uintptr_t)phys - 0) != PTMM_OK)
 		return 1;
 	/* Zone 0: frames [0, 24); a hole [24, 28); zone 1: [28, 64). */
@@ -80,23 +65,36 @@ int main(void)
 	 */
 	//@ loop unroll EVA_STEPS;
 	for (int k = 0; k < EVA_STEPS; k++) {
-		ptmm_paddr_t pa = any_pa();
+		unsigned pfn = Frama_C_unsigned_int_interval(0, NFRAMES + 4);
+		unsigned half = Frama_C_unsigned_int_interval(0, 1);
+		unsigned pages = Frama_C_unsigned_int_interval(0, 8);
 		unsigned zone = Frama_C_unsigned_int_interval(0, PTMM_FRAME_MAX_ZONES);
 		unsigned order = Frama_C_unsigned_int_interval(0, PTMM_FRAME_MAX_ORDER + 1);
-		uint64_t len = (uint64_t)Frama_C_unsigned_int_interval(0, 8) * PAGE;
 		switch (Frama_C_interval(0, 9)) {
 		case 0: {
 			ptmm_paddr_t got;
-			ptmm_frame_alloc(&ft, zone, order, (enum ptmm_frame_usage)Frama_C_interval(0, 7), &got);
+			int usage = Frama_C_interval(0, 7);
+			/*
+			 * One state per argument value: merged, the free-list head an
+			 * imprecise order indexes could be NIL for Eva although the
+			 * search loop stopped at a non-NIL one (a false alarm).
+			 */
+			//@ split zone;
+			//@ split order;
+			//@ split usage;
+			ptmm_frame_alloc(&ft, zone, order, (enum ptmm_frame_usage)usage, &got);
 			break;
 		}
 		case 1:
-			ptmm_frame_is_ram(&ft, pa);
-			ptmm_frame_range_is_ram(&ft, pa, len);
-			ptmm_frame_range_is_mmio(&ft, pa, len);
-			ptmm_frame_range_touches_ram(&ft, pa, len);
-			ptmm_frame_block_head(&ft, pa);
-			ptmm__frame_ram_range_end(&ft, pa);
+			//@ split pfn;
+			//@ split half;
+			//@ split pages;
+			ptmm_frame_is_ram(&ft, PA_OF(pfn, half));
+			ptmm_frame_range_is_ram(&ft, PA_OF(pfn, half), (uint64_t)pages * PAGE);
+			ptmm_frame_range_is_mmio(&ft, PA_OF(pfn, half), (uint64_t)pages * PAGE);
+			ptmm_frame_range_touches_ram(&ft, PA_OF(pfn, half), (uint64_t)pages * PAGE);
+			ptmm_frame_block_head(&ft, PA_OF(pfn, half));
+			ptmm__frame_ram_range_end(&ft, PA_OF(pfn, half));
 			break;
 		case 2:
 			ptmm_frame_zone_free_frames(&ft, zone < PTMM_FRAME_MAX_ZONES ? zone : 0);
@@ -108,11 +106,16 @@ int main(void)
 			break;
 		}
 		case 4:
-			if (ptmm__frame_map_check(&ft, pa, len, &hint) == PTMM_OK && len)
-				ptmm__frame_map_leaves(&ft, pa, PAGE, len / PAGE, &hint);
+			/* Page-aligned: these functions' contract (frame_internal.h), as the cursor calls them. */
+			//@ split pfn;
+			//@ split pages;
+			if (ptmm__frame_map_check(&ft, PA_OF(pfn, 0), (uint64_t)pages * PAGE, &hint) == PTMM_OK &&
+			    pages)
+				ptmm__frame_map_leaves(&ft, PA_OF(pfn, 0), PAGE, pages, &hint);
 			break;
 		case 5:
-			ptmm__frame_map_page(&ft, pa, &hint);
+			//@ split pfn;
+			ptmm__frame_map_page(&ft, PA_OF(pfn, 0), &hint);
 			break;
 		case 6:
 			ptmm__frame_release_all(&ft, &release);

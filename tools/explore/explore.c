@@ -13,9 +13,11 @@
  *     code and the byte counts against the contract,
  *   - no data block holds a reference nothing accounts for (this world has
  *     no handles: refcount == map_count),
- *   - the TLB model: no cached translation reaches a released frame or node
- *     (checked at every flush, before it, and after every operation), and
- *     nothing stale survives a close;
+ *   - the TLB model (tools/tlbmodel/tlbm.h, complete mode: everything the
+ *     tree held since the last flush that covered it): no cached
+ *     translation reaches a released frame or node (checked at every
+ *     flush, before it, and after every operation), and after a close none
+ *     grants more than the tree (O8, O10);
  * and the step runs again with the n-th allocation failing, for every n up
  * to the allocations it made: the failing operation must answer ENOMEM and
  * change nothing (view, counts, slot metadata, free memory).

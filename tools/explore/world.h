@@ -1,7 +1,8 @@
 /*
  * world.h - the explorer's small machine: the ptsim layout (so a failing
- * sequence replays in ptsim), a TLB model behind the TLB hooks, snapshots
- * of the whole mm state, and the failure-injection hook.
+ * sequence replays in ptsim), the project's TLB model (tools/tlbmodel/tlbm.h,
+ * complete mode) behind the TLB hooks, snapshots of the whole mm state, and
+ * the failure-injection hook.
  *
  *   [0, mem)              data RAM, zone 0, claimable by map
  *   [mem, mem + pool)     node pool, zone 1 (map of a pool frame: EPERM)
@@ -17,6 +18,8 @@
 
 #include <ptmm/mm.h>
 
+#include "tlbm.h"
+
 #define ZONE_DATA 0
 #define ZONE_POOL 1
 
@@ -27,26 +30,6 @@ struct encoder_cfg {
 	const char *ptsim_opts; /* extra ptsim options ("--svpbmt"), "" if none */
 	void (*init)(struct ptmm_arch *a, uint32_t features, const struct ptmm_tlb_ops *tlb);
 	uint32_t features;
-};
-
-/* One translation the TLB model may hold: a leaf, or a paging-structure entry. */
-struct tlb_entry {
-	uint64_t va;   /* canonical VA of the leaf / tree offset of the node's span */
-	uint64_t size; /* leaf size; 0 for a node entry */
-	ptmm_paddr_t pa;    /* leaf PA / node PA */
-	uint8_t flags, cache; /* leaf property */
-	uint8_t level;  /* node level (node entries) */
-	bool ram;       /* leaf over RAM */
-	uint32_t gen;   /* node generation when cached */
-};
-
-struct tlb_model {
-	struct tlb_entry *e;
-	size_t n, cap;
-	/* Scratch for a fill: the current tree, sorted. */
-	struct tlb_entry *cur;
-	size_t ncur, capcur;
-	unsigned flushes;
 };
 
 struct world {
@@ -62,7 +45,7 @@ struct world {
 	void *slots;
 	size_t slot_bytes;
 
-	struct tlb_model tlb;
+	struct tlbm tlb; /* complete mode, one CPU used (0) */
 	/* Failure injection: fail the fail_at-th allocation (1-based, 0 off). */
 	unsigned fail_at, alloc_calls;
 	bool injected;
@@ -98,23 +81,28 @@ bool world_failed(const struct world *w);
 ptmm_vaddr_t world_base(const struct world *w);
 uint64_t world_half(const struct world *w);
 
-/* ---- TLB model ---- */
+/* ---- TLB model (tlbm.h, complete mode: every entry a CPU may have cached) ---- */
 
 /*
- * The TLB may cache any translation present at an observation point:
- * add every leaf and table entry of the current tree.  A flush hook
- * removes the entries it covers (page, range: leaf entries meeting it;
- * all: everything).
+ * An observation point: the TLB may now cache any translation of the
+ * current tree (tlbm_fill_all), on top of what it held and no flush
+ * removed.  A flush hook checks (tlb_check_released) and then removes the
+ * entries it covers (tlbm.h).
  */
 void tlb_fill(struct world *w);
+/* Forget every cached entry (a state restored from a snapshot starts with an empty TLB). */
 void tlb_clear(struct world *w);
 /*
- * No cached translation reaches a released frame: every cached RAM leaf
- * covers in-use data blocks only, every cached node entry is still that
- * node (page-table node, same generation).  Records a violation.
+ * No cached translation reaches a released frame: every cached tracked RAM
+ * leaf covers in-use data blocks only, every walk's nodes and every cached
+ * paging-structure entry are still those nodes (page-table node, same
+ * generation); tlbm_check, O8.  Records a violation.
  */
 bool tlb_check_released(struct world *w, const char *where);
-/* Nothing stale after a close: every cached entry agrees with the tree. */
+/*
+ * Nothing stale after a close: the released check, and no cached entry
+ * grants more than the tree (tlbm_check with `closed`, O10).
+ */
 bool tlb_check_consistent(struct world *w, const char *where);
 
 #endif /* EXPLORE_WORLD_H */
