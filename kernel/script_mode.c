@@ -5,7 +5,7 @@
  */
 #include "script_mode.h"
 
-#include "../tools/ptsim/script.h"
+#include "tools/ptsim/script.h"
 #include "kprintf.h"
 #include "mm_boot.h"
 

@@ -16,10 +16,10 @@
  *   /cpus/cpu@N/reg                 the hart ids smp.c starts (QEMU: 0..N-1)
  * The FDT blob itself is reserved (it is in RAM, near the top).
  */
-#include "../../kernel/arch.h"
-#include "../../kernel/fdt.h"
-#include "../../kernel/kprintf.h"
-#include "../../kernel/string.h"
+#include "kernel/arch.h"
+#include "kernel/fdt.h"
+#include "kernel/kprintf.h"
+#include "kernel/string.h"
 #include "riscv.h"
 
 #define KERNEL_VA_TO_PA 0xffffffff00000000ull /* linker.ld: PA = VA - this */

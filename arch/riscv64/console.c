@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../kernel/arch.h"
+#include "kernel/arch.h"
 #include "riscv.h"
 
 #define UART_THR 0            /* transmit holding register */

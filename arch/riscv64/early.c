@@ -34,10 +34,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../kernel/fdt.h"
-#include "../../kernel/kprintf.h"
-#include "../../kernel/layout.h"
-#include "../../kernel/string.h"
+#include "kernel/fdt.h"
+#include "kernel/kprintf.h"
+#include "kernel/layout.h"
+#include "kernel/string.h"
 #include "riscv.h"
 
 #define GIB (1ull << 30)

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../kernel/layout.h"
+#include "kernel/layout.h"
 
 #define UART_PA 0x10000000ull
 #define UART_SIZE 0x1000ull

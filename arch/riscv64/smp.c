@@ -12,9 +12,9 @@
  * (riscv_smp_remote_sfence): tlb.c's hooks fence locally and then on every
  * other online hart, which all run on the kernel table (docs/BOOT.md, SMP).
  */
-#include "../../kernel/arch.h"
-#include "../../kernel/kprintf.h"
-#include "../../kernel/mm_boot.h"
+#include "kernel/arch.h"
+#include "kernel/kprintf.h"
+#include "kernel/mm_boot.h"
 #include "riscv.h"
 
 #define SBI_EXT_HSM 0x48534dul

@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../kernel/arch.h"
-#include "../../kernel/kprintf.h"
+#include "kernel/arch.h"
+#include "kernel/kprintf.h"
 #include "riscv.h"
 
 #define SCAUSE_FETCH_PAGE_FAULT 12

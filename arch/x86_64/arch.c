@@ -3,8 +3,8 @@
  * SMAP, PAT), the boot info from the PVH start info, the mm encoder, exit,
  * halt, user access, and x86_boot_main() called by entry.S.
  */
-#include "../../kernel/arch.h"
-#include "../../kernel/kprintf.h"
+#include "kernel/arch.h"
+#include "kernel/kprintf.h"
 #include "x86.h"
 
 #define KERNEL_VMA 0xffffffff80000000ull

@@ -10,7 +10,7 @@
  * CR2 and exits QEMU with failure.  Nothing is left to a silent triple
  * fault, which QEMU would report as exit status 0.
  */
-#include "../../kernel/arch.h"
+#include "kernel/arch.h"
 #include "x86.h"
 
 #define KERNEL_CS 0x08

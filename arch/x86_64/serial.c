@@ -1,7 +1,7 @@
 /*
  * serial.c - COM1 (port 0x3f8), polled, 115200 8N1: the x86 console.
  */
-#include "../../kernel/arch.h"
+#include "kernel/arch.h"
 #include "x86.h"
 
 #define COM1 0x3f8

@@ -24,10 +24,10 @@
  * both finish.  The handler drains the inbox, flushes locally for each
  * request and clears its bit in that request's pending mask.
  */
-#include "../../kernel/arch.h"
-#include "../../kernel/kprintf.h"
-#include "../../kernel/mm_boot.h"
-#include "../../kernel/string.h"
+#include "kernel/arch.h"
+#include "kernel/kprintf.h"
+#include "kernel/mm_boot.h"
+#include "kernel/string.h"
 #include "x86.h"
 
 /* Where the trampoline runs (trampoline.S defines it: an absolute symbol). */

@@ -8,7 +8,7 @@
  * tables are live on the boot CPU only, but are flushed everywhere (no CPU
  * set per table yet: a superset, so correct).
  */
-#include "../../kernel/arch.h"
+#include "kernel/arch.h"
 #include "tlb_policy.h"
 #include "x86.h"
 

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../kernel/arch.h"
+#include "kernel/arch.h"
 
 #define X86_CR0_WP (1ull << 16)
 #define X86_CR4_PGE (1ull << 7)
