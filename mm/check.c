@@ -17,7 +17,8 @@
 #include <ptmm/check.h>
 
 #include <ptmm/cursor.h>
-#include "cursor_internal.h"
+#include "addr.h"
+#include "reclaim.h"
 #include "frame_internal.h"
 #include "rmap_internal.h"
 #include <ptmm/pte.h>
@@ -184,7 +185,7 @@ static bool check_leaf(struct checker *k, ptmm_pte_t e, unsigned level, uint64_t
 static bool check_recorded(struct checker *k, ptmm_pte_t e, unsigned level, uint64_t off)
 {
 	struct ptmm_rmap_record *r = ptmm__rmap_find(k->ft, k->pt, off);
-	ptmm_vaddr_t va = ptmm__cursor_canonical(k->a, off);
+	ptmm_vaddr_t va = tree_canonical(k->a, off);
 	ptmm_paddr_t pa = ptmm_pte_addr(&k->a->fmt, e, level);
 	if (!r) {
 		/* While leaves are unrecorded (pool full) the map is only a subset. */
@@ -220,7 +221,7 @@ static bool check_rmap_complete(struct checker *k)
 		const struct ptmm_rmap_record *r = &m->rec[i];
 		if (r->pt && r->seen != m->pass)
 			return fail(k, "M8: reverse-map record of a leaf that is in no given tree", "va",
-				    ptmm__cursor_canonical(r->pt->arch, r->off), "pa", r->pa);
+				    tree_canonical(r->pt->arch, r->off), "pa", r->pa);
 	}
 	return fail(k, "M8: reverse map holds more records than the trees have leaves", "records",
 		    m->used, "found", k->recorded);
@@ -314,7 +315,7 @@ static bool check_node(struct checker *k, ptmm_paddr_t pa, unsigned level, uint6
 {
 	const struct ptmm_arch *a = k->a;
 	struct ptmm_frame_slot *s = ptmm_frame_slot_of(k->ft, pa);
-	ptmm_vaddr_t va = ptmm__cursor_canonical(a, base);
+	ptmm_vaddr_t va = tree_canonical(a, base);
 
 	if (!s || ptmm_frame_block_head(k->ft, pa) != s)
 		return fail(k, "T1: table entry points outside the frame table", "va", va, "pa", pa);
@@ -350,10 +351,10 @@ static bool check_node(struct checker *k, ptmm_paddr_t pa, unsigned level, uint6
 			if (k->pt->space == PTMM_PT_USER)
 				continue; /* shared kernel entries: check_user_upper_half */
 			return fail(k, "T7: kernel table maps the lower half", "va",
-				    ptmm__cursor_canonical(a, eva), 0, 0);
+				    tree_canonical(a, eva), 0, 0);
 		}
 		bool leaf = ptmm_pte_is_leaf(&a->fmt, e, level);
-		bool ok = leaf ? check_leaf(k, e, level, ptmm__cursor_canonical(a, eva))
+		bool ok = leaf ? check_leaf(k, e, level, tree_canonical(a, eva))
 			       : check_table_entry(k, e, level, eva);
 		if (!ok || (leaf && !check_recorded(k, e, level, eva)))
 			return false;
@@ -365,7 +366,7 @@ static bool check_node(struct checker *k, ptmm_paddr_t pa, unsigned level, uint6
 		return fail(k, "T3: nr_tables differs from the table entries", "pa", pa, "nr_tables",
 			    s->nr_tables);
 	/* An open cursor's guard is reclaimed at its close, not before. */
-	if (present == 0 && ptmm__cursor_node_reclaimable(k->pt, level) && !is_open_guard(k, pa, level))
+	if (present == 0 && node_reclaimable(k->pt, level) && !is_open_guard(k, pa, level))
 		return fail(k, "T8: empty node left in the tree", "pa", pa, "level", level);
 	if (root && k->pt->space == PTMM_PT_KERNEL) {
 		for (unsigned i = PTMM_PTES_PER_NODE / 2; i < PTMM_PTES_PER_NODE; i++)
@@ -618,7 +619,7 @@ static bool check_cursor_path(struct checker *k, const struct ptmm_cursor *c)
 		ptmm_pte_t e = ptmm_pte_read(&c->table[l + 1][ptmm_level_index(c->cache_va, l + 1)]);
 		if (!ptmm_pte_is_present(e) || ptmm_pte_is_leaf(f, e, l + 1) || ptmm_pte_table_addr(f, e) != c->node[l])
 			return fail(k, "C4: cursor path: node is not the child of the one above", "level",
-				    l, "va", ptmm__cursor_canonical(k->a, c->cache_va));
+				    l, "va", tree_canonical(k->a, c->cache_va));
 	}
 	return true;
 }
@@ -635,7 +636,7 @@ static bool check_cursor(struct checker *k, const struct ptmm_cursor *c)
 		return fail(k, "C2: cursor level outside 1..guard", "level", c->level, "guard",
 			    c->guard_level);
 	uint64_t gspan = c->guard_level == k->a->levels ? 0 : ptmm_level_size(c->guard_level + 1);
-	uint64_t gbase = ptmm__cursor_node_base(c->guard_level, c->start);
+	uint64_t gbase = node_base(c->guard_level, c->start);
 	if (gspan && (c->end - 1 - gbase >= gspan || c->cache_va - gbase >= gspan))
 		return fail(k, "C3: guard node does not cover the cursor's range", "start", c->start,
 			    "end", c->end);

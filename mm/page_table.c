@@ -1,9 +1,9 @@
 /*
- * page_table.c - creating, sharing, activating and destroying page tables.
+ * page_table.c - creating, sharing and activating page tables (their
+ * destruction, which needs a cursor, is in teardown.c).
  */
 #include <ptmm/page_table.h>
 
-#include <ptmm/cursor.h>
 #include "frame_internal.h"
 #include <ptmm/pte.h>
 
@@ -95,25 +95,6 @@ int ptmm_page_table_init_user(struct ptmm_page_table *pt, const struct ptmm_arch
 		}
 	}
 	atomic_store(&pt->nr_nodes, 1);
-	return PTMM_OK;
-}
-
-int ptmm_page_table_destroy(struct ptmm_page_table *pt)
-{
-	if (pt->space != PTMM_PT_USER || pt->destroyed)
-		return PTMM_EINVAL;
-	if (pt->ft->active == pt)
-		return PTMM_EBUSY;
-	struct ptmm_cursor c;
-	if (ptmm_cursor_open(&c, pt, ptmm_page_table_space_base(pt), ptmm_page_table_space_size(pt)) == PTMM_OK) {
-		/* Unmapping the whole half needs no split, so it cannot fail. */
-		(void)ptmm_cursor_unmap(&c, ptmm_page_table_space_size(pt), (uint64_t *)0);
-		ptmm_cursor_close(&c);
-	}
-	ptmm__frame_node_free(pt->ft, pt->root);
-	pt->root = 0;
-	pt->destroyed = true;
-	atomic_store(&pt->nr_nodes, 0);
 	return PTMM_OK;
 }
 

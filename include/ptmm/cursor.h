@@ -49,6 +49,37 @@ enum ptmm_map_flags {
 	PTMM_MAP_UNTRACKED = 1u << 3,
 };
 
+/*
+ * The cursor's TLB batch: what its next flush must invalidate, and what
+ * that flush then releases.  Private to the mm (mm/tlb_batch.h); in this
+ * header only so that a cursor can live on the caller's stack.
+ */
+struct ptmm_tlb_batch {
+	uint64_t lo, hi;   /* tree offsets to invalidate; lo >= hi: none */
+	uint64_t pages;    /* 4 KiB pages recorded (1: a one-page invalidation) */
+	bool tables;       /* a table entry was removed: invalidate everything */
+	/* Release interval: detached nodes, and the ticket stamped on removed frames. */
+	struct ptmm_frame_release rel;
+};
+
+/*
+ * Mapping references of one-page maps and unmaps not yet applied to one
+ * data block (private to the mm: mm/deferred_refs.h).  `delta` is added
+ * to the block whose head is slot `block` (PTMM_FRAME_NIL: none) at the
+ * next settle; `held`: the cursor took one reference on it for real.  The
+ * block spans PAs [pa, pa + size) (size 0: none), kept here so that the
+ * one-page paths test a frame without reading slots; `refcount` is that
+ * block's count (NULL: none), read by the overflow test per page.
+ */
+struct ptmm_deferred_refs {
+	PTMM_ATOMIC(uint32_t) *refcount;
+	ptmm_paddr_t pa;
+	uint64_t size;
+	uint32_t block;
+	int32_t delta;
+	bool held;
+};
+
 struct ptmm_cursor {
 	struct ptmm_page_table *pt;
 	const struct ptmm_arch *arch;
@@ -66,12 +97,8 @@ struct ptmm_cursor {
 	ptmm_paddr_t node[PTMM_MAX_LEVELS + 1];
 	ptmm_pte_t *table[PTMM_MAX_LEVELS + 1];
 	struct ptmm_frame_slot *slot[PTMM_MAX_LEVELS + 1]; /* slot of node[l] */
-	/* Pending TLB flush (tree offsets; flush_lo >= flush_hi means none). */
-	uint64_t flush_lo, flush_hi;
-	uint64_t flush_pages;
-	bool flush_tables; /* a table entry was removed: flush everything */
-	/* Release interval: detached nodes, and the ticket stamped on removed frames. */
-	struct ptmm_frame_release rel;
+	/* What the next flush must invalidate, and what it then releases (mm/tlb_batch.h). */
+	struct ptmm_tlb_batch batch;
 	/* Nodes allocated up front for the operation in progress. */
 	uint32_t reserve;
 	/* Nodes added to (+) and cut from (-) the tree, not yet in pt->nr_nodes. */
@@ -87,22 +114,8 @@ struct ptmm_cursor {
 	ptmm_pte_t leaf_tmpl;
 	/* ptmm_pte_inversion of leaf_tmpl, cached with it (per cursor, not per page). */
 	ptmm_pte_t leaf_inv;
-	/*
-	 * Mapping references of one-page maps and unmaps not yet applied to
-	 * the data block whose head is slot pend_block (PTMM_FRAME_NIL: none):
-	 * `pend` is added at the next settle.  pend_held: the cursor took one
-	 * reference on that block for real (see cursor_ops.c).  The block
-	 * spans PAs [pend_pa, pend_pa + pend_size) (pend_size 0: none), kept
-	 * here so that the one-page paths test a frame without reading slots;
-	 * pend_ref is that block's refcount (NULL: none), so that the overflow
-	 * test per page reads it without finding the slot again.
-	 */
-	PTMM_ATOMIC(uint32_t) *pend_ref;
-	ptmm_paddr_t pend_pa;
-	uint64_t pend_size;
-	uint32_t pend_block;
-	int32_t pend;
-	bool pend_held;
+	/* Mapping references of one-page calls not yet applied (mm/deferred_refs.h). */
+	struct ptmm_deferred_refs deferred;
 	/* PTMM_DEBUG builds (present in all: one layout): in pt->dbg_open, and the opener. */
 	struct ptmm_cursor *dbg_next;
 	const void *dbg_ctx; /* ptmm_debug_context() */

@@ -28,7 +28,7 @@
 	X(offsetof(struct ptmm_page_table, walk_hook_ctx))                      \
 	X(sizeof(struct ptmm_cursor))                                           \
 	X(offsetof(struct ptmm_cursor, slot))                                   \
-	X(offsetof(struct ptmm_cursor, pend_held))                              \
+	X(offsetof(struct ptmm_cursor, deferred))                               \
 	X(sizeof(struct ptmm_arch))                                          \
 	X(offsetof(struct ptmm_arch, tlb))                                   \
 	X(sizeof(struct ptmm_tlb_ops))                                       \

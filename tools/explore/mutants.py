@@ -13,7 +13,7 @@ import sys
 MUTANTS = {
     # A split at level 3 or above steps the children's PA by 4 KiB instead of
     # the child's size (MODEL.md section 6).
-    "split-4k-stride": ("cursor_ops.c",
+    "split-4k-stride": ("split.c",
         "\tuint64_t step = ptmm_level_size(n->level - 1);\n",
         "\tuint64_t step = n->level >= 3 ? PTMM_PAGE_SIZE : ptmm_level_size(n->level - 1);\n"),
     # The range check at the top of the half is off by one page: a range
@@ -22,18 +22,18 @@ MUTANTS = {
         "\tif (len > space_end - start)\n\t\treturn cursor_make_closed(c, PTMM_ERANGE);\n",
         "\tif (len > space_end - start + PTMM_PAGE_SIZE)\n\t\treturn cursor_make_closed(c, PTMM_ERANGE);\n"),
     # The untracked software tag leaks onto MMIO leaves.
-    "leaked-sw-bit": ("cursor_ops.c",
-        "\top.tag = (flags & PTMM_MAP_UNTRACKED) ? c->arch->fmt.untracked : 0;\n",
-        "\top.tag = (flags & (PTMM_MAP_UNTRACKED | PTMM_MAP_MMIO)) ? c->arch->fmt.untracked : 0;\n"),
+    "leaked-sw-bit": ("map.c",
+        "\tch.tag = (flags & PTMM_MAP_UNTRACKED) ? c->arch->fmt.untracked : 0;\n",
+        "\tch.tag = (flags & (PTMM_MAP_UNTRACKED | PTMM_MAP_MMIO)) ? c->arch->fmt.untracked : 0;\n"),
     # What left the tree is released before the TLB flush that covers it.
-    "release-before-flush": ("cursor.c",
-        "\t/* The paging-structure caches may hold a removed table: flush all. */\n",
-        "\tptmm__frame_release_all(c->pt->ft, &c->rel);\n"
-        "\t/* The paging-structure caches may hold a removed table: flush all. */\n"),
+    "release-before-flush": ("tlb_batch.c",
+        "\ttlb_batch_invalidate(c->arch, &c->batch);\n",
+        "\tptmm__frame_release_all(c->pt->ft, &c->batch.rel);\n"
+        "\ttlb_batch_invalidate(c->arch, &c->batch);\n"),
     # The general unmap path does not reclaim a level-1 node it leaves empty.
-    "missed-reclaim": ("cursor_ops.c",
-        "\t\t\tif (child.slot->nr_children == 0 && ptmm__cursor_node_reclaimable(op->c->pt, child.level))\n",
-        "\t\t\tif (child.slot->nr_children == 0 && ptmm__cursor_node_reclaimable(op->c->pt, child.level) &&\n"
+    "missed-reclaim": ("unmap.c",
+        "\t\t\tif (child.slot->nr_children == 0 && node_reclaimable(ch->c->pt, child.level))\n",
+        "\t\t\tif (child.slot->nr_children == 0 && node_reclaimable(ch->c->pt, child.level) &&\n"
         "\t\t\t    child.level > 1)\n"),
 }
 
