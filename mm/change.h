@@ -99,6 +99,7 @@ static inline bool kind_entry_leaf(const struct change *ch, enum node_kind k, pt
  */
 static inline unsigned whole_entries(unsigned level, unsigned i, uint64_t t, uint64_t hi)
 {
+	PTMM_ASSERT(t < hi && i < PTMM_PTES_PER_NODE);
 	uint64_t fit = (hi - t) / ptmm_level_size(level);
 	unsigned left = PTMM_PTES_PER_NODE - i;
 	return fit < left ? (unsigned)fit : left;

@@ -20,7 +20,7 @@
 /* Node `l` of the cached path as a walk node spanning from `base`. */
 static inline void path_node(const struct ptmm_cursor *c, unsigned l, uint64_t base, struct walk_node *out)
 {
-	PTMM_ASSERT(l >= c->level && l <= c->guard_level);
+	PTMM_ASSERT(l >= c->level && l <= c->guard_level && node_is_locked(c->slot[l]));
 	out->level = l;
 	out->pa = c->node[l];
 	out->tbl = c->table[l];

@@ -217,6 +217,7 @@ retry:
 		pt->walk_hook(pt->walk_hook_ctx, pa, level, PTMM_WALK_BEFORE_LOCK);
 	if (!lock_if_valid(pt, s, pa, gen, level, node_base(level, lo)))
 		goto retry;
+	PTMM_ASSERT(node_is_locked(s) && level >= min_level);
 	*level_out = level;
 	return pa;
 }

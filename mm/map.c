@@ -130,6 +130,7 @@ static void fill_leaves(struct change *ch, struct walk_node *n, unsigned i, unsi
 /* The real pass over node `n` for [lo, hi): what map_dry checked and counted.  Cannot fail. */
 static void map_real(struct change *ch, struct walk_node *n, uint64_t lo, uint64_t hi)
 {
+	PTMM_ASSERT(node_is_locked(n->slot));
 	for (uint64_t t = lo; t < hi;) {
 		struct entry_span sp = entry_span(n->level, n->base, t, hi);
 		ptmm_pte_t e = ptmm_pte_read(&n->tbl[sp.i]);
@@ -246,7 +247,7 @@ static void build_chain(struct ptmm_cursor *c, uint64_t t, struct walk_node *n)
 static inline void install_page_leaf(struct ptmm_cursor *c, const struct walk_node *n, unsigned i,
 				     ptmm_pte_t pte, uint64_t t)
 {
-	PTMM_ASSERT(n->level == 1 && !ptmm_pte_is_present(ptmm_pte_read(&n->tbl[i])));
+	PTMM_ASSERT(n->level == 1 && !ptmm_pte_is_present(ptmm_pte_read(&n->tbl[i])) && node_is_locked(n->slot));
 	ptmm_pte_write(&n->tbl[i], pte);
 	ptmm__rmap_add(c->pt, t, 1, ptmm_pte_addr(&c->arch->fmt, pte, 1), 1);
 	n->slot->nr_children++;

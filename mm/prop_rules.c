@@ -30,7 +30,7 @@ int ptmm__prop_check_cache_protect(struct ptmm_cursor *c, uint64_t len, unsigned
 	uint64_t va = c->va, hi = c->va + len, mask = tree_mask(c->arch);
 	int err = PTMM_OK;
 	struct ptmm_mapping m;
-	while (!err && c->va < hi && ptmm_cursor_find_next(c, hi - c->va, &m) == 1) {
+	while (!err && c->va < hi && ptmm_cursor_find_next(c, hi - c->va, &m) == PTMM_FOUND) {
 		uint64_t lo = m.va & mask, end = lo + m.size;
 		uint64_t from = lo > c->va ? lo : c->va, to = end < hi ? end : hi;
 		if (!m.mmio && ptmm_frame_range_wb_only(c->pt->ft, m.pa + (from - lo), to - from))

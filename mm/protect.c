@@ -57,6 +57,7 @@ static void protect_dry(struct change *ch, enum node_kind kind, const ptmm_pte_t
 /* The real pass over node `n` for [lo, hi): rewrite, or split and descend.  Cannot fail. */
 static void protect_real(struct change *ch, struct walk_node *n, uint64_t lo, uint64_t hi)
 {
+	PTMM_ASSERT(node_is_locked(n->slot));
 	for (uint64_t t = lo; t < hi;) {
 		struct entry_span sp = entry_span(n->level, n->base, t, hi);
 		ptmm_pte_t e = ptmm_pte_read(&n->tbl[sp.i]);

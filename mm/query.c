@@ -72,5 +72,5 @@ int ptmm_cursor_find_next(struct ptmm_cursor *c, uint64_t len, struct ptmm_mappi
 		return err;
 	struct walk_node n;
 	path_start_node(c, c->va, c->va + len, &n);
-	return find_in_node(c, &n, c->va, c->va + len, out) ? 1 : 0;
+	return find_in_node(c, &n, c->va, c->va + len, out) ? PTMM_FOUND : PTMM_NOT_FOUND;
 }

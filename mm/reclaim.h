@@ -35,6 +35,7 @@ static inline bool node_reclaimable(const struct ptmm_page_table *pt, unsigned l
 static inline void cursor_retire_node(struct ptmm_cursor *c, ptmm_paddr_t pa, unsigned level)
 {
 	struct ptmm_frame_slot *s = node_slot(c->pt->ft, pa);
+	PTMM_ASSERT(node_is_locked(s) && s->nr_children == 0);
 	frame_release_push_node(c->pt->ft, &c->batch.rel, s);
 	c->nodes_delta--;
 	tlb_batch_table_removed(&c->batch);
@@ -51,7 +52,7 @@ static inline void cursor_retire_node(struct ptmm_cursor *c, ptmm_paddr_t pa, un
 static inline void cursor_detach_node(struct ptmm_cursor *c, ptmm_pte_t *ptbl, struct ptmm_frame_slot *ps,
 				      unsigned i, unsigned plevel, ptmm_paddr_t child)
 {
-	PTMM_ASSERT(ps->nr_children > 0 && ps->nr_tables > 0);
+	PTMM_ASSERT(node_is_locked(ps) && ps->nr_children > 0 && ps->nr_tables > 0);
 	ptmm_pte_clear(&ptbl[i]);
 	ps->nr_children--;
 	ps->nr_tables--;

@@ -24,7 +24,7 @@ unsigned ptmm__remove_leaf_run(struct change *ch, const struct walk_node *n, uns
 	uint64_t extend = 0;    /* leaves added to the change's run, not yet counted */
 	ptmm_paddr_t next = 1;  /* frame that would extend the run (1: no run) */
 	ptmm_paddr_t limit = 0; /* end of the run's RAM range */
-	PTMM_ASSERT(i + cnt <= PTMM_PTES_PER_NODE);
+	PTMM_ASSERT(i + cnt <= PTMM_PTES_PER_NODE && node_is_locked(n->slot));
 	if (ch->unref_n && ch->unref_size == size) {
 		next = ch->unref_pa + ch->unref_n * size;
 		limit = ch->unref_ram_end;
@@ -99,7 +99,7 @@ static void drop_subtree(struct change *ch, const struct walk_node *n)
 void ptmm__remove_entry(struct change *ch, struct walk_node *n, const struct entry_span *sp)
 {
 	ptmm_pte_t e = ptmm_pte_read(&n->tbl[sp->i]);
-	PTMM_ASSERT(ptmm_pte_is_present(e) && sp->full);
+	PTMM_ASSERT(ptmm_pte_is_present(e) && sp->full && node_is_locked(n->slot));
 	if (ptmm_pte_is_leaf(ch->f, e, n->level)) {
 		run_unref_leaf(ch, e, n->level);
 		ptmm_pte_clear(&n->tbl[sp->i]);

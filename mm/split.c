@@ -14,7 +14,7 @@ void ptmm__split_leaf(struct change *ch, struct walk_node *n, const struct entry
 		      struct walk_node *child)
 {
 	ptmm_pte_t e = ptmm_pte_read(&n->tbl[sp->i]);
-	PTMM_ASSERT(n->level > 1 && ptmm_pte_is_leaf(ch->f, e, n->level));
+	PTMM_ASSERT(n->level > 1 && ptmm_pte_is_leaf(ch->f, e, n->level) && node_is_locked(n->slot));
 	ptmm_paddr_t pa = ptmm_pte_addr(ch->f, e, n->level);
 	uint64_t step = ptmm_level_size(n->level - 1);
 	struct ptmm_prop prop = ch->a->leaf_prop(ch->a, e, n->level);

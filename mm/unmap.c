@@ -79,6 +79,7 @@ static void unmap_dry(struct change *ch, enum node_kind kind, const ptmm_pte_t *
  */
 static void unmap_real(struct change *ch, struct walk_node *n, uint64_t lo, uint64_t hi)
 {
+	PTMM_ASSERT(node_is_locked(n->slot));
 	for (uint64_t t = lo; t < hi;) {
 		struct entry_span sp = entry_span(n->level, n->base, t, hi);
 		if (sp.full) {

@@ -44,10 +44,11 @@ struct entry_span {
 	bool full;           /* [t, stop) is the whole entry */
 };
 
-/* The entry_span of offset t in a node at `level` spanning from `base`; t < hi. */
+/* The entry_span of offset t in a node at `level` spanning from `base`; t < hi, t inside the node. */
 static inline struct entry_span entry_span(unsigned level, uint64_t base, uint64_t t, uint64_t hi)
 {
 	struct entry_span s;
+	PTMM_ASSERT(t < hi && t >= base && t - base < ptmm_level_size(level + 1));
 	s.i = ptmm_level_index(t, level);
 	s.start = entry_start(level, base, s.i);
 	s.end = s.start + ptmm_level_size(level);
@@ -71,6 +72,15 @@ static inline struct ptmm_frame_slot *node_slot(const struct ptmm_frame_table *f
 	uint64_t i = (pa >> PTMM_PAGE_SHIFT) - ft->base_pfn;
 	PTMM_ASSERT(i < ft->nr_slots);
 	return &ft->slots[i];
+}
+
+/*
+ * Is the node of slot `s` locked (by someone)?  For assertions that the
+ * caller holds a node it writes: the lock word has no owner.
+ */
+static inline bool node_is_locked(const struct ptmm_frame_slot *s)
+{
+	return atomic_load_explicit(&s->lock, memory_order_relaxed) != 0;
 }
 
 /*

@@ -147,7 +147,13 @@ struct ptmm_cursor {
  */
 int ptmm_cursor_open(struct ptmm_cursor *c, struct ptmm_page_table *pt, ptmm_vaddr_t va, uint64_t len);
 
-/* Flush, release what was removed, unlock; the cursor is then closed. */
+/*
+ * End the cursor: ptmm_cursor_flush, then unlock everything it holds; if
+ * its guard node was left empty, reclaim it and every ancestor that
+ * becomes empty (with fresh locks, parent first) and flush again for them.
+ * Afterwards no node below the root that the cursor emptied remains in
+ * the tree, and the cursor is closed.  Cannot fail.
+ */
 void ptmm_cursor_close(struct ptmm_cursor *c);
 
 /* True if `c` is open (not closed, see ptmm_cursor_open). */
@@ -156,10 +162,22 @@ static inline bool ptmm_cursor_is_open(const struct ptmm_cursor *c)
 	return c->pt != (struct ptmm_page_table *)0;
 }
 
-/* Flush the TLB for what the cursor changed, then release what it removed. */
+/*
+ * Make the cursor's changes final, in this order: apply the mapping
+ * references its one-page calls deferred (frame counts become exact),
+ * add the nodes it created and removed to the table's count, invalidate
+ * with one call of the TLB hooks what it changed since the last flush
+ * (everything if a table was removed), and only then release the frames
+ * and nodes it removed.  The cursor stays open with its locks.  Cannot fail.
+ */
 void ptmm_cursor_flush(struct ptmm_cursor *c);
 
-/* Current VA (canonical); 0 on a closed cursor. */
+/*
+ * Current VA; 0 on a closed cursor.  Canonical while it lies inside the
+ * table's half; once the cursor has reached the end of its half it is the
+ * half's end, like va + len: 2^(va_bits-1) for the user half (not
+ * canonical) and 0 for the kernel half (it wraps).
+ */
 ptmm_vaddr_t ptmm_cursor_va(const struct ptmm_cursor *c);
 
 /* Move to `va` inside the range.  Errors: PTMM_EALIGN, PTMM_ERANGE, PTMM_EINVAL (closed). */
@@ -172,11 +190,15 @@ int ptmm_cursor_jump(struct ptmm_cursor *c, ptmm_vaddr_t va);
  */
 int ptmm_cursor_query(struct ptmm_cursor *c, struct ptmm_mapping *out);
 
+/* ptmm_cursor_find_next's answers (mm_types.h, "Results"). */
+#define PTMM_NOT_FOUND 0 /* no mapping meets the range; `out` untouched */
+#define PTMM_FOUND 1     /* `out` holds the first mapping */
+
 /*
  * The first mapping that intersects [va, va+len) from the current VA
- * (the leaf around va if there is one).  Returns 1 and fills `out` if found,
- * 0 if none, or an error (PTMM_EALIGN, PTMM_EINVAL: len 0 or closed, PTMM_ERANGE).
- * The current VA does not move.
+ * (the leaf around va if there is one).  Returns PTMM_FOUND and fills
+ * `out`, PTMM_NOT_FOUND, or an error (PTMM_EALIGN, PTMM_EINVAL: len 0 or
+ * closed, PTMM_ERANGE).  The current VA does not move.
  */
 int ptmm_cursor_find_next(struct ptmm_cursor *c, uint64_t len, struct ptmm_mapping *out);
 

@@ -68,8 +68,12 @@ static inline bool ptmm_is_aligned(uint64_t x, uint64_t align)
 }
 
 /*
- * Error codes.  Every public operation returns PTMM_OK (0) or one of these
- * (negative); an operation that fails changes nothing.
+ * Results: one convention for the whole API.  A negative result is one of
+ * the errors below, and an operation that fails changes nothing.  Zero
+ * or positive is success: PTMM_OK (0) for an operation, or the answer
+ * of a question, which is named where it is asked (ptmm_cursor_find_next:
+ * PTMM_FOUND / PTMM_NOT_FOUND; ptmm_check: PTMM_OK / PTMM_CHECK_*).
+ * Functions that cannot fail return void; predicates return bool.
  */
 enum ptmm_err {
 	PTMM_OK = 0,

@@ -385,7 +385,7 @@ static bool check_view(struct world *w, const struct model *m)
 		struct ptmm_mapping mp;
 		ptmm_cursor_jump(&c, base + pos);
 		int found = ptmm_cursor_find_next(&c, half - pos, &mp);
-		if (found != 1)
+		if (found != PTMM_FOUND)
 			break;
 		if (i >= m->n) {
 			world_violation(w, "view has an extra leaf at va 0x%llx (size 0x%llx)",
