@@ -51,7 +51,7 @@ static inline bool slot_is_head(const struct ptmm_frame_slot *s)
 
 /*
  * Release: a lockless walker that reads flags written after a node's
- * generation bump also sees the bump (cursor.c, node_still_valid).
+ * generation bump also sees the bump (lock.c, node_still_valid).
  */
 static inline void slot_set_flags(struct ptmm_frame_slot *s, uint8_t flags)
 {
@@ -1101,7 +1101,7 @@ int ptmm__frame_node_alloc(struct ptmm_frame_table *ft, unsigned zone, unsigned 
 	 * Live from now (odd generation), before any store to the node: a
 	 * walker that read a stale pointer to this frame and then reads one
 	 * of those (release) stores also reads the new generation, and
-	 * retries (pte.h, cursor.c).
+	 * retries (pte.h, lock.c).
 	 */
 	bump_gen(s);
 	/* A zero block is a node that was freed empty: already all zero. */

@@ -92,7 +92,7 @@ void ptmm__frame_unmap_leaves(struct ptmm_frame_table *ft, ptmm_paddr_t pa, uint
  * Apply `delta` mapping references (refcount and map_count) to the data
  * block whose head is slot `head`, all at once; a negative delta is a
  * removal by interval `r`, as with ptmm__frame_unmap_leaves.  For counts a
- * cursor deferred (see cursor_ops.c, "deferred references").
+ * cursor deferred (deferred_refs.h).
  */
 void ptmm__frame_settle_refs(struct ptmm_frame_table *ft, uint32_t head, int32_t delta,
 		       struct ptmm_frame_release *r);

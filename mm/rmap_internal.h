@@ -10,12 +10,13 @@
  * after its entry store, so there is no rollback to mirror: every
  * operation's fallible part, the dry run and the node reserve, comes
  * before its first store):
- *   insert  cursor_ops.c fill_leaves (runs of map, huge or not),
- *           map_real (one leaf of a replacing map), install_page_leaf
- *           (the one-page paths), split_leaf (512 children for one leaf);
- *   remove  cursor_ops.c remove_leaf_run (runs of unmap, drop_leaves),
- *           drop_subtree, remove_entry (unmap, replace), unmap_page,
- *           unmap_page_fast, split_leaf (the split leaf).
+ *   insert  map.c fill_leaves (runs of map, huge or not), map_real (one
+ *           leaf of a replacing map), install_page_leaf (the one-page
+ *           roads); split.c ptmm__split_leaf (512 children for one leaf);
+ *   remove  remove.c ptmm__remove_leaf_run (runs of unmap, drop_subtree
+ *           of a leaf-only node), drop_subtree, ptmm__remove_entry (unmap,
+ *           replace); unmap.c unmap_one_page, unmap_page_cached; split.c
+ *           (the split leaf).
  * Protect rewrites a leaf in place (same path, same PA): no change.
  * ptmm_page_table_destroy unmaps through a cursor; the kernel table is
  * never destroyed.  Table entries (link, detach) are not leaves.

@@ -125,7 +125,7 @@ struct ptmm_frame_slot {
 	/*
 	 * Node generation: bumped when the frame becomes a node and again when
 	 * it stops being one, so it is odd exactly while the frame is a live
-	 * node (the lockless walk's seqlock, cursor.c).  Never written otherwise.
+	 * node (the lockless walk's seqlock, mm/lock.c).  Never written otherwise.
 	 */
 	PTMM_ATOMIC(uint32_t) gen;
 	uint32_t scratch;     /* tallies of the checker and statistics */
@@ -138,7 +138,7 @@ struct ptmm_frame_slot {
 	 * Node lock (spinlock.h).  Written only by taking and releasing it,
 	 * whatever the slot is used for, so a walker that took the lock of a
 	 * frame freed under it can never clobber, or be clobbered by, the
-	 * frame's next owner (cursor.c, "node lifecycle").
+	 * frame's next owner (mm/lock.c, lock_if_valid).
 	 */
 	PTMM_ATOMIC(uint8_t) lock;
 	uint16_t nr_tables;    /* node: entries pointing to child nodes (node lock) */

@@ -39,15 +39,15 @@ const void *ptmm_debug_context(void);
  */
 enum ptmm_flush_site {
 	PTMM_MUT_NONE = 0,
-	PTMM_MUT_FLUSH_ALL,     /* ptmm_cursor_flush: the flush_all hook call */
+	PTMM_MUT_FLUSH_ALL,     /* ptmm_cursor_flush (mm/tlb_batch.c): the flush_all hook call */
 	PTMM_MUT_FLUSH_PAGE,    /* ptmm_cursor_flush: the flush_page hook call */
 	PTMM_MUT_FLUSH_RANGE,   /* ptmm_cursor_flush: the flush_range hook call */
-	PTMM_MUT_TABLES,        /* ptmm__cursor_retire_node: "a table was removed: flush all" */
+	PTMM_MUT_TABLES,        /* tlb_batch_table_removed: "a table was removed: flush all" */
 	PTMM_MUT_MAP_PAGE,      /* install_page_leaf: record the new 4K leaf */
-	PTMM_MUT_UNMAP_PAGE,    /* unmap_page: record the removed 4K leaf */
-	PTMM_MUT_UNMAP_FAST,    /* unmap_page_fast: record the removed 4K leaf */
-	PTMM_MUT_MAP_GENERAL,   /* map_general: record the mapped range */
-	PTMM_MUT_UNMAP_GENERAL, /* unmap_general: record the unmapped range */
+	PTMM_MUT_UNMAP_PAGE,    /* unmap_one_page: record the removed 4K leaf */
+	PTMM_MUT_UNMAP_FAST,    /* unmap_page_cached: record the removed 4K leaf */
+	PTMM_MUT_MAP_GENERAL,   /* map_range: record the mapped range */
+	PTMM_MUT_UNMAP_GENERAL, /* unmap_range: record the unmapped range */
 	PTMM_MUT_PROTECT,       /* protect_real: record a whole leaf re-protected */
 	PTMM_MUT_COUNT
 };

@@ -66,7 +66,7 @@ struct ptmm_page_table {
 	void *walk_hook_ctx;
 	/*
 	 * PTMM_DEBUG builds: the open cursors on this table (self-deadlock
-	 * detection, cursor.c), under dbg_lock.  Present in every build so the
+	 * detection, mm/lock.c), under dbg_lock.  Present in every build so the
 	 * layout does not depend on PTMM_DEBUG (an embedder's C++ or release
 	 * translation unit sees the same struct).
 	 */

@@ -15,7 +15,7 @@
  * goes through these five, and nothing else touches an entry.
  *
  * Why atomics.  A cursor changes entries only under the lock of their node,
- * but the lockless walk of ptmm_cursor_open (cursor.c) reads entries of nodes it
+ * but the lockless walk of ptmm_cursor_open (mm/lock.c) reads entries of nodes it
  * does not hold, and may even read a frame that was freed and became a
  * node of someone else meanwhile (it notices from the slot's generation
  * and retries).  Hardware page walkers read entries at any time too.  So
@@ -26,7 +26,7 @@
  *
  * Which order.  The walk is a seqlock reader: it reads an entry, then the
  * generation and flags of the slots involved, and trusts the entry only
- * if they did not change (cursor.c, node_still_valid).  For that, reading
+ * if they did not change (mm/lock.c, node_still_valid).  For that, reading
  * an entry written in a node's *next* life must imply seeing that life's
  * generation.  So:
  *  - every store is a release store (ptmm_pte_write, ptmm_pte_clear, ptmm_pte_link): a

@@ -18,7 +18,7 @@ MUTANTS = {
         "\tuint64_t step = n->level >= 3 ? PTMM_PAGE_SIZE : ptmm_level_size(n->level - 1);\n"),
     # The range check at the top of the half is off by one page: a range
     # ending one page past the end of the half is accepted.
-    "top-off-by-one": ("cursor.c",
+    "top-off-by-one": ("cursor_life.c",
         "\tif (len > space_end - start)\n\t\treturn cursor_make_closed(c, PTMM_ERANGE);\n",
         "\tif (len > space_end - start + PTMM_PAGE_SIZE)\n\t\treturn cursor_make_closed(c, PTMM_ERANGE);\n"),
     # The untracked software tag leaks onto MMIO leaves.

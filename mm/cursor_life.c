@@ -1,5 +1,5 @@
 /*
- * cursor.c - a cursor's life: open (find and lock the guard and what lies
+ * cursor_life.c - a cursor's life: open (find and lock the guard and what lies
  * under it: lock.c), move (jump), and close (flush, unlock, reclaim an
  * emptied guard).  The operations live in query.c, map.c, unmap.c and
  * protect.c; the flush in tlb_batch.c.
