@@ -11,6 +11,7 @@
  *   cursor.h     query, find, map, unmap, protect
  *   check.h      the invariant checker and statistics
  *   rmap.h       the reverse map of debug builds (option `rmap`)
+ *   asid.h       ASIDs / PCIDs lent to tables by generation
  */
 #ifndef PTMM_H
 #define PTMM_H
@@ -30,6 +31,7 @@ extern "C" {
 #endif
 
 #include "arch.h"
+#include "asid.h"
 #include "check.h"
 #include "cursor.h"
 #include "frame.h"

@@ -52,6 +52,13 @@ enum ptmm_flush_site {
 	PTMM_MUT_COUNT
 };
 
+/* The same switches for the ASID scheme (tests/test_asid.c): not TLB flush calls of a cursor. */
+enum ptmm_asid_mutation {
+	PTMM_MUT_ASID_FLUSH = PTMM_MUT_COUNT, /* asid.c rollover: mark every CPU to flush at its next switch */
+	PTMM_MUT_ASID_RESERVE,                /* asid.c rollover: keep the ASID each CPU runs */
+	PTMM_MUT_ASID_END
+};
+
 #ifdef PTMM_DEBUG
 extern unsigned ptmm_mutation;
 #define PTMM_MUTANT(site) (ptmm_mutation == (site))
